@@ -1,0 +1,57 @@
+"""Kafka topic names and partition counts: the one place they are defined.
+
+Topics are created by our own code (``deploy/local/kafka_topics.py`` locally, the Helm chart's job in
+a cluster) with the partition counts below; the broker never auto-creates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic's name and its partition count."""
+
+    name: str
+    partitions: int
+
+
+TRIGGERS = "connectflo.triggers.v1"
+"""TriggerReceived, keyed by conversation id (or tenant id) so one customer's messages stay ordered."""
+
+EXECUTION_COMMANDS = "connectflo.executions.commands.v1"
+"""Commands for one execution (start, resume with a result), keyed by execution id."""
+
+EXECUTIONS = "connectflo.executions.v1"
+"""Public lifecycle events: ExecutionStarted / ExecutionCompleted / ExecutionFailed."""
+
+NODE_STEPS = "connectflo.node-steps.v1"
+"""Public progress events: one NodeStepped per node run, keyed by execution id."""
+
+NOTIFICATION_REQUESTS = "connectflo.notifications.requests.v1"
+"""Requests to the notifier (Send Reply, email, SMS, ...), keyed by execution id."""
+
+INTEGRATION_REQUESTS = "connectflo.integrations.requests.v1"
+"""Requests to the integrations service, keyed by execution id."""
+
+TIMER_REQUESTS = "connectflo.timers.requests.v1"
+"""Requests to the scheduler (start or cancel a timer), keyed by execution id."""
+
+REPLIES = "connectflo.replies.v1"
+"""Replies delivered to a conversation (chat channel), keyed by conversation id."""
+
+DEAD_LETTERS = "connectflo.dead-letters.v1"
+"""Messages that could not be handled after their retries, with the error and the origin."""
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(TRIGGERS, 6),
+    TopicSpec(EXECUTION_COMMANDS, 6),
+    TopicSpec(EXECUTIONS, 6),
+    TopicSpec(NODE_STEPS, 6),
+    TopicSpec(NOTIFICATION_REQUESTS, 6),
+    TopicSpec(INTEGRATION_REQUESTS, 6),
+    TopicSpec(TIMER_REQUESTS, 6),
+    TopicSpec(REPLIES, 6),
+    TopicSpec(DEAD_LETTERS, 1),
+)
