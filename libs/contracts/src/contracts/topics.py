@@ -1,7 +1,7 @@
 """Kafka topic names and partition counts: the one place they are defined.
 
-Topics are created by our own code (``deploy/local/kafka_topics.py`` locally, the Helm chart's job in
-a cluster) with the partition counts below; the broker never auto-creates them.
+Topics are created by our own code (``deploy/local/kafka_topics.py`` locally, the Helm
+chart's job in a cluster) with the partition counts below; the broker never auto-creates them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class TopicSpec:
 
 
 TRIGGERS = "connectflo.triggers.v1"
-"""TriggerReceived, keyed by conversation id (or tenant id) so one customer's messages stay ordered."""
+"""TriggerReceived, keyed by conversation id (or tenant id): a customer's messages stay in order."""
 
 EXECUTION_COMMANDS = "connectflo.executions.commands.v1"
 """Commands for one execution (start, resume with a result), keyed by execution id."""

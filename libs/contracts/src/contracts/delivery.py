@@ -1,0 +1,99 @@
+"""The delivery rule every consumer follows: handle a message a bounded number of times, then
+move it to the dead-letter topic with the error and its origin, and carry on. Nothing is dropped
+silently, and one poison message never blocks a partition.
+
+Broker-agnostic: the consumer passes what it read and a ``publish`` callable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from contracts import topics
+from contracts.envelope import Envelope, EnvelopeError
+from contracts.events import DeadLettered, Event
+
+log = logging.getLogger("contracts.delivery")
+
+Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+"""publish(value, topic, key, headers)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A record as a consumer read it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: Mapping[str, str]
+    value: bytes
+
+
+class Permanent(Exception):
+    """An error that no retry can fix (bad input): dead-letter at once."""
+
+
+async def handle_or_dead_letter(
+    record: Consumed,
+    handle: Callable[[Envelope[Event]], Awaitable[None]],
+    *,
+    consumer: str,
+    publish: Publish,
+    attempts: int = 3,
+    backoff_seconds: float = 0.2,
+) -> bool:
+    """Parse and handle ``record``; after ``attempts`` failures (or at once for an invalid
+    envelope or a Permanent error) publish a DeadLettered event. True when handled."""
+    error: BaseException | None = None
+    tried = 0
+    try:
+        envelope = Envelope.parse(record.headers, record.value)
+    except EnvelopeError as exc:
+        error, tried = exc, 1
+    else:
+        for tried in range(1, attempts + 1):
+            try:
+                await handle(envelope)
+                return True
+            except Permanent as exc:
+                error = exc
+                break
+            except Exception as exc:
+                error = exc
+                log.warning("%s: attempt %d of %d failed: %r", consumer, tried, attempts, exc)
+                if tried < attempts:
+                    await asyncio.sleep(backoff_seconds * 2 ** (tried - 1))
+    assert error is not None
+    dead = dead_letter_for(record, error, consumer=consumer, attempts=tried)
+    log.error("%s: dead-lettered %s@%d: %s", consumer, record.topic, record.offset, error)
+    await publish(dead.body(), topics.DEAD_LETTERS, record.key, dead.headers())
+    return False
+
+
+def dead_letter_for(
+    record: Consumed, error: BaseException, *, consumer: str, attempts: int
+) -> Envelope[DeadLettered]:
+    """The DeadLettered envelope for a record that could not be handled."""
+    event = DeadLettered(
+        dead_letter_id=str(uuid.uuid4()),
+        consumer=consumer,
+        original_topic=record.topic,
+        original_partition=record.partition,
+        original_offset=record.offset,
+        original_key=record.key.decode(errors="replace") if record.key is not None else None,
+        original_headers=dict(record.headers),
+        original_value=record.value.decode(errors="replace"),
+        error_type=type(error).__name__,
+        error=str(error) or repr(error),
+        attempts=attempts,
+        failed_at=datetime.now(UTC),
+    )
+    tenant = record.headers.get("tenant_id") or "unknown"
+    return Envelope.wrap(event, source=f"/connectflo/{consumer}", tenant_id=tenant)

@@ -1,0 +1,224 @@
+"""Every message that crosses Kafka, as a frozen pydantic model with a stable type name.
+
+The type name (``ce_type`` header) is an explicit class variable, never derived from the module
+path, so moving a class never breaks consumers. Public events (executions, node steps) are a
+published API: their JSON Schemas are exported to ``docs/schemas/`` by ``make schemas``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JsonObject = dict[str, Any]
+
+
+class Event(BaseModel):
+    """Base of every message: frozen, strict about unknown fields, named by ``event_type``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_type: ClassVar[str]
+
+
+class TriggerReceived(Event):
+    """Something happened that may start workflows: a chat message, an SMS, a call, an order."""
+
+    event_type: ClassVar[str] = "TriggerReceived"
+    trigger_id: str = Field(description="Unique per delivery; provider retries reuse it.")
+    tenant_id: str
+    trigger_type: str = Field(description="The builder's trigger label, e.g. 'Incoming Message'.")
+    conversation_id: str | None = None
+    channel: str | None = Field(default=None, description="chat, sms, voice, email, ...")
+    payload: JsonObject = Field(default_factory=dict, description="What `trigger.<field>` reads.")
+    customer: JsonObject | None = None
+    received_at: datetime
+
+
+class ExecutionRequested(Event):
+    """Command: run an execution that the executor has just created (keyed by execution id)."""
+
+    event_type: ClassVar[str] = "ExecutionRequested"
+    command_id: str
+    execution_id: str
+    tenant_id: str
+
+
+class EffectSettled(Event):
+    """Command: the outcome of a request an execution was waiting for (keyed by execution id).
+
+    Sent by the notifier, the integrations service and the scheduler. Exactly one of ``result``
+    and ``error`` is set."""
+
+    event_type: ClassVar[str] = "EffectSettled"
+    command_id: str
+    execution_id: str
+    tenant_id: str
+    effect_id: str
+    idempotency_key: str
+    result: JsonObject | None = None
+    error: JsonObject | None = None
+
+
+ExecutionStatus = Literal["running", "waiting", "completed", "failed", "cancelled"]
+
+
+class ExecutionStarted(Event):
+    """Public: an execution of a workflow version began."""
+
+    event_type: ClassVar[str] = "ExecutionStarted"
+    execution_id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_version: int
+    trigger_id: str
+    started_at: datetime
+
+
+class ExecutionCompleted(Event):
+    """Public: an execution ended with every path done."""
+
+    event_type: ClassVar[str] = "ExecutionCompleted"
+    execution_id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_version: int
+    started_at: datetime
+    completed_at: datetime
+    execution_time_ms: int
+    executed_nodes: int
+
+
+class ExecutionFailed(Event):
+    """Public: an execution ended with an error at a node."""
+
+    event_type: ClassVar[str] = "ExecutionFailed"
+    execution_id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_version: int
+    started_at: datetime
+    failed_at: datetime
+    execution_time_ms: int
+    node_id: str | None
+    message: str
+
+
+NodeRunStatus = Literal["completed", "failed", "waiting", "skipped"]
+
+
+class NodeStepped(Event):
+    """Public: one node run of one execution, with timing and outcome."""
+
+    event_type: ClassVar[str] = "NodeStepped"
+    execution_id: str
+    tenant_id: str
+    workflow_id: str
+    node_id: str
+    label: str
+    kind: str
+    status: NodeRunStatus
+    port: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+    error: str | None = None
+
+
+class NotificationRequested(Event):
+    """Request to the notifier: deliver a message to a person (Send Reply, email, SMS, ...)."""
+
+    event_type: ClassVar[str] = "NotificationRequested"
+    idempotency_key: str = Field(description="execution_id:node_id:attempt; delivered once.")
+    execution_id: str
+    tenant_id: str
+    effect_id: str
+    node_id: str
+    kind: str = Field(description="Canonical node kind, e.g. action.send_reply.")
+    channel: str = Field(description="chat, sms, email, ...")
+    conversation_id: str | None = None
+    request: JsonObject = Field(description="The node's rendered request, e.g. {message: ...}.")
+
+
+class IntegrationRequested(Event):
+    """Request to the integrations service: one operation on a system of record."""
+
+    event_type: ClassVar[str] = "IntegrationRequested"
+    idempotency_key: str
+    execution_id: str
+    tenant_id: str
+    effect_id: str
+    node_id: str
+    kind: str
+    request: JsonObject
+
+
+class TimerRequested(Event):
+    """Request to the scheduler: settle ``effect_id`` of an execution at ``fire_at``."""
+
+    event_type: ClassVar[str] = "TimerRequested"
+    idempotency_key: str
+    execution_id: str
+    tenant_id: str
+    effect_id: str
+    node_id: str
+    fire_at: datetime
+
+
+class ReplySent(Event):
+    """A reply delivered to a conversation on the chat channel (read by the chat widget)."""
+
+    event_type: ClassVar[str] = "ReplySent"
+    notification_id: str
+    tenant_id: str
+    conversation_id: str | None
+    execution_id: str
+    message: str
+    sent_at: datetime
+
+
+class DeadLettered(Event):
+    """A message that could not be handled after its attempts, with the error and its origin."""
+
+    event_type: ClassVar[str] = "DeadLettered"
+    dead_letter_id: str
+    consumer: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    original_key: str | None
+    original_headers: dict[str, str]
+    original_value: str = Field(description="The original bytes, decoded as UTF-8 (replaced).")
+    error_type: str
+    error: str
+    attempts: int
+    failed_at: datetime
+
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+for _model in (
+    TriggerReceived,
+    ExecutionRequested,
+    EffectSettled,
+    ExecutionStarted,
+    ExecutionCompleted,
+    ExecutionFailed,
+    NodeStepped,
+    NotificationRequested,
+    IntegrationRequested,
+    TimerRequested,
+    ReplySent,
+    DeadLettered,
+):
+    if _model.event_type in EVENT_TYPES:
+        raise RuntimeError(f"duplicate event type {_model.event_type}")
+    EVENT_TYPES[_model.event_type] = _model
+
+
+def event_type_of(name: str) -> type[Event]:
+    """The model class for a ``ce_type`` value; KeyError names the unknown type."""
+    try:
+        return EVENT_TYPES[name]
+    except KeyError:
+        raise KeyError(f"unknown event type {name!r}") from None

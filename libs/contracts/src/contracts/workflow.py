@@ -1,0 +1,47 @@
+"""The workflow definition exactly as the visual builder saves it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NodePosition(BaseModel):
+    """Where the builder draws a node; the engine ignores it."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    x: float = 0
+    y: float = 0
+
+
+class WorkflowNode(BaseModel):
+    """One node: ``type`` is the palette category, ``label`` the component's name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1, description="trigger, configuration, condition, logic, ...")
+    label: str = Field(description="The palette name, or a free label on condition nodes.")
+    config: dict[str, Any] = Field(default_factory=dict)
+    position: NodePosition | None = None
+
+
+class WorkflowEdge(BaseModel):
+    """A connection; ``label`` picks the branch (yes/no, a variant, body/done, error)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    label: str | None = None
+
+
+class WorkflowDefinition(BaseModel):
+    """A workflow as saved by the builder."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1)
+    description: str | None = None
+    triggerType: str = Field(min_length=1)
+    nodes: list[WorkflowNode]
+    edges: list[WorkflowEdge] = Field(default_factory=list)

@@ -1,0 +1,52 @@
+"""The executor: consumers, HTTP routes, and their wiring to MongoDB and Kafka."""
+
+from __future__ import annotations
+
+from faststream.asgi import AsgiFastStream, make_ping_asgi
+from faststream.kafka import KafkaBroker
+from prometheus_client import make_asgi_app
+
+from executor.adapters.store import ExecutionRepository, WorkflowCatalog, connect, ensure_indexes
+from executor.handlers.http import validate_workflow
+from executor.handlers.kafka import Wiring, build_router
+from executor.runtime.service import ExecutionService
+from executor.settings import Settings
+from executor.telemetry import setup_tracing
+
+
+def create_app(settings: Settings | None = None) -> AsgiFastStream:
+    settings = settings or Settings()
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, acks="all", linger_ms=1)
+    wiring = Wiring()
+    broker.include_router(build_router(settings.group_id, wiring))
+    app = AsgiFastStream(
+        broker,
+        asgi_routes=[
+            ("/healthz", make_ping_asgi(broker, timeout=2.0, include_in_schema=False)),
+            ("/metrics", make_asgi_app()),  # type: ignore[list-item]
+            ("/v1/workflows/validate", validate_workflow),
+        ],
+    )
+
+    @app.on_startup
+    async def connect_stores() -> None:
+        setup_tracing()
+        client, db = connect(settings.mongo_uri, settings.mongo_database)
+        await ensure_indexes(db)
+
+        async def publish(
+            value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
+        ) -> None:
+            await broker.publish(value, topic, key=key, headers=headers)
+
+        wiring.publish = publish
+        wiring.attempts = settings.handling_attempts
+        wiring.service = ExecutionService(
+            WorkflowCatalog(db),
+            ExecutionRepository(db),
+            publish,
+            max_steps=settings.max_steps_per_command,
+        )
+        app.state_client = client  # type: ignore[attr-defined]
+
+    return app

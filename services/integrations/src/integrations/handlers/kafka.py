@@ -1,0 +1,42 @@
+"""The integrations's consumer: integration requests in; offsets committed after the work."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from contracts import topics
+from contracts.delivery import Consumed, Publish, handle_or_dead_letter
+from faststream import AckPolicy
+from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+
+from integrations.service import IntegrationService
+
+CONSUMER = "integrations"
+
+
+class Wiring:
+    """Filled in at start-up, once MongoDB and Kafka are connected."""
+
+    service: IntegrationService
+    publish: Publish
+    attempts: int
+
+
+def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(
+        topics.INTEGRATION_REQUESTS, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR
+    )
+    async def on_integration_requested(message: KafkaMessage) -> None:
+        raw = cast(Any, message.raw_message)
+        await handle_or_dead_letter(
+            Consumed(raw.topic, raw.partition, raw.offset, raw.key, message.headers, message.body),
+            wiring.service.on_integration_requested,  # type: ignore[arg-type]
+            consumer=CONSUMER,
+            publish=wiring.publish,
+            attempts=wiring.attempts,
+        )
+
+    return router

@@ -1,0 +1,38 @@
+"""Tracing: OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; traceparent in and out."""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+SERVICE_NAME = "integrations"
+
+
+def setup_tracing() -> None:
+    """Install the tracer provider; spans are exported only when an OTLP endpoint is set."""
+    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+
+
+tracer = trace.get_tracer(SERVICE_NAME)
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the current span, for the envelope."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from(traceparent: str | None) -> Context | None:
+    """The trace context an incoming traceparent continues, if any."""
+    return propagate.extract({"traceparent": traceparent}) if traceparent else None

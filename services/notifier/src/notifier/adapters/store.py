@@ -1,0 +1,35 @@
+"""The notifications collection: one document per idempotency key, written before acting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+Document = dict[str, Any]
+
+
+def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
+    return client, client[database]
+
+
+class NotificationRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def ensure_indexes(self) -> None:
+        await self._db.notifications.create_index(
+            [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("created_at", ASCENDING)]
+        )
+        await self._db.notifications.create_index([("execution_id", ASCENDING)])
+
+    async def record(self, doc: Document) -> Document | None:
+        """Record a delivery under its idempotency key (``_id``); the earlier one if it exists."""
+        try:
+            await self._db.notifications.insert_one(doc)
+        except DuplicateKeyError:
+            return await self._db.notifications.find_one({"_id": doc["_id"]})
+        return None

@@ -1,0 +1,40 @@
+"""The scheduler's consumer: timer requests in; offsets committed after the work."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from contracts import topics
+from contracts.delivery import Consumed, Publish, handle_or_dead_letter
+from faststream import AckPolicy
+from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+
+from scheduler.service import TimerService
+
+CONSUMER = "scheduler"
+
+
+class Wiring:
+    """Filled in at start-up, once MongoDB and Kafka are connected."""
+
+    service: TimerService
+    publish: Publish
+    attempts: int
+
+
+def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(topics.TIMER_REQUESTS, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def on_timer_requested(message: KafkaMessage) -> None:
+        raw = cast(Any, message.raw_message)
+        await handle_or_dead_letter(
+            Consumed(raw.topic, raw.partition, raw.offset, raw.key, message.headers, message.body),
+            wiring.service.on_timer_requested,  # type: ignore[arg-type]
+            consumer=CONSUMER,
+            publish=wiring.publish,
+            attempts=wiring.attempts,
+        )
+
+    return router

@@ -1,0 +1,24 @@
+"""Configuration from the environment: prefix SCHEDULER_, plus the shared infrastructure names."""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCHEDULER_")
+
+    host: str = "127.0.0.1"
+    port: int = 8082
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    mongo_uri: str = Field("mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("MONGO_URI"))
+    mongo_database: str = Field("connectflo", validation_alias=AliasChoices("MONGO_DATABASE"))
+    group_id: str = "connectflo-scheduler"
+    handling_attempts: int = Field(
+        3, description="Attempts at one message before it goes to the dead-letter topic."
+    )
+    poll_seconds: float = Field(0.2, description="How often due timers are looked for.")
+    claim_timeout_seconds: float = Field(
+        30, description="A claim older than this (a crashed replica's) is taken over."
+    )

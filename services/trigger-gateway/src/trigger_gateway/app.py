@@ -1,0 +1,62 @@
+"""The trigger gateway: HTTP ingress and the management API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from prometheus_client import make_asgi_app
+
+from trigger_gateway.adapters.store import (
+    ExecutionReadRepository,
+    TenantRepository,
+    TriggerReceiptRepository,
+    WorkflowRepository,
+    connect,
+    ensure_indexes,
+)
+from trigger_gateway.handlers import events, executions, tenants, workflows
+from trigger_gateway.handlers.deps import Gateway
+from trigger_gateway.settings import Settings
+from trigger_gateway.telemetry import setup_tracing
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_tracing()
+        client, db = connect(settings.mongo_uri, settings.mongo_database)
+        await ensure_indexes(db)
+        broker = KafkaBroker(settings.kafka_bootstrap_servers, acks="all", linger_ms=1)
+        await broker.start()
+        async with httpx.AsyncClient(base_url=settings.executor_url, timeout=10) as http:
+            app.state.gateway = Gateway(
+                settings=settings,
+                broker=broker,
+                tenants=TenantRepository(db),
+                workflows=WorkflowRepository(db),
+                receipts=TriggerReceiptRepository(db),
+                executions=ExecutionReadRepository(db),
+                executor_http=http,
+            )
+            try:
+                yield
+            finally:
+                await broker.stop()
+                await client.close()
+
+    app = FastAPI(title="ConnectFlo trigger gateway", version="0.1.0", lifespan=lifespan)
+    for module in (tenants, workflows, events, executions):
+        app.include_router(module.router)
+    app.mount("/metrics", make_asgi_app())
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,61 @@
+"""What every route needs: the repositories, the publisher, and the caller's tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Header, HTTPException, Request, status
+from faststream.kafka import KafkaBroker
+
+from trigger_gateway.adapters.store import (
+    ExecutionReadRepository,
+    TenantRepository,
+    TriggerReceiptRepository,
+    WorkflowRepository,
+)
+from trigger_gateway.domain.api_keys import digest
+from trigger_gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class Gateway:
+    settings: Settings
+    broker: KafkaBroker
+    tenants: TenantRepository
+    workflows: WorkflowRepository
+    receipts: TriggerReceiptRepository
+    executions: ExecutionReadRepository
+    executor_http: httpx.AsyncClient
+
+
+def gateway(request: Request) -> Gateway:
+    gw: Gateway = request.app.state.gateway
+    return gw
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway)]
+
+
+async def tenant_id(
+    gw: GatewayDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> str:
+    """The tenant whose API key the request carries (`Authorization: Bearer` or `X-API-Key`)."""
+    key = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    if not key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+        )
+    tenant = await gw.tenants.tenant_for_key(digest(key))
+    if tenant is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
+    return tenant
+
+
+TenantDep = Annotated[str, Depends(tenant_id)]

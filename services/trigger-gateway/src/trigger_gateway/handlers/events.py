@@ -1,0 +1,100 @@
+"""Trigger ingress: `POST /v1/events/{trigger_type}` publishes TriggerReceived on Kafka."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts import Envelope, topics
+from contracts.events import TriggerReceived
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from trigger_gateway.domain.trigger_types import TRIGGER_TYPES, trigger_type_from_slug
+from trigger_gateway.handlers.deps import GatewayDep, TenantDep
+from trigger_gateway.telemetry import current_traceparent, tracer
+
+router = APIRouter(prefix="/v1/events", tags=["triggers"])
+SOURCE = "/connectflo/trigger-gateway"
+
+
+class TriggerBody(BaseModel):
+    """A trigger from a channel or another system."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The sender's id for this event: a retry with the same id is not run twice.",
+    )
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
+    channel: str | None = Field(default=None, description="chat, sms, voice, email, ...")
+    payload: dict[str, Any] = Field(description="What the workflow reads as trigger.<field>.")
+    customer: dict[str, Any] | None = Field(
+        default=None, description="The customer: id, name, email, phone, metadata."
+    )
+
+
+class TriggerAccepted(BaseModel):
+    trigger_id: str
+    trigger_type: str
+    duplicate: bool
+    executions_url: str
+
+
+@router.post("/{trigger_type}", status_code=status.HTTP_202_ACCEPTED)
+async def receive_trigger(
+    trigger_type: str, body: TriggerBody, tenant: TenantDep, gw: GatewayDep, response: Response
+) -> TriggerAccepted:
+    label = trigger_type_from_slug(trigger_type)
+    if label is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"unknown trigger type {trigger_type!r}; known: "
+            + ", ".join(t.lower().replace(" ", "_") for t in TRIGGER_TYPES),
+        )
+    trigger_id = "trg_" + secrets.token_hex(12)
+    duplicate = False
+    if body.event_id:
+        earlier = await gw.receipts.record(tenant, body.event_id, trigger_id)
+        if earlier is not None:
+            trigger_id, duplicate = earlier["trigger_id"], True
+            if earlier.get("published"):
+                response.status_code = status.HTTP_200_OK
+                return _accepted(gw, trigger_id, label, duplicate=True)
+            # The first attempt may have died before publishing: publish again. The
+            # executor creates executions idempotently per (trigger, workflow).
+    with tracer.start_as_current_span("trigger " + label, attributes={"tenant.id": tenant}):
+        event = TriggerReceived(
+            trigger_id=trigger_id,
+            tenant_id=tenant,
+            trigger_type=label,
+            conversation_id=body.conversation_id,
+            channel=body.channel,
+            payload=body.payload,
+            customer=body.customer,
+            received_at=datetime.now(UTC),
+        )
+        envelope = Envelope.wrap(
+            event, source=SOURCE, tenant_id=tenant, traceparent=current_traceparent()
+        )
+        await gw.broker.publish(
+            envelope.body(),
+            topics.TRIGGERS,
+            key=(body.conversation_id or tenant).encode(),
+            headers=envelope.headers(),
+        )
+    if body.event_id:
+        await gw.receipts.mark_published(tenant, body.event_id)
+    return _accepted(gw, trigger_id, label, duplicate=duplicate)
+
+
+def _accepted(gw: GatewayDep, trigger_id: str, label: str, *, duplicate: bool) -> TriggerAccepted:
+    return TriggerAccepted(
+        trigger_id=trigger_id,
+        trigger_type=label,
+        duplicate=duplicate,
+        executions_url=f"{gw.settings.public_url}/v1/executions?trigger_id={trigger_id}",
+    )
