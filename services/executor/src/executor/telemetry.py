@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
 
 SERVICE_NAME = "executor"
 
@@ -36,3 +38,20 @@ def current_traceparent() -> str | None:
 def context_from(traceparent: str | None) -> Context | None:
     """The trace context an incoming traceparent continues, if any."""
     return propagate.extract({"traceparent": traceparent}) if traceparent else None
+
+
+def record_node_spans(node_runs: list[dict[str, Any]]) -> None:
+    """One span per node run, child of the current (command) span, with the run's own times."""
+    for run in node_runs:
+        span = tracer.start_span(
+            f"node {run['label']}",
+            start_time=int(run["started_at"].timestamp() * 1e9),
+            attributes={
+                "node.id": run["node_id"],
+                "node.kind": run["kind"],
+                "node.status": run["status"],
+            },
+        )
+        if run["status"] == "failed":
+            span.set_status(Status(StatusCode.ERROR, run.get("error") or "failed"))
+        span.end(end_time=int(run["finished_at"].timestamp() * 1e9))

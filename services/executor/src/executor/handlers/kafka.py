@@ -41,7 +41,12 @@ def consumed(message: KafkaMessage) -> Consumed:
 def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(topics.TRIGGERS, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR)
+    @router.subscriber(
+        topics.TRIGGERS,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )
     async def on_trigger_received(message: KafkaMessage) -> None:
         await handle_or_dead_letter(
             consumed(message),
@@ -52,7 +57,10 @@ def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
         )
 
     @router.subscriber(
-        topics.EXECUTION_COMMANDS, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR
+        topics.EXECUTION_COMMANDS,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
     )
     async def on_execution_command(message: KafkaMessage) -> None:
         await handle_or_dead_letter(

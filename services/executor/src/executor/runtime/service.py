@@ -13,6 +13,7 @@ from contracts.events import EffectSettled, ExecutionRequested, TriggerReceived
 from executor.adapters.store import ExecutionRepository, WorkflowCatalog
 from executor.runtime import engine
 from executor.runtime.step import SOURCE, apply, outbox_entry
+from executor.telemetry import context_from, current_traceparent, record_node_spans, tracer
 
 Document = dict[str, Any]
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
@@ -96,19 +97,25 @@ class ExecutionService:
         if doc["status"] in ("completed", "failed", "cancelled"):
             return
         workflow = await self._compiled_workflow(doc["workflow_id"], int(doc["workflow_version"]))
-        applied = apply(
-            doc,
-            workflow,
-            command,
-            now=_now,
-            max_steps=self._max_steps,
-            traceparent=envelope.traceparent,
-        )
-        if not applied.changed:
-            return
-        await self._executions.record_node_runs(applied.node_runs)
-        await self._executions.save(applied.doc, expected_version=int(doc["version"]))
-        await self._publish_outbox(applied.doc)
+        with tracer.start_as_current_span(
+            f"execute {doc['workflow_id']}",
+            context=context_from(envelope.traceparent),
+            attributes={"execution.id": doc["_id"], "command.type": command.event_type},
+        ):
+            applied = apply(
+                doc,
+                workflow,
+                command,
+                now=_now,
+                max_steps=self._max_steps,
+                traceparent=current_traceparent(),
+            )
+            record_node_spans(applied.node_runs)
+            if not applied.changed:
+                return
+            await self._executions.record_node_runs(applied.node_runs)
+            await self._executions.save(applied.doc, expected_version=int(doc["version"]))
+            await self._publish_outbox(applied.doc)
 
     async def _compiled_workflow(self, workflow_id: str, version: int) -> engine.CompiledWorkflow:
         key = (workflow_id, version)

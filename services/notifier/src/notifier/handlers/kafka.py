@@ -27,7 +27,10 @@ def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
     router = KafkaRouter()
 
     @router.subscriber(
-        topics.NOTIFICATION_REQUESTS, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR
+        topics.NOTIFICATION_REQUESTS,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
     )
     async def on_notification_requested(message: KafkaMessage) -> None:
         raw = cast(Any, message.raw_message)

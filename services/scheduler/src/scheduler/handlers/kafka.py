@@ -26,7 +26,12 @@ class Wiring:
 def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(topics.TIMER_REQUESTS, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR)
+    @router.subscriber(
+        topics.TIMER_REQUESTS,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )
     async def on_timer_requested(message: KafkaMessage) -> None:
         raw = cast(Any, message.raw_message)
         await handle_or_dead_letter(

@@ -1,0 +1,73 @@
+# ConnectFlo Flow Engine. `make up` runs the system; `make test` passes the tests.
+# Both install what they need on a fresh machine (deploy/local/bootstrap.sh).
+SHELL := /bin/bash
+export UV_CACHE_DIR := $(CURDIR)/.cache/uv
+PY := $(CURDIR)/.venv/bin/python
+BIN := $(CURDIR)/.venv/bin
+LOCAL := deploy/local
+
+.PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
+        test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
+        unit e2e bench-engine bench
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+bootstrap: ## install uv, Python deps (uv.lock), and check Java/Maven/Go
+	@$(LOCAL)/bootstrap.sh
+
+up: bootstrap ## start Kafka, FerretDB and the five services; create a demo tenant and workflow
+	@$(LOCAL)/infra.sh start
+	@$(LOCAL)/services.sh start
+	@$(PY) $(LOCAL)/demo.py
+
+down: ## stop the services and the infrastructure
+	@$(LOCAL)/services.sh stop
+	@$(LOCAL)/infra.sh stop
+
+status: ## what is running
+	@$(LOCAL)/infra.sh status
+	@$(LOCAL)/services.sh status
+
+logs: ## tail every log (SERVICE=executor for one)
+	@$(LOCAL)/services.sh logs $(SERVICE)
+
+test: bootstrap ## lint, type check, unit and end-to-end tests on real Kafka and FerretDB
+	@$(LOCAL)/run-tests.sh
+
+check: lint typecheck imports schemas-check catalogue-check ## static checks only
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck:
+	$(BIN)/mypy
+
+imports: ## no service imports another service
+	$(BIN)/lint-imports
+
+schemas: ## regenerate docs/schemas from libs/contracts
+	$(PY) -m contracts.schemas docs/schemas
+
+schemas-check:
+	$(PY) -m contracts.schemas docs/schemas --check
+
+catalogue: ## regenerate docs/node-catalogue.md from the node modules
+	$(PY) -m executor.domain.catalogue_doc docs/node-catalogue.md
+
+catalogue-check:
+	$(PY) -m executor.domain.catalogue_doc docs/node-catalogue.md --check
+
+unit: ## unit and in-memory broker tests (no infrastructure)
+	$(BIN)/pytest libs services -q
+
+e2e: ## end-to-end tests (starts the infrastructure if it is not running)
+	$(BIN)/pytest tests-e2e -q
+
+bench-engine: bootstrap ## in-process engine benchmark
+	$(PY) services/executor/bench/engine.py

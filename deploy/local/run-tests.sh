@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make test`: static checks, unit tests, then end-to-end tests on the real Kafka and FerretDB.
+# Starts the infrastructure components that were not running and stops exactly those at the end.
+# Exits non-zero on any failure (every stage runs, so one report shows every problem).
+set -uo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+BIN="$REPO/.venv/bin"
+INFRA="$REPO/deploy/local/infra.sh"
+export UV_CACHE_DIR="$REPO/.cache/uv"
+
+failed=()
+stage() {
+  local name="$1"; shift
+  printf '\n=== %s\n' "$name"
+  local t0=$SECONDS
+  if "$@"; then
+    printf '=== %s: ok (%ss)\n' "$name" $((SECONDS - t0))
+  else
+    printf '=== %s: FAILED (%ss)\n' "$name" $((SECONDS - t0))
+    failed+=("$name")
+  fi
+}
+
+# pytest exits 5 when it collects nothing: that is a failure here, a suite that ran no test.
+pytest_stage() { "$BIN/pytest" "$@"; }
+
+started=()
+cleanup() {
+  for component in "${started[@]}"; do "$INFRA" stop "$component" || true; done
+}
+trap cleanup EXIT
+
+stage "lint (ruff)" bash -c "'$BIN/ruff' check . && '$BIN/ruff' format --check ."
+stage "types (mypy --strict)" "$BIN/mypy"
+stage "imports (no service imports another)" "$BIN/lint-imports"
+stage "schemas are current" "$BIN/python" -m contracts.schemas docs/schemas --check
+stage "node catalogue is current" \
+  "$BIN/python" -m executor.domain.catalogue_doc docs/node-catalogue.md --check
+stage "unit tests" pytest_stage libs services -q -p no:cacheprovider
+
+for component in kafka mongo; do
+  if ! "$INFRA" status "$component" >/dev/null 2>&1; then started+=("$component"); fi
+done
+stage "infrastructure up" "$INFRA" start
+stage "end-to-end tests" pytest_stage tests-e2e -q -p no:cacheprovider
+
+if ((${#failed[@]})); then
+  printf '\nmake test: FAILED: %s\n' "${failed[*]}"
+  exit 1
+fi
+printf '\nmake test: all stages passed\n'

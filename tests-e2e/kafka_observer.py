@@ -1,0 +1,80 @@
+"""Reads public topics with a plain aiokafka consumer, as another company system would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+@dataclass(frozen=True)
+class Seen:
+    topic: str
+    key: str | None
+    headers: dict[str, str]
+    value: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return self.headers.get("ce_type", "")
+
+
+class KafkaObserver:
+    """Collects every message published to ``topics`` after ``start`` returned."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._topics = topics
+        self.seen: list[Seen] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self._topics
+            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            await self._consumer.stop()
+            raise RuntimeError(f"no partitions for {self._topics}: are the topics created?")
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for tp in partitions:  # resolve the end offsets now, before anything is published
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        async for record in self._consumer:
+            self.seen.append(
+                Seen(
+                    topic=record.topic,
+                    key=record.key.decode() if record.key else None,
+                    headers={k: v.decode() for k, v in record.headers},
+                    value=json.loads(record.value),
+                )
+            )
+
+    async def wait_for(
+        self, predicate: Callable[[Seen], bool], *, count: int = 1, timeout: float = 30
+    ) -> list[Seen]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.seen if predicate(m)]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(
+            f"saw {len([m for m in self.seen if predicate(m)])} of {count} expected messages "
+            f"in {timeout}s; all seen: {[(m.topic, m.type) for m in self.seen][-30:]}"
+        )
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self._consumer.stop()
