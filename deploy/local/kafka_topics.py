@@ -1,0 +1,240 @@
+"""Create the ConnectFlo Kafka topics and health-check the broker.
+
+Run with the workspace's interpreter (``deploy/local/infra.sh start`` does it for you)::
+
+    .venv/bin/python deploy/local/kafka_topics.py            # create topics + round-trip check
+    .venv/bin/python deploy/local/kafka_topics.py --list     # print topics and partition counts
+    .venv/bin/python deploy/local/kafka_topics.py --no-healthcheck
+
+The broker runs with ``auto.create.topics.enable=false``: every topic in
+``contracts.topics.ALL_TOPICS`` is created here with its explicit partition count (an existing topic
+with fewer partitions is grown; one with more is left alone, Kafka cannot shrink a topic).
+
+The health check produces a unique value to ``connectflo.healthcheck.v1`` (1 partition, created
+here) and reads it back with a fresh consumer in a new consumer group, committing its offset, so it
+exercises the produce path, the group coordinator (``__consumer_offsets``) and the fetch path.
+
+Bootstrap servers come from ``KAFKA_BOOTSTRAP_SERVERS`` (default ``127.0.0.1:9092``).
+Exit status: 0 on success, 1 on any failure (with a message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
+
+try:
+    from contracts.topics import ALL_TOPICS, TopicSpec
+except ImportError:  # the workspace venv normally has it; fall back to the source tree
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / "contracts" / "src"))
+    from contracts.topics import ALL_TOPICS, TopicSpec
+
+HEALTHCHECK_TOPIC = TopicSpec("connectflo.healthcheck.v1", 1)
+HEALTHCHECK_CONFIGS = {"retention.ms": "3600000", "segment.ms": "3600000"}
+TOPIC_ALREADY_EXISTS = 36
+
+
+def log(msg: str) -> None:
+    print(f"kafka_topics: {msg}", flush=True)
+
+
+class CheckFailed(Exception):
+    """A failure worth a one-line message, not a traceback."""
+
+
+async def start_admin(bootstrap: str, deadline: float) -> AIOKafkaAdminClient:
+    """Connect an admin client, retrying while the broker is still coming up."""
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="connectflo-kafka-topics",
+            request_timeout_ms=15000,
+        )
+        try:
+            await admin.start()
+            # A broker that accepts connections may not have a controller yet: wait for metadata.
+            meta = await admin.describe_cluster()
+            if meta.get("brokers") and meta.get("controller_id", -1) not in (-1, None):
+                return admin
+            last = CheckFailed(f"cluster has no controller yet: {meta}")
+        except (KafkaError, OSError) as exc:
+            last = exc
+        await admin.close()
+        await asyncio.sleep(1)
+    raise CheckFailed(f"cannot reach Kafka at {bootstrap}: {last!r}")
+
+
+async def partition_counts(
+    admin: AIOKafkaAdminClient, names: list[str], *, with_leader: bool = False
+) -> dict[str, int]:
+    """Partition count of each existing topic among ``names`` (missing topics are absent).
+
+    With ``with_leader``, count only the partitions that already have a leader.
+    """
+    counts: dict[str, int] = {}
+    for t in await admin.describe_topics(names):
+        if t["error_code"] == 0:
+            parts = t["partitions"]
+            if with_leader:
+                parts = [p for p in parts if p["error_code"] == 0 and p["leader"] >= 0]
+            counts[t["topic"]] = len(parts)
+    return counts
+
+
+async def ensure_topics(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], configs: dict[str, dict[str, str]]
+) -> None:
+    names = [s.name for s in specs]
+    existing = await partition_counts(admin, names)
+    missing = [s for s in specs if s.name not in existing]
+    if missing:
+        resp = await admin.create_topics(
+            [
+                NewTopic(s.name, s.partitions, 1, topic_configs=configs.get(s.name, {}))
+                for s in missing
+            ],
+            timeout_ms=30000,
+        )
+        for err in resp.topic_errors:
+            topic, code = err[0], err[1]
+            message = err[2] if len(err) > 2 else ""
+            if code == 0:
+                log(f"created {topic}")
+            elif code != TOPIC_ALREADY_EXISTS:  # a concurrent run created it: fine
+                raise CheckFailed(f"cannot create {topic}: {for_code(code).__name__} {message}")
+
+    grow = {
+        s.name: NewPartitions(total_count=s.partitions)
+        for s in specs
+        if s.name in existing and existing[s.name] < s.partitions
+    }
+    if grow:
+        for name, np in grow.items():
+            log(f"growing {name} from {existing[name]} to {np.total_count} partitions")
+        await admin.create_partitions(grow, timeout_ms=30000)
+    for s in specs:
+        if existing.get(s.name, 0) > s.partitions:
+            log(f"warning: {s.name} has {existing[s.name]} partitions, more than {s.partitions}")
+
+    # Metadata propagation and leader election are asynchronous: wait until every partition of
+    # every topic has a leader, so that the first produce does not hit NotLeaderForPartition.
+    deadline = time.monotonic() + 30
+    while True:
+        counts = await partition_counts(admin, names, with_leader=True)
+        behind = [s.name for s in specs if counts.get(s.name, 0) < s.partitions]
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"topics without a leader 30s after creation: {behind}")
+        await asyncio.sleep(0.2)
+
+
+async def healthcheck(bootstrap: str, timeout: float) -> float:
+    """Produce a unique value and consume it back with a fresh consumer; return seconds taken."""
+    started = time.monotonic()
+    value = f"healthcheck {uuid.uuid4()} {time.time():.3f}".encode()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, client_id="connectflo-healthcheck", acks="all"
+    )
+    await producer.start()
+    try:
+        meta = await asyncio.wait_for(
+            producer.send_and_wait(HEALTHCHECK_TOPIC.name, value, key=b"healthcheck"), timeout
+        )
+    except TimeoutError as exc:
+        raise CheckFailed(f"produce to {HEALTHCHECK_TOPIC.name} timed out after {timeout}s") from exc
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        HEALTHCHECK_TOPIC.name,
+        bootstrap_servers=bootstrap,
+        client_id="connectflo-healthcheck",
+        group_id=f"connectflo-healthcheck-{uuid.uuid4().hex[:12]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        remaining = timeout - (time.monotonic() - started)
+        while remaining > 0:
+            batches = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
+            for records in batches.values():
+                for rec in records:
+                    if rec.value == value:
+                        await consumer.commit()
+                        return time.monotonic() - started
+            remaining = timeout - (time.monotonic() - started)
+        raise CheckFailed(
+            f"produced to {HEALTHCHECK_TOPIC.name} partition {meta.partition} offset {meta.offset}"
+            f" but a fresh consumer did not read it back within {timeout}s"
+            " (consumer group coordinator not ready? check the broker log)"
+        )
+    finally:
+        await consumer.stop()
+
+
+async def list_topics(admin: AIOKafkaAdminClient) -> None:
+    topics = await admin.describe_topics(None)
+    for t in sorted(topics, key=lambda t: t["topic"]):
+        internal = " (internal)" if t.get("is_internal") else ""
+        print(f"{t['topic']}\t{len(t['partitions'])}{internal}")
+
+
+async def run(args: argparse.Namespace) -> None:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    deadline = time.monotonic() + args.timeout
+    admin = await start_admin(bootstrap, deadline)
+    try:
+        if args.list:
+            await list_topics(admin)
+            return
+        specs = list(ALL_TOPICS)
+        if not args.no_healthcheck:
+            specs.append(HEALTHCHECK_TOPIC)
+        await ensure_topics(admin, specs, {HEALTHCHECK_TOPIC.name: HEALTHCHECK_CONFIGS})
+        log(f"{len(ALL_TOPICS)} topics ready on {bootstrap}")
+    finally:
+        await admin.close()
+    if not args.no_healthcheck:
+        took = await healthcheck(bootstrap, args.timeout)
+        log(f"health check passed: produce/consume round trip in {took:.2f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--list", action="store_true", help="print every topic and its partition count")
+    p.add_argument("--no-healthcheck", action="store_true", help="only create the topics")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds for each phase (60)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show aiokafka's warnings")
+    args = p.parse_args(argv)
+    # aiokafka logs expected transient errors as warnings while a fresh broker creates
+    # __consumer_offsets (GroupCoordinatorNotAvailable, "Marking the coordinator dead"): hide them.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s %(message)s")
+    if not args.verbose:
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        asyncio.run(run(args))
+    except CheckFailed as exc:
+        print(f"kafka_topics: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except (KafkaError, KafkaConnectionError, OSError) as exc:
+        print(f"kafka_topics: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
