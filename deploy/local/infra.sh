@@ -3,7 +3,13 @@
 #   kafka  Apache Kafka 4.1 single node (KRaft), jars resolved from Maven Central, run on Java 17+
 #   mongo  FerretDB 1.24 (MongoDB wire protocol, SQLite backend), built from Go modules
 #
-# Usage: deploy/local/infra.sh start|stop|restart|status|check|logs [-f] [kafka|mongo]
+# Usage: deploy/local/infra.sh start|stop|restart|status|check|fetch|logs [-f] [kafka|mongo]
+#   start    fetch/build if needed, start (no-op when running), then the readiness checks
+#   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
+#   status   one line per component: running/stopped/external, pid, address (exit 3 if one is stopped)
+#   check    only the readiness checks (topics + Kafka round trip, Mongo round trip)
+#   fetch    only resolve the Kafka jars and build FerretDB into .cache (nothing is started)
+#   logs     tail the log(s); -f follows
 #
 # Environment:
 #   KAFKA_BOOTSTRAP_SERVERS  use this Kafka instead of starting one (checks still run against it)
@@ -347,6 +353,16 @@ case "$cmd" in
     if [[ "${INFRA_SKIP_CHECKS:-}" != 1 ]]; then
       for c in "${comps[@]}"; do "check_$c"; done
     fi
+    ;;
+  fetch)
+    # Download/build only (no start): Kafka jars and the FerretDB binary, into .cache.
+    lock
+    for c in "${comps[@]}"; do
+      case "$c" in
+        kafka) check_java && ensure_kafka_libs ;;
+        mongo) ensure_ferretdb_bin ;;
+      esac
+    done
     ;;
   check)
     for c in "${comps[@]}"; do "check_$c"; done

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# What a fresh Debian 12 machine needs before anything else in this repo:
+#   uv 0.13.8 (pip), Java 17+, Maven, Go (apt, only when missing), then the workspace venv
+#   (`uv sync --all-packages --frozen`, cache in .cache/uv).
+# Idempotent and quiet when everything is already there.
+#
+# Usage: deploy/local/bootstrap.sh [--infra]
+#   --infra  also resolve the Kafka jars and build FerretDB now (deploy/local/infra.sh fetch),
+#            so that the first `infra.sh start` does not pay for it (~2.5 min cold on 2 cores).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || true)"
+if [[ -z "$REPO" || ! -f "$REPO/deploy/local/bootstrap.sh" ]]; then
+  REPO="$(cd "$HERE/../.." && pwd)"
+fi
+
+UV_VERSION=0.13.8
+GO_MIN=1.24 # deploy/local/ferretdb/go.mod
+
+say() { printf 'bootstrap: %s\n' "$*"; }
+die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [[ "$(id -u)" != 0 ]]; then
+  command -v sudo >/dev/null && SUDO="sudo"
+fi
+
+apt_updated=""
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+  if [[ -z "$apt_updated" ]]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+# version_ge A B: true when version A >= version B (dotted numbers).
+version_ge() { [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" == "$2" ]]; }
+
+# --- uv ---------------------------------------------------------------------------------------
+UV=(uv)
+if ! command -v uv >/dev/null; then
+  command -v python3 >/dev/null || apt_install python3
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  say "installing uv==$UV_VERSION with pip"
+  # Debian's system Python is "externally managed" (PEP 668): pip then needs the explicit flag.
+  python3 -m pip install -q "uv==$UV_VERSION" 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages "uv==$UV_VERSION"
+  hash -r
+  # pip may have put the binary outside PATH (~/.local/bin, a pyenv version dir): use the module.
+  command -v uv >/dev/null || UV=(python3 -m uv)
+fi
+have_uv="$("${UV[@]}" --version | awk '{print $2}')"
+[[ "$have_uv" == "$UV_VERSION" ]] ||
+  say "warning: uv $have_uv found, the project pins $UV_VERSION (python3 -m pip install uv==$UV_VERSION)"
+
+# --- Java 17+, Maven, Go ------------------------------------------------------------------------
+java_major() {
+  java -XshowSettings:properties -version 2>&1 |
+    sed -n 's/^ *java.specification.version = //p' | cut -d. -f1
+}
+if ! command -v java >/dev/null || [[ "$(java_major)" -lt 17 ]]; then
+  apt_install openjdk-17-jre-headless
+fi
+[[ "$(java_major)" -ge 17 ]] || die "Java 17+ needed for Kafka 4.x, found $(java_major) (check update-alternatives --config java)"
+
+command -v mvn >/dev/null || apt_install maven
+
+command -v go >/dev/null || apt_install golang
+go_version="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
+if ! version_ge "${go_version:-0}" "$GO_MIN"; then
+  # Go >= 1.21 fetches the toolchain named by go.mod by itself (GOTOOLCHAIN=auto); older ones can't.
+  if version_ge "${go_version:-0}" 1.21 && [[ "$(go env GOTOOLCHAIN)" != local ]]; then
+    say "go $go_version found; the FerretDB build will switch to go $GO_MIN+ by itself (GOTOOLCHAIN)"
+  else
+    die "go $GO_MIN+ needed to build FerretDB, found '${go_version:-none}' (Debian 12's golang is 1.19: use a newer Go, e.g. golang-1.2x from bookworm-backports, first on PATH)"
+  fi
+fi
+
+# --- the workspace venv --------------------------------------------------------------------------
+cd "$REPO"
+UV_CACHE_DIR="$REPO/.cache/uv" "${UV[@]}" sync --all-packages --frozen --quiet
+
+if [[ "${1:-}" == "--infra" ]]; then
+  "$HERE/infra.sh" fetch
+fi
