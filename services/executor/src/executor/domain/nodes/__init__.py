@@ -1,0 +1,1 @@
+"""The node catalogue: one module per node kind, listed explicitly in `registry`."""

@@ -1,0 +1,1 @@
+"""Actions node kinds."""

@@ -1,0 +1,1 @@
+"""Integrations node kinds."""

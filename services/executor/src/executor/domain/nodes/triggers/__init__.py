@@ -1,0 +1,1 @@
+"""Triggers node kinds."""

@@ -1,0 +1,19 @@
+"""Intent Detected: starts the workflow when the classifier finds `intent` in a customer message.
+
+The gateway only starts the workflow when the confidence is at least `minConfidence`; the
+workflow reads `trigger.intent`, `trigger.confidence` and `trigger.text`.
+"""
+
+from pydantic import Field
+
+from executor.domain.nodes.contract import NodeConfig, NodeContext, NodeOutcome, node_kind
+
+
+class Config(NodeConfig):
+    intent: str | None = None
+    minConfidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+@node_kind("trigger.intent_detected", labels=("Intent Detected",))
+async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
+    return NodeOutcome(output={"intent": ctx.trigger_payload.get("intent", config.intent)})
