@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Run the five ConnectFlo services locally, each as its own OS process from the workspace venv.
+#
+# Usage: deploy/local/services.sh start|stop|restart|status|logs [-f] [SERVICE]
+#   SERVICE: trigger-gateway | executor | scheduler | integrations | notifier (default: all five)
+#   start    `.venv/bin/python -m <module>` in the background (no-op when running), then waits for
+#            GET http://127.0.0.1:<port>/healthz == 200 (60s; on failure the log tail, exit 1)
+#   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
+#   status   one line per service: running/stopped, pid, address, /healthz (exit 3 if one is not up)
+#   logs     tail the log(s); -f follows
+#
+#   service          module           port  env var
+#   trigger-gateway  trigger_gateway  8080  GATEWAY_PORT
+#   executor         executor         8081  EXECUTOR_PORT
+#   scheduler        scheduler        8082  SCHEDULER_PORT
+#   integrations     integrations     8083  INTEGRATIONS_PORT
+#   notifier         notifier         8084  NOTIFIER_PORT
+#
+# The environment is passed through (KAFKA_BOOTSTRAP_SERVERS, MONGO_URI, ...); the port variable is
+# exported so the service and this script agree. Start Kafka and Mongo first: infra.sh start.
+# State: .run/services/<name>.pid and .run/services/<name>.log.
+# SERVICES_PYTHON overrides the interpreter (default .venv/bin/python), SERVICES_START_TIMEOUT the
+# 60s health wait.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || true)"
+if [[ -z "$REPO" || ! -f "$REPO/deploy/local/services.sh" ]]; then
+  REPO="$(cd "$HERE/../.." && pwd)"
+fi
+PY="${SERVICES_PYTHON:-$REPO/.venv/bin/python}"
+STATE="$REPO/.run/services"
+START_TIMEOUT="${SERVICES_START_TIMEOUT:-60}"
+
+ALL=(trigger-gateway executor scheduler integrations notifier)
+declare -A MODULE=(
+  [trigger-gateway]=trigger_gateway [executor]=executor [scheduler]=scheduler
+  [integrations]=integrations [notifier]=notifier
+)
+declare -A PORT_VAR=(
+  [trigger-gateway]=GATEWAY_PORT [executor]=EXECUTOR_PORT [scheduler]=SCHEDULER_PORT
+  [integrations]=INTEGRATIONS_PORT [notifier]=NOTIFIER_PORT
+)
+declare -A DEFAULT_PORT=(
+  [trigger-gateway]=8080 [executor]=8081 [scheduler]=8082 [integrations]=8083 [notifier]=8084
+)
+
+say() { printf 'services: %s\n' "$*"; }
+die() { printf 'services: ERROR: %s\n' "$*" >&2; exit 1; }
+
+port_of() { local v="${PORT_VAR[$1]}"; echo "${!v:-${DEFAULT_PORT[$1]}}"; }
+pidfile() { echo "$STATE/$1.pid"; }
+logfile() { echo "$STATE/$1.log"; }
+
+# pid_of SERVICE: the pid if alive and really `python -m <module>` (not a recycled pid).
+pid_of() {
+  local f pid
+  f="$(pidfile "$1")"
+  [[ -f "$f" ]] || return 1
+  pid="$(cat "$f" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- " -m ${MODULE[$1]} " || return 1
+  echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+healthy() {
+  "$PY" - "http://127.0.0.1:$1/healthz" <<'EOF' 2>/dev/null
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+        sys.exit(0 if r.status == 200 else 1)
+except Exception:
+    sys.exit(1)
+EOF
+}
+
+launch() {
+  local name="$1" port var
+  port="$(port_of "$name")"
+  var="${PORT_VAR[$name]}"
+  if pid="$(pid_of "$name")"; then
+    say "$name: already running (pid $pid) on 127.0.0.1:$port"
+    return 0
+  fi
+  if port_open "$port"; then
+    say "$name: port 127.0.0.1:$port is in use by a process this script did not start (set $var)" >&2
+    return 1
+  fi
+  # Own session, no stdin, not holding our lock (fd 9): survives the calling shell.
+  (
+    cd "$REPO"
+    export "$var=$port" PYTHONUNBUFFERED=1
+    exec setsid nohup "$PY" -m "${MODULE[$name]}" >>"$(logfile "$name")" 2>&1 </dev/null 9>&-
+  ) &
+  echo $! >"$(pidfile "$name")"
+  STARTED+=("$name")
+  say "$name: starting python -m ${MODULE[$name]} on 127.0.0.1:$port (log $(logfile "$name"))"
+}
+
+wait_healthy() {
+  local name="$1" port pid t0=$SECONDS
+  port="$(port_of "$name")"
+  pid="$(cat "$(pidfile "$name")")"
+  while ! healthy "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "$name exited during start; last lines of $(logfile "$name"):" >&2
+      tail -n 40 "$(logfile "$name")" >&2 || true
+      return 1
+    fi
+    if ((SECONDS - t0 >= START_TIMEOUT)); then
+      say "$name: no 200 from http://127.0.0.1:$port/healthz after ${START_TIMEOUT}s (pid $pid still running); last lines of $(logfile "$name"):" >&2
+      tail -n 40 "$(logfile "$name")" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+  say "$name: healthy on http://127.0.0.1:$port (pid $pid, $((SECONDS - t0))s)"
+}
+
+stop_all() {
+  local name pid i
+  local -a pids=() names=()
+  for name in "$@"; do
+    if pid="$(pid_of "$name")"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+      names+=("$name")
+    else
+      rm -f "$(pidfile "$name")"
+      say "$name: not running"
+    fi
+  done
+  for ((i = 0; i < 200; i++)); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for i in "${!pids[@]}"; do
+    pid="${pids[$i]}"
+    name="${names[$i]}"
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$name: pid $pid still running after 20s, sending SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$(pidfile "$name")"
+    say "$name: stopped (pid $pid)"
+  done
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  exit 2
+}
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+follow=""
+if [[ "${1:-}" == "-f" || "${1:-}" == "--follow" ]]; then
+  follow="-f"
+  shift
+fi
+if [[ $# -eq 0 ]]; then
+  targets=("${ALL[@]}")
+else
+  targets=()
+  for s in "$@"; do
+    [[ -n "${MODULE[$s]:-}" ]] || { say "unknown service '$s' (one of: ${ALL[*]})" >&2; usage; }
+    targets+=("$s")
+  done
+fi
+
+mkdir -p "$STATE"
+lock() {
+  exec 9>"$STATE/.lock"
+  flock -w 120 9 || die "another services.sh holds $STATE/.lock"
+}
+
+case "$cmd" in
+  start)
+    [[ -x "$PY" ]] || die "$PY not found: run deploy/local/bootstrap.sh first"
+    lock
+    STARTED=()
+    rc=0
+    for s in "${targets[@]}"; do launch "$s" || rc=1; done
+    for s in "${STARTED[@]}"; do wait_healthy "$s" || rc=1; done
+    ((rc == 0)) || die "some services did not start (the others keep running; '$0 stop' ends them)"
+    ;;
+  stop)
+    lock
+    stop_all "${targets[@]}"
+    ;;
+  restart)
+    "$0" stop "${targets[@]}"
+    exec "$0" start "${targets[@]}"
+    ;;
+  status)
+    rc=0
+    for s in "${targets[@]}"; do
+      port="$(port_of "$s")"
+      if pid="$(pid_of "$s")"; then
+        if healthy "$port"; then h="healthy"; else h="NOT healthy"; rc=3; fi
+        printf '%-16s running   pid %-8s 127.0.0.1:%-6s %s\n' "$s" "$pid" "$port" "$h"
+      else
+        printf '%-16s stopped   127.0.0.1:%s\n' "$s" "$port"
+        rc=3
+      fi
+    done
+    exit "$rc"
+    ;;
+  logs)
+    files=()
+    for s in "${targets[@]}"; do [[ -f "$(logfile "$s")" ]] && files+=("$(logfile "$s")"); done
+    ((${#files[@]})) || die "no log yet in $STATE"
+    exec tail -n "${LOG_LINES:-100}" $follow "${files[@]}"
+    ;;
+  *) usage ;;
+esac
