@@ -50,7 +50,10 @@ class CompileCache(Generic[Compiled]):
             # Fast path for the common case: a string is its own exact key.
             key: Hashable = value
         else:
-            key = config_key(value)
+            try:
+                key = config_key(value)
+            except RecursionError:
+                key = _UNHASHABLE  # Absurdly deep values are compiled, just not cached.
             if key is _UNHASHABLE:
                 return self._compile_value(value)
         compiled = self._entries.get(key)

@@ -14,12 +14,13 @@ from executor.domain.expressions.operators import (
     OPERATORS,
     TEXT_OPERATORS,
     UNARY,
+    candidates,
     canonical_operator,
     pattern_error,
 )
 from executor.domain.expressions.paths import CONTEXT_ROOTS, is_valid_path, parse_path, path_reader
 from executor.domain.expressions.templates import Template, whole_placeholder
-from executor.domain.expressions.text_form import as_number, json_copy
+from executor.domain.expressions.text_form import as_number
 
 # Groups nest; the bound keeps a hostile or corrupted definition from exhausting the stack.
 MAX_DEPTH: Final = 32
@@ -252,6 +253,9 @@ class _Parser:
         if "right" not in raw:
             raise ConditionError(_join(field, "right"), f"operator {operator} needs a right side")
         right = self.operand(raw["right"], as_text, _join(field, "right"))
+        if operator in ("in", "not_in") and right.is_literal:
+            # Split "a, b, c" once here instead of on every evaluation.
+            right = _Operand(literal=candidates(right.literal))
         if operator == "matches" and right.is_literal:
             error = pattern_error(str(right.literal))
             if error is not None:
@@ -289,13 +293,16 @@ class Condition:
         return self._root.evaluate(ctx)
 
     def __repr__(self) -> str:
-        return f"Condition({self.source!r})"
+        return f"Condition({self.source!r})" if self.source else f"Condition(paths={self.paths!r})"
 
 
 def _parse(raw: Any) -> Condition:
     parser = _Parser()
     root = parser.chain(raw, "", 0)
-    return Condition(root, tuple(dict.fromkeys(parser.paths)), json_copy(raw))
+    # Only expression text is kept for display: a structured source could be edited later.
+    return Condition(
+        root, tuple(dict.fromkeys(parser.paths)), raw if isinstance(raw, str) else None
+    )
 
 
 _CONDITIONS: Final[CompileCache[Condition]] = CompileCache(_parse)

@@ -33,6 +33,8 @@ def _is_text_like(value: Any) -> bool:
 
 def values_equal(left: Any, right: Any) -> bool:
     """`==`: numbers (and numeric strings) by value, text exactly, null equals missing."""
+    if type(left) is str and type(right) is str and left == right:
+        return True  # The common case, without the numeric parse below.
     if _absent(left) or _absent(right):
         return _absent(left) and _absent(right)
     if isinstance(left, bool) or isinstance(right, bool):
@@ -142,10 +144,26 @@ def is_not_in(left: Any, right: Any) -> bool:
     return not is_in(left, right)
 
 
+Matcher = Callable[[str], bool]
+
+
 @lru_cache(maxsize=1024)
-def compile_pattern(pattern: str) -> re2._Regexp:
-    """An RE2 program for `pattern` (linear time: no input can make it hang); raises re2.error."""
-    return re2.compile(pattern, _RE2_OPTIONS)
+def compile_pattern(pattern: str) -> Matcher:
+    """A search function for an RE2 `pattern` (linear time: no input can make it hang).
+
+    Raises re2.error for an invalid pattern.
+    """
+    re2.compile(pattern, _RE2_OPTIONS)  # Reports syntax errors with RE2's own message.
+    # A one-pattern RE2 set answers "is there a match" without building match objects,
+    # several times faster than Pattern.search through the wrapper.
+    program = re2.Set.SearchSet(_RE2_OPTIONS)
+    program.Add(pattern)
+    program.Compile()
+
+    def search(text: str) -> bool:
+        return program.Match(text) is not None
+
+    return search
 
 
 def pattern_error(pattern: str) -> str | None:
@@ -163,10 +181,10 @@ def matches(left: Any, right: Any) -> bool:
     if not _is_text_like(left) or not _is_text_like(right):
         return False
     try:
-        program = compile_pattern(text_of(right))
+        search = compile_pattern(text_of(right))
     except re2.error:
         return False  # A pattern from a variable can be anything; invalid means no match.
-    return program.search(text_of(left)) is not None
+    return search(text_of(left))
 
 
 def is_empty(value: Any) -> bool:

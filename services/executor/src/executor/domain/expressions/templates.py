@@ -14,7 +14,8 @@ from executor.domain.expressions.text_form import json_copy, text_of
 _PLACEHOLDER: Final = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass costs twice as much to build, on every render.
+@dataclass(slots=True)
 class Rendered:
     """A rendered value and the placeholders left as written because their path was missing."""
 

@@ -7,6 +7,7 @@ value prints and compares the same way everywhere.
 from __future__ import annotations
 
 import json
+import marshal
 import math
 import re
 from typing import Any, Final
@@ -16,6 +17,8 @@ from executor.domain.expressions.paths import MISSING
 # Strict JSON-like number grammar: no "nan", "inf", "1_000", "0x1f" or surrounding text, so a
 # word never turns into a number by accident.
 _NUMBER: Final = re.compile(r"\s*-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*", re.ASCII)
+# A numeric string starts with one of these; checking it first keeps words off the regex.
+_NUMBER_START: Final = frozenset("-0123456789 \t\n\r\f\v")
 # Python refuses to parse longer integers (int_max_str_digits); such strings stay text.
 _MAX_NUMBER_CHARS: Final = 4000
 # Integral floats up to this magnitude print without ".0", the way JavaScript prints them.
@@ -28,7 +31,12 @@ def as_number(value: Any) -> int | float | None:
         return None
     if isinstance(value, int | float):
         return value
-    if isinstance(value, str) and len(value) <= _MAX_NUMBER_CHARS:
+    if (
+        isinstance(value, str)
+        and value[:1] in _NUMBER_START
+        and value
+        and len(value) <= _MAX_NUMBER_CHARS
+    ):
         match = _NUMBER.fullmatch(value)
         if match is None:
             return None
@@ -68,10 +76,26 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy_tree(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict or isinstance(value, dict):
+        return {
+            key: item if type(item) in _SCALARS else _copy_tree(item) for key, item in value.items()
+        }
+    if kind is list or isinstance(value, list | tuple):
+        return [item if type(item) in _SCALARS else _copy_tree(item) for item in value]
+    return value
+
+
 def json_copy(value: Any) -> Any:
     """A copy of a JSON-shaped value sharing no dict or list with the original."""
-    if isinstance(value, dict):
-        return {key: json_copy(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_copy(item) for item in value]
-    return value
+    if type(value) in _SCALARS:
+        return value
+    try:
+        # marshal copies plain JSON data about twice as fast as a Python-level walk.
+        return marshal.loads(marshal.dumps(value))
+    except (ValueError, TypeError):
+        return _copy_tree(value)  # A subclass or an odd leaf: copy what is a container.
