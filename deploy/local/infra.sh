@@ -44,11 +44,13 @@ KAFKA_LIBS="$CACHE/kafka-libs"
 KAFKA_DIR="$RUN/kafka"
 KAFKA_PID="$KAFKA_DIR/kafka.pid"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
+KAFKA_PORTFILE="$KAFKA_DIR/kafka.port"
 
 FERRET_BIN="$CACHE/bin/connectflo-ferretdb"
 MONGO_DIR="$RUN/mongo"
 MONGO_PID="$MONGO_DIR/ferretdb.pid"
 MONGO_LOG="$MONGO_DIR/ferretdb.log"
+MONGO_PORTFILE="$MONGO_DIR/ferretdb.port"
 
 say() { printf 'infra: %s\n' "$*"; }
 die() { printf 'infra: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -229,6 +231,7 @@ start_kafka() {
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$HERE/kafka/log4j2.properties" \
     -cp "$(kafka_cp)" kafka.Kafka "$KAFKA_DIR/server.properties"
+  echo "$KAFKA_PORT" >"$KAFKA_PORTFILE"
   wait_port kafka "$KAFKA_PORT" "$(cat "$KAFKA_PID")" "$KAFKA_LOG" 90
   say "kafka: listening on 127.0.0.1:$KAFKA_PORT (pid $(cat "$KAFKA_PID"))"
 }
@@ -276,6 +279,7 @@ start_mongo() {
   launch "$MONGO_LOG" "$MONGO_PID" \
     "$FERRET_BIN" -listen "127.0.0.1:$MONGO_PORT" -data-dir "$MONGO_DIR/data" \
     -log-level "$FERRETDB_LOG_LEVEL"
+  echo "$MONGO_PORT" >"$MONGO_PORTFILE"
   wait_port mongo "$MONGO_PORT" "$(cat "$MONGO_PID")" "$MONGO_LOG" 30
   say "mongo: listening on 127.0.0.1:$MONGO_PORT (pid $(cat "$MONGO_PID"))"
 }
@@ -290,13 +294,15 @@ need_venv() {
 check_kafka() {
   need_venv
   KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}" \
-    "$PY" "$HERE/kafka_topics.py" || die "kafka readiness check failed (log: $KAFKA_LOG)"
+    "$PY" "$HERE/kafka_topics.py" ||
+    die "kafka readiness check failed${KAFKA_BOOTSTRAP_SERVERS:+ on KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS}${KAFKA_BOOTSTRAP_SERVERS:-" (broker log: $KAFKA_LOG)"}"
 }
 
 check_mongo() {
   need_venv
   MONGO_URI="${MONGO_URI:-mongodb://127.0.0.1:$MONGO_PORT/}" \
-    "$PY" "$HERE/mongo_check.py" || die "mongo readiness check failed (log: $MONGO_LOG)"
+    "$PY" "$HERE/mongo_check.py" ||
+    die "mongo readiness check failed${MONGO_URI:+ on MONGO_URI}${MONGO_URI:-" (FerretDB log: $MONGO_LOG)"}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -319,6 +325,18 @@ status_one() {
   printf '%-6s stopped   %s\n' "$name" "$addr"
   return 3
 }
+
+# A component that is already running keeps the port it was started with (recorded at start):
+# status, checks and "already running" then talk about that port, whatever KAFKA_PORT/MONGO_PORT say.
+adopt_running_port() { # PIDFILE MARKER PORTFILE VAR
+  local p
+  pid_of "$1" "$2" >/dev/null || return 0
+  [[ -s "$3" ]] || return 0
+  p="$(cat "$3")"
+  [[ "$p" =~ ^[0-9]+$ ]] && printf -v "$4" '%s' "$p"
+}
+adopt_running_port "$KAFKA_PID" kafka.Kafka "$KAFKA_PORTFILE" KAFKA_PORT
+adopt_running_port "$MONGO_PID" connectflo-ferretdb "$MONGO_PORTFILE" MONGO_PORT
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
