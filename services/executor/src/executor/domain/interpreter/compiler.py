@@ -12,6 +12,8 @@ from executor.domain.nodes.contract import Category, Control, NodeConfig
 from executor.domain.nodes.registry import NodeKind
 from executor.domain.validation import Problem, Severity, analyse
 
+_set_slot = object.__setattr__
+
 
 class WorkflowInvalid(ValueError):
     """The definition has errors; `problems` holds all of them (and the warnings)."""
@@ -45,6 +47,29 @@ class CompiledNode:
     @property
     def is_loop(self) -> bool:
         return self.kind.control is Control.LOOP
+
+    def resolved(self, values: Mapping[str, Any]) -> NodeConfig:
+        """The config with the rendered values of its templated fields.
+
+        A shallow clone built without validation: the config was validated when compiled, and
+        rendering only replaces template strings, so re-validating per run would only cost time.
+        """
+        config = self.config
+        clone = object.__new__(type(config))
+        fields = dict(config.__dict__)
+        extra = config.__pydantic_extra__
+        if extra is None:
+            fields.update(values)
+        else:
+            extra = dict(extra)
+            declared = type(config).model_fields
+            for key, value in values.items():
+                (fields if key in declared else extra)[key] = value
+        _set_slot(clone, "__dict__", fields)
+        _set_slot(clone, "__pydantic_extra__", extra)
+        _set_slot(clone, "__pydantic_fields_set__", config.__pydantic_fields_set__)
+        _set_slot(clone, "__pydantic_private__", config.__pydantic_private__)
+        return clone
 
 
 @dataclass(frozen=True, slots=True)

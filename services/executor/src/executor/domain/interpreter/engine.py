@@ -158,36 +158,39 @@ class _Stepper:
         self.paths = Paths(workflow, state, outcome)
 
     async def run(self, activation: Activation) -> None:
+        # The hot path of the engine: no validation, no copies beyond the rendered values.
         node = self.workflow.nodes[activation.node_id]
         state = self.state
-        if activation.activation == 0:  # a new activation (resumes and retries keep theirs)
-            count = state.activations.get(node.id, 0) + 1
-            state.activations[node.id] = count
-        else:
-            count = activation.activation
-        started = self.now()
+        node_id = node.id
+        count = activation.activation
+        if count == 0:  # a new activation (resumes and retries keep theirs)
+            count = state.activations.get(node_id, 0) + 1
+            state.activations[node_id] = count
+        now = self.now
+        started = now()
         context = state.context
-        if node.template is None:
+        template = node.template
+        if template is None:
             values: Mapping[str, Any] = node.raw_config
             config, missing = node.config, ()
         else:
-            rendered = node.template.render(context)
-            config = node.config.model_copy(update=rendered.value)
+            rendered = template.render(context)
+            config = node.resolved(rendered.value)
             values, missing = {**node.raw_config, **rendered.value}, rendered.missing
-        resumed = activation.effect_id is not None and activation.error is None
+        failed = activation.error if activation.effect_id is not None else None
         ctx = NodeContext(
-            node_id=node.id,
-            label=node.label,
-            context=context,
-            now=self.now,
-            activation=count,
-            delivered=activation.result if resumed else None,
-            frame=self._frame(node, activation),
-            wired_ports=node.wired_ports,
-            inbound=node.inbound,
+            node_id,
+            node.label,
+            context,
+            now,
+            count,
+            activation.result if activation.effect_id is not None and failed is None else None,
+            None if node.kind.control is None else self._frame(node, activation),
+            node.wired_ports,
+            node.inbound,
         )
         run = NodeRun(
-            node.id,
+            node_id,
             node.label,
             node.kind.name,
             count,
@@ -202,22 +205,25 @@ class _Stepper:
         )
         self.outcome.node_runs.append(run)
         try:
-            if activation.effect_id is not None and activation.error is not None:
+            if failed is not None:
                 raise NodeFailed(
-                    str(activation.error.get("message", "effect failed")),
-                    code=str(activation.error.get("code", "effect_failed")),
-                    details=activation.error,
+                    str(failed.get("message", "effect failed")),
+                    code=str(failed.get("code", "effect_failed")),
+                    details=failed,
                 )
             result = await node.kind.execute(ctx, config)
         except Exception as error:
             self._failed(node, activation, count, run, _failure(node, error))
             return
-        run.finished_at = self.now()
+        run.finished_at = now()
         run.output = result.output
         if result.request is not None:
             self._suspend(node, activation, count, run, result)
+            return
+        run.port = port = result.port
+        if node.kind.control is None:
+            self.paths.follow(activation.scope, node.routes.get(port, ()) if port else ())
         else:
-            run.port = result.port
             self._route(node, activation, count, ctx, result)
 
     def _frame(self, node: CompiledNode, activation: Activation) -> dict[str, Any] | None:

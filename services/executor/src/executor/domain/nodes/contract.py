@@ -121,7 +121,6 @@ class NodeContext:
 
     def __init__(
         self,
-        *,
         node_id: str,
         label: str,
         context: dict[str, Any],

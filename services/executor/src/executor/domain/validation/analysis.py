@@ -147,7 +147,6 @@ def _read_edges(analysis: Analysis, raw_edges: Any) -> None:
                 f"edge {edge_id!r} has {end} {missing!r}, which is not a node",
                 anchor,
                 edge_id=edge_id,
-                node_id=anchor.id if anchor else (source or target or edge_id),
             )
             continue
         label = raw.get("label")

@@ -2,9 +2,10 @@
 
 `type` is `forEach` (over the list at `arrayPath`, the item in `workflow.<itemVariable>`), `count`
 (`count` times, which may be a template) or `while` (as long as `condition` holds). The index is
-in `workflow.<indexVariable>`. `breakCondition` is checked before every iteration and leaves the
-loop early. An iteration ends when every path of its body has ended (or come back to the Loop
-node by an edge); then the next one starts. The loop is bounded: `maxIterations` (default and
+in `workflow.<indexVariable>`. `breakCondition` is checked when an iteration starts, with its
+item and index already set: when it holds, the loop leaves by `done` without running that turn.
+An iteration ends when every path of its body has ended (or come back to the Loop node by an
+edge); then the next one starts. The loop is bounded: `maxIterations` (default and
 hard cap 1,000, or the tenant's `resources.limits.maxLoopIterations`). Needing more iterations
 than that fails the node rather than silently dropping items.
 """
@@ -117,8 +118,6 @@ async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
         frame.update(_start(ctx, config, limit))
     index = frame.get("index", -1) + 1
     frame["index"] = index
-    if config.breakCondition is not None and config.breakCondition.evaluate(ctx.context):
-        return NodeOutcome(port="done", output={"iterations": index, "broken": True})
     if config.type == "while":
         assert config.condition is not None
         if not config.condition.evaluate(ctx.context):
@@ -132,6 +131,11 @@ async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
         return NodeOutcome(port="done", output={"iterations": index, "broken": False})
     else:
         item = frame["items"][index] if config.type == "forEach" else index
-    ctx.set(f"workflow.{config.itemVariable}", item)
-    ctx.set(f"workflow.{config.indexVariable}", index)
+    for name, value in ((config.itemVariable, item), (config.indexVariable, index)):
+        if name.isidentifier():  # the common case, without parsing a path every iteration
+            ctx.context["variables"]["workflow"][name] = value
+        else:
+            ctx.set(f"workflow.{name}", value)
+    if config.breakCondition is not None and config.breakCondition.evaluate(ctx.context):
+        return NodeOutcome(port="done", output={"iterations": index, "broken": True})
     return NodeOutcome(port="body", output={"index": index})
