@@ -51,7 +51,7 @@ class Stack:
 
     def start(self, name: str) -> None:
         """Start (or restart) one service and wait until it is healthy."""
-        module, prefix, port = SERVICES[name]
+        module, _prefix, port = SERVICES[name]
         log = (RUN / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", module], env=self.env, stdout=log, stderr=subprocess.STDOUT

@@ -50,9 +50,7 @@ async def test_unknown_trigger_type_is_404_listing_known_ones(stack, http, tenan
 
 async def test_workflow_with_unknown_node_is_refused_naming_the_node(stack, http, tenant) -> None:
     workflow = greeting_workflow()
-    workflow["nodes"].append(
-        {"id": "fax1", "type": "action", "label": "Send Fax", "config": {}}
-    )
+    workflow["nodes"].append({"id": "fax1", "type": "action", "label": "Send Fax", "config": {}})
     workflow["edges"].append({"id": "e3", "source": "reply", "target": "fax1"})
     response = await http.post("/v1/workflows", json=workflow, headers=tenant.headers)
     assert response.status_code == 422

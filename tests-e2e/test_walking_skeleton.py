@@ -15,7 +15,9 @@ from workflows import greeting_workflow
 pytestmark = pytest.mark.e2e
 
 
-async def saved_and_active(http: httpx.AsyncClient, headers: dict[str, str], wf: dict[str, Any]) -> str:
+async def saved_and_active(
+    http: httpx.AsyncClient, headers: dict[str, str], wf: dict[str, Any]
+) -> str:
     saved = await http.post("/v1/workflows", json=wf, headers=headers)
     assert saved.status_code == 201, saved.text
     workflow_id: str = saved.json()["id"]
@@ -30,7 +32,9 @@ async def finished_execution(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        listed = await http.get("/v1/executions", params={"trigger_id": trigger_id}, headers=headers)
+        listed = await http.get(
+            "/v1/executions", params={"trigger_id": trigger_id}, headers=headers
+        )
         assert listed.status_code == 200, listed.text
         for summary in listed.json()["executions"]:
             if summary["status"] in ("completed", "failed"):

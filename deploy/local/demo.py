@@ -37,7 +37,11 @@ def demo_state(http: httpx.Client) -> dict[str, str]:
         sys.exit(f"demo workflow refused: {saved.status_code} {saved.text}")
     workflow_id = saved.json()["id"]
     http.post(f"/v1/workflows/{workflow_id}/activate", headers=auth).raise_for_status()
-    state = {"tenant_id": tenant.json()["tenant_id"], "api_key": api_key, "workflow_id": workflow_id}
+    state = {
+        "tenant_id": tenant.json()["tenant_id"],
+        "api_key": api_key,
+        "workflow_id": workflow_id,
+    }
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(state, indent=2))
     return state
@@ -56,7 +60,7 @@ def main() -> None:
     )
     key = state["api_key"]
     print(f"""
-ConnectFlo is up. Demo tenant {state['tenant_id']}, workflow {state['workflow_id']} (active).
+ConnectFlo is up. Demo tenant {state["tenant_id"]}, workflow {state["workflow_id"]} (active).
 
 Trigger it:
   curl -s -X POST {GATEWAY}/v1/events/incoming_message \\
@@ -64,7 +68,8 @@ Trigger it:
     -d '{body}'
 
 The answer holds executions_url; see the executions of the workflow (newest first):
-  curl -s -H 'Authorization: Bearer {key}' '{GATEWAY}/v1/executions?workflow_id={state['workflow_id']}'
+  curl -s -H 'Authorization: Bearer {key}' \\
+    '{GATEWAY}/v1/executions?workflow_id={state["workflow_id"]}'
 and one execution with its node timeline:
   curl -s -H 'Authorization: Bearer {key}' {GATEWAY}/v1/executions/<id>
 """)

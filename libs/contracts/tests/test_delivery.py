@@ -24,7 +24,9 @@ class Sink:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, str, bytes | None, dict[str, str]]] = []
 
-    async def __call__(self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+    async def __call__(
+        self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
+    ) -> None:
         self.sent.append((value, topic, key, headers))
 
     def dead(self) -> DeadLettered:

@@ -69,7 +69,9 @@ async def test_request_in_reply_and_settlement_out_once_per_idempotency_key() ->
 
     async with TestKafkaBroker(broker) as test_broker:
 
-        async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+        async def publish(
+            value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
+        ) -> None:
             await test_broker.publish(value, topic, key=key, headers=headers)
 
         store = MemoryNotifications()
@@ -78,7 +80,10 @@ async def test_request_in_reply_and_settlement_out_once_per_idempotency_key() ->
         envelope = Envelope.wrap(request(), source="/test", tenant_id="ten_1")
         for _ in range(2):  # a redelivery records nothing new
             await test_broker.publish(
-                envelope.body(), topics.NOTIFICATION_REQUESTS, key=b"exe_1", headers=envelope.headers()
+                envelope.body(),
+                topics.NOTIFICATION_REQUESTS,
+                key=b"exe_1",
+                headers=envelope.headers(),
             )
 
     assert len(store.docs) == 1

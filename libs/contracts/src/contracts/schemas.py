@@ -38,12 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         stale = [
             name
             for name, text in files.items()
-            if not (args.directory / name).exists()
-            or (args.directory / name).read_text() != text
+            if not (args.directory / name).exists() or (args.directory / name).read_text() != text
         ]
-        extra = sorted(
-            p.name for p in args.directory.glob("*.json") if p.name not in files
-        )
+        extra = sorted(p.name for p in args.directory.glob("*.json") if p.name not in files)
         if stale or extra:
             print(
                 f"schemas out of date: {stale + extra}; run `make schemas` and commit",

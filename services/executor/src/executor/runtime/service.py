@@ -58,9 +58,9 @@ class ExecutionService:
                     "trigger_id": trigger.trigger_id,
                     "trigger_type": trigger.trigger_type,
                     "conversation_id": trigger.conversation_id,
-                    "trigger": trigger.model_dump(
-                        mode="json", include={"payload", "customer", "channel"}
-                    ),
+                    "channel": trigger.channel,
+                    # JSON text: payload keys may hold '.' or '$' (see docs/architecture.md).
+                    "trigger_json": trigger.model_dump_json(include={"payload", "customer"}),
                     "status": "created",
                     "created_at": _now(),
                     "started_at": None,
@@ -102,7 +102,7 @@ class ExecutionService:
             context=context_from(envelope.traceparent),
             attributes={"execution.id": doc["_id"], "command.type": command.event_type},
         ):
-            applied = apply(
+            applied = await apply(
                 doc,
                 workflow,
                 command,
@@ -122,7 +122,7 @@ class ExecutionService:
         compiled = self._compiled.get(key)
         if compiled is None:
             definition = await self._catalog.definition(workflow_id, version)
-            compiled = self._compiled[key] = engine.compile_definition(definition)
+            compiled = self._compiled[key] = engine.compile_workflow(definition)
         return compiled
 
     async def _publish_outbox(self, doc: Document) -> None:

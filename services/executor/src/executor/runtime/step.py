@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import Envelope, topics
+from contracts.delivery import Permanent
 from contracts.events import (
     EffectSettled,
     Event,
@@ -30,7 +31,7 @@ from contracts.events import (
 )
 
 from executor.runtime import engine
-from executor.runtime.routing import request_topic
+from executor.runtime.engine import EffectTarget
 
 SOURCE = "/connectflo/executor"
 Document = dict[str, Any]
@@ -54,7 +55,7 @@ def outbox_entry(topic: str, key: str, envelope: Envelope[Any]) -> Document:
     }
 
 
-def apply(
+async def apply(
     doc: Document,
     workflow: engine.CompiledWorkflow,
     command: ExecutionRequested | EffectSettled,
@@ -78,7 +79,10 @@ def apply(
             return Applied(doc, changed=False)  # already started: a redelivered start
         if doc.get("state_json") is None:
             started = now()
-            state = engine.start(workflow, _context(doc, started))
+            try:
+                state = engine.start(workflow, _context(doc, started))
+            except engine.NoMatchingTrigger as exc:
+                raise PermanentStepError(str(exc)) from exc
             doc.update(status="running", started_at=started)
             emit(
                 topics.EXECUTIONS,
@@ -95,11 +99,12 @@ def apply(
             state = engine.load_state(doc["state_json"])
     else:
         state = engine.load_state(doc["state_json"])
-        if not engine.is_waiting_on(state, command.effect_id):
+        try:
+            engine.deliver(workflow, state, command.effect_id, command.result, command.error)
+        except engine.EffectNotWaiting:
             return Applied(doc, changed=False)  # settled before: a redelivered result
-        engine.deliver(workflow, state, command.effect_id, command.result, command.error)
 
-    outcome = engine.advance(workflow, state, now=now, max_steps=max_steps)
+    outcome = await engine.advance(workflow, state, now=now, max_steps=max_steps)
     seq = int(doc.get("node_seq", 0))
     runs: list[Document] = []
     for run in outcome.node_runs:
@@ -107,9 +112,9 @@ def apply(
         runs.append(_node_run_doc(doc, seq, run))
         emit(topics.NODE_STEPS, _node_stepped(doc, run))
     for effect in outcome.effects:
-        _emit_request(doc, effect, emit)
+        _emit_request(doc, effect, now(), emit)
 
-    status = engine.status_of(state)
+    status = str(outcome.status)
     finished = now()
     doc.update(
         node_seq=seq,
@@ -119,7 +124,7 @@ def apply(
         executed_nodes=int(doc.get("executed_nodes", 0)) + len(runs),
         failed_nodes=int(doc.get("failed_nodes", 0))
         + sum(1 for r in outcome.node_runs if r.status == "failed"),
-        waiting_for=engine.waiting_effects(state),
+        waiting_for=sorted(state.waiting),
         last_command_id=command.command_id,
         version=int(doc["version"]) + 1,
     )
@@ -141,6 +146,7 @@ def apply(
 def _finish(
     doc: Document, state: engine.ExecutionState, finished: datetime, emit: Callable[..., None]
 ) -> None:
+    """Timing, and ExecutionCompleted or ExecutionFailed."""
     started: datetime = doc["started_at"]
     elapsed_ms = int((finished - started).total_seconds() * 1000)
     doc.update(finished_at=finished, execution_time_ms=elapsed_ms)
@@ -160,7 +166,7 @@ def _finish(
             ),
         )
     else:
-        error = engine.error_of(state)
+        error = state.error or {}
         doc["error"] = error
         emit(
             topics.EXECUTIONS,
@@ -174,7 +180,7 @@ def _finish(
 
 
 def _context(doc: Document, started: datetime) -> Document:
-    trigger = doc["trigger"]
+    trigger = json.loads(doc["trigger_json"])
     return {
         "execution": {
             "id": doc["_id"],
@@ -186,7 +192,7 @@ def _context(doc: Document, started: datetime) -> Document:
             "type": doc["trigger_type"],
             "source": trigger.get("payload", {}),
             "conversationId": doc.get("conversation_id"),
-            "channel": trigger.get("channel"),
+            "channel": doc.get("channel"),
         },
         "variables": {"workflow": {}, "conversation": {}, "global": {}},
         "customer": trigger.get("customer"),
@@ -204,15 +210,18 @@ def _node_run_doc(doc: Document, seq: int, run: engine.NodeRun) -> Document:
         "node_id": run.node_id,
         "label": run.label,
         "kind": run.kind,
-        "status": run.status,
+        "status": str(run.status),
         "port": run.port,
+        "activation": run.activation,
+        "effect_id": run.effect_id,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "duration_ms": _duration_ms(run),
         # JSON text: payload keys may hold '.' or '$', which a MongoDB field name may not.
         "input_json": json.dumps(run.input, default=str),
         "output_json": json.dumps(run.output, default=str),
-        "error": run.error,
+        "error": _error_text(run.error),
+        "error_detail": run.error,
         "missing_paths": list(run.missing_paths),
     }
 
@@ -229,37 +238,60 @@ def _node_stepped(doc: Document, run: engine.NodeRun) -> NodeStepped:
         node_id=run.node_id,
         label=run.label,
         kind=run.kind,
-        status=run.status,
+        status=str(run.status),  # type: ignore[arg-type]
         port=run.port,
         started_at=run.started_at,
         finished_at=run.finished_at,
         duration_ms=_duration_ms(run),
-        error=run.error,
+        error=_error_text(run.error),
     )
 
 
-def _emit_request(doc: Document, effect: engine.Effect, emit: Callable[..., None]) -> None:
-    attempt = 1
-    key = f"{doc['_id']}:{effect.effect_id}:{attempt}"
+def _error_text(error: dict[str, Any] | None) -> str | None:
+    return None if error is None else str(error.get("message") or error)
+
+
+def _emit_request(
+    doc: Document, effect: engine.Effect, now: datetime, emit: Callable[..., None]
+) -> None:
+    """The request for the service that carries out ``effect``."""
     common = {
-        "idempotency_key": key,
+        # effect_id is node:activation:attempt, so this is execution_id:node_id:...:attempt.
+        "idempotency_key": f"{doc['_id']}:{effect.effect_id}",
         "execution_id": doc["_id"],
         "tenant_id": doc["tenant_id"],
         "effect_id": effect.effect_id,
         "node_id": effect.node_id,
     }
-    topic = request_topic(effect.kind)
     event: Event
-    if topic == topics.NOTIFICATION_REQUESTS:
+    if effect.target is EffectTarget.NOTIFIER:
+        topic = topics.NOTIFICATION_REQUESTS
         event = NotificationRequested(
             **common,
             kind=effect.kind,
-            channel=str(effect.request.get("channel") or doc["trigger"].get("channel") or "chat"),
+            channel=str(effect.request.get("channel") or doc.get("channel") or "chat"),
             conversation_id=doc.get("conversation_id"),
             request=effect.request,
         )
-    elif topic == topics.TIMER_REQUESTS:
-        event = TimerRequested(**common, fire_at=datetime.fromisoformat(effect.request["fire_at"]))
-    else:
+    elif effect.target is EffectTarget.SCHEDULER:
+        topic = topics.TIMER_REQUESTS
+        event = TimerRequested(**common, fire_at=_fire_at(effect.request, now))
+    elif effect.target is EffectTarget.INTEGRATIONS:
+        topic = topics.INTEGRATION_REQUESTS
         event = IntegrationRequested(**common, kind=effect.kind, request=effect.request)
+    else:
+        raise PermanentStepError(
+            f"node {effect.node_id} ({effect.kind}) needs the executor itself "
+            "(sub-workflows, wait for reply): not available yet"
+        )
     emit(topic, event)
+
+
+def _fire_at(request: dict[str, Any], now: datetime) -> datetime:
+    if "until" in request:
+        return datetime.fromisoformat(str(request["until"]))
+    return now + timedelta(seconds=float(request.get("delay_seconds", 0)))
+
+
+class PermanentStepError(Permanent):
+    """A command that can never be applied as the workflow stands (dead-lettered at once)."""

@@ -142,7 +142,9 @@ class ExecutionReadRepository:
         if workflow_id:
             query["workflow_id"] = workflow_id
         cursor = self._db.executions.find(
-            query, projection={"state_json": 0, "outbox": 0}, sort=[("started_at", DESCENDING)]
+            query,
+            projection={"state_json": 0, "outbox": 0, "trigger_json": 0, "variables_json": 0},
+            sort=[("created_at", DESCENDING)],
         ).limit(limit)
         return [doc async for doc in cursor]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -54,22 +55,34 @@ async def get_execution(execution_id: str, tenant: TenantDep, gw: GatewayDep) ->
     runs = await gw.executions.node_runs(execution_id)
     timeline = [
         {
-            k: run.get(k)
-            for k in (
-                "node_id",
-                "label",
-                "kind",
-                "status",
-                "port",
-                "started_at",
-                "finished_at",
-                "duration_ms",
-                "input",
-                "output",
-                "error",
-                "missing_paths",
-            )
+            **{
+                k: run.get(k)
+                for k in (
+                    "node_id",
+                    "label",
+                    "kind",
+                    "status",
+                    "port",
+                    "started_at",
+                    "finished_at",
+                    "duration_ms",
+                    "error",
+                    "missing_paths",
+                )
+            },
+            "input": _decoded(run.get("input_json")),
+            "output": _decoded(run.get("output_json")),
         }
         for run in runs
     ]
-    return {**_summary(doc), "variables": doc.get("variables"), "timeline": timeline}
+    return {
+        **_summary(doc),
+        "trigger": _decoded(doc.get("trigger_json")),
+        "variables": _decoded(doc.get("variables_json")),
+        "timeline": timeline,
+    }
+
+
+def _decoded(text: str | None) -> Any:
+    """The executor stores payload-shaped values as JSON text (see docs/architecture.md)."""
+    return None if text is None else json.loads(text)
