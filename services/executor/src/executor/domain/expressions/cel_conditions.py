@@ -16,6 +16,7 @@ absent key: either way the condition is false.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -27,13 +28,15 @@ from executor.domain.expressions.paths import MISSING, VARIABLE_SCOPES, path_rea
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIELD: Final = re.compile(r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _CALL: Final = re.compile(r"\s*\(")
-_BEFORE_HAS: Final = re.compile(r"\bhas\s*\(\s*$")
-_AFTER_DOT: Final = re.compile(r"\.\s*$")
+_IDENTIFIER_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_")
 # `list.all(workflow, ...)` binds a macro variable that shadows a root: aliasing is then unsafe.
 _MACRO_VARIABLE: Final = re.compile(
     r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
 )
 _ALIAS_PREFIX: Final = "__cf_"
+# cel-rust recurses while parsing: tens of thousands of terms overflow the native stack and
+# kill the process. Conditions written by people are far shorter than this bound.
+MAX_EXPRESSION_CHARS: Final = 4000
 
 BINDABLE: Final = (*VARIABLE_SCOPES, "trigger", "customer", "execution", "resources", "variables")
 """Names an expression can use: the short scopes plus the context's own keys."""
@@ -75,6 +78,30 @@ def _mask_strings(source: str) -> str:
     return "".join(out)
 
 
+def _before(code: str, index: int) -> int:
+    """The index of the last non-space character before `index`, or -1."""
+    index -= 1
+    while index >= 0 and code[index].isspace():
+        index -= 1
+    return index
+
+
+def _follows_dot(code: str, start: int) -> bool:
+    before = _before(code, start)
+    return before >= 0 and code[before] == "."
+
+
+def _inside_has(code: str, start: int) -> bool:
+    """Whether the identifier at `start` is the first thing inside `has(`."""
+    paren = _before(code, start)
+    if paren < 0 or code[paren] != "(":
+        return False
+    end = _before(code, paren) + 1
+    return code[max(end - 3, 0) : end] == "has" and (
+        end < 4 or code[end - 4] not in _IDENTIFIER_CHARS
+    )
+
+
 class _Chain:
     __slots__ = ("end", "in_has", "names", "start")
 
@@ -92,7 +119,7 @@ def _chains(code: str) -> list[_Chain]:
     position = 0
     while (name := _IDENTIFIER.search(code, position)) is not None:
         position = name.end()
-        if name.group() not in BINDABLE or _AFTER_DOT.search(code, 0, name.start()):
+        if name.group() not in BINDABLE or _follows_dot(code, name.start()):
             continue  # Not a root: a field of something else, or another identifier.
         names = [name.group()]
         while (field := _FIELD.match(code, position)) is not None:
@@ -100,7 +127,7 @@ def _chains(code: str) -> list[_Chain]:
                 break  # `.size(`: a method of the value, not one of its fields.
             names.append(field.group(1))
             position = field.end()
-        in_has = _BEFORE_HAS.search(code, 0, name.start()) is not None
+        in_has = _inside_has(code, name.start())
         found.append(_Chain(tuple(names), name.start(), position, in_has))
     return found
 
@@ -143,8 +170,11 @@ class CelCondition:
     __slots__ = ("_aliases", "_functions", "_program", "_roots", "paths", "source")
 
     def __init__(self, source: str) -> None:
+        """Compile `source`; ValueError when it is too long or not valid CEL."""
+        if len(source) > MAX_EXPRESSION_CHARS:
+            raise ValueError(f"longer than {MAX_EXPRESSION_CHARS} characters")
         self.source = source
-        program = cel.compile(source)  # ValueError on a syntax error, naming the position.
+        program = _compile(source)
         code = _mask_strings(source)
         chains = _chains(code)
         self.paths: tuple[str, ...] = tuple(dict.fromkeys(chain.path for chain in chains))
@@ -161,7 +191,7 @@ class CelCondition:
             rewritten += [source[cursor : chain.start], alias]
             cursor = chain.end
         if aliases:
-            program = cel.compile("".join(rewritten) + source[cursor:])
+            program = _compile("".join(rewritten) + source[cursor:])
         self._program = program
         self._aliases = tuple((alias, path_reader(path)) for path, alias in aliases.items())
         self._roots = tuple(trees.items())
@@ -190,7 +220,25 @@ class CelCondition:
             # CEL reports a missing key, a type mismatch or a division by zero as an
             # exception; for routing they all mean "the condition does not hold".
             return False
+        except BaseException as error:
+            if not _is_panic(error):
+                raise
+            return False
         return result is True
+
+
+def _is_panic(error: BaseException) -> bool:
+    """A Rust panic surfaced by PyO3: a BaseException, so `except Exception` misses it."""
+    return type(error).__name__ == "PanicException"
+
+
+def _compile(source: str) -> cel.Program:
+    try:
+        return cel.compile(source)
+    except BaseException as error:
+        if not _is_panic(error):
+            raise
+        raise ValueError(f"cannot compile expression: {error}") from None
 
 
 def _uses(name: str, functions: set[str], variables: set[str]) -> bool:

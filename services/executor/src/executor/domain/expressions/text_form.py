@@ -16,9 +16,9 @@ from executor.domain.expressions.paths import MISSING
 
 # Strict JSON-like number grammar: no "nan", "inf", "1_000", "0x1f" or surrounding text, so a
 # word never turns into a number by accident.
-_NUMBER: Final = re.compile(r"\s*-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*", re.ASCII)
+_NUMBER: Final = re.compile(r"[ \t\n\r]*-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?[ \t\n\r]*")
 # A numeric string starts with one of these; checking it first keeps words off the regex.
-_NUMBER_START: Final = frozenset("-0123456789 \t\n\r\f\v")
+_NUMBER_START: Final = frozenset("-0123456789 \t\n\r")
 # Python refuses to parse longer integers (int_max_str_digits); such strings stay text.
 _MAX_NUMBER_CHARS: Final = 4000
 # Integral floats up to this magnitude print without ".0", the way JavaScript prints them.
@@ -31,12 +31,7 @@ def as_number(value: Any) -> int | float | None:
         return None
     if isinstance(value, int | float):
         return value
-    if (
-        isinstance(value, str)
-        and value[:1] in _NUMBER_START
-        and value
-        and len(value) <= _MAX_NUMBER_CHARS
-    ):
+    if isinstance(value, str) and value[:1] in _NUMBER_START and len(value) <= _MAX_NUMBER_CHARS:
         match = _NUMBER.fullmatch(value)
         if match is None:
             return None
