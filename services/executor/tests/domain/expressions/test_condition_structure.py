@@ -176,6 +176,10 @@ def test_the_parsed_condition_does_not_follow_later_edits() -> None:
     condition = Condition.parse(raw)
     raw["right"] = "false"
     assert condition.evaluate(ctx_of(a=True)) is True
+    members = ["x", "y"]
+    in_list = Condition.parse({"left": "workflow.v", "operator": "in", "right": members})
+    members.append("z")
+    assert in_list.evaluate({"variables": {"workflow": {"v": "z"}}}) is False
 
 
 def _example_conditions() -> list[tuple[str, dict[str, Any]]]:

@@ -91,6 +91,7 @@ def test_reads_a_present_path(ctx: dict[str, Any], path: str, expected: Any) -> 
         "customer[]",
         "customer]name",
         "[0]",
+        "customer.[0]",
         "$",
     ],
 )
@@ -138,7 +139,17 @@ def test_reading_never_raises_on_odd_contexts() -> None:
 
 @pytest.mark.parametrize(
     ("path", "valid"),
-    [("a.b[0].c", True), ('a["x.y"]', True), ("a..b", False), ("", False), ("a[", False)],
+    [
+        ("a.b[0].c", True),
+        ('a["x.y"]', True),
+        ("a[0][1]", True),
+        ("a..b", False),
+        ("a.[0]", False),
+        ("", False),
+        ("a[", False),
+        (5, False),
+        (None, False),
+    ],
 )
 def test_path_validity(path: str, valid: bool) -> None:
     assert is_valid_path(path) is valid

@@ -38,9 +38,9 @@ Templates
 - A missing path leaves the placeholder exactly as written and is listed in `Rendered.missing`.
 - A string that is exactly one placeholder (no text, no surrounding spaces) keeps the value's
   type: a list stays a list, a number a number, null stays None.
-- Inside text: null (and missing, never reached) becomes "", booleans `true`/`false`, integers
-  and integral floats as digits (`5.0` -> `5`), other floats shortest round-trip, lists and
-  objects as compact JSON (`{"a":1}`).
+- Inside text: null becomes "" (a missing path is left as written, above), booleans
+  `true`/`false`, integers and integral floats below 1e16 as digits (`5.0` -> `5`), other
+  floats in shortest round-trip form, lists and objects as compact JSON (`{"a":1}`).
 - Rendered values never share a list or dict with the context or the cached template.
 
 Conditions
@@ -63,9 +63,9 @@ Structured form (the builder's), every key optional unless the operator needs it
   root (`execution, trigger, variables, customer, resources, workflow, conversation, global`):
   `customer.email` is a variable, `john@example.com` and `3.14` are not. Text with placeholders
   is rendered. Any other string is a literal: under `==, !=, <, >, <=, >=` the words
-  `true/false/null` and numbers (`5000`, `-2.5`, `1e3`) become those values; under text
-  operators (`contains, starts_with, ends_with, in, not_in, matches`) it stays text; quotes
-  (`"5000"`) force text under any operator.
+  `true/false/null` (any case) and numbers (`5000`, `-2.5`, `1e3`) become those values; under
+  text operators (`contains, starts_with, ends_with, in, not_in, matches`) it stays text;
+  quotes (`"5000"`) force text under any operator.
 - Type policy: numbers and numeric strings (JSON number syntax, so `"10"`, `"-2.5"`, `"1e3"`
   but not `"007"`, `"1,000"` or `"nan"`) compare numerically with each other (`"10" > 9`,
   `"10.0" == 10`); two other strings compare as text (case-sensitive, code-point order); booleans
@@ -74,15 +74,20 @@ Structured form (the builder's), every key optional unless the operator needs it
   as null: `== null` holds for both, ordering and text operators are false, `!=` is the
   negation of `==`. `exists` means present, even if null; `not_exists` means absent. `is_empty`
   holds for null, missing, "", [] and {} (not for 0, false or "  ").
-- `contains`: list -> an element `==` right; object -> has the key; text -> substring.
-  `in`/`not_in`: the right side is a list, a comma-separated text (items trimmed) or an
-  object's keys; membership uses `==`. `matches` searches left's text with an RE2 pattern
-  (linear time, no pattern can hang; `(?i)` for case-insensitive); a literal invalid pattern is
-  a ConditionError at parse, one read from a variable simply does not match.
+- `contains`: list -> an element `==` right; object -> has the key; text or number -> substring
+  of its text form. `starts_with`/`ends_with` work on text forms too; null, missing, lists and
+  objects never match. `in`/`not_in`: the right side is a list, a comma-separated text (items
+  trimmed), an object's keys, or a lone value; membership uses `==`.
+- `matches` searches left's text with an RE2 pattern (linear time: no pattern can hang; `(?i)`
+  for case-insensitive). A literal invalid pattern is a ConditionError at parse; one read from a
+  variable simply does not match.
 - Expression strings (`Condition.parse("customer.orders.size() > 5")`) are CEL, compiled once.
   Names bound: workflow, conversation, global, trigger (as the path `trigger` reads it),
-  customer, execution, resources, variables. Only a `true` result is true; any evaluation error
-  (no such key, null receiver, type mismatch) makes the whole expression false.
+  customer, execution, resources, variables, each read by the path rules above; the extended
+  CEL library (`lowerAscii`, `math.greatest`, list `contains`...) is available. CEL's own strict
+  typing applies (`workflow.count == "5"` is false). Only a `true` result is true; any
+  evaluation error (no such key, null receiver, type mismatch) makes the whole expression false,
+  even under `!`. Expressions are limited to 4,000 characters (the CEL parser recurses).
 """
 
 from executor.domain.expressions.conditions import Condition, ConditionError

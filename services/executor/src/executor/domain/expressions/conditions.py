@@ -20,7 +20,7 @@ from executor.domain.expressions.operators import (
 )
 from executor.domain.expressions.paths import CONTEXT_ROOTS, is_valid_path, parse_path, path_reader
 from executor.domain.expressions.templates import Template, whole_placeholder
-from executor.domain.expressions.text_form import as_number
+from executor.domain.expressions.text_form import as_number, json_copy, text_of
 
 # Groups nest; the bound keeps a hostile or corrupted definition from exhausting the stack.
 MAX_DEPTH: Final = 32
@@ -83,7 +83,7 @@ def _operand(raw: Any, as_text: bool, field: str) -> _Operand:
     if not isinstance(raw, str):
         template = Template.compile(raw)
         if template.is_static:
-            return _Operand(literal=raw)
+            return _Operand(literal=json_copy(raw))  # Later edits of the config do not leak in.
         # A list or object with placeholders (`in` against ["{{workflow.a}}", "b"]).
         return _Operand(read=lambda ctx: template.render(ctx).value, paths=template.placeholders)
     whole = whole_placeholder(raw)
@@ -256,8 +256,8 @@ class _Parser:
         if operator in ("in", "not_in") and right.is_literal:
             # Split "a, b, c" once here instead of on every evaluation.
             right = _Operand(literal=candidates(right.literal))
-        if operator == "matches" and right.is_literal:
-            error = pattern_error(str(right.literal))
+        if operator == "matches" and right.is_literal and right.literal is not None:
+            error = pattern_error(text_of(right.literal))
             if error is not None:
                 raise ConditionError(_join(field, "right"), f"invalid regular expression: {error}")
         return _Comparison(left, BINARY[operator], right)

@@ -82,7 +82,7 @@ def parse_path(path: str) -> tuple[Segment, ...]:
         char = text[position]
         if char == "[":
             bracket = _BRACKET.match(text, position)
-            if bracket is None or not segments:
+            if bracket is None or expect_segment:  # `[0]` must follow a segment, not a dot
                 raise PathSyntaxError(f"bad bracket in path {path!r} at {position}")
             quoted = bracket.group(1) if bracket.group(1) is not None else bracket.group(2)
             if quoted is not None:
@@ -112,6 +112,8 @@ def parse_path(path: str) -> tuple[Segment, ...]:
 
 def is_valid_path(path: str) -> bool:
     """True when `path` parses; a reader of an invalid path always yields MISSING."""
+    if not isinstance(path, str):
+        return False
     try:
         parse_path(path)
     except PathSyntaxError:
