@@ -3,6 +3,7 @@
     connectflo validate WORKFLOW.json
     connectflo preview WORKFLOW.json --trigger-type "Incoming Message" --payload '{"text": "hi"}' \
         [--customer JSON] [--variables JSON] [--mock NODE_ID=JSON ...]
+    connectflo catalogue [--output docs/node-catalogue.md]
 
 `validate` prints every problem (one per line) and exits 1 when any is an error. `preview` runs
 the workflow in-process (see `executor.preview`) and prints one JSON object; it exits 1 when the
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from executor.domain.catalogue_doc import render_catalogue
 from executor.domain.interpreter import NoMatchingTrigger, WorkflowInvalid, compile_workflow
 from executor.domain.validation import Severity, validate_workflow
 from executor.preview import preview_context, run_preview
@@ -60,7 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--customer", type=_json_object, default=None)
     preview.add_argument("--variables", type=_json_object, default=None)
     preview.add_argument("--mock", type=_mock, action="append", default=[])
+    catalogue = commands.add_parser("catalogue", help="write the node catalogue (Markdown)")
+    catalogue.add_argument("--output", type=Path, help="file to write (default: stdout)")
     return parser
+
+
+def _catalogue(arguments: argparse.Namespace) -> int:
+    text = render_catalogue()
+    if arguments.output is None:
+        sys.stdout.write(text)
+    else:
+        arguments.output.write_text(text, encoding="utf-8")
+    return 0
 
 
 def _load(path: Path) -> Any:
@@ -112,10 +125,11 @@ def _preview(arguments: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    commands = {"validate": _validate, "preview": _preview, "catalogue": _catalogue}
     try:
-        return _validate(arguments) if arguments.command == "validate" else _preview(arguments)
+        return commands[arguments.command](arguments)
     except (OSError, json.JSONDecodeError) as error:
-        print(f"cannot read {arguments.workflow}: {error}", file=sys.stderr)
+        print(f"cannot read or write a file: {error}", file=sys.stderr)
         return 2
 
 

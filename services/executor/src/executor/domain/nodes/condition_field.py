@@ -20,6 +20,6 @@ def parse_condition(raw: Any) -> Condition:
 
 CompiledCondition = Annotated[
     Condition,
-    PlainValidator(parse_condition),
+    PlainValidator(parse_condition, json_schema_input_type=dict[str, Any] | str),
     PlainSerializer(lambda condition: repr(condition), return_type=str),
 ]
