@@ -148,7 +148,8 @@ ensure_kafka_libs() {
       rm -rf "$KAFKA_LIBS"
       mv "$tmp" "$KAFKA_LIBS"
       rm -rf "$HERE/kafka/target"
-      say "Kafka $v jars ready ($(ls "$KAFKA_LIBS"/*.jar | wc -l) jars, $((SECONDS - t0))s)"
+      local jars=("$KAFKA_LIBS"/*.jar)
+      say "Kafka $v jars ready (${#jars[@]} jars, $((SECONDS - t0))s)"
       return 0
     fi
     say "Kafka $v could not be resolved (see $CACHE/kafka-mvn.log), trying the next 4.1.x"

@@ -153,7 +153,8 @@ async def healthcheck(bootstrap: str, timeout: float) -> float:
             producer.send_and_wait(HEALTHCHECK_TOPIC.name, value, key=b"healthcheck"), timeout
         )
     except TimeoutError as exc:
-        raise CheckFailed(f"produce to {HEALTHCHECK_TOPIC.name} timed out after {timeout}s") from exc
+        msg = f"produce to {HEALTHCHECK_TOPIC.name} timed out after {timeout}s"
+        raise CheckFailed(msg) from exc
     finally:
         await producer.stop()
 
@@ -237,4 +238,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
