@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
 
-import re2
+import re2  # type: ignore[import-untyped]  # google-re2 ships no stubs
 
 from executor.domain.expressions.paths import MISSING
 from executor.domain.expressions.text_form import as_number, text_of

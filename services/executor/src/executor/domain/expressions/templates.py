@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from executor.domain.expressions.compile_cache import CompileCache
 from executor.domain.expressions.paths import MISSING, PathReader, path_reader
-from executor.domain.expressions.text_form import json_copy, text_of
+from executor.domain.expressions.text_form import json_copy, text_of, tree_copy
 
 # Braces may not appear inside a placeholder, so `{{{x}}}` is a brace around `{{x}}`.
 _PLACEHOLDER: Final = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -33,15 +34,22 @@ class _Part:
 
 
 class _Constant(_Part):
-    __slots__ = ("is_container", "value")
+    __slots__ = ("copy", "value")
 
     def __init__(self, value: Any) -> None:
         self.value = value
-        self.is_container = isinstance(value, dict | list | tuple)
+        # Containers are copied on every render so a caller mutating the result cannot corrupt
+        # the cache; a flat one (`[]`, `{"a": 1}`) only needs the cheap shallow copy.
+        self.copy: Callable[[Any], Any] | None = None
+        if isinstance(value, dict):
+            flat = not any(isinstance(item, dict | list) for item in value.values())
+            self.copy = dict.copy if flat else json_copy
+        elif isinstance(value, list):
+            flat = not any(isinstance(item, dict | list) for item in value)
+            self.copy = list.copy if flat else json_copy
 
     def render(self, ctx: dict[str, Any], missing: list[str]) -> Any:
-        # Containers are copied so a caller mutating the result cannot corrupt the cache.
-        return json_copy(self.value) if self.is_container else self.value
+        return self.value if self.copy is None else self.copy(self.value)
 
 
 class _WholeValue(_Part):
@@ -74,7 +82,7 @@ class _Interpolated(_Part):
     def render(self, ctx: dict[str, Any], missing: list[str]) -> str:
         out: list[str] = []
         for piece in self.pieces:
-            if type(piece) is str:
+            if isinstance(piece, str):
                 out.append(piece)
                 continue
             path, written, read = piece
@@ -142,12 +150,12 @@ def _compile_part(value: Any, paths: list[str]) -> _Part:
     if isinstance(value, dict):
         items = tuple((key, _compile_part(item, paths)) for key, item in value.items())
         if all(isinstance(part, _Constant) for _, part in items):
-            return _Constant(json_copy(value))
+            return _Constant(tree_copy(value))
         return _DictOf(items)
     if isinstance(value, list | tuple):
         parts = tuple(_compile_part(item, paths) for item in value)
         if all(isinstance(part, _Constant) for part in parts):
-            return _Constant(json_copy(value))
+            return _Constant(tree_copy(value))
         return _ListOf(parts)
     return _Constant(value)
 
