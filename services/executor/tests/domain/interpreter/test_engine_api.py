@@ -184,3 +184,72 @@ async def test_node_runs_record_resolved_input_and_missing_paths(workflow):
     assert reply.input["message"] == "Hi Ann {{customer.nope}}"
     assert reply.missing_paths == ("customer.nope",)
     assert reply.started_at == NOW
+
+
+async def test_recorded_outputs_do_not_change_when_variables_change_later(workflow):
+    compiled = compile_workflow(
+        workflow(
+            [
+                ("t", "trigger", "Incoming Message", {}),
+                (
+                    "shop",
+                    "integration",
+                    "Shopify",
+                    {"action": "searchOrders", "outputVariable": "o"},
+                ),
+                (
+                    "set",
+                    "action",
+                    "Set Variable",
+                    {"path": "workflow.o.status", "value": "changed"},
+                ),
+            ],
+            [("t", "shop"), ("shop", "set")],
+        )
+    )
+    state = start(compiled, context())
+    await advance(compiled, state, now=clock, max_steps=10)
+    deliver(compiled, state, "shop:1:1", result={"status": "open"})
+
+    outcome = await advance(compiled, state, now=clock, max_steps=10)
+
+    assert outcome.node_runs[0].output == {"status": "open"}
+    assert state.context["variables"]["workflow"]["o"] == {"status": "changed"}
+
+
+async def test_a_loop_suspended_on_effects_survives_json_between_every_step(workflow):
+    compiled = compile_workflow(
+        workflow(
+            [
+                ("t", "trigger", "Incoming Message", {}),
+                ("loop", "logic", "Loop", {"type": "forEach", "arrayPath": "trigger.skus"}),
+                (
+                    "inv",
+                    "integration",
+                    "Shopify",
+                    {"action": "updateInventory", "sku": "{{workflow.item}}", "delta": -1},
+                ),
+                ("reply", "action", "Send Reply", {"message": "done {{workflow.index}}"}),
+            ],
+            [("t", "loop"), ("loop", "inv", "body"), ("inv", "loop"), ("loop", "reply", "done")],
+        )
+    )
+    state = start(compiled, context({"skus": ["A", "B", "C"]}))
+    requested = []
+    for _ in range(10):
+        outcome = await advance(compiled, state, now=clock, max_steps=100)
+        if outcome.status is ExecutionStatus.COMPLETED:
+            break
+        state = roundtrip(state)
+        for effect in outcome.effects:
+            requested.append((effect.effect_id, effect.request.get("params", effect.request)))
+            deliver(compiled, state, effect.effect_id, result={})
+
+    assert outcome.status is ExecutionStatus.COMPLETED
+    assert requested == [
+        ("inv:1:1", {"sku": "A", "delta": -1}),
+        ("inv:2:1", {"sku": "B", "delta": -1}),
+        ("inv:3:1", {"sku": "C", "delta": -1}),
+        ("reply:1:1", {"channel": "chat", "message": "done 2", "conversationId": "ex1"}),
+    ]
+    assert state.frames == {}

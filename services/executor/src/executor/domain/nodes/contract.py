@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -153,6 +154,14 @@ class NodeContext:
             set_path(self.context, path, value)
         except ValueError as error:
             raise NodeFailed(str(error), code="invalid_path") from error
+
+    def store_result(self, name: str, value: Any) -> None:
+        """Store an effect's result in `workflow.<name>`.
+
+        The context gets its own copy, so later writes to the variable cannot change the result
+        recorded as this node run's output.
+        """
+        self.set(f"workflow.{name}", copy.deepcopy(value))
 
     @property
     def execution(self) -> Mapping[str, Any]:

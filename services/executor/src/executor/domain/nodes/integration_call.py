@@ -50,5 +50,5 @@ def call_integration(ctx: NodeContext, config: IntegrationConfig, integration: s
             }
         )
     if config.outputVariable:
-        ctx.set(f"workflow.{config.outputVariable}", ctx.delivered)
+        ctx.store_result(config.outputVariable, ctx.delivered)
     return NodeOutcome(output=ctx.delivered)

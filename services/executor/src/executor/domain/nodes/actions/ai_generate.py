@@ -62,5 +62,5 @@ async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
         )
     text = ctx.delivered.get("text", ctx.delivered)
     if config.outputVariable:
-        ctx.set(f"workflow.{config.outputVariable}", text)
+        ctx.store_result(config.outputVariable, text)
     return NodeOutcome(output={"text": text})

@@ -55,5 +55,5 @@ async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
             }
         )
     if config.outputVariable:
-        ctx.set(f"workflow.{config.outputVariable}", ctx.delivered)
+        ctx.store_result(config.outputVariable, ctx.delivered)
     return NodeOutcome(output=ctx.delivered)

@@ -9,6 +9,7 @@ variable, or, when `value` is given and the variable is a list, removes the equa
 `value` is interpolated; a value that is exactly one `{{ placeholder }}` keeps its type.
 """
 
+import copy
 from typing import Any, Literal
 
 from executor.domain.expressions import MISSING, delete_path, get_path
@@ -79,4 +80,10 @@ async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
         except ValueError as error:
             raise NodeFailed(str(error), code="invalid_path") from error
     value = _apply(ctx, config, path)
-    return NodeOutcome(output={"path": path, "operation": config.operation, "value": value})
+    output: dict[str, Any] = {"path": path, "operation": config.operation}
+    if isinstance(value, list) and config.operation in ("append", "remove"):
+        # The list lives on in the context; record its size rather than an alias of it.
+        output["length"] = len(value)
+    else:
+        output["value"] = copy.deepcopy(value) if isinstance(value, dict | list) else value
+    return NodeOutcome(output=output)

@@ -70,5 +70,5 @@ async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
             request["timeoutSeconds"] = config.timeoutSeconds
         return ctx.request(request)
     if config.outputVariable:
-        ctx.set(f"workflow.{config.outputVariable}", ctx.delivered)
+        ctx.store_result(config.outputVariable, ctx.delivered)
     return NodeOutcome(port=_port(ctx, ctx.delivered), output=ctx.delivered)

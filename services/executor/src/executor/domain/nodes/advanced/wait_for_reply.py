@@ -42,5 +42,5 @@ async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
     if ctx.delivered.get("timedOut"):
         port = "timeout" if "timeout" in ctx.wired_ports else "out"
         return NodeOutcome(port=port, output=ctx.delivered)
-    ctx.set(f"workflow.{config.outputVariable}", ctx.delivered)
+    ctx.store_result(config.outputVariable, ctx.delivered)
     return NodeOutcome(output=ctx.delivered)
