@@ -4,7 +4,8 @@
 # Usage: deploy/local/services.sh start|stop|restart|status|logs [-f] [SERVICE]
 #   SERVICE: trigger-gateway | executor | scheduler | integrations | notifier (default: all five)
 #   start    `.venv/bin/python -m <module>` in the background (no-op when running), then waits for
-#            GET http://127.0.0.1:<port>/healthz == 200 (60s; on failure the log tail, exit 1)
+#            GET http://127.0.0.1:<port>/healthz answering 2xx (60s; on failure the log tail, exit 1;
+#            2xx, not just 200: FastStream's make_ping_asgi answers 204 No Content)
 #   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
 #   status   one line per service: running/stopped, pid, address, /healthz (exit 3 if one is not up)
 #   logs     tail the log(s); -f follows
@@ -70,7 +71,7 @@ healthy() {
 import sys, urllib.request
 try:
     with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
-        sys.exit(0 if r.status == 200 else 1)
+        sys.exit(0 if 200 <= r.status < 300 else 1)
 except Exception:
     sys.exit(1)
 EOF
@@ -110,7 +111,7 @@ wait_healthy() {
       return 1
     fi
     if ((SECONDS - t0 >= START_TIMEOUT)); then
-      say "$name: no 200 from http://127.0.0.1:$port/healthz after ${START_TIMEOUT}s (pid $pid still running); last lines of $(logfile "$name"):" >&2
+      say "$name: no 2xx from http://127.0.0.1:$port/healthz after ${START_TIMEOUT}s (pid $pid still running); last lines of $(logfile "$name"):" >&2
       tail -n 40 "$(logfile "$name")" >&2 || true
       return 1
     fi
