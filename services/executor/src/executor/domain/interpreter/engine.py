@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from executor.domain.interpreter.compiler import CompiledNode, CompiledWorkflow
 from executor.domain.interpreter.paths import LOOP_FRAME, TRY_FRAME, Paths
@@ -22,7 +22,13 @@ from executor.domain.interpreter.records import (
     StepOutcome,
 )
 from executor.domain.interpreter.state import Activation, ExecutionState
-from executor.domain.nodes.contract import Control, NodeContext, NodeFailed, NodeOutcome
+from executor.domain.nodes.contract import (
+    Control,
+    NodeContext,
+    NodeFailed,
+    NodeOutcome,
+    RetryPolicy,
+)
 from executor.domain.nodes.registry import CATALOGUE
 
 DEFAULT_MAX_NODE_RUNS = 100_000
@@ -172,7 +178,7 @@ class _Stepper:
         template = node.template
         if template is None:
             values: Mapping[str, Any] = node.raw_config
-            config, missing = node.config, ()
+            config, missing = node.config, cast(tuple[str, ...], ())
         else:
             rendered = template.render(context)
             config = node.resolved(rendered.value)
@@ -311,9 +317,9 @@ class _Stepper:
         run.status = RunStatus.FAILED
         run.error = error
         run.finished_at = self.now()
-        retry = getattr(node.config, "retry", None)
+        retry: RetryPolicy | None = getattr(node.config, "retry", None)
         retryable = activation.effect_id is not None and retry is not None
-        if retryable and activation.attempt < retry.maxAttempts:
+        if retryable and retry is not None and activation.attempt < retry.maxAttempts:
             run.output = {"retrying": activation.attempt + 1}
             self.state.frontier.appendleft(
                 Activation(

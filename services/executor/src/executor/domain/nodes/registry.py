@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -200,6 +201,7 @@ class NodeCatalogue:
             return None
         return kind
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - the catalogue lives as long as the process
     def trigger_for(self, trigger_type: str) -> NodeKind | None:
         """The trigger kind for a trigger type: a label (`New Order`) or a name (`new_order`)."""
         key = _label_key(trigger_type)

@@ -56,7 +56,12 @@ class Analysis:
         self._add(Severity.WARNING, code, message, node, where)
 
     def _add(
-        self, severity: Severity, code: str, message: str, node: ParsedNode | None, where: dict
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        node: ParsedNode | None,
+        where: dict[str, Any],
     ) -> None:
         if node is not None:
             where = {"node_id": node.id, "label": node.label, **where}

@@ -5,6 +5,8 @@ path continues once the notifier has accepted the message (the runtime may confi
 reply does not await a result). The request is `{channel, message, conversationId}`.
 """
 
+from typing import Any
+
 from executor.domain.nodes.contract import (
     EffectConfig,
     EffectTarget,
@@ -16,7 +18,7 @@ from executor.domain.nodes.contract import (
 
 
 class Config(EffectConfig):
-    message: str | int | float | bool | dict | list | None = None
+    message: str | int | float | bool | dict[str, Any] | list[Any] | None = None
     channel: str | None = None
     quickReplies: list[str] = []
 

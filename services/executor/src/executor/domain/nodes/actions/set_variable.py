@@ -20,7 +20,7 @@ from executor.domain.nodes.contract import (
     NodeOutcome,
     node_kind,
 )
-from executor.domain.nodes.variable_path import WritablePath, writable_path
+from executor.domain.nodes.variable_path import WRITABLE_SCOPES, WritablePath, writable_path
 
 
 class Config(NodeConfig):
@@ -46,26 +46,46 @@ def _number(value: Any, what: str) -> int | float:
     raise NodeFailed(f"cannot increment: {what} {value!r} is not a number")
 
 
+def _scope_of(ctx: NodeContext, path: str) -> dict[str, Any] | None:
+    """The scope's dict when `path` is `<scope>.<name>`, the common case written directly."""
+    scope, _, name = path.partition(".")
+    if scope not in WRITABLE_SCOPES or not name.isidentifier():
+        return None
+    variables = ctx.context["variables"].get(scope)
+    return variables if isinstance(variables, dict) else None
+
+
 def _apply(ctx: NodeContext, config: Config, path: str) -> Any:
-    current = get_path(ctx.context, path)
+    scope = _scope_of(ctx, path)
+    name = path.partition(".")[2]
     if config.operation == "set":
         new = config.value
-    elif config.operation == "increment":
-        step = 1 if config.value is None else _number(config.value, "the amount")
-        new = (0 if current is MISSING or current is None else _number(current, path)) + step
-    elif config.operation == "append":
-        if current is MISSING or current is None:
-            current = []
-        if not isinstance(current, list):
-            raise NodeFailed(f"cannot append: {path} is {type(current).__name__}, not a list")
-        new = [*current, config.value]
-    elif config.value is not None and isinstance(current, list):
-        new = [item for item in current if item != config.value]
     else:
-        if current is not MISSING:
-            delete_path(ctx.context, path)
-        return None
-    ctx.set(path, new)
+        current = scope.get(name, MISSING) if scope is not None else get_path(ctx.context, path)
+        if config.operation == "increment":
+            step = 1 if config.value is None else _number(config.value, "the amount")
+            new = (0 if current is MISSING or current is None else _number(current, path)) + step
+        elif config.operation == "append":
+            if current is MISSING or current is None:
+                new = [config.value]
+            elif isinstance(current, list):
+                current.append(config.value)  # in place: appending in a loop stays linear
+                return current
+            else:
+                raise NodeFailed(f"cannot append: {path} is {type(current).__name__}, not a list")
+        elif config.value is not None and isinstance(current, list):
+            current[:] = [item for item in current if item != config.value]
+            return current
+        else:
+            if scope is not None:
+                scope.pop(name, None)
+            elif current is not MISSING:
+                delete_path(ctx.context, path)
+            return None
+    if scope is not None:
+        scope[name] = new
+    else:
+        ctx.set(path, new)
     return new
 
 
