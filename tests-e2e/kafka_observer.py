@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from contracts.topics import ALL_TOPICS
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,8 @@ class KafkaObserver:
 
     async def start(self) -> None:
         await self._consumer.start()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self._topics
-            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            await self._consumer.stop()
-            raise RuntimeError(f"no partitions for {self._topics}: are the topics created?")
+        counts = {spec.name: spec.partitions for spec in ALL_TOPICS}
+        partitions = [TopicPartition(t, p) for t in self._topics for p in range(counts[t])]
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         for tp in partitions:  # resolve the end offsets now, before anything is published

@@ -69,23 +69,28 @@ async def test_trigger_runs_linear_workflow_end_to_end(stack, http, mongo, tenan
         assert execution["workflow_version"] == 1
         assert execution["execution_time_ms"] >= 0
         assert execution["executed_nodes"] == 3
+        assert execution["total_nodes"] == 3
         assert [(n["node_id"], n["status"]) for n in execution["timeline"]] == [
             ("t", "completed"),
             ("set", "completed"),
+            ("reply", "waiting"),  # for the notifier to deliver
             ("reply", "completed"),
         ]
+        assert (
+            execution["timeline"][2]["input"]["message"] == "Hello Ada, about: where is my order?"
+        )
         assert execution["variables"]["workflow"]["topic"] == "where is my order?"
 
         reply = "Hello Ada, about: where is my order?"
         stored = mongo.notifications.find_one({"execution_id": execution["id"]})
         assert stored is not None and stored["status"] == "delivered"
         assert stored["message"] == reply
-        assert mongo.node_runs.count_documents({"execution_id": execution["id"]}) == 3
+        assert mongo.node_runs.count_documents({"execution_id": execution["id"]}) == 4
 
         mine = lambda m: m.value.get("execution_id") == execution["id"]  # noqa: E731
         await observer.wait_for(lambda m: mine(m) and m.type == "ExecutionCompleted")
-        steps = await observer.wait_for(lambda m: mine(m) and m.type == "NodeStepped", count=3)
-        assert [s.value["node_id"] for s in steps] == ["t", "set", "reply"]
+        steps = await observer.wait_for(lambda m: mine(m) and m.type == "NodeStepped", count=4)
+        assert [s.value["node_id"] for s in steps] == ["t", "set", "reply", "reply"]
         started = await observer.wait_for(lambda m: mine(m) and m.type == "ExecutionStarted")
         replies = await observer.wait_for(lambda m: mine(m) and m.type == "ReplySent")
         assert replies[0].value["message"] == reply

@@ -112,7 +112,8 @@ async def test_settled_reply_completes_and_redelivery_changes_nothing() -> None:
     )
     done = await apply(waiting, workflow, settled, now=clock, max_steps=100, traceparent=None)
     assert done.doc["status"] == "completed"
-    assert done.doc["executed_nodes"] == 4  # reply ran twice: waiting, then completed
+    assert done.doc["executed_nodes"] == 3  # the reply's waiting run does not count
+    assert done.doc["total_nodes"] == 3
     assert outbox_events(done.doc)[-1][1].event_type == "ExecutionCompleted"
     assert json.loads(done.doc["variables_json"])["workflow"] == {"topic": "refund"}
 

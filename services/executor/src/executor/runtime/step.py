@@ -83,7 +83,7 @@ async def apply(
                 state = engine.start(workflow, _context(doc, started))
             except engine.NoMatchingTrigger as exc:
                 raise PermanentStepError(str(exc)) from exc
-            doc.update(status="running", started_at=started)
+            doc.update(status="running", started_at=started, total_nodes=len(workflow.nodes))
             emit(
                 topics.EXECUTIONS,
                 ExecutionStarted(
@@ -121,7 +121,10 @@ async def apply(
         status=status,
         state_json=engine.dump_state(state),
         variables_json=json.dumps(engine.visible_variables(state), default=str),
-        executed_nodes=int(doc.get("executed_nodes", 0)) + len(runs),
+        # A node that waited for the outside world has two runs (waiting, then its outcome);
+        # it counts once, when it has an outcome.
+        executed_nodes=int(doc.get("executed_nodes", 0))
+        + sum(1 for r in outcome.node_runs if r.status in ("completed", "failed")),
         failed_nodes=int(doc.get("failed_nodes", 0))
         + sum(1 for r in outcome.node_runs if r.status == "failed"),
         waiting_for=sorted(state.waiting),

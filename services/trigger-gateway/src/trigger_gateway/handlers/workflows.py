@@ -17,11 +17,23 @@ router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 
 
 class Problem(BaseModel):
+    """One finding of the executor's validation; errors block saving."""
+
     severity: str
+    code: str | None = None
     node_id: str | None = None
     label: str | None = None
     field: str | None = None
+    edge_id: str | None = None
     message: str
+
+    def __str__(self) -> str:
+        where = "workflow" if self.node_id is None else f"node {self.node_id!r}"
+        if self.label:
+            where += f" ({self.label})"
+        if self.field:
+            where += f", field {self.field}"
+        return f"{where}: {self.message}"
 
 
 class WorkflowSaved(BaseModel):
@@ -68,7 +80,7 @@ async def create_workflow(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             {
-                "message": "invalid workflow: " + "; ".join(p.message for p in errors),
+                "message": "invalid workflow: " + "; ".join(str(p) for p in errors),
                 "problems": [p.model_dump() for p in problems],
             },
         )
