@@ -58,10 +58,11 @@ schemas-check:
 	$(PY) -m contracts.schemas docs/schemas --check
 
 catalogue: ## regenerate docs/node-catalogue.md from the node modules
-	$(PY) -m executor.domain.catalogue_doc docs/node-catalogue.md
+	$(BIN)/connectflo catalogue --output docs/node-catalogue.md
 
 catalogue-check:
-	$(PY) -m executor.domain.catalogue_doc docs/node-catalogue.md --check
+	$(BIN)/connectflo catalogue | diff -u docs/node-catalogue.md - \
+	  || (echo "docs/node-catalogue.md is stale: run make catalogue" && exit 1)
 
 unit: ## unit and in-memory broker tests (no infrastructure)
 	$(BIN)/pytest libs services -q

@@ -35,8 +35,7 @@ stage "lint (ruff)" bash -c "'$BIN/ruff' check . && '$BIN/ruff' format --check .
 stage "types (mypy --strict)" "$BIN/mypy"
 stage "imports (no service imports another)" "$BIN/lint-imports"
 stage "schemas are current" "$BIN/python" -m contracts.schemas docs/schemas --check
-stage "node catalogue is current" \
-  "$BIN/python" -m executor.domain.catalogue_doc docs/node-catalogue.md --check
+stage "node catalogue is current" make -s catalogue-check
 stage "unit tests" pytest_stage libs services -q -p no:cacheprovider
 
 for component in kafka mongo; do
