@@ -79,7 +79,7 @@ class CompiledWorkflow:
     name: str
     trigger_type: str
     nodes: Mapping[str, CompiledNode]
-    triggers: tuple[str, ...]
+    triggers: Mapping[str, tuple[str, ...]]  # trigger kind name -> its trigger nodes
     loop_nodes: frozenset[str]
     resources: Mapping[str, Any]
     warnings: tuple[Problem, ...]
@@ -92,6 +92,14 @@ def _template(node_config: NodeConfig, raw: Mapping[str, Any]) -> Template | Non
         return None
     keys = [k for k, v in templated.items() if Template.compile(v).placeholders]
     return Template.compile({key: templated[key] for key in keys})
+
+
+def _triggers(nodes: Mapping[str, CompiledNode]) -> dict[str, tuple[str, ...]]:
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for node in nodes.values():
+        if node.kind.category is Category.TRIGGER:
+            by_kind[node.kind.name].append(node.id)
+    return {kind: tuple(node_ids) for kind, node_ids in by_kind.items()}
 
 
 def compile_workflow(definition: object) -> CompiledWorkflow:
@@ -131,7 +139,7 @@ def compile_workflow(definition: object) -> CompiledWorkflow:
         name=analysis.name,
         trigger_type=analysis.trigger_type,
         nodes=nodes,
-        triggers=tuple(n.id for n in nodes.values() if n.kind.category is Category.TRIGGER),
+        triggers=_triggers(nodes),
         loop_nodes=frozenset(n.id for n in nodes.values() if n.is_loop),
         resources=resources,
         warnings=tuple(analysis.problems),

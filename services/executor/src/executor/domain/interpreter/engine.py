@@ -60,10 +60,10 @@ def start(workflow: CompiledWorkflow, context: dict[str, Any]) -> ExecutionState
         resources.setdefault(name, settings)
     trigger_type = str((context.get("trigger") or {}).get("type") or workflow.trigger_type)
     kind = CATALOGUE.trigger_for(trigger_type)
-    starts = [node_id for node_id in workflow.triggers if workflow.nodes[node_id].kind is kind]
+    starts = workflow.triggers.get(kind.name, ()) if kind is not None else ()
     if not starts:
         raise NoMatchingTrigger(f"workflow {workflow.name!r} has no {trigger_type!r} trigger")
-    return ExecutionState(context=context, frontier=deque(Activation(n) for n in starts))
+    return ExecutionState(context=context, frontier=deque([Activation(n) for n in starts]))
 
 
 def deliver(

@@ -29,7 +29,9 @@ class NodeRun:
     """One run of one node. `input` is the node's config with every template resolved.
 
     A node that requests an effect has two runs with the same `activation`: `waiting` (with the
-    `effect_id`) and, after the result is delivered, `completed` or `failed`.
+    `effect_id`) and, after the result is delivered, `completed` or `failed`. A node without
+    placeholders records its compiled config itself as `input`: treat runs as read-only and
+    serialise them, never mutate them.
     """
 
     node_id: str
