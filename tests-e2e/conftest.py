@@ -7,6 +7,7 @@ database (a fresh one per run), so a developer's `make up` stack and its data st
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import subprocess
@@ -91,9 +92,16 @@ def _wait_healthy(name: str, port: int, stack: Stack, timeout: float = 60) -> No
 
 
 @pytest.fixture(scope="session")
-def infrastructure() -> None:
-    """Kafka and the MongoDB-wire server, up with topics created (idempotent)."""
-    subprocess.run([str(REPO / "deploy/local/infra.sh"), "start"], check=True)
+def infrastructure() -> Iterator[None]:
+    """Kafka and the MongoDB-wire server, up with topics created (idempotent).
+
+    One end-to-end session at a time on a machine (they share ports and consumer groups):
+    `make test` holds /tmp/connectflo-e2e.lock already; a bare `pytest tests-e2e` takes it."""
+    with open("/tmp/connectflo-e2e.lock", "w") as lock:
+        if not os.environ.get("CONNECTFLO_E2E_LOCKED"):
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([str(REPO / "deploy/local/infra.sh"), "start"], check=True)
+        yield
 
 
 @pytest.fixture(scope="session")

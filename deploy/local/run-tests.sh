@@ -38,6 +38,10 @@ stage "schemas are current" "$BIN/python" -m contracts.schemas docs/schemas --ch
 stage "node catalogue is current" make -s catalogue-check
 stage "unit tests" pytest_stage libs services -q -p no:cacheprovider
 
+# One end-to-end session at a time on this machine: they share Kafka's ports and consumer groups.
+exec 8>/tmp/connectflo-e2e.lock
+flock -w 3600 8 || { echo "another end-to-end run holds /tmp/connectflo-e2e.lock"; exit 1; }
+export CONNECTFLO_E2E_LOCKED=1
 for component in kafka mongo; do
   if ! "$INFRA" status "$component" >/dev/null 2>&1; then started+=("$component"); fi
 done

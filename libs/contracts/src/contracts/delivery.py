@@ -23,6 +23,9 @@ log = logging.getLogger("contracts.delivery")
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 """publish(value, topic, key, headers)"""
 
+RecordDeadLetter = Callable[[DeadLettered], Awaitable[None]]
+"""Stores a dead letter where the API lists it (the ``dead_letters`` collection)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
@@ -48,9 +51,11 @@ async def handle_or_dead_letter(
     publish: Publish,
     attempts: int = 3,
     backoff_seconds: float = 0.2,
+    record_dead_letter: RecordDeadLetter | None = None,
 ) -> bool:
     """Parse and handle ``record``; after ``attempts`` failures (or at once for an invalid
-    envelope or a Permanent error) publish a DeadLettered event. True when handled."""
+    envelope or a Permanent error) publish a DeadLettered event, and store it with
+    ``record_dead_letter`` when given. True when handled."""
     error: BaseException | None = None
     tried = 0
     try:
@@ -74,6 +79,11 @@ async def handle_or_dead_letter(
     dead = dead_letter_for(record, error, consumer=consumer, attempts=tried)
     log.error("%s: dead-lettered %s@%d: %s", consumer, record.topic, record.offset, error)
     await publish(dead.body(), topics.DEAD_LETTERS, record.key, dead.headers())
+    if record_dead_letter is not None:
+        try:
+            await record_dead_letter(dead.data)
+        except Exception:  # the topic has it; the collection is the convenient copy
+            log.exception("%s: could not store dead letter %s", consumer, dead.data.dead_letter_id)
     return False
 
 

@@ -61,6 +61,25 @@ class EffectSettled(Event):
     error: JsonObject | None = None
 
 
+class ExecutionCancelRequested(Event):
+    """Command: stop an execution; its outstanding requests and timers are cancelled."""
+
+    event_type: ClassVar[str] = "ExecutionCancelRequested"
+    command_id: str
+    execution_id: str
+    tenant_id: str
+    reason: str = "cancelled through the API"
+
+
+class ExecutionRetryRequested(Event):
+    """Command: run a failed execution again from the node that failed (its incident)."""
+
+    event_type: ClassVar[str] = "ExecutionRetryRequested"
+    command_id: str
+    execution_id: str
+    tenant_id: str
+
+
 ExecutionStatus = Literal["running", "waiting", "completed", "failed", "cancelled"]
 
 
@@ -103,6 +122,40 @@ class ExecutionFailed(Event):
     execution_time_ms: int
     node_id: str | None
     message: str
+
+
+class WaitingFor(BaseModel):
+    """One request an execution waits on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    effect_id: str
+    node_id: str
+    kind: str
+
+
+class ExecutionWaiting(Event):
+    """Public: every live path of the execution waits on the outside world (or a timer)."""
+
+    event_type: ClassVar[str] = "ExecutionWaiting"
+    execution_id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_version: int
+    waiting_for: list[WaitingFor]
+    since: datetime
+
+
+class ExecutionCancelled(Event):
+    """Public: an execution was stopped before it ended."""
+
+    event_type: ClassVar[str] = "ExecutionCancelled"
+    execution_id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_version: int
+    started_at: datetime | None
+    cancelled_at: datetime
+    reason: str
 
 
 NodeRunStatus = Literal["completed", "failed", "waiting", "skipped"]
@@ -166,6 +219,15 @@ class TimerRequested(Event):
     fire_at: datetime
 
 
+class TimerCancelRequested(Event):
+    """Request to the scheduler: the timer stored under ``idempotency_key`` must not fire."""
+
+    event_type: ClassVar[str] = "TimerCancelRequested"
+    idempotency_key: str
+    execution_id: str
+    tenant_id: str
+
+
 class ReplySent(Event):
     """A reply delivered to a conversation on the chat channel (read by the chat widget)."""
 
@@ -201,13 +263,18 @@ for _model in (
     TriggerReceived,
     ExecutionRequested,
     EffectSettled,
+    ExecutionCancelRequested,
+    ExecutionRetryRequested,
     ExecutionStarted,
+    ExecutionWaiting,
+    ExecutionCancelled,
     ExecutionCompleted,
     ExecutionFailed,
     NodeStepped,
     NotificationRequested,
     IntegrationRequested,
     TimerRequested,
+    TimerCancelRequested,
     ReplySent,
     DeadLettered,
 ):
