@@ -12,9 +12,7 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
-    mongo_uri: str = Field(
-        "mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("MONGO_URI")
-    )
+    mongo_uri: str = Field("mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("MONGO_URI"))
     mongo_database: str = Field("connectflo", validation_alias=AliasChoices("MONGO_DATABASE"))
     group_id: str = "connectflo-executor"
     max_steps_per_command: int = Field(
