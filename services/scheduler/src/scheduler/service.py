@@ -1,84 +1,215 @@
-"""Durable timers: stored when requested, fired once when due (late, never lost, after a
-crash), as an EffectSettled command to the waiting execution."""
+"""Durable timers: stored when requested, fired when due as an EffectSettled command to the
+waiting execution, cancellable, late (never lost) after a crash, safe with several replicas.
+
+Ownership follows Kafka: a timer belongs to the partition of the timers topic its request came
+from (requests are keyed by execution id), and a replica fires only the timers of the
+partitions the consumer group has assigned to it. The assignment is the lease: when a partition
+moves, the old owner stops firing it (the revocation waits for a page in flight) before the new
+owner is given it, so two replicas never fire the same timer, and the newcomer fires whatever
+came due meanwhile. A timer is marked fired after its command is published: a crash in between
+fires it again, with the same command id, which the executor applies once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from contracts import Envelope, topics
-from contracts.events import EffectSettled, TimerRequested
+from contracts.delivery import Permanent
+from contracts.events import Event, TimerCancelRequested, TimerRequested
 
-from scheduler.adapters.store import Document, TimerRepository
+from scheduler import telemetry
+from scheduler.domain.timers import (
+    CancelOutcome,
+    Document,
+    is_earlier,
+    lateness_seconds,
+    settlement,
+    sleep_seconds,
+    timer_document,
+    tombstone_document,
+)
 
 SOURCE = "/connectflo/scheduler"
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+Clock = Callable[[], datetime]
+PURGE_EVERY = timedelta(hours=1)
 log = logging.getLogger(__name__)
 
 
+class TimerStore(Protocol):
+    async def add(self, doc: Document) -> bool: ...
+    async def cancel(self, timer_id: str, tombstone: Document, now: datetime) -> CancelOutcome: ...
+    async def due(
+        self, partitions: Collection[int], now: datetime, limit: int
+    ) -> list[Document]: ...
+    async def next_due(self, partitions: Collection[int]) -> datetime | None: ...
+    async def mark_fired(self, timer_ids: list[str], fired_at: datetime, owner: str) -> None: ...
+    async def purge_settled(self, before: datetime) -> int: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class TimerService:
-    def __init__(self, timers: TimerRepository, publish: Publish, *, owner: str) -> None:
+    def __init__(
+        self,
+        timers: TimerStore,
+        publish: Publish,
+        *,
+        owner: str,
+        page_size: int = 200,
+        longest_sleep: float = 30.0,
+        retry_seconds: float = 1.0,
+        retention: timedelta = timedelta(days=7),
+        clock: Clock = utc_now,
+    ) -> None:
         self._timers = timers
         self._publish = publish
         self._owner = owner
+        self._page_size = page_size
+        self._longest_sleep = longest_sleep
+        self._retry_seconds = retry_seconds
+        self._retention = retention
+        self._clock = clock
+        self._next_purge = clock()
+        self._owned: frozenset[int] = frozenset()
+        # Firing a page, cancelling and giving up partitions take turns within this replica.
+        self._turn = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._planned_wake: datetime | None = None
 
-    async def on_timer_requested(self, envelope: Envelope[TimerRequested]) -> None:
+    @property
+    def owned_partitions(self) -> frozenset[int]:
+        return self._owned
+
+    # -- requests (the consumer) ------------------------------------------------------------
+
+    async def on_timer_message(self, envelope: Envelope[Event], partition: int) -> None:
+        """Everything on the timers topic: a timer request or the cancel of one."""
+        if isinstance(envelope.data, TimerRequested):
+            await self.on_timer_requested(envelope, partition)  # type: ignore[arg-type]
+        elif isinstance(envelope.data, TimerCancelRequested):
+            await self.on_timer_cancel_requested(envelope, partition)  # type: ignore[arg-type]
+        else:
+            raise Permanent(f"{envelope.type} does not belong on {topics.TIMER_REQUESTS}")
+
+    async def on_timer_requested(self, envelope: Envelope[TimerRequested], partition: int) -> None:
         request = envelope.data
-        await self._timers.add(
-            {
-                "_id": request.idempotency_key,
-                "tenant_id": request.tenant_id,
-                "execution_id": request.execution_id,
-                "effect_id": request.effect_id,
-                "node_id": request.node_id,
-                "fire_at": request.fire_at,
-                "status": "pending",
-                "claimed_at": None,
-                "traceparent": envelope.traceparent,
-                "created_at": datetime.now(UTC),
-            }
+        doc = timer_document(
+            request, partition=partition, traceparent=envelope.traceparent, stored_at=self._clock()
         )
-        self._wake.set()
+        if await self._timers.add(doc):
+            telemetry.TIMERS_STORED.inc()
+        # Also for a redelivery: the replica that stored it first may have lost the partition
+        # before this loop looked.
+        if is_earlier(request.fire_at, self._planned_wake):
+            self._wake.set()
 
-    async def fire_due(self, limit: int = 200) -> int:
-        """Fire every timer that is due now; the number fired."""
-        now = datetime.now(UTC)
+    async def on_timer_cancel_requested(
+        self, envelope: Envelope[TimerCancelRequested], partition: int
+    ) -> None:
+        cancel = envelope.data
+        now = self._clock()
+        tombstone = tombstone_document(cancel, partition=partition, cancelled_at=now)
+        async with self._turn:
+            outcome = await self._timers.cancel(cancel.idempotency_key, tombstone, now)
+        telemetry.TIMERS_CANCELLED.labels(outcome=outcome.value).inc()
+        log.info("timer %s: cancel: %s", cancel.idempotency_key, outcome.value)
+
+    # -- ownership (the consumer group's rebalance listener) ---------------------------------
+
+    async def partitions_assigned(self, partitions: Iterable[int]) -> None:
+        """Own these partitions' timers (the whole assignment, as the group handed it out)."""
+        async with self._turn:
+            self._owned = frozenset(partitions)
+        telemetry.OWNED_PARTITIONS.set(len(self._owned))
+        log.info("firing timers of partitions %s", sorted(self._owned))
+        self._wake.set()  # what came due while nobody owned them fires now
+
+    async def partitions_revoked(self, partitions: Iterable[int]) -> None:
+        """Stop firing these partitions' timers; returns once no page of theirs is in flight,
+        so that the next owner, which the group names only after this returns, is alone."""
+        async with self._turn:
+            self._owned = self._owned - frozenset(partitions)
+        telemetry.OWNED_PARTITIONS.set(len(self._owned))
+
+    # -- firing ------------------------------------------------------------------------------
+
+    async def fire_due(self) -> int:
+        """Fire every timer of the owned partitions that is due now, a page at a time."""
         fired = 0
-        for timer in await self._timers.due(now, limit):
-            if not await self._timers.claim(timer, self._owner, now):
-                continue
-            await self._settle(timer, now)
-            await self._timers.mark_fired(timer["_id"], now)
-            fired += 1
-        return fired
-
-    async def run(self, poll_seconds: float) -> None:
-        """Fire due timers until cancelled; a new timer wakes the loop early."""
         while True:
-            try:
-                await self.fire_due()
-            except Exception:
-                log.exception("firing timers failed; retrying")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), poll_seconds)
+            async with self._turn:
+                if not self._owned:
+                    return fired
+                page = await self._timers.due(self._owned, self._clock(), self._page_size)
+                fired += await self._fire(page)
+            if len(page) < self._page_size:
+                return fired
 
-    async def _settle(self, timer: Document, now: datetime) -> None:
-        event = EffectSettled(
-            command_id="settle:" + timer["_id"],
-            execution_id=timer["execution_id"],
-            tenant_id=timer["tenant_id"],
-            effect_id=timer["effect_id"],
-            idempotency_key=timer["_id"],
-            result={"fired_at": now.isoformat(), "due_at": timer["fire_at"].isoformat()},
+    async def _fire(self, page: list[Document]) -> int:
+        if not page:
+            return 0
+        fired_at = self._clock()
+        outcomes = await asyncio.gather(
+            *(self._publish_settlement(timer, fired_at) for timer in page),
+            return_exceptions=True,
         )
+        published = [t for t, o in zip(page, outcomes, strict=True) if o is None]
+        if published:
+            await self._timers.mark_fired([t["_id"] for t in published], fired_at, self._owner)
+        for timer in published:
+            telemetry.TIMERS_FIRED.inc()
+            telemetry.TIMER_LATENESS.observe(lateness_seconds(timer, fired_at))
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:  # the unpublished stay pending and fire on the next round
+            raise failures[0]
+        return len(published)
+
+    async def _publish_settlement(self, timer: Document, fired_at: datetime) -> None:
         out = Envelope.wrap(
-            event, source=SOURCE, tenant_id=timer["tenant_id"], traceparent=timer.get("traceparent")
+            settlement(timer, fired_at),
+            source=SOURCE,
+            tenant_id=timer["tenant_id"],
+            traceparent=timer.get("traceparent"),
         )
         await self._publish(
             out.body(), topics.EXECUTION_COMMANDS, timer["execution_id"].encode(), out.headers()
         )
+
+    async def run(self) -> None:
+        """Fire due timers until cancelled, sleeping until the next one is due (or a new
+        request, or a new assignment, wakes the loop)."""
+        while True:
+            self._wake.clear()
+            self._planned_wake = None
+            try:
+                await self.fire_due()
+                await self.purge_settled()
+                next_due = await self._timers.next_due(self._owned) if self._owned else None
+                delay = sleep_seconds(next_due, self._clock(), self._longest_sleep)
+            except Exception:
+                log.exception("firing timers failed; retrying in %ss", self._retry_seconds)
+                delay = self._retry_seconds
+            if delay > 0:
+                self._planned_wake = self._clock() + timedelta(seconds=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def purge_settled(self) -> None:
+        """Forget settled timers past their retention, at most every hour. A tombstone must
+        outlive any late copy of its request; the retention (a week) is far longer than that."""
+        now = self._clock()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY
+        purged = await self._timers.purge_settled(now - self._retention)
+        if purged:
+            log.info("forgot %d timers settled before %s", purged, now - self._retention)

@@ -18,7 +18,12 @@ class Settings(BaseSettings):
     handling_attempts: int = Field(
         3, description="Attempts at one message before it goes to the dead-letter topic."
     )
-    poll_seconds: float = Field(0.2, description="How often due timers are looked for.")
-    claim_timeout_seconds: float = Field(
-        30, description="A claim older than this (a crashed replica's) is taken over."
+    page_size: int = Field(200, description="Due timers fetched and fired per round trip.")
+    longest_sleep_seconds: float = Field(
+        30,
+        description="The firing loop sleeps until the next timer is due, or a new request or "
+        "assignment wakes it, but never longer than this.",
+    )
+    settled_retention_hours: float = Field(
+        168, description="Fired and cancelled timers (and tombstones) are kept this long."
     )

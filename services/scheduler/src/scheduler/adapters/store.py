@@ -1,15 +1,28 @@
-"""The timers collection: one document per idempotency key; a timer is claimed before it fires."""
+"""MongoDB: the `timers` collection (one document per idempotency key) and `dead_letters`.
+
+The firing loop asks for the pending timers of its own partitions, due first, a page at a time,
+on the (status, partition, fire_at) index; fired and cancelled timers carry ``settled_at`` and
+are forgotten after a retention period (indexed too). No query
+relies on an atomic compare-and-set (FerretDB's updates are read-modify-write): one replica owns
+a partition's timers, and within a replica firing and cancelling take turns.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import contextlib
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from contracts.events import DeadLettered
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from scheduler.domain.timers import CancelOutcome, TimerStatus
+
 Document = dict[str, Any]
+PENDING = TimerStatus.PENDING.value
 
 
 def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
@@ -18,46 +31,90 @@ def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncD
 
 
 class TimerRepository:
-    def __init__(self, db: AsyncDatabase[Document], *, claim_timeout: timedelta) -> None:
-        self._db = db
-        self._claim_timeout = claim_timeout
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._timers = db.timers
 
     async def ensure_indexes(self) -> None:
-        await self._db.timers.create_index([("status", ASCENDING), ("fire_at", ASCENDING)])
-        await self._db.timers.create_index([("execution_id", ASCENDING)])
+        await self._timers.create_index(
+            [("status", ASCENDING), ("partition", ASCENDING), ("fire_at", ASCENDING)],
+            name="pending_by_partition_due",
+        )
+        await self._timers.create_index([("execution_id", ASCENDING)], name="execution")
+        await self._timers.create_index([("settled_at", ASCENDING)], name="settled")
 
     async def add(self, doc: Document) -> bool:
-        """Store a timer under its idempotency key; False if it was stored before."""
+        """Store a timer under its idempotency key; False if one (or a tombstone) was there."""
         try:
-            await self._db.timers.insert_one(doc)
+            await self._timers.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
 
-    async def due(self, now: datetime, limit: int) -> list[Document]:
-        """Pending timers whose time has come, and claims that a crashed replica left behind."""
-        stale = now - self._claim_timeout
-        cursor = self._db.timers.find(
+    async def cancel(self, timer_id: str, tombstone: Document, now: datetime) -> CancelOutcome:
+        """Cancel a pending timer, or leave a tombstone when its request has not come yet."""
+        cancelled = await self._timers.update_one(
+            {"_id": timer_id, "status": PENDING},
             {
-                "$or": [
-                    {"status": "pending", "fire_at": {"$lte": now}},
-                    {"status": "firing", "claimed_at": {"$lte": stale}},
-                ]
+                "$set": {
+                    "status": TimerStatus.CANCELLED.value,
+                    "cancelled_at": now,
+                    "settled_at": now,
+                }
             },
+        )
+        if cancelled.matched_count:
+            return CancelOutcome.CANCELLED
+        if await self.add(tombstone):
+            return CancelOutcome.TOMBSTONE
+        existing = await self._timers.find_one({"_id": timer_id}, projection={"status": 1})
+        status = existing["status"] if existing else None
+        return CancelOutcome.TOO_LATE if status == TimerStatus.FIRED else CancelOutcome.REPEATED
+
+    async def due(self, partitions: Collection[int], now: datetime, limit: int) -> list[Document]:
+        """The first ``limit`` pending timers of ``partitions`` due by ``now``, earliest first."""
+        cursor = self._timers.find(
+            {"status": PENDING, "partition": {"$in": list(partitions)}, "fire_at": {"$lte": now}},
             sort=[("fire_at", ASCENDING)],
-        ).limit(limit)
+            limit=limit,
+        )
         return [doc async for doc in cursor]
 
-    async def claim(self, doc: Document, owner: str, now: datetime) -> bool:
-        """Take a due timer for this replica; False when another one took it."""
-        claimed = await self._db.timers.find_one_and_update(
-            {"_id": doc["_id"], "status": doc["status"], "claimed_at": doc.get("claimed_at")},
-            {"$set": {"status": "firing", "claimed_by": owner, "claimed_at": now}},
-            return_document=ReturnDocument.AFTER,
+    async def next_due(self, partitions: Collection[int]) -> datetime | None:
+        """When the earliest pending timer of ``partitions`` is due; None when there is none."""
+        first = await self._timers.find_one(
+            {"status": PENDING, "partition": {"$in": list(partitions)}},
+            sort=[("fire_at", ASCENDING)],
+            projection={"fire_at": 1},
         )
-        return claimed is not None
+        return first["fire_at"] if first else None
 
-    async def mark_fired(self, timer_id: str, now: datetime) -> None:
-        await self._db.timers.update_one(
-            {"_id": timer_id}, {"$set": {"status": "fired", "fired_at": now}}
+    async def mark_fired(self, timer_ids: list[str], fired_at: datetime, owner: str) -> None:
+        """Record that these timers' settlements were published."""
+        await self._timers.update_many(
+            {"_id": {"$in": timer_ids}, "status": PENDING},
+            {
+                "$set": {
+                    "status": TimerStatus.FIRED.value,
+                    "fired_at": fired_at,
+                    "fired_by": owner,
+                    "settled_at": fired_at,
+                }
+            },
         )
+
+    async def purge_settled(self, before: datetime) -> int:
+        """Forget timers fired or cancelled before ``before`` (FerretDB has no TTL indexes);
+        the number forgotten. Pending timers have no ``settled_at`` and stay."""
+        deleted = await self._timers.delete_many({"settled_at": {"$lt": before}})
+        return deleted.deleted_count
+
+
+class DeadLetterRepository:
+    """The `dead_letters` collection, where the management API lists them."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._dead_letters = db.dead_letters
+
+    async def record(self, dead: DeadLettered) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # stored before
+            await self._dead_letters.insert_one({**dead.model_dump(), "_id": dead.dead_letter_id})

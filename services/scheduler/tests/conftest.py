@@ -1,0 +1,164 @@
+"""An in-memory timers store with the repository's semantics, and timer messages to feed it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from contracts import Envelope
+from contracts.events import EffectSettled, TimerCancelRequested, TimerRequested
+from scheduler.domain.timers import CancelOutcome, TimerStatus
+
+
+class MemoryTimers:
+    """TimerRepository in a dict; counts the queries the firing loop makes."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.queries = 0
+        self.due_calls = 0
+
+    async def add(self, doc: dict[str, Any]) -> bool:
+        if doc["_id"] in self.docs:
+            return False
+        self.docs[doc["_id"]] = dict(doc)
+        return True
+
+    async def cancel(
+        self, timer_id: str, tombstone: dict[str, Any], now: datetime
+    ) -> CancelOutcome:
+        doc = self.docs.get(timer_id)
+        if doc is None:
+            self.docs[timer_id] = dict(tombstone)
+            return CancelOutcome.TOMBSTONE
+        if doc["status"] == TimerStatus.PENDING:
+            doc.update(status=TimerStatus.CANCELLED.value, cancelled_at=now, settled_at=now)
+            return CancelOutcome.CANCELLED
+        if doc["status"] == TimerStatus.FIRED:
+            return CancelOutcome.TOO_LATE
+        return CancelOutcome.REPEATED
+
+    def _pending(self, partitions: Collection[int]) -> list[dict[str, Any]]:
+        self.queries += 1
+        pending = [
+            d
+            for d in self.docs.values()
+            if d["status"] == TimerStatus.PENDING and d["partition"] in partitions
+        ]
+        return sorted(pending, key=lambda d: d["fire_at"])
+
+    async def due(
+        self, partitions: Collection[int], now: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        self.due_calls += 1
+        return [dict(d) for d in self._pending(partitions) if d["fire_at"] <= now][:limit]
+
+    async def next_due(self, partitions: Collection[int]) -> datetime | None:
+        pending = self._pending(partitions)
+        return pending[0]["fire_at"] if pending else None
+
+    async def mark_fired(self, timer_ids: list[str], fired_at: datetime, owner: str) -> None:
+        for timer_id in timer_ids:
+            if self.docs[timer_id]["status"] == TimerStatus.PENDING:
+                self.docs[timer_id].update(
+                    status=TimerStatus.FIRED.value,
+                    fired_at=fired_at,
+                    fired_by=owner,
+                    settled_at=fired_at,
+                )
+
+    async def purge_settled(self, before: datetime) -> int:
+        old = [k for k, d in self.docs.items() if d.get("settled_at", before) < before]
+        for key in old:
+            del self.docs[key]
+        return len(old)
+
+    def status(self, timer_id: str) -> str:
+        return str(self.docs[timer_id]["status"])
+
+
+class Published:
+    """A publish callable that keeps the EffectSettled commands it was given."""
+
+    def __init__(self) -> None:
+        self.settled: list[EffectSettled] = []
+        self.keys: list[bytes | None] = []
+        self.fail_for: set[str] = set()
+
+    async def __call__(
+        self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        event = Envelope.parse(headers, value).data
+        assert isinstance(event, EffectSettled)
+        if event.idempotency_key in self.fail_for:
+            raise ConnectionError("broker unavailable")
+        self.settled.append(event)
+        self.keys.append(key)
+
+    def fired(self) -> list[str]:
+        return [s.idempotency_key for s in self.settled]
+
+
+def _timer_request(
+    key: str, fire_at: datetime, execution_id: str = "exe_1"
+) -> Envelope[TimerRequested]:
+    event = TimerRequested(
+        idempotency_key=key,
+        execution_id=execution_id,
+        tenant_id="ten_1",
+        effect_id=key.split(":", 1)[1],
+        node_id="wait",
+        fire_at=fire_at,
+    )
+    return Envelope.wrap(event, source="/test", tenant_id="ten_1", traceparent=None)
+
+
+def _timer_cancel(key: str, execution_id: str = "exe_1") -> Envelope[TimerCancelRequested]:
+    event = TimerCancelRequested(idempotency_key=key, execution_id=execution_id, tenant_id="ten_1")
+    return Envelope.wrap(event, source="/test", tenant_id="ten_1")
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def timers() -> MemoryTimers:
+    return MemoryTimers()
+
+
+@pytest.fixture
+def published() -> Published:
+    return Published()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+TimerRequestFactory = Callable[..., Envelope[TimerRequested]]
+TimerCancelFactory = Callable[..., Envelope[TimerCancelRequested]]
+
+
+@pytest.fixture
+def timer_request() -> TimerRequestFactory:
+    """timer_request(key, fire_at, execution_id="exe_1"): a TimerRequested envelope."""
+    return _timer_request
+
+
+@pytest.fixture
+def timer_cancel() -> TimerCancelFactory:
+    """timer_cancel(key, execution_id="exe_1"): a TimerCancelRequested envelope."""
+    return _timer_cancel

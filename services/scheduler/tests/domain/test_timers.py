@@ -1,0 +1,73 @@
+"""What firing a timer means, without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from contracts.events import TimerCancelRequested, TimerRequested
+from scheduler.domain.timers import (
+    is_earlier,
+    lateness_seconds,
+    settlement,
+    sleep_seconds,
+    timer_document,
+    tombstone_document,
+)
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+REQUEST = TimerRequested(
+    idempotency_key="exe_1:wait:0:1",
+    execution_id="exe_1",
+    tenant_id="ten_1",
+    effect_id="wait:0:1",
+    node_id="wait",
+    fire_at=NOW,
+)
+
+
+def test_a_timer_remembers_the_partition_its_request_came_from() -> None:
+    doc = timer_document(REQUEST, partition=5, traceparent="00-ab-cd-01", stored_at=NOW)
+    assert doc["_id"] == "exe_1:wait:0:1"
+    assert (doc["partition"], doc["status"], doc["fire_at"]) == (5, "pending", NOW)
+    assert doc["traceparent"] == "00-ab-cd-01"
+
+
+def test_a_tombstone_is_a_cancelled_timer_that_never_fires() -> None:
+    cancel = TimerCancelRequested(
+        idempotency_key="exe_1:wait:0:1", execution_id="exe_1", tenant_id="ten_1"
+    )
+    doc = tombstone_document(cancel, partition=2, cancelled_at=NOW)
+    assert (doc["_id"], doc["status"], doc["tombstone"]) == ("exe_1:wait:0:1", "cancelled", True)
+    assert doc["settled_at"] == NOW
+    assert "fire_at" not in doc
+
+
+def test_every_firing_of_a_timer_carries_the_same_command_id() -> None:
+    doc = timer_document(REQUEST, partition=0, traceparent=None, stored_at=NOW)
+    first, again = settlement(doc, NOW), settlement(doc, NOW + timedelta(seconds=40))
+    assert first.command_id == again.command_id == "settle:exe_1:wait:0:1"
+    assert (first.effect_id, first.idempotency_key) == ("wait:0:1", "exe_1:wait:0:1")
+    assert again.result == {
+        "fired_at": (NOW + timedelta(seconds=40)).isoformat(),
+        "due_at": NOW.isoformat(),
+    }
+    assert first.error is None
+
+
+def test_lateness_is_time_past_due_and_never_negative() -> None:
+    doc = {"fire_at": NOW}
+    assert lateness_seconds(doc, NOW + timedelta(seconds=2.5)) == 2.5
+    assert lateness_seconds(doc, NOW - timedelta(seconds=1)) == 0.0
+
+
+def test_the_loop_sleeps_until_the_next_due_time_but_not_too_long() -> None:
+    assert sleep_seconds(NOW + timedelta(seconds=3), NOW, 30) == 3
+    assert sleep_seconds(NOW + timedelta(hours=1), NOW, 30) == 30
+    assert sleep_seconds(NOW - timedelta(seconds=3), NOW, 30) == 0
+    assert sleep_seconds(None, NOW, 30) == 30
+
+
+def test_only_an_earlier_timer_wakes_a_sleeping_loop() -> None:
+    assert is_earlier(NOW, NOW + timedelta(seconds=1))
+    assert not is_earlier(NOW + timedelta(seconds=2), NOW + timedelta(seconds=1))
+    assert is_earlier(NOW + timedelta(days=9), None)  # the loop is busy: always tell it
