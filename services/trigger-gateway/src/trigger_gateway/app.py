@@ -10,15 +10,26 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
+from trigger_gateway.adapters.connections import ConnectionRepository
+from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
+from trigger_gateway.adapters.history import ExecutionReadRepository
 from trigger_gateway.adapters.store import (
-    ExecutionReadRepository,
     TenantRepository,
     TriggerReceiptRepository,
-    WorkflowRepository,
     connect,
     ensure_indexes,
 )
-from trigger_gateway.handlers import events, executions, tenants, workflows
+from trigger_gateway.adapters.workflows import WorkflowRepository
+from trigger_gateway.handlers import (
+    commands,
+    dead_letters,
+    events,
+    executions,
+    integrations,
+    tenants,
+    versions,
+    workflows,
+)
 from trigger_gateway.handlers.deps import Gateway
 from trigger_gateway.settings import Settings
 from trigger_gateway.telemetry import setup_tracing
@@ -42,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 workflows=WorkflowRepository(db),
                 receipts=TriggerReceiptRepository(db),
                 executions=ExecutionReadRepository(db),
+                dead_letters=DeadLetterReadRepository(db),
+                connections=ConnectionRepository(db),
                 executor_http=http,
             )
             try:
@@ -51,8 +64,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await client.close()
 
     app = FastAPI(title="ConnectFlo trigger gateway", version="0.1.0", lifespan=lifespan)
-    for module in (tenants, workflows, events, executions):
-        app.include_router(module.router)
+    for router in (
+        tenants.router,
+        workflows.router,
+        versions.router,
+        executions.workflow_router,
+        events.router,
+        executions.router,
+        commands.router,
+        dead_letters.router,
+        integrations.router,
+    ):
+        app.include_router(router)
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", include_in_schema=False)

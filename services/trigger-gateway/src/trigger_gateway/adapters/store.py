@@ -1,22 +1,28 @@
-"""MongoDB repositories of the gateway: tenants, API keys, workflows and their versions,
-trigger receipts, and read-only views of executions and node runs (the executor writes those)."""
+"""MongoDB connection, the gateway's indexes, tenants and API keys, trigger receipts.
+
+The other collections the gateway reads or writes have their own modules: `workflows`
+(workflows and versions), `history` (executions and node runs, read-only), `dead_letters`
+(read-only) and `connections` (the tenants' integration connections)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
+_NEWEST = [("_id", DESCENDING)]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     """Every index the gateway's queries use (idempotent)."""
     await db.api_keys.create_index([("tenant_id", ASCENDING)])
-    await db.workflows.create_index([("tenant_id", ASCENDING), ("created_at", DESCENDING)])
+    await db.workflows.create_index(
+        [("tenant_id", ASCENDING), ("created_at", DESCENDING), *_NEWEST]
+    )
     await db.workflows.create_index(
         [("tenant_id", ASCENDING), ("trigger_type", ASCENDING), ("is_active", ASCENDING)]
     )
@@ -27,7 +33,22 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.executions.create_index(
         [("tenant_id", ASCENDING), ("workflow_id", ASCENDING), ("started_at", DESCENDING)]
     )
+    for history in ([], [("status", ASCENDING)]):  # a workflow's executions, by status or not
+        await db.executions.create_index(
+            [
+                ("tenant_id", ASCENDING),
+                ("workflow_id", ASCENDING),
+                *history,
+                ("created_at", DESCENDING),
+                *_NEWEST,
+            ]
+        )
     await db.node_runs.create_index([("execution_id", ASCENDING), ("seq", ASCENDING)])
+    for scope in ([("original_headers.tenant_id", ASCENDING)], []):  # a tenant's, or all (admin)
+        for narrowed in ([], [("consumer", ASCENDING)], [("original_topic", ASCENDING)]):
+            keys = [*scope, *narrowed, ("failed_at", DESCENDING), *_NEWEST]
+            await db.dead_letters.create_index(keys)
+    await db.integrations.create_index([("tenant_id", ASCENDING), ("type", ASCENDING)])
 
 
 def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
@@ -49,49 +70,6 @@ class TenantRepository:
     async def tenant_for_key(self, key_digest: str) -> str | None:
         doc = await self._db.api_keys.find_one({"_id": key_digest})
         return None if doc is None else str(doc["tenant_id"])
-
-
-class WorkflowRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-
-    async def create(self, workflow: Document, definition: Document) -> None:
-        """The workflow and its immutable version 1."""
-        await self._db.workflow_versions.insert_one(
-            {
-                "_id": f"{workflow['_id']}:1",
-                "workflow_id": workflow["_id"],
-                "tenant_id": workflow["tenant_id"],
-                "version": 1,
-                "definition": definition,
-                "created_at": workflow["created_at"],
-            }
-        )
-        await self._db.workflows.insert_one(workflow)
-
-    async def get(self, tenant_id: str, workflow_id: str) -> Document | None:
-        return await self._db.workflows.find_one({"_id": workflow_id, "tenant_id": tenant_id})
-
-    async def activate(self, tenant_id: str, workflow_id: str) -> Document | None:
-        """Make the latest version the active one: new executions run it."""
-        doc = await self.get(tenant_id, workflow_id)
-        if doc is None:
-            return None
-        return await self._db.workflows.find_one_and_update(
-            {"_id": workflow_id, "tenant_id": tenant_id},
-            {
-                "$set": {
-                    "is_active": True,
-                    "active_version": doc["latest_version"],
-                    "activated_at": datetime.now(UTC),
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-
-    async def versioned_definition(self, workflow_id: str, version: int) -> Document | None:
-        doc = await self._db.workflow_versions.find_one({"_id": f"{workflow_id}:{version}"})
-        return None if doc is None else dict(doc["definition"])
 
 
 class TriggerReceiptRepository:
@@ -119,35 +97,3 @@ class TriggerReceiptRepository:
         await self._db.trigger_receipts.update_one(
             {"_id": f"{tenant_id}:{event_id}"}, {"$set": {"published": True}}
         )
-
-
-class ExecutionReadRepository:
-    """What the history API reads; the executor is the only writer."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-
-    async def get(self, tenant_id: str, execution_id: str) -> Document | None:
-        return await self._db.executions.find_one(
-            {"_id": execution_id, "tenant_id": tenant_id},
-            projection={"state_json": 0, "outbox": 0},
-        )
-
-    async def find(
-        self, tenant_id: str, *, trigger_id: str | None, workflow_id: str | None, limit: int
-    ) -> list[Document]:
-        query: Document = {"tenant_id": tenant_id}
-        if trigger_id:
-            query["trigger_id"] = trigger_id
-        if workflow_id:
-            query["workflow_id"] = workflow_id
-        cursor = self._db.executions.find(
-            query,
-            projection={"state_json": 0, "outbox": 0, "trigger_json": 0, "variables_json": 0},
-            sort=[("created_at", DESCENDING)],
-        ).limit(limit)
-        return [doc async for doc in cursor]
-
-    async def node_runs(self, execution_id: str) -> list[Document]:
-        cursor = self._db.node_runs.find({"execution_id": execution_id}, sort=[("seq", ASCENDING)])
-        return [doc async for doc in cursor]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,12 +10,11 @@ import httpx
 from fastapi import Depends, Header, HTTPException, Request, status
 from faststream.kafka import KafkaBroker
 
-from trigger_gateway.adapters.store import (
-    ExecutionReadRepository,
-    TenantRepository,
-    TriggerReceiptRepository,
-    WorkflowRepository,
-)
+from trigger_gateway.adapters.connections import ConnectionRepository
+from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
+from trigger_gateway.adapters.history import ExecutionReadRepository
+from trigger_gateway.adapters.store import TenantRepository, TriggerReceiptRepository
+from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.domain.api_keys import digest
 from trigger_gateway.settings import Settings
 
@@ -27,6 +27,8 @@ class Gateway:
     workflows: WorkflowRepository
     receipts: TriggerReceiptRepository
     executions: ExecutionReadRepository
+    dead_letters: DeadLetterReadRepository
+    connections: ConnectionRepository
     executor_http: httpx.AsyncClient
 
 
@@ -59,3 +61,31 @@ async def tenant_id(
 
 
 TenantDep = Annotated[str, Depends(tenant_id)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a tenant (its API key), or the operator (`X-Admin-Token`, every tenant)."""
+
+    tenant_id: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.tenant_id is None
+
+
+async def caller(
+    gw: GatewayDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+    x_admin_token: Annotated[str | None, Header()] = None,
+) -> Caller:
+    """The admin when `X-Admin-Token` is sent (and right), otherwise the API key's tenant."""
+    if x_admin_token is not None:
+        if not secrets.compare_digest(x_admin_token, gw.settings.admin_token):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong X-Admin-Token")
+        return Caller(tenant_id=None)
+    return Caller(await tenant_id(gw, authorization, x_api_key))
+
+
+CallerDep = Annotated[Caller, Depends(caller)]

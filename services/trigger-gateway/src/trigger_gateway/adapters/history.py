@@ -1,0 +1,86 @@
+"""What the history API reads: executions and node runs (the executor is their only writer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from trigger_gateway.adapters.keyset import newest_first, older_than
+
+Document = dict[str, Any]
+# Engine internals and payload copies stay out of listings.
+_LISTED = {"state_json": 0, "outbox": 0, "trigger_json": 0, "variables_json": 0}
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """Which executions of a workflow to list (times compare with `created_at`)."""
+
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ExecutionReadRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def get(self, tenant_id: str, execution_id: str) -> Document | None:
+        return await self._db.executions.find_one(
+            {"_id": execution_id, "tenant_id": tenant_id},
+            projection={"state_json": 0, "outbox": 0},
+        )
+
+    async def find(
+        self, tenant_id: str, *, trigger_id: str | None, workflow_id: str | None, limit: int
+    ) -> list[Document]:
+        query: Document = {"tenant_id": tenant_id}
+        if trigger_id:
+            query["trigger_id"] = trigger_id
+        if workflow_id:
+            query["workflow_id"] = workflow_id
+        cursor = self._db.executions.find(
+            query, projection=_LISTED, sort=[("created_at", DESCENDING)]
+        ).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def page(
+        self,
+        tenant_id: str,
+        workflow_id: str,
+        which: ExecutionFilter,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[Document]:
+        """A workflow's executions, newest first."""
+        query: Document = {"tenant_id": tenant_id, "workflow_id": workflow_id}
+        if which.status:
+            query["status"] = which.status
+        created: Document = {}
+        if which.since is not None:
+            created["$gte"] = which.since
+        if which.until is not None:
+            created["$lt"] = which.until
+        if created:
+            query["created_at"] = created
+        if after is not None:
+            query.update(older_than("created_at", *after))
+        cursor = self._db.executions.find(
+            query, projection=_LISTED, sort=newest_first("created_at")
+        ).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def node_runs(
+        self, execution_id: str, *, limit: int, after_seq: int | None = None
+    ) -> list[Document]:
+        """Node runs in the order they ran."""
+        query: Document = {"execution_id": execution_id}
+        if after_seq is not None:
+            query["seq"] = {"$gt": after_seq}
+        cursor = self._db.node_runs.find(query, sort=[("seq", ASCENDING)]).limit(limit)
+        return [doc async for doc in cursor]

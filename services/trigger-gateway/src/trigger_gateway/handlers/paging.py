@@ -1,0 +1,38 @@
+"""Cursor paging for every listing: fetch one more than asked to know whether a next page
+exists, and hand out the last item's sort key as an opaque cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
+
+from fastapi import HTTPException, Query, status
+
+from trigger_gateway.domain.paging import CursorKey, InvalidCursor, decode_cursor, encode_cursor
+
+T = TypeVar("T")
+Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
+CursorParam = Annotated[
+    str | None, Query(description="`next_cursor` of the previous page; omit for the first.")
+]
+
+
+def position(kind: str, cursor: str | None, arity: int) -> tuple[Any, ...] | None:
+    """Where a page starts; 422 for a cursor that is not one of this listing's."""
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(kind, cursor, arity)
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"cursor: {exc}") from None
+
+
+def page_of(
+    kind: str, fetched: Sequence[T], limit: int, key: Callable[[T], tuple[CursorKey, ...]]
+) -> tuple[list[T], str | None]:
+    """The page (at most `limit` of `fetched`, which was asked for `limit + 1`) and the
+    cursor of the next one (None on the last page)."""
+    items = list(fetched[:limit])
+    if len(fetched) <= limit or not items:
+        return items, None
+    return items, encode_cursor(kind, *key(items[-1]))

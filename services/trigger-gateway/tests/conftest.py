@@ -1,0 +1,264 @@
+"""The gateway's routes against in-memory repositories, a recording broker and a stub executor.
+
+What the MongoDB queries return (filters, paging, races) is checked against the real
+MongoDB-wire server in tests-e2e; here the routes' own decisions are: who may see what, which
+status code, what is published."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from trigger_gateway.adapters.workflows import UnknownVersion
+from trigger_gateway.app import create_app
+from trigger_gateway.domain.api_keys import digest
+from trigger_gateway.handlers.deps import Gateway
+from trigger_gateway.settings import Settings
+
+with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx is what we use
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+Doc = dict[str, Any]
+ADMIN = "test-admin-token"
+KEYS = {"key-a": "ten_a", "key-b": "ten_b"}
+
+
+def by_newest(docs: list[Doc], field_name: str) -> list[Doc]:
+    return sorted(docs, key=lambda d: (d[field_name], d["_id"]), reverse=True)
+
+
+def past(docs: list[Doc], field_name: str, position: tuple[Any, ...] | None) -> list[Doc]:
+    if position is None:
+        return docs
+    return [d for d in docs if (d[field_name], d["_id"]) < tuple(position)]
+
+
+class MemoryTenants:
+    async def tenant_for_key(self, key_digest: str) -> str | None:
+        return {digest(k): t for k, t in KEYS.items()}.get(key_digest)
+
+
+class MemoryWorkflows:
+    def __init__(self) -> None:
+        self.workflows: dict[str, Doc] = {}
+        self.versions_: dict[str, Doc] = {}
+
+    async def create(self, workflow: Doc, definition: Doc) -> None:
+        self.workflows[workflow["_id"]] = dict(workflow)
+        self._add_version(workflow["_id"], 1, definition, workflow["created_at"])
+
+    def _add_version(self, workflow_id: str, version: int, definition: Doc, at: datetime) -> None:
+        self.versions_[f"{workflow_id}:{version}"] = {
+            "_id": f"{workflow_id}:{version}",
+            "version": version,
+            "name": definition["name"],
+            "trigger_type": definition["triggerType"],
+            "node_count": len(definition["nodes"]),
+            "definition": definition,
+            "created_at": at,
+        }
+
+    async def get(self, tenant_id: str, workflow_id: str) -> Doc | None:
+        doc = self.workflows.get(workflow_id)
+        return dict(doc) if doc and doc["tenant_id"] == tenant_id else None
+
+    async def page(self, tenant_id: str, *, limit: int, after: Any) -> list[Doc]:
+        mine = [d for d in self.workflows.values() if d["tenant_id"] == tenant_id]
+        return past(by_newest(mine, "created_at"), "created_at", after)[:limit]
+
+    async def publish(self, tenant_id: str, workflow_id: str, definition: Doc) -> Any:
+        doc = self.workflows.get(workflow_id)
+        if doc is None or doc["tenant_id"] != tenant_id:
+            return None
+        doc["latest_version"] += 1
+        self._add_version(workflow_id, doc["latest_version"], definition, datetime.now())
+        return dict(doc), doc["latest_version"]
+
+    async def versions(self, workflow_id: str, *, limit: int, before: int | None) -> list[Doc]:
+        mine = [v for k, v in self.versions_.items() if k.startswith(workflow_id + ":")]
+        mine = [v for v in mine if before is None or v["version"] < before]
+        return sorted(mine, key=lambda v: -v["version"])[:limit]
+
+    async def version(self, workflow_id: str, version: int) -> Doc | None:
+        return self.versions_.get(f"{workflow_id}:{version}")
+
+    async def versioned_definition(self, workflow_id: str, version: int) -> Doc | None:
+        found = await self.version(workflow_id, version)
+        return None if found is None else found["definition"]
+
+    async def activate(self, tenant_id: str, workflow_id: str, version: int | None = None) -> Any:
+        doc = await self.get(tenant_id, workflow_id)
+        if doc is None:
+            return None
+        number = doc["latest_version"] if version is None else version
+        if f"{workflow_id}:{number}" not in self.versions_:
+            raise UnknownVersion(f"workflow {workflow_id} has no version {number}")
+        self.workflows[workflow_id].update(is_active=True, active_version=number)
+        return dict(self.workflows[workflow_id])
+
+    async def deactivate(self, tenant_id: str, workflow_id: str) -> Doc | None:
+        if await self.get(tenant_id, workflow_id) is None:
+            return None
+        self.workflows[workflow_id]["is_active"] = False
+        return dict(self.workflows[workflow_id])
+
+
+class MemoryExecutions:
+    def __init__(self) -> None:
+        self.docs: dict[str, Doc] = {}
+        self.runs: list[Doc] = []
+
+    async def get(self, tenant_id: str, execution_id: str) -> Doc | None:
+        doc = self.docs.get(execution_id)
+        return doc if doc and doc["tenant_id"] == tenant_id else None
+
+    async def page(
+        self, tenant_id: str, workflow_id: str, which: Any, *, limit: int, after: Any
+    ) -> list[Doc]:
+        mine = [
+            d
+            for d in self.docs.values()
+            if (d["tenant_id"], d["workflow_id"]) == (tenant_id, workflow_id)
+            and which.status in (None, d["status"])
+        ]
+        return past(by_newest(mine, "created_at"), "created_at", after)[:limit]
+
+    async def node_runs(
+        self, execution_id: str, *, limit: int, after_seq: int | None = None
+    ) -> list[Doc]:
+        mine = [r for r in self.runs if r["execution_id"] == execution_id]
+        return [r for r in mine if after_seq is None or r["seq"] > after_seq][:limit]
+
+
+class MemoryDeadLetters:
+    def __init__(self) -> None:
+        self.docs: list[Doc] = []
+
+    async def page(
+        self,
+        *,
+        tenant_id: str | None,
+        consumer: str | None,
+        topic: str | None,
+        limit: int,
+        after: Any,
+    ) -> list[Doc]:
+        mine = [
+            d
+            for d in self.docs
+            if tenant_id in (None, d["original_headers"].get("tenant_id"))
+            and consumer in (None, d["consumer"])
+            and topic in (None, d["original_topic"])
+        ]
+        return past(by_newest(mine, "failed_at"), "failed_at", after)[:limit]
+
+
+class MemoryConnections:
+    def __init__(self) -> None:
+        self.docs: dict[str, Doc] = {}
+
+    async def put(self, tenant_id: str, integration: str, settings: Doc) -> Doc:
+        doc = {"_id": f"{tenant_id}:{integration}", "tenant_id": tenant_id, "type": integration}
+        self.docs[doc["_id"]] = {**doc, **settings}
+        return self.docs[doc["_id"]]
+
+    async def list(self, tenant_id: str) -> list[Doc]:
+        return [d for d in self.docs.values() if d["tenant_id"] == tenant_id]
+
+    async def get(self, tenant_id: str, integration: str) -> Doc | None:
+        return self.docs.get(f"{tenant_id}:{integration}")
+
+    async def delete(self, tenant_id: str, integration: str) -> bool:
+        return self.docs.pop(f"{tenant_id}:{integration}", None) is not None
+
+
+@dataclass
+class RecordingBroker:
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    async def publish(
+        self, value: bytes, topic: str, *, key: bytes, headers: dict[str, str]
+    ) -> None:
+        self.published.append({"value": value, "topic": topic, "key": key, "headers": headers})
+
+
+def stub_executor(request: httpx.Request) -> httpx.Response:
+    """Validation as the executor answers it: a node without a label is an error."""
+    import json
+
+    definition = json.loads(request.content)
+    problems = [
+        {"severity": "error", "node_id": n["id"], "message": "unknown node"}
+        for n in definition["nodes"]
+        if not n.get("label")
+    ]
+    return httpx.Response(200, json={"problems": problems})
+
+
+@dataclass
+class Harness:
+    client: TestClient
+    workflows: MemoryWorkflows
+    executions: MemoryExecutions
+    dead_letters: MemoryDeadLetters
+    connections: MemoryConnections
+    broker: RecordingBroker
+
+    def as_tenant(self, key: str = "key-a") -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def as_admin(self) -> dict[str, str]:
+        return {"X-Admin-Token": ADMIN}
+
+
+@pytest.fixture
+def gw() -> Harness:
+    settings = Settings(admin_token=ADMIN, public_url="http://gw.test")
+    app = create_app(settings)
+    harness = Harness(
+        TestClient(app),  # no lifespan: nothing connects to Kafka or MongoDB
+        MemoryWorkflows(),
+        MemoryExecutions(),
+        MemoryDeadLetters(),
+        MemoryConnections(),
+        RecordingBroker(),
+    )
+    executor = httpx.AsyncClient(
+        transport=httpx.MockTransport(stub_executor), base_url="http://executor.test"
+    )
+    app.state.gateway = Gateway(
+        settings=settings,
+        broker=harness.broker,  # type: ignore[arg-type]
+        tenants=MemoryTenants(),  # type: ignore[arg-type]
+        workflows=harness.workflows,  # type: ignore[arg-type]
+        receipts=None,  # type: ignore[arg-type]
+        executions=harness.executions,  # type: ignore[arg-type]
+        dead_letters=harness.dead_letters,  # type: ignore[arg-type]
+        connections=harness.connections,  # type: ignore[arg-type]
+        executor_http=executor,
+    )
+    return harness
+
+
+@pytest.fixture
+def builder_json() -> Callable[..., Doc]:
+    """A workflow as the builder saves it."""
+    return workflow_json
+
+
+def workflow_json(name: str = "Greeting", trigger: str = "Incoming Message") -> Doc:
+    return {
+        "name": name,
+        "triggerType": trigger,
+        "nodes": [
+            {"id": "t", "type": "trigger", "label": trigger, "config": {}},
+            {"id": "r", "type": "action", "label": "Send Reply", "config": {"message": "hi"}},
+        ],
+        "edges": [{"id": "e", "source": "t", "target": "r"}],
+    }
