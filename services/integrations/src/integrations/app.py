@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import httpx
 from faststream.asgi import AsgiFastStream, make_ping_asgi
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
-from integrations.adapters.store import IntegrationCallRepository, connect
+from integrations.adapters.http_provider import HttpProvider
+from integrations.adapters.store import (
+    ConnectionRepository,
+    DeadLetterRepository,
+    IntegrationCallRepository,
+    connect,
+)
 from integrations.handlers.kafka import Wiring, build_router
 from integrations.service import IntegrationService
 from integrations.settings import Settings
@@ -25,6 +32,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             ("/metrics", make_asgi_app()),  # type: ignore[list-item]
         ],
     )
+    http = httpx.AsyncClient(follow_redirects=False)
 
     @app.on_startup
     async def connect_stores() -> None:
@@ -40,6 +48,16 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
 
         wiring.publish = publish
         wiring.attempts = settings.handling_attempts
-        wiring.service = IntegrationService(calls, publish)
+        wiring.record_dead_letter = DeadLetterRepository(db).record
+        wiring.service = IntegrationService(
+            calls,
+            ConnectionRepository(db, settings.connection_cache_seconds),
+            HttpProvider(http, settings.max_response_bytes),
+            publish,
+        )
+
+    @app.after_shutdown
+    async def close_http() -> None:
+        await http.aclose()
 
     return app

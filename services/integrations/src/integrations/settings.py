@@ -18,3 +18,9 @@ class Settings(BaseSettings):
     handling_attempts: int = Field(
         3, description="Attempts at one message before it goes to the dead-letter topic."
     )
+    connection_cache_seconds: float = Field(
+        5.0, description="How long a tenant's connection is cached (a change applies within it)."
+    )
+    max_response_bytes: int = Field(
+        512 * 1024, description="Largest answer an http connection may give (it travels on Kafka)."
+    )

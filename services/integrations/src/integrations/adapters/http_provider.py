@@ -1,0 +1,111 @@
+"""The `http` mode: an action is `POST {base_url}/{action}` to a service of the tenant's.
+
+The body is `{action, params, idempotency_key}`; the `Idempotency-Key` header carries the key
+too, so a service that deduplicates (as Stripe does) performs a redelivered call once. Nothing
+of the request, the answer or the URL is logged: they may hold customer data or secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+
+from integrations.domain.operations import Connection, IntegrationCall, IntegrationError
+
+# httpx logs every request's URL at INFO; the URL is the tenant's business, not our logs'.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+MAX_MESSAGE = 500
+
+
+class HttpProvider:
+    def __init__(self, client: httpx.AsyncClient, max_response_bytes: int) -> None:
+        self._client = client
+        self._max_bytes = max_response_bytes
+
+    async def perform(
+        self, connection: Connection, call: IntegrationCall, idempotency_key: str
+    ) -> dict[str, Any]:
+        """The answer's JSON object; IntegrationError for anything else."""
+        name = call.integration
+        if not connection.base_url:
+            raise IntegrationError("IntegrationNotConnected", f"{name}: connection has no base_url")
+        try:
+            async with self._client.stream(
+                "POST",
+                f"{connection.base_url}/{call.action}",
+                json={
+                    "action": call.action,
+                    "params": call.params,
+                    "idempotency_key": idempotency_key,
+                },
+                headers={"Idempotency-Key": idempotency_key},
+                timeout=connection.timeout_seconds,
+            ) as response:
+                body = await self._read(response, name)
+        except httpx.TimeoutException:
+            raise IntegrationError(
+                "IntegrationUnavailable",
+                f"{name} did not answer {call.action} within {connection.timeout_seconds:g}s",
+            ) from None
+        except httpx.TransportError as exc:
+            raise IntegrationError(
+                "IntegrationUnavailable", f"{name} unreachable: {type(exc).__name__}"
+            ) from None
+        status = response.status_code
+        if status >= 500:
+            raise IntegrationError(
+                "IntegrationUnavailable", f"{name} answered HTTP {status}: {_said(body)}", status
+            )
+        if status >= 400:
+            raise IntegrationError(
+                "IntegrationRejected", f"{name} answered HTTP {status}: {_said(body)}", status
+            )
+        if status >= 300:
+            raise IntegrationError(
+                "IntegrationBadResponse",
+                f"{name} answered HTTP {status} (redirects are not followed)",
+                status,
+            )
+        return _result(body, name)
+
+    async def _read(self, response: httpx.Response, name: str) -> bytes:
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > self._max_bytes:
+                raise IntegrationError(
+                    "IntegrationBadResponse",
+                    f"{name} answered more than {self._max_bytes} bytes",
+                    response.status_code,
+                )
+        return bytes(body)
+
+
+def _result(body: bytes, name: str) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except ValueError:
+        raise IntegrationError(
+            "IntegrationBadResponse", f"{name} answered something not JSON"
+        ) from None
+    return value if isinstance(value, dict) else {"result": value}
+
+
+def _said(body: bytes) -> str:
+    """What the service said about its error: its `message`/`error` field, or the text."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        value = body.decode(errors="replace")
+    if isinstance(value, dict):
+        for key in ("message", "error", "detail"):
+            if isinstance(value.get(key), str):
+                value = value[key]
+                break
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text.strip()[:MAX_MESSAGE] or "(no message)"
