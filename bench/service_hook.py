@@ -1,0 +1,60 @@
+"""Run one service exactly as `python -m <module>`, plus a MongoDB command counter on /metrics.
+
+    python bench/service_hook.py executor
+
+`make bench` starts the services through this file so it can tell which service sends which
+MongoDB commands without changing any service: a pymongo CommandListener registered globally
+(`pymongo.monitoring.register`, which every client created afterwards picks up) counts each
+command by name and collection into a Prometheus counter in the default registry, which every
+service already serves at `/metrics`:
+
+    connectflo_bench_mongo_commands_total{command="insert",collection="executions"} 1234.0
+
+Connection monitoring (hello, ping, endSessions) is not counted. The cost is one event object and
+one counter increment per command (a few microseconds).
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+from prometheus_client import Counter
+from pymongo import monitoring
+
+NOT_COUNTED = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo"})
+
+COMMANDS = Counter(
+    "connectflo_bench_mongo_commands",
+    "MongoDB commands sent by this process (counted by bench/service_hook.py)",
+    ["command", "collection"],
+)
+
+
+class CommandCounter(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str], object] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = event.command_name
+        if name in NOT_COUNTED:
+            return
+        target = event.command.get(name)
+        key = (name, target if isinstance(target, str) else "")
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = COMMANDS.labels(*key)
+        child.inc()  # type: ignore[attr-defined]
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    module = sys.argv[1]
+    monitoring.register(CommandCounter())
+    sys.argv = [module, *sys.argv[2:]]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
