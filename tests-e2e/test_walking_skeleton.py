@@ -82,12 +82,14 @@ async def test_trigger_runs_linear_workflow_end_to_end(stack, http, mongo, tenan
         assert execution["variables"]["workflow"]["topic"] == "where is my order?"
 
         reply = "Hello Ada, about: where is my order?"
+        mine = lambda m: m.value.get("execution_id") == execution["id"]  # noqa: E731
+        # The reply is fire-and-forget for the workflow: it completes once the request is
+        # durably published; the notifier delivers and records it right after.
+        await observer.wait_for(lambda m: mine(m) and m.type == "ReplySent")
         stored = mongo.notifications.find_one({"execution_id": execution["id"]})
         assert stored is not None and stored["status"] == "delivered"
         assert stored["message"] == reply
         assert mongo.node_runs.count_documents({"execution_id": execution["id"]}) == 4
-
-        mine = lambda m: m.value.get("execution_id") == execution["id"]  # noqa: E731
         await observer.wait_for(lambda m: mine(m) and m.type == "ExecutionCompleted")
         steps = await observer.wait_for(lambda m: mine(m) and m.type == "NodeStepped", count=4)
         assert [s.value["node_id"] for s in steps] == ["t", "set", "reply", "reply"]

@@ -192,6 +192,11 @@ class NotificationRequested(Event):
     channel: str = Field(description="chat, sms, email, ...")
     conversation_id: str | None = None
     request: JsonObject = Field(description="The node's rendered request, e.g. {message: ...}.")
+    awaits_result: bool = Field(
+        default=True,
+        description="False when the workflow went on without waiting (a reply, a tag): the "
+        "notifier then records the outcome but sends no EffectSettled back.",
+    )
 
 
 class IntegrationRequested(Event):

@@ -6,10 +6,18 @@ from faststream.asgi import AsgiFastStream, make_ping_asgi
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
-from executor.adapters.store import ExecutionRepository, WorkflowCatalog, connect, ensure_indexes
+from executor.adapters.store import (
+    DeadLetterRepository,
+    ExecutionRepository,
+    ReplyWaitRepository,
+    WorkflowCatalog,
+    connect,
+    ensure_indexes,
+)
 from executor.handlers.http import validate_workflow
 from executor.handlers.kafka import Wiring, build_router
 from executor.runtime.service import ExecutionService
+from executor.runtime.step import Limits
 from executor.settings import Settings
 from executor.telemetry import setup_tracing
 
@@ -40,12 +48,19 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             await broker.publish(value, topic, key=key, headers=headers)
 
         wiring.publish = publish
+        wiring.record_dead_letter = DeadLetterRepository(db).record
         wiring.attempts = settings.handling_attempts
         wiring.service = ExecutionService(
             WorkflowCatalog(db),
             ExecutionRepository(db),
+            ReplyWaitRepository(db),
             publish,
-            max_steps=settings.max_steps_per_command,
+            limits=Limits(
+                max_steps=settings.max_steps_per_command,
+                max_running_seconds=settings.max_running_seconds,
+                max_waiting_seconds=settings.max_waiting_seconds,
+                max_depth=settings.max_subworkflow_depth,
+            ),
         )
         app.state_client = client  # type: ignore[attr-defined]
 

@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     max_steps_per_command: int = Field(
         500, description="Node runs per command before the execution continues in a new command."
     )
+    max_running_seconds: float = Field(
+        3600, description="Default running-time limit of an execution (time not spent waiting)."
+    )
+    max_waiting_seconds: float = Field(
+        7 * 24 * 3600, description="Default limit on one wait (for a reply, a timer, a service)."
+    )
+    max_subworkflow_depth: int = Field(5, description="Execute Workflow nesting limit.")
     handling_attempts: int = Field(
         3, description="Attempts at one message before it goes to the dead-letter topic."
     )

@@ -6,7 +6,7 @@ from faststream.asgi import AsgiFastStream, make_ping_asgi
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
-from notifier.adapters.store import NotificationRepository, connect
+from notifier.adapters.store import DeadLetterRepository, NotificationRepository, connect
 from notifier.handlers.kafka import Wiring, build_router
 from notifier.service import NotificationService
 from notifier.settings import Settings
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             await broker.publish(value, topic, key=key, headers=headers)
 
         wiring.publish = publish
+        wiring.record_dead_letter = DeadLetterRepository(db).record
         wiring.attempts = settings.handling_attempts
         wiring.service = NotificationService(notifications, publish)
 

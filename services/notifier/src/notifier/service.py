@@ -42,6 +42,8 @@ class NotificationService:
                 ),
                 envelope,
             )
+        if not request.awaits_result:
+            return  # the workflow went on without waiting; the outcome is in `notifications`
         await self._send(
             topics.EXECUTION_COMMANDS,
             request.execution_id,

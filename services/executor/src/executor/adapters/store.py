@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
+from contracts.events import DeadLettered
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -32,6 +35,10 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         [("tenant_id", ASCENDING), ("workflow_id", ASCENDING), ("started_at", DESCENDING)]
     )
     await db.node_runs.create_index([("execution_id", ASCENDING), ("seq", ASCENDING)])
+    await db.reply_waits.create_index(
+        [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("created_at", ASCENDING)]
+    )
+    await db.reply_waits.create_index([("execution_id", ASCENDING)])
 
 
 class WorkflowCatalog:
@@ -45,9 +52,12 @@ class WorkflowCatalog:
     async def active_for(self, tenant_id: str, trigger_type: str) -> list[Document]:
         cursor = self._db.workflows.find(
             {"tenant_id": tenant_id, "trigger_type": trigger_type, "is_active": True},
-            projection={"_id": 1, "active_version": 1, "name": 1},
+            projection={"_id": 1, "active_version": 1, "name": 1, "trigger_type": 1},
         )
         return [doc async for doc in cursor]
+
+    async def workflow(self, tenant_id: str, workflow_id: str) -> Document | None:
+        return await self._db.workflows.find_one({"_id": workflow_id, "tenant_id": tenant_id})
 
     async def definition(self, workflow_id: str, version: int) -> Document:
         key = (workflow_id, version)
@@ -93,3 +103,53 @@ class ExecutionRepository:
             others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
             if others:
                 raise
+
+
+class ReplyWaitRepository:
+    """Executions waiting for a conversation's next customer message (Wait for Reply)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def add(
+        self, tenant_id: str, conversation_id: str, execution_id: str, effect_id: str
+    ) -> None:
+        doc = {
+            "_id": f"{execution_id}:{effect_id}",
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "execution_id": execution_id,
+            "effect_id": effect_id,
+            "created_at": datetime.now(UTC),
+        }
+        with contextlib.suppress(DuplicateKeyError):  # registered by an earlier attempt
+            await self._db.reply_waits.insert_one(doc)
+
+    async def for_conversation(self, tenant_id: str, conversation_id: str) -> list[Document]:
+        cursor = self._db.reply_waits.find(
+            {"tenant_id": tenant_id, "conversation_id": conversation_id},
+            sort=[("created_at", ASCENDING)],
+        )
+        return [doc async for doc in cursor]
+
+    async def remove(self, wait_id: str) -> None:
+        await self._db.reply_waits.delete_one({"_id": wait_id})
+
+    async def release(self, execution_id: str, effect_id: str | None) -> None:
+        if effect_id is None:
+            await self._db.reply_waits.delete_many({"execution_id": execution_id})
+        else:
+            await self._db.reply_waits.delete_one({"_id": f"{execution_id}:{effect_id}"})
+
+
+class DeadLetterRepository:
+    """The ``dead_letters`` collection the API lists (the topic has every one too)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def record(self, event: DeadLettered) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.dead_letters.insert_one(
+                {"_id": event.dead_letter_id, **event.model_dump()}
+            )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from contracts import topics
-from contracts.delivery import Consumed, Publish, handle_or_dead_letter
+from contracts.delivery import Consumed, Publish, RecordDeadLetter, handle_or_dead_letter
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
@@ -23,6 +23,7 @@ class Wiring:
 
     service: ExecutionService
     publish: Publish
+    record_dead_letter: RecordDeadLetter
     attempts: int
 
 
@@ -54,6 +55,7 @@ def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
             consumer=CONSUMER,
             publish=wiring.publish,
             attempts=wiring.attempts,
+            record_dead_letter=wiring.record_dead_letter,
         )
 
     @router.subscriber(
@@ -69,6 +71,7 @@ def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
             consumer=CONSUMER,
             publish=wiring.publish,
             attempts=wiring.attempts,
+            record_dead_letter=wiring.record_dead_letter,
         )
 
     return router

@@ -1,10 +1,11 @@
 """One command applied to one execution, without I/O: the heart of the durable runtime.
 
 ``apply`` takes the stored execution document, the compiled workflow and a command, runs the
-engine until every path has ended or suspended (or the step budget is spent), and returns the
-new document (with its outbox), the node runs to record, and whether anything changed. The
-service then writes node runs, writes the document conditionally on its version, publishes the
-outbox, and only then commits the Kafka offset.
+engine until every path has ended or is suspended (or the step budget is spent), and returns the
+new document (its outbox inside), the node runs to record, and the few things the service must
+do in MongoDB first (start a child execution, register a wait for the customer's reply). The
+service then records node runs, writes the document conditionally on its version, publishes the
+outbox, and only then commits the Kafka offset (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,29 +13,49 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from contracts import Envelope, topics
+from contracts import topics
 from contracts.delivery import Permanent
 from contracts.events import (
     EffectSettled,
-    Event,
-    ExecutionCompleted,
-    ExecutionFailed,
+    ExecutionCancelRequested,
     ExecutionRequested,
-    ExecutionStarted,
-    IntegrationRequested,
-    NodeStepped,
-    NotificationRequested,
-    TimerRequested,
+    ExecutionRetryRequested,
+    WaitingFor,
 )
 
 from executor.runtime import engine
-from executor.runtime.engine import EffectTarget
+from executor.runtime.effects import (
+    DEADLINE,
+    DELAY,
+    REPLY_TIMEOUT,
+    AwaitReply,
+    EffectRouter,
+    ReleaseReplies,
+    StartChild,
+)
+from executor.runtime.outbox import Outbox, duration_ms, error_text
 
-SOURCE = "/connectflo/executor"
 Document = dict[str, Any]
+Command = ExecutionRequested | EffectSettled | ExecutionCancelRequested | ExecutionRetryRequested
+Action = StartChild | AwaitReply | ReleaseReplies
+FINISHED = ("completed", "failed", "cancelled")
+
+
+class PermanentStepError(Permanent):
+    """A command that can never be applied as the workflow stands (dead-lettered at once)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-command step budget and per-execution limits (defaults in executor.settings)."""
+
+    max_steps: int = 500
+    max_running_seconds: float = 3600
+    max_waiting_seconds: float = 7 * 24 * 3600
+    max_depth: int = 5
 
 
 @dataclass
@@ -43,161 +64,273 @@ class Applied:
 
     doc: Document
     node_runs: list[Document] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     changed: bool = True
-
-
-def outbox_entry(topic: str, key: str, envelope: Envelope[Any]) -> Document:
-    return {
-        "topic": topic,
-        "key": key,
-        "headers": envelope.headers(),
-        "value": envelope.body().decode(),
-    }
 
 
 async def apply(
     doc: Document,
     workflow: engine.CompiledWorkflow,
-    command: ExecutionRequested | EffectSettled,
+    command: Command,
     *,
     now: Callable[[], datetime],
-    max_steps: int,
+    limits: Limits,
     traceparent: str | None,
 ) -> Applied:
     """Apply ``command`` to the execution ``doc`` (not mutated)."""
-    doc = dict(doc)
-    outbox: list[Document] = []
+    retrying = isinstance(command, ExecutionRetryRequested) and doc["status"] == "failed"
+    if doc["status"] in FINISHED and not retrying:
+        return Applied(doc, changed=False)
+    step = _Step(dict(doc), workflow, now, limits, traceparent)
+    changed = await step.apply(command)
+    return Applied(step.doc, step.runs, step.actions, changed)
 
-    def emit(topic: str, event: Event) -> None:
-        envelope = Envelope.wrap(
-            event, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=traceparent
-        )
-        outbox.append(outbox_entry(topic, doc["_id"], envelope))
 
-    if isinstance(command, ExecutionRequested):
-        if doc.get("state_json") is not None and command.command_id.startswith("start:"):
-            return Applied(doc, changed=False)  # already started: a redelivered start
+class _Step:
+    def __init__(
+        self,
+        doc: Document,
+        workflow: engine.CompiledWorkflow,
+        now: Callable[[], datetime],
+        limits: Limits,
+        traceparent: str | None,
+    ) -> None:
+        self.doc = doc
+        self.workflow = workflow
+        self.now = now
+        self.limits = limits
+        self.outbox = Outbox(doc, traceparent)
+        self.runs: list[Document] = []
+        self.actions: list[Action] = []
+        self.router = EffectRouter(doc, self.outbox, self.actions, now, limits.max_depth)
+
+    async def apply(self, command: Command) -> bool:
+        doc = self.doc
+        if isinstance(command, ExecutionCancelRequested):
+            self._cancel(command.reason)
+            return self._commit(command.command_id)
         if doc.get("state_json") is None:
-            started = now()
-            try:
-                state = engine.start(workflow, _context(doc, started))
-            except engine.NoMatchingTrigger as exc:
-                raise PermanentStepError(str(exc)) from exc
-            doc.update(status="running", started_at=started, total_nodes=len(workflow.nodes))
-            emit(
-                topics.EXECUTIONS,
-                ExecutionStarted(
-                    execution_id=doc["_id"],
-                    tenant_id=doc["tenant_id"],
-                    workflow_id=doc["workflow_id"],
-                    workflow_version=doc["workflow_version"],
-                    trigger_id=doc["trigger_id"],
-                    started_at=started,
-                ),
-            )
+            if not isinstance(command, ExecutionRequested):
+                raise PermanentStepError(f"execution {doc['_id']} has not started")
+            state = self._start()
         else:
             state = engine.load_state(doc["state_json"])
-    else:
-        state = engine.load_state(doc["state_json"])
+            proceed = self._receive(state, command)
+            if proceed is None:
+                return False
+            if not proceed:  # handled without running the engine (a delayed request went out)
+                return self._commit(command.command_id)
+        self._resumed()
+        if self._running_too_long():
+            self._abort(
+                state, f"running time limit of {self.limits.max_running_seconds:g}s exceeded"
+            )
+        else:
+            await self._advance(state)
+        self._settle_status(state)
+        return self._commit(command.command_id)
+
+    # -- receiving a command ---------------------------------------------------------------
+
+    def _start(self) -> engine.ExecutionState:
+        started = self.now()
         try:
-            engine.deliver(workflow, state, command.effect_id, command.result, command.error)
+            state = engine.start(self.workflow, _context(self.doc, started))
+        except engine.NoMatchingTrigger as exc:
+            raise PermanentStepError(str(exc)) from exc
+        self.doc.update(status="running", started_at=started, total_nodes=len(self.workflow.nodes))
+        self.outbox.started(started)
+        return state
+
+    def _receive(self, state: engine.ExecutionState, command: Command) -> bool | None:
+        """True: run the engine; False: done without it; None: nothing to do (a duplicate)."""
+        if isinstance(command, ExecutionRequested):
+            return None if command.command_id.startswith("start:") else True
+        if isinstance(command, ExecutionRetryRequested):
+            try:
+                engine.retry(self.workflow, state)
+            except engine.NotRetryable:
+                return None
+            self.doc.update(status="running", error=None)
+            if self.doc.get("incident"):
+                self.doc["incident"] = {
+                    **self.doc["incident"],
+                    "status": "resolved",
+                    "resolved_at": self.now(),
+                }
+            return True
+        assert isinstance(command, EffectSettled)
+        effect_id = command.effect_id
+        self.router.settled(command.idempotency_key)
+        if effect_id.startswith(DEADLINE):
+            if self.doc["status"] != "waiting" or effect_id != self.doc.get("deadline_effect"):
+                return None
+            seconds = self.limits.max_waiting_seconds
+            self._abort(state, f"waited longer than the waiting time limit of {seconds:g}s")
+            self._settle_status(state)
+            return False
+        if effect_id.startswith(DELAY):
+            return False if self.router.release_delayed(effect_id) else None
+        if effect_id.startswith(REPLY_TIMEOUT):
+            waited = effect_id.removeprefix(REPLY_TIMEOUT)
+            try:
+                engine.deliver(self.workflow, state, waited, {"timedOut": True})
+            except engine.EffectNotWaiting:
+                return None
+            self.actions.append(ReleaseReplies(effect_id=waited))
+            return True
+        try:
+            engine.deliver(self.workflow, state, effect_id, command.result, command.error)
         except engine.EffectNotWaiting:
-            return Applied(doc, changed=False)  # settled before: a redelivered result
+            return None  # settled before: a redelivered result
+        return True
 
-    outcome = await engine.advance(workflow, state, now=now, max_steps=max_steps)
-    seq = int(doc.get("node_seq", 0))
-    runs: list[Document] = []
-    for run in outcome.node_runs:
-        seq += 1
-        runs.append(_node_run_doc(doc, seq, run))
-        emit(topics.NODE_STEPS, _node_stepped(doc, run))
-    for effect in outcome.effects:
-        _emit_request(doc, effect, now(), emit)
+    # -- running ---------------------------------------------------------------------------
 
-    status = str(outcome.status)
-    finished = now()
-    doc.update(
-        node_seq=seq,
-        status=status,
-        state_json=engine.dump_state(state),
-        variables_json=json.dumps(engine.visible_variables(state), default=str),
-        # A node that waited for the outside world has two runs (waiting, then its outcome);
-        # it counts once, when it has an outcome.
-        executed_nodes=int(doc.get("executed_nodes", 0))
-        + sum(1 for r in outcome.node_runs if r.status in ("completed", "failed")),
-        failed_nodes=int(doc.get("failed_nodes", 0))
-        + sum(1 for r in outcome.node_runs if r.status == "failed"),
-        waiting_for=sorted(state.waiting),
-        last_command_id=command.command_id,
-        version=int(doc["version"]) + 1,
-    )
-    if status == "running":  # the step budget ran out: continue in a command of our own
-        emit(
-            topics.EXECUTION_COMMANDS,
-            ExecutionRequested(
-                command_id=f"continue:{doc['_id']}:{seq}",
-                execution_id=doc["_id"],
-                tenant_id=doc["tenant_id"],
-            ),
+    async def _advance(self, state: engine.ExecutionState) -> None:
+        budget = self.limits.max_steps
+        while budget > 0:
+            outcome = await engine.advance(self.workflow, state, now=self.now, max_steps=budget)
+            budget -= len(outcome.node_runs)
+            for run in outcome.node_runs:
+                self._record(run)
+            answered_now = [self.router.route(effect) for effect in outcome.effects]
+            self.router.cancel(outcome.cancelled_effects)
+            ready = [answer for answer in answered_now if answer is not None]
+            if not ready or state.finished:
+                return
+            # Requests whose result the workflow does not need (a reply, a tag) and children
+            # started without waiting: the path goes on at once.
+            for effect_id, result in ready:
+                engine.deliver(self.workflow, state, effect_id, result)
+
+    def _record(self, run: engine.NodeRun) -> None:
+        doc = self.doc
+        seq = int(doc.get("node_seq", 0)) + 1
+        doc["node_seq"] = seq
+        if run.status in ("completed", "failed"):
+            doc["executed_nodes"] = int(doc.get("executed_nodes", 0)) + 1
+        if run.status == "failed":
+            doc["failed_nodes"] = int(doc.get("failed_nodes", 0)) + 1
+        self.runs.append(_node_run_doc(doc, seq, run))
+        self.outbox.stepped(run)
+
+    def _abort(self, state: engine.ExecutionState, message: str) -> None:
+        self.router.cancel(engine.abort(state, {"message": message, "code": "limit"}))
+
+    def _cancel(self, reason: str) -> None:
+        doc, now = self.doc, self.now()
+        if doc.get("state_json") is not None:
+            state = engine.load_state(doc["state_json"])
+            self.router.cancel(engine.abort(state, {"message": reason, "code": "cancelled"}))
+            doc["state_json"] = engine.dump_state(state)
+        self.router.cancel_all_timers()
+        self.actions.append(ReleaseReplies(effect_id=None))
+        started = doc.get("started_at")
+        doc.update(status="cancelled", finished_at=now, error={"message": reason}, waiting_for=[])
+        if started is not None:
+            doc["execution_time_ms"] = int((now - started).total_seconds() * 1000)
+        self.outbox.cancelled(started, now, reason)
+        self.router.notify_parent(status="cancelled", variables=None, error={"message": reason})
+
+    # -- after running ---------------------------------------------------------------------
+
+    def _resumed(self) -> None:
+        since = self.doc.get("waiting_since")
+        if since is not None:
+            waited = (self.now() - since).total_seconds() * 1000
+            self.doc["waited_ms"] = int(self.doc.get("waited_ms", 0) + waited)
+            self.doc["waiting_since"] = None
+
+    def _running_too_long(self) -> bool:
+        started = self.doc.get("started_at")
+        if started is None:
+            return False
+        running_ms = (self.now() - started).total_seconds() * 1000 - self.doc.get("waited_ms", 0)
+        return running_ms > self.limits.max_running_seconds * 1000
+
+    def _settle_status(self, state: engine.ExecutionState) -> None:
+        doc, now = self.doc, self.now()
+        status = str(state.status)
+        variables = engine.visible_variables(state)
+        doc.update(
+            status=status,
+            state_json=engine.dump_state(state),
+            variables_json=json.dumps(variables, default=str),
+            waiting_for=sorted(state.waiting),
         )
-    elif status in ("completed", "failed"):
-        _finish(doc, state, finished, emit)
-    doc["outbox"] = outbox
-    return Applied(doc, runs)
+        if status == "running":  # the step budget ran out: continue in a command of our own
+            self.outbox.emit(
+                topics.EXECUTION_COMMANDS,
+                ExecutionRequested(
+                    command_id=f"continue:{doc['_id']}:{doc['node_seq']}",
+                    execution_id=doc["_id"],
+                    tenant_id=doc["tenant_id"],
+                ),
+            )
+        elif status == "waiting":
+            doc["waiting_since"] = now
+            waiting = [
+                WaitingFor(
+                    effect_id=effect_id,
+                    node_id=activation.node_id,
+                    kind=self.workflow.nodes[activation.node_id].kind.name,
+                )
+                for effect_id, activation in state.waiting.items()
+            ]
+            self.outbox.waiting(waiting, now)
+            self.router.waiting_deadline(self.limits.max_waiting_seconds)
+        else:
+            started: datetime = doc["started_at"]
+            elapsed_ms = int((now - started).total_seconds() * 1000)
+            doc.update(finished_at=now, execution_time_ms=elapsed_ms)
+            self.router.cancel_all_timers()
+            if status == "completed":
+                self.outbox.completed(started, now, elapsed_ms)
+                self.router.notify_parent(status, variables["workflow"], None)
+            else:
+                error = dict(state.error or {"message": "failed"})
+                error.setdefault(
+                    "node_id", error.get("nodeId") or (state.retry_from or {}).get("node_id")
+                )
+                doc["error"] = error
+                doc["incident"] = {
+                    "status": "open",
+                    "node_id": error.get("node_id"),
+                    "message": error_text(error),
+                    "opened_at": now,
+                }
+                self.outbox.failed(started, now, elapsed_ms, error)
+                self.router.notify_parent(status, None, error)
 
-
-def _finish(
-    doc: Document, state: engine.ExecutionState, finished: datetime, emit: Callable[..., None]
-) -> None:
-    """Timing, and ExecutionCompleted or ExecutionFailed."""
-    started: datetime = doc["started_at"]
-    elapsed_ms = int((finished - started).total_seconds() * 1000)
-    doc.update(finished_at=finished, execution_time_ms=elapsed_ms)
-    common = {
-        "execution_id": doc["_id"],
-        "tenant_id": doc["tenant_id"],
-        "workflow_id": doc["workflow_id"],
-        "workflow_version": doc["workflow_version"],
-        "started_at": started,
-        "execution_time_ms": elapsed_ms,
-    }
-    if doc["status"] == "completed":
-        emit(
-            topics.EXECUTIONS,
-            ExecutionCompleted(
-                **common, completed_at=finished, executed_nodes=doc["executed_nodes"]
-            ),
+    def _commit(self, command_id: str) -> bool:
+        self.doc.update(
+            outbox=self.outbox.entries,
+            last_command_id=command_id,
+            version=int(self.doc["version"]) + 1,
         )
-    else:
-        error = state.error or {}
-        doc["error"] = error
-        emit(
-            topics.EXECUTIONS,
-            ExecutionFailed(
-                **common,
-                failed_at=finished,
-                node_id=error.get("node_id"),
-                message=str(error.get("message", "failed")),
-            ),
-        )
+        return True
 
 
 def _context(doc: Document, started: datetime) -> Document:
     trigger = json.loads(doc["trigger_json"])
+    conversation = doc.get("conversation_id")
     return {
         "execution": {
             "id": doc["_id"],
             "workflowId": doc["workflow_id"],
             "tenantId": doc["tenant_id"],
             "startedAt": started.isoformat(),
+            "conversationId": conversation,
+            "parentExecutionId": (doc.get("parent") or {}).get("execution_id"),
         },
         "trigger": {
             "type": doc["trigger_type"],
             "source": trigger.get("payload", {}),
-            "conversationId": doc.get("conversation_id"),
+            "conversationId": conversation,
             "channel": doc.get("channel"),
         },
-        "variables": {"workflow": {}, "conversation": {}, "global": {}},
+        "variables": {"workflow": trigger.get("input") or {}, "conversation": {}, "global": {}},
         "customer": trigger.get("customer"),
         "resources": {},
     }
@@ -219,82 +352,11 @@ def _node_run_doc(doc: Document, seq: int, run: engine.NodeRun) -> Document:
         "effect_id": run.effect_id,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
-        "duration_ms": _duration_ms(run),
+        "duration_ms": duration_ms(run),
         # JSON text: payload keys may hold '.' or '$', which a MongoDB field name may not.
         "input_json": json.dumps(run.input, default=str),
         "output_json": json.dumps(run.output, default=str),
-        "error": _error_text(run.error),
+        "error": error_text(run.error),
         "error_detail": run.error,
         "missing_paths": list(run.missing_paths),
     }
-
-
-def _duration_ms(run: engine.NodeRun) -> float:
-    return round((run.finished_at - run.started_at).total_seconds() * 1000, 3)
-
-
-def _node_stepped(doc: Document, run: engine.NodeRun) -> NodeStepped:
-    return NodeStepped(
-        execution_id=doc["_id"],
-        tenant_id=doc["tenant_id"],
-        workflow_id=doc["workflow_id"],
-        node_id=run.node_id,
-        label=run.label,
-        kind=run.kind,
-        status=str(run.status),  # type: ignore[arg-type]
-        port=run.port,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        duration_ms=_duration_ms(run),
-        error=_error_text(run.error),
-    )
-
-
-def _error_text(error: dict[str, Any] | None) -> str | None:
-    return None if error is None else str(error.get("message") or error)
-
-
-def _emit_request(
-    doc: Document, effect: engine.Effect, now: datetime, emit: Callable[..., None]
-) -> None:
-    """The request for the service that carries out ``effect``."""
-    common = {
-        # effect_id is node:activation:attempt, so this is execution_id:node_id:...:attempt.
-        "idempotency_key": f"{doc['_id']}:{effect.effect_id}",
-        "execution_id": doc["_id"],
-        "tenant_id": doc["tenant_id"],
-        "effect_id": effect.effect_id,
-        "node_id": effect.node_id,
-    }
-    event: Event
-    if effect.target is EffectTarget.NOTIFIER:
-        topic = topics.NOTIFICATION_REQUESTS
-        event = NotificationRequested(
-            **common,
-            kind=effect.kind,
-            channel=str(effect.request.get("channel") or doc.get("channel") or "chat"),
-            conversation_id=doc.get("conversation_id"),
-            request=effect.request,
-        )
-    elif effect.target is EffectTarget.SCHEDULER:
-        topic = topics.TIMER_REQUESTS
-        event = TimerRequested(**common, fire_at=_fire_at(effect.request, now))
-    elif effect.target is EffectTarget.INTEGRATIONS:
-        topic = topics.INTEGRATION_REQUESTS
-        event = IntegrationRequested(**common, kind=effect.kind, request=effect.request)
-    else:
-        raise PermanentStepError(
-            f"node {effect.node_id} ({effect.kind}) needs the executor itself "
-            "(sub-workflows, wait for reply): not available yet"
-        )
-    emit(topic, event)
-
-
-def _fire_at(request: dict[str, Any], now: datetime) -> datetime:
-    if "until" in request:
-        return datetime.fromisoformat(str(request["until"]))
-    return now + timedelta(seconds=float(request.get("delay_seconds", 0)))
-
-
-class PermanentStepError(Permanent):
-    """A command that can never be applied as the workflow stands (dead-lettered at once)."""

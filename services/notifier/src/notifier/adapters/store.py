@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from contracts.events import DeadLettered
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -33,3 +35,16 @@ class NotificationRepository:
         except DuplicateKeyError:
             return await self._db.notifications.find_one({"_id": doc["_id"]})
         return None
+
+
+class DeadLetterRepository:
+    """The ``dead_letters`` collection the API lists (the topic has every one too)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def record(self, event: DeadLettered) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.dead_letters.insert_one(
+                {"_id": event.dead_letter_id, **event.model_dump()}
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from contracts import topics
-from contracts.delivery import Consumed, Publish, handle_or_dead_letter
+from contracts.delivery import Consumed, Publish, RecordDeadLetter, handle_or_dead_letter
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
@@ -20,6 +20,7 @@ class Wiring:
 
     service: NotificationService
     publish: Publish
+    record_dead_letter: RecordDeadLetter | None = None
     attempts: int
 
 
@@ -40,6 +41,7 @@ def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
             consumer=CONSUMER,
             publish=wiring.publish,
             attempts=wiring.attempts,
+            record_dead_letter=wiring.record_dead_letter,
         )
 
     return router

@@ -16,8 +16,11 @@ from executor.domain.interpreter.compiler import (
 from executor.domain.interpreter.engine import (
     EffectNotWaiting,
     NoMatchingTrigger,
+    NotRetryable,
+    abort,
     advance,
     deliver,
+    retry,
     start,
 )
 from executor.domain.interpreter.records import (
@@ -40,11 +43,14 @@ __all__ = [
     "Frame",
     "NoMatchingTrigger",
     "NodeRun",
+    "NotRetryable",
     "RunStatus",
     "StepOutcome",
     "WorkflowInvalid",
+    "abort",
     "advance",
     "compile_workflow",
     "deliver",
+    "retry",
     "start",
 ]

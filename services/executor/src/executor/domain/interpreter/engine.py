@@ -89,6 +89,42 @@ def deliver(
     return state
 
 
+def abort(state: ExecutionState, error: dict[str, Any]) -> list[str]:
+    """Stop an execution from outside (a time limit, a cancellation): nothing else runs.
+
+    Returns the effect ids it was waiting on, so their requests and timers can be cancelled."""
+    cancelled = list(state.waiting)
+    state.waiting.clear()
+    state.frontier.clear()
+    state.frames.clear()
+    state.joins.clear()
+    state.retry_from = None
+    state.error = error
+    state.status = ExecutionStatus.FAILED
+    return cancelled
+
+
+class NotRetryable(ValueError):
+    """`retry` on an execution that did not fail at a node."""
+
+
+def retry(workflow: CompiledWorkflow, state: ExecutionState) -> ExecutionState:
+    """Run a failed execution again from the node that failed (a fresh attempt, new effect ids).
+
+    Only that node's path resumes: paths that were running in parallel when the execution
+    failed were cancelled then and stay cancelled."""
+    if state.status is not ExecutionStatus.FAILED or state.retry_from is None:
+        raise NotRetryable("only an execution that failed at a node can be retried")
+    failed = Activation.from_dict(state.retry_from)
+    if failed.node_id not in workflow.nodes:
+        raise NotRetryable(f"node {failed.node_id!r} is not in this workflow version")
+    state.frontier.append(Activation(failed.node_id, failed.scope))
+    state.retry_from = None
+    state.error = None
+    state.status = ExecutionStatus.RUNNING
+    return state
+
+
 async def advance(
     workflow: CompiledWorkflow,
     state: ExecutionState,

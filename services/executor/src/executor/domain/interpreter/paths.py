@@ -127,7 +127,7 @@ class Paths:
                 self._cancel_inside(frame.id)
                 self.state.frontier.append(Activation(frame.node_id, frame.parent, error=error))
                 return ""
-        self.fail(error)
+        self.fail(error, retry_from=Activation(node.id, activation.scope))
         return ""
 
     def _cancel_inside(self, frame_id: str) -> None:
@@ -143,14 +143,23 @@ class Paths:
             self._drop_joins(frame)
             del state.frames[frame.id]
 
-    def fail(self, error: dict[str, Any]) -> None:
-        """Fail the whole execution: nothing else runs, outstanding effects are cancelled."""
+    def fail(self, error: dict[str, Any], retry_from: Activation | None = None) -> None:
+        """Fail the whole execution: nothing else runs, outstanding effects are cancelled.
+
+        With `retry_from` (the failed node's activation) the frames it runs in are kept, so
+        `retry` can run that node again inside its loops and Try/Catch scopes."""
         state = self.state
         state.status = ExecutionStatus.FAILED
         state.error = error
         state.frontier.clear()
         self.outcome.cancelled_effects.extend(state.waiting)
         state.waiting.clear()
-        state.frames.clear()
+        state.retry_from = None if retry_from is None else retry_from.to_dict()
         state.joins.clear()
+        kept = () if retry_from is None else retry_from.scope
+        for frame_id in [f for f in state.frames if f not in kept]:
+            del state.frames[frame_id]
+        for frame in state.frames.values():
+            # The paths that were live elsewhere are gone; the retried one is the only one.
+            frame.live = 1
         self.outcome.error = error

@@ -106,6 +106,7 @@ class ExecutionState:
     activations: dict[str, int] = field(default_factory=dict)
     node_runs: int = 0
     error: dict[str, Any] | None = None
+    retry_from: dict[str, Any] | None = None  # the failed node's activation, for `retry`
 
     @property
     def finished(self) -> bool:
@@ -122,6 +123,7 @@ class ExecutionState:
             "activations": self.activations,
             "node_runs": self.node_runs,
             "error": self.error,
+            "retry_from": self.retry_from,
         }
 
     @classmethod
@@ -136,4 +138,5 @@ class ExecutionState:
             activations=dict(data.get("activations", {})),
             node_runs=data.get("node_runs", 0),
             error=data.get("error"),
+            retry_from=data.get("retry_from"),
         )
