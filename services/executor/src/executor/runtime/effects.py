@@ -222,6 +222,8 @@ class EffectRouter:
         if entry is None:
             return False
         self._doc["delayed"] = delayed
+        # The request is sent now: its CloudEvents time says so (the id stays the same).
+        entry = {**entry, "headers": {**entry["headers"], "ce_time": self._now().isoformat()}}
         self._outbox.entries.append(entry)
         return True
 
