@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,7 @@ class ExecutionService:
         self._publish = publish
         self._limits = limits
         self._compiled: dict[tuple[str, int], engine.CompiledWorkflow] = {}
+        self._just_created: dict[str, Document] = {}
 
     async def on_trigger(self, envelope: Envelope[TriggerReceived]) -> None:
         """A customer's message first answers executions waiting for it (Wait for Reply);
@@ -98,18 +100,18 @@ class ExecutionService:
         trigger_json = trigger.model_dump_json(include={"payload", "customer"})
         for workflow in await self._catalog.active_for(trigger.tenant_id, trigger.trigger_type):
             execution_id = execution_id_for(trigger.trigger_id, workflow["_id"])
-            await self._executions.create(
-                new_execution(
-                    execution_id=execution_id,
-                    tenant_id=trigger.tenant_id,
-                    workflow=workflow,
-                    version=int(workflow["active_version"]),
-                    trigger_id=trigger.trigger_id,
-                    trigger_json=trigger_json,
-                    conversation_id=trigger.conversation_id,
-                    channel=trigger.channel,
-                )
+            doc = new_execution(
+                execution_id=execution_id,
+                tenant_id=trigger.tenant_id,
+                workflow=workflow,
+                version=int(workflow["active_version"]),
+                trigger_id=trigger.trigger_id,
+                trigger_json=trigger_json,
+                conversation_id=trigger.conversation_id,
+                channel=trigger.channel,
             )
+            if await self._executions.create(doc):
+                self._remember_new(doc)
             # Published even when the execution already existed: the earlier attempt may
             # have died before publishing, and a duplicate start changes nothing.
             await self._command(
@@ -149,7 +151,9 @@ class ExecutionService:
         its version), then the outbox. A redelivered command re-publishes its outbox and
         changes nothing else."""
         command = envelope.data
-        doc = await self._executions.get(command.execution_id)
+        doc = self._just_created.pop(command.execution_id, None)
+        if doc is None:
+            doc = await self._executions.get(command.execution_id)
         if doc is None:
             raise Permanent(f"no execution {command.execution_id}")
         if doc.get("last_command_id") == command.command_id:
@@ -175,6 +179,8 @@ class ExecutionService:
             for action in applied.actions:
                 await self._perform(applied.doc, action)
             await self._executions.record_node_runs(applied.node_runs)
+            # Conditional on the version read: if another consumer wrote it since (after a
+            # rebalance), ConcurrentUpdate makes the next attempt read it afresh.
             await self._executions.save(applied.doc, expected_version=int(doc["version"]))
             await self._publish_outbox(applied.doc)
 
@@ -240,6 +246,14 @@ class ExecutionService:
             None,
         )
 
+    def _remember_new(self, doc: Document) -> None:
+        """Executions this process just created: their start command needs no read. Nobody
+        else can have written them yet, and if that ever happens the version check catches it.
+        Bounded: a start that never comes (a crash) leaves no growth behind."""
+        if len(self._just_created) >= 10_000:
+            self._just_created.pop(next(iter(self._just_created)))
+        self._just_created[doc["_id"]] = doc
+
     async def _compiled_workflow(self, workflow_id: str, version: int) -> engine.CompiledWorkflow:
         key = (workflow_id, version)
         compiled = self._compiled.get(key)
@@ -259,8 +273,9 @@ class ExecutionService:
         await self._send(outbox_entry(topics.EXECUTION_COMMANDS, execution_id, out))
 
     async def _publish_outbox(self, doc: Document) -> None:
-        for entry in doc.get("outbox", []):
-            await self._send(entry)
+        # Sent together: the producer batches them (one round trip, not one per event); the
+        # sends start in outbox order, so events of one execution keep their order on a topic.
+        await asyncio.gather(*(self._send(entry) for entry in doc.get("outbox", [])))
 
     async def _send(self, entry: Document) -> None:
         await self._publish(
