@@ -3,19 +3,26 @@ ones KAFKA_BOOTSTRAP_SERVERS / MONGO_URI name), and the five services as real OS
 
 The services under test get their own ports (18080-18084), consumer groups (suffix -e2e) and
 database (a fresh one per run), so a developer's `make up` stack and its data stay untouched.
+
+A service that dies while a test runs fails that test with the tail of its log (checked while
+waiting and after every test), and the next test gets it restarted; a service a test killed on
+purpose (`stack.kill`) and did not restart is restarted before the next test too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -26,6 +33,7 @@ RUN = REPO / ".run" / "e2e"
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
 ADMIN_TOKEN = "e2e-admin-token"
+LOCK_FILE = "/tmp/connectflo-e2e.lock"
 
 SERVICES = {
     "trigger-gateway": ("trigger_gateway", "GATEWAY", 18080),
@@ -34,6 +42,11 @@ SERVICES = {
     "integrations": ("integrations", "INTEGRATIONS", 18083),
     "notifier": ("notifier", "NOTIFIER", 18084),
 }
+START_ORDER = ("executor", "notifier", "scheduler", "integrations", "trigger-gateway")
+
+
+class ServiceDied(AssertionError):
+    """A service process exited while nobody asked it to."""
 
 
 @dataclass
@@ -46,17 +59,27 @@ class Stack:
     mongo_uri: str
     processes: dict[str, subprocess.Popen[bytes]]
     env: dict[str, str]
+    _mongo: MongoClient[dict[str, Any]] | None = field(default=None, repr=False)
 
     def log_of(self, name: str) -> str:
         return (RUN / f"{name}.log").read_text(errors="replace")
+
+    def log_tail(self, name: str, chars: int = 4000) -> str:
+        try:
+            return self.log_of(name)[-chars:]
+        except FileNotFoundError:
+            return "(no log)"
 
     def start(self, name: str) -> None:
         """Start (or restart) one service and wait until it is healthy."""
         module, _prefix, port = SERVICES[name]
         log = (RUN / f"{name}.log").open("ab")
+        log.write(f"\n--- e2e: starting {name} at {time.strftime('%H:%M:%S')} ---\n".encode())
+        log.flush()
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", module], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
+        log.close()  # the child holds its own descriptor
         _wait_healthy(name, port, self)
 
     def kill(self, name: str) -> None:
@@ -64,6 +87,25 @@ class Stack:
         process = self.processes.pop(name)
         process.kill()
         process.wait(10)
+
+    def assert_alive(self) -> None:
+        """ServiceDied with the log tail of every service process that exited on its own."""
+        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        if dead:
+            raise ServiceDied(
+                "\n".join(
+                    f"{name} exited unexpectedly with code {code}; last lines of its log:\n"
+                    f"{self.log_tail(name)}"
+                    for name, code in dead.items()
+                )
+            )
+
+    def restart_missing(self) -> None:
+        """Start every service that is not running (killed by a test, or died)."""
+        for name in START_ORDER:
+            process = self.processes.get(name)
+            if process is None or process.poll() is not None:
+                self.start(name)
 
     def stop_all(self) -> None:
         for process in self.processes.values():
@@ -74,6 +116,57 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+        if self._mongo is not None:
+            self._mongo.close()
+            self._mongo = None
+
+    @property
+    def db(self) -> Any:
+        """The database under test (a synchronous pymongo handle owned by the stack)."""
+        if self._mongo is None:
+            self._mongo = MongoClient(self.mongo_uri, tz_aware=True)
+        return self._mongo[self.database]
+
+    def execution_statuses(
+        self, *, tenant_id: str | None = None, trigger_ids: Iterable[str] | None = None
+    ) -> Counter[str]:
+        """How many executions are in each status (fields `status`, `tenant_id`, `trigger_id`)."""
+        query: dict[str, Any] = {}
+        if tenant_id is not None:
+            query["tenant_id"] = tenant_id
+        if trigger_ids is not None:
+            query["trigger_id"] = {"$in": list(trigger_ids)}
+        docs = self.db.executions.find(query, projection={"status": 1})
+        return Counter(str(doc.get("status")) for doc in docs)
+
+    async def wait_for_executions(
+        self,
+        count: int,
+        *,
+        status: str = "completed",
+        tenant_id: str | None = None,
+        trigger_ids: Iterable[str] | None = None,
+        timeout: float = 120,
+        interval: float = 0.25,
+    ) -> float:
+        """Wait until at least ``count`` executions are in ``status`` (polling MongoDB); the
+        seconds it took. Fails at once with the log tail if a service dies meanwhile, and on
+        timeout with the counts per status."""
+        ids = None if trigger_ids is None else list(trigger_ids)
+        started = time.monotonic()
+        while True:
+            self.assert_alive()
+            statuses = await asyncio.to_thread(
+                self.execution_statuses, tenant_id=tenant_id, trigger_ids=ids
+            )
+            if statuses[status] >= count:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise AssertionError(
+                    f"{statuses[status]} of {count} executions {status} after {timeout}s; "
+                    f"by status: {dict(statuses)}"
+                )
+            await asyncio.sleep(interval)
 
 
 def _wait_healthy(name: str, port: int, stack: Stack, timeout: float = 60) -> None:
@@ -81,27 +174,92 @@ def _wait_healthy(name: str, port: int, stack: Stack, timeout: float = 60) -> No
     while time.monotonic() < deadline:
         process = stack.processes[name]
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{stack.log_of(name)}")
+            raise ServiceDied(
+                f"{name} exited with {process.returncode} while starting:\n{stack.log_tail(name)}"
+            )
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).is_success:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{name} not healthy after {timeout}s:\n{stack.log_of(name)[-4000:]}")
+    raise RuntimeError(f"{name} not healthy after {timeout}s:\n{stack.log_tail(name)}")
+
+
+_machine_lock: list[IO[str]] = []
+
+
+def _take_machine_lock() -> None:
+    """One end-to-end session at a time on a machine (they share ports and consumer groups):
+    `make test` holds /tmp/connectflo-e2e.lock already; a bare `pytest tests-e2e` takes it and
+    keeps it until the session ends. Waiting for it is not part of any test's timeout."""
+    if _machine_lock or os.environ.get("CONNECTFLO_E2E_LOCKED"):
+        return
+    lock = open(LOCK_FILE, "w")  # noqa: SIM115 - held until the session ends
+    started = last_said = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= last_said:
+                print(
+                    f"\nwaiting for {LOCK_FILE} ({time.monotonic() - started:.0f}s so far); "
+                    "processes with it open (a daemon that inherited it holds it forever):\n  "
+                    + "\n  ".join(_lock_file_openers()),
+                    flush=True,
+                )
+                last_said = time.monotonic() + 300
+            time.sleep(0.5)
+    if time.monotonic() - started > 1:
+        print(f"got {LOCK_FILE} after {time.monotonic() - started:.0f}s", flush=True)
+    _machine_lock.append(lock)
+
+
+def _lock_file_openers() -> list[str]:
+    """pid and command line of every other process that has the lock file open."""
+    target = os.path.realpath(LOCK_FILE)
+    openers = []
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        if fds.parent.name == str(os.getpid()):
+            continue
+        try:
+            if any(os.readlink(fd) == target for fd in fds.iterdir()):
+                command = (fds.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                openers.append(f"{fds.parent.name} {command.decode(errors='replace')[:150]}")
+        except OSError:
+            continue
+    return openers
+
+
+_infrastructure_started: list[bool] = []
+
+
+def _infrastructure_up() -> None:
+    """Kafka and the MongoDB-wire server, up with topics created (idempotent; the first run
+    downloads and builds for minutes, which no test's timeout should count)."""
+    _take_machine_lock()
+    if not _infrastructure_started:
+        subprocess.run([str(REPO / "deploy/local/infra.sh"), "start"], check=True)
+        _infrastructure_started.append(True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    if any("stack" in getattr(item, "fixturenames", ()) for item in session.items):
+        _infrastructure_up()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    while _machine_lock:
+        _machine_lock.pop().close()  # closing releases the flock
 
 
 @pytest.fixture(scope="session")
-def infrastructure() -> Iterator[None]:
-    """Kafka and the MongoDB-wire server, up with topics created (idempotent).
-
-    One end-to-end session at a time on a machine (they share ports and consumer groups):
-    `make test` holds /tmp/connectflo-e2e.lock already; a bare `pytest tests-e2e` takes it."""
-    with open("/tmp/connectflo-e2e.lock", "w") as lock:
-        if not os.environ.get("CONNECTFLO_E2E_LOCKED"):
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run([str(REPO / "deploy/local/infra.sh"), "start"], check=True)
-        yield
+def infrastructure() -> None:
+    """Kafka and the MongoDB-wire server, up with topics created, under the machine lock."""
+    _infrastructure_up()
 
 
 @pytest.fixture(scope="session")
@@ -132,12 +290,24 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         env=env,
     )
     try:
-        for name in ("executor", "notifier", "scheduler", "integrations", "trigger-gateway"):
+        for name in START_ORDER:
             stack.start(name)
         yield stack
     finally:
         stack.stop_all()
         MongoClient(MONGO).drop_database(database)
+
+
+@pytest.fixture(autouse=True)
+def services_stay_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts with all five services up and fails if one died under it."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack: Stack = request.getfixturevalue("stack")
+    stack.restart_missing()
+    yield
+    stack.assert_alive()
 
 
 @pytest.fixture
@@ -147,7 +317,7 @@ async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def mongo(stack: Stack) -> Iterator[object]:
+def mongo(stack: Stack) -> Iterator[Any]:
     client: MongoClient[dict[str, object]] = MongoClient(stack.mongo_uri, tz_aware=True)
     try:
         yield client[stack.database]
@@ -173,3 +343,65 @@ async def tenant(http: httpx.AsyncClient) -> Tenant:
     assert response.status_code == 201, response.text
     body = response.json()
     return Tenant(body["tenant_id"], body["api_key"])
+
+
+@dataclass
+class TenantApi:
+    """The public HTTP API as one tenant uses it."""
+
+    http: httpx.AsyncClient
+    tenant: Tenant
+    stack: Stack
+
+    async def activate(self, workflow: dict[str, Any]) -> str:
+        """Save a workflow and make it the active one; its id."""
+        saved = await self.http.post("/v1/workflows", json=workflow, headers=self.tenant.headers)
+        assert saved.status_code == 201, saved.text
+        workflow_id: str = saved.json()["id"]
+        active = await self.http.post(
+            f"/v1/workflows/{workflow_id}/activate", headers=self.tenant.headers
+        )
+        assert active.status_code == 200, active.text
+        return workflow_id
+
+    async def message(
+        self, text: str, *, conversation_id: str, customer: dict[str, Any] | None = None
+    ) -> str:
+        """Post an incoming chat message; the trigger id."""
+        accepted = await self.http.post(
+            "/v1/events/incoming_message",
+            json={
+                "conversation_id": conversation_id,
+                "channel": "chat",
+                "payload": {"text": text},
+                "customer": customer or {"name": "Ada"},
+            },
+            headers=self.tenant.headers,
+        )
+        assert accepted.status_code == 202, accepted.text
+        trigger_id: str = accepted.json()["trigger_id"]
+        return trigger_id
+
+    async def finished_execution(self, trigger_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The execution a trigger caused, once completed or failed, with its timeline."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.stack.assert_alive()
+            listed = await self.http.get(
+                "/v1/executions", params={"trigger_id": trigger_id}, headers=self.tenant.headers
+            )
+            assert listed.status_code == 200, listed.text
+            for summary in listed.json()["executions"]:
+                if summary["status"] in ("completed", "failed"):
+                    one = await self.http.get(
+                        f"/v1/executions/{summary['id']}", headers=self.tenant.headers
+                    )
+                    assert one.status_code == 200, one.text
+                    return dict(one.json())
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no finished execution for trigger {trigger_id} in {timeout}s")
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, tenant: Tenant, stack: Stack) -> TenantApi:
+    return TenantApi(http, tenant, stack)

@@ -19,6 +19,8 @@ class Seen:
     key: str | None
     headers: dict[str, str]
     value: dict[str, Any]
+    partition: int = -1
+    offset: int = -1
 
     @property
     def type(self) -> str:
@@ -26,11 +28,17 @@ class Seen:
 
 
 class KafkaObserver:
-    """Collects every message published to ``topics`` after ``start`` returned."""
+    """Collects every message published to ``topics`` after ``start`` returned.
 
-    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+    ``alive`` (e.g. ``stack.assert_alive``) is called while waiting, so a service that died
+    fails the wait at once with its log instead of a timeout."""
+
+    def __init__(
+        self, bootstrap: str, topics: list[str], *, alive: Callable[[], None] | None = None
+    ) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         self._topics = topics
+        self._alive = alive
         self.seen: list[Seen] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -46,12 +54,18 @@ class KafkaObserver:
 
     async def _collect(self) -> None:
         async for record in self._consumer:
+            try:
+                value = json.loads(record.value) if record.value is not None else {}
+            except ValueError:  # not JSON: kept visible, never fatal to the observer
+                value = {"$undecodable": record.value.decode(errors="replace")}
             self.seen.append(
                 Seen(
                     topic=record.topic,
-                    key=record.key.decode() if record.key else None,
-                    headers={k: v.decode() for k, v in record.headers},
-                    value=json.loads(record.value),
+                    key=record.key.decode(errors="replace") if record.key else None,
+                    headers={k: v.decode(errors="replace") for k, v in record.headers},
+                    value=value if isinstance(value, dict) else {"$value": value},
+                    partition=record.partition,
+                    offset=record.offset,
                 )
             )
 
@@ -63,6 +77,11 @@ class KafkaObserver:
             found = [m for m in self.seen if predicate(m)]
             if len(found) >= count:
                 return found
+            if self._task is not None and self._task.done():
+                self._task.result()  # the consumer failed: say why
+                raise AssertionError("the observer stopped reading")
+            if self._alive is not None:
+                self._alive()
             await asyncio.sleep(0.05)
         raise AssertionError(
             f"saw {len([m for m in self.seen if predicate(m)])} of {count} expected messages "
