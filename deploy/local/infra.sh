@@ -112,13 +112,26 @@ stop_pid() {
   say "$name: stopped (pid $pid)"
 }
 
+# close_inherited_fds: close every descriptor above stderr in this (sub)shell.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd="${fd##*/}"
+    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 # launch LOG PIDFILE CMD...: start CMD detached from this shell (own session, no stdin).
 launch() {
   local log="$1" pidfile="$2"
   shift 2
   # setsid execs in place here (we are not a process-group leader), so $! is the server's pid.
-  # 9>&- : the server must not inherit the lock on .run/infra.lock.
-  setsid nohup "$@" >>"$log" 2>&1 </dev/null 9>&- &
+  # The server inherits no descriptor but stdio: an inherited lock (.run/infra.lock, or the
+  # callers' /tmp/connectflo-e2e.lock) would otherwise be held for the server's whole life.
+  (
+    close_inherited_fds
+    exec setsid nohup "$@" >>"$log" 2>&1 </dev/null
+  ) &
   echo $! >"$pidfile"
 }
 

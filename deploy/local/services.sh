@@ -89,11 +89,16 @@ launch() {
     say "$name: port 127.0.0.1:$port is in use by a process this script did not start (set $var)" >&2
     return 1
   fi
-  # Own session, no stdin, not holding our lock (fd 9): survives the calling shell.
+  # Own session, no stdin, no inherited descriptor (a lock held by a caller would otherwise
+  # be held for the service's whole life): survives the calling shell.
   (
     cd "$REPO"
     export "$var=$port" PYTHONUNBUFFERED=1
-    exec setsid nohup "$PY" -m "${MODULE[$name]}" >>"$(logfile "$name")" 2>&1 </dev/null 9>&-
+    for fd in /proc/$BASHPID/fd/*; do
+      fd="${fd##*/}"
+      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid nohup "$PY" -m "${MODULE[$name]}" >>"$(logfile "$name")" 2>&1 </dev/null
   ) &
   echo $! >"$(pidfile "$name")"
   STARTED+=("$name")

@@ -13,6 +13,7 @@ from executor.adapters.store import (
     WorkflowCatalog,
     connect,
     ensure_indexes,
+    is_ferretdb,
 )
 from executor.handlers.http import validate_workflow
 from executor.handlers.kafka import Wiring, build_router
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         wiring.attempts = settings.handling_attempts
         wiring.service = ExecutionService(
             WorkflowCatalog(db),
-            ExecutionRepository(db),
+            ExecutionRepository(db, check_version_by_read=await is_ferretdb(db)),
             ReplyWaitRepository(db),
             publish,
             limits=Limits(

@@ -70,9 +70,21 @@ class WorkflowCatalog:
         return cached
 
 
+async def is_ferretdb(db: AsyncDatabase[Document]) -> bool:
+    """FerretDB says so in buildInfo; real MongoDB does not."""
+    info = await db.command("buildInfo")
+    return "ferretdbVersion" in info
+
+
 class ExecutionRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, check_version_by_read: bool = False) -> None:
+        """``check_version_by_read``: FerretDB pushes only ``_id`` equality down to its storage,
+        so a ``{_id, version}`` filter scans the whole collection (seconds at thousands of
+        executions). There the version is read by ``_id`` and compared before the replace —
+        FerretDB's own update is the same read-modify-write, so nothing is lost — while real
+        MongoDB gets the atomic conditional replace."""
         self._db = db
+        self._check_version_by_read = check_version_by_read
 
     async def create(self, doc: Document) -> bool:
         """Insert a new execution; False when one already exists for (trigger, workflow)."""
@@ -87,6 +99,14 @@ class ExecutionRepository:
 
     async def save(self, doc: Document, expected_version: int) -> None:
         """Replace the execution if nobody wrote it since ``expected_version`` was read."""
+        if self._check_version_by_read:
+            current = await self._db.executions.find_one(
+                {"_id": doc["_id"]}, projection={"version": 1}
+            )
+            if current is None or current.get("version") != expected_version:
+                raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")
+            await self._db.executions.replace_one({"_id": doc["_id"]}, doc)
+            return
         result = await self._db.executions.replace_one(
             {"_id": doc["_id"], "version": expected_version}, doc
         )

@@ -30,10 +30,12 @@ class ExecutionReadRepository:
         self._db = db
 
     async def get(self, tenant_id: str, execution_id: str) -> Document | None:
-        return await self._db.executions.find_one(
-            {"_id": execution_id, "tenant_id": tenant_id},
-            projection={"state_json": 0, "outbox": 0},
+        # By _id alone, tenant checked here: FerretDB pushes only _id equality down to its
+        # storage, and {_id, tenant_id} would scan every execution.
+        doc = await self._db.executions.find_one(
+            {"_id": execution_id}, projection={"state_json": 0, "outbox": 0}
         )
+        return doc if doc is not None and doc.get("tenant_id") == tenant_id else None
 
     async def find(
         self, tenant_id: str, *, trigger_id: str | None, workflow_id: str | None, limit: int
