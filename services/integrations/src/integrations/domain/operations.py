@@ -8,7 +8,7 @@ tenant's connection for `integration` (stored by the gateway) says how it is ans
 - `http`: `POST {base_url}/{action}` with `{action, params, idempotency_key}`; the answer's JSON
   object is the result.
 
-Errors are `{type, message}` (plus `status` for an HTTP answer). The types a workflow can route
+Errors are `{type, code, message}` (`code` = `type`; plus `status` for an HTTP answer). The types a workflow can route
 on or name in a retry policy's non-retryable list:
 
 - `IntegrationNotConnected`: the tenant has no connection for that integration;
@@ -39,7 +39,12 @@ class IntegrationError(Exception):
 
     def as_error(self) -> dict[str, Any]:
         """The error as the execution receives it."""
-        error: dict[str, Any] = {"type": self.error_type, "message": str(self)}
+        # `code` repeats the type under the name the executor records on a failed node run.
+        error: dict[str, Any] = {
+            "type": self.error_type,
+            "code": self.error_type,
+            "message": str(self),
+        }
         if self.status is not None:
             error["status"] = self.status
         return error
