@@ -8,8 +8,8 @@ tenant's connection for `integration` (stored by the gateway) says how it is ans
 - `http`: `POST {base_url}/{action}` with `{action, params, idempotency_key}`; the answer's JSON
   object is the result.
 
-Errors are `{type, code, message}` (`code` = `type`; plus `status` for an HTTP answer). The types a workflow can route
-on or name in a retry policy's non-retryable list:
+Errors are `{type, code, message}` (`code` = `type`; plus `status` for an HTTP answer). The
+types a workflow can route on or name in a retry policy's non-retryable list:
 
 - `IntegrationNotConnected`: the tenant has no connection for that integration;
 - `IntegrationRejected`: the system said no (HTTP 4xx) or the request is malformed: retrying
