@@ -57,6 +57,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from contracts.topics import ALL_TOPICS
 from pymongo import MongoClient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,6 +67,7 @@ LOCK = "/tmp/connectflo-e2e.lock"
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
 EXECUTIONS_TOPIC = "connectflo.executions.v1"
+PARTITIONS = {spec.name: spec.partitions for spec in ALL_TOPICS}  # every connectflo.* topic
 PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "28080"))
 ADMIN_TOKEN = "bench-" + secrets.token_hex(8)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -142,18 +144,96 @@ def percentile(ordered: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- the machine
 
 
+MODULES = {module for module, _prefix, _offset in SERVICES.values()}
+LOCK_STALE = False  # set when the lock was found orphaned and the run went ahead without it
+
+
+def service_processes(exclude: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    """Service processes on this machine (any stack: make up, e2e, another bench), but ours."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        for i, arg in enumerate(argv[:-1]):
+            if (arg == "-m" or arg.endswith("service_hook.py")) and argv[i + 1] in MODULES:
+                found.append(f"{argv[i + 1]} (pid {entry.name})")
+    return found
+
+
+def orphaned_lock() -> str | None:
+    """When the lock's holder is gone but the lock lives on in an inherited descriptor (a server
+    started while its starter held the lock keeps it for as long as it runs): who keeps it."""
+    inode = os.stat(LOCK).st_ino
+    holder = None
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" in fields or len(fields) < 6 or not fields[5].endswith(f":{inode}"):
+            continue
+        holder = int(fields[4])
+    if holder is None or Path(f"/proc/{holder}").exists():
+        return None
+    keepers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == LOCK for fd in (entry / "fd").iterdir()):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                name = Path(argv[0].decode(errors="replace")).name
+                if name in ("java", "connectflo-ferretdb"):
+                    keepers.append(f"{name} (pid {entry.name})")
+    if not keepers:
+        return None
+    return f"taken by pid {holder} (gone), kept by the descriptor {', '.join(keepers)} inherited"
+
+
 @contextlib.contextmanager
-def e2e_lock() -> Iterator[None]:
-    """The machine-wide lock of end-to-end runs (tests-e2e/conftest.py, run-tests.sh)."""
+def e2e_lock(strict: bool) -> Iterator[None]:
+    """The machine-wide lock of end-to-end runs (tests-e2e/conftest.py, run-tests.sh).
+
+    If the lock is orphaned (see ``orphaned_lock``) nobody can take it until Kafka/FerretDB are
+    restarted, which this script never does to servers it did not start. Unless --strict-lock,
+    the bench then goes ahead once no other stack's service processes have run for 5 s, and
+    checks again after every phase (a result measured beside another stack is marked)."""
+    global LOCK_STALE
     if os.environ.get("CONNECTFLO_E2E_LOCKED"):
         yield
         return
     with open(LOCK, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for {LOCK} (another end-to-end run or bench holds it)")
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        said, quiet_since = "", None
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+            stale = None if strict else orphaned_lock()
+            others = service_processes() if stale else []
+            message = (
+                f"{LOCK} is orphaned ({stale}); going ahead once no other stack runs"
+                + (f" (now: {', '.join(others)})" if others else "")
+                if stale
+                else f"waiting for {LOCK} (another end-to-end run or bench holds it)"
+            )
+            if message != said:
+                log(message)
+                said = message
+            if stale and not others:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= 5:
+                    LOCK_STALE = True
+                    log(
+                        "WARNING: running without the lock; fix: restart Kafka and FerretDB "
+                        "from a shell that does not hold it"
+                    )
+                    break
+            else:
+                quiet_since = None
+            time.sleep(1)
         yield
 
 
@@ -212,6 +292,25 @@ def cpu_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])
 
 
+async def skip_to_end(groups: list[str]) -> None:
+    """Commit the end of every topic for the bench's consumer groups before the services join:
+    they read with auto_offset_reset=earliest, and would otherwise first work through every
+    message other stacks produced since the last bench run (dead-lettering the commands of
+    executions that are not in the bench's database)."""
+    partitions = [TopicPartition(t, p) for t, n in PARTITIONS.items() for p in range(n)]
+    for group in groups:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit(dict(ends))
+        finally:
+            await consumer.stop()
+
+
 class Stack:
     """The five services as processes of this run."""
 
@@ -234,6 +333,7 @@ class Stack:
             self.env[f"{prefix}_PORT"] = str(PORT_BASE + offset)
             if module != "trigger_gateway":
                 self.env[f"{prefix}_GROUP_ID"] = f"connectflo-{module}-bench"
+        self.groups = [v for k, v in self.env.items() if k.endswith("_GROUP_ID")]
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{PORT_BASE + SERVICES[name][2]}"
@@ -311,6 +411,7 @@ class Phase:
     before: Snapshot | None = None
     after: Snapshot | None = None
     max_lag: float = 0.0
+    cut_off: float | None = None
     in_flight: list[int] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
 
@@ -374,6 +475,8 @@ class Bench:
         self.run_id = secrets.token_hex(3)
         self.pids: dict[str, int | None] = {}
         self.background: dict[str, float] = {}  # MongoDB commands per second while idle
+        self.idle_cpu: dict[str, float] = {}
+        self.watcher: asyncio.Task[None] | None = None
 
     # -- setup
 
@@ -396,8 +499,7 @@ class Bench:
         self.consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
         await self.consumer.start()
         partitions = [
-            TopicPartition(EXECUTIONS_TOPIC, p)
-            for p in sorted(self.consumer.partitions_for_topic(EXECUTIONS_TOPIC) or ())
+            TopicPartition(EXECUTIONS_TOPIC, p) for p in range(PARTITIONS[EXECUTIONS_TOPIC])
         ]
         if not partitions:
             raise RuntimeError(f"topic {EXECUTIONS_TOPIC} not found")
@@ -431,9 +533,10 @@ class Bench:
                 waiter.set_result(None)
 
     async def close(self) -> None:
-        self.watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.watcher
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
         if self.consumer is not None:
             await self.consumer.stop()
         if self.http is not None:
@@ -443,12 +546,7 @@ class Bench:
 
     async def snapshot(self) -> Snapshot:
         assert self.consumer is not None
-        names = [t for t in await self.consumer.topics() if t.startswith("connectflo.")]
-        partitions = [
-            TopicPartition(t, p)
-            for t in names
-            for p in sorted(self.consumer.partitions_for_topic(t) or ())
-        ]
+        partitions = [TopicPartition(t, p) for t, n in PARTITIONS.items() for p in range(n)]
         ends = await self.consumer.end_offsets(partitions)
         offsets: dict[str, int] = {}
         for tp, end in ends.items():
@@ -537,6 +635,32 @@ class Bench:
                 return
             await asyncio.sleep(0.02)
 
+    async def settle(self, phases: list[Phase]) -> None:
+        """Before the next phase: the backlog of earlier ones worked off (up to --settle s), so
+        a phase measures its own load only."""
+        pending = [
+            s.execution_id
+            for p in phases
+            for s in p.samples
+            if s.execution_id and s.execution_id not in self.completed
+        ]
+        if not pending:
+            return
+        log(
+            f"waiting for {len(pending)} earlier triggers to complete "
+            f"(up to {self.args.settle:g} s)"
+        )
+        deadline = time.perf_counter() + self.args.settle
+        while time.perf_counter() < deadline:
+            pending = [e for e in pending if e not in self.completed]
+            if not pending:
+                return
+            await asyncio.sleep(0.1)
+        log(
+            f"WARNING: {len(pending)} earlier triggers still not completed; the next phase "
+            "starts with that backlog"
+        )
+
     async def monitor(self, phase: Phase, stop: asyncio.Event) -> None:
         """Triggers sent but not completed, once a second."""
         while not stop.is_set():
@@ -547,7 +671,11 @@ class Bench:
             )
             phase.in_flight.append(waiting)
 
+    def other_stacks(self) -> list[str]:
+        return service_processes({p.pid for p in self.stack.processes.values()})
+
     async def run_phase(self, phase: Phase) -> Phase:
+        others = self.other_stacks()
         phase.before = await self.snapshot()
         stop = asyncio.Event()
         monitor = asyncio.create_task(self.monitor(phase, stop))
@@ -569,6 +697,10 @@ class Bench:
         await asyncio.sleep(0.3)  # the last NodeStepped/ReplySent land after the completion
         phase.after = await self.snapshot()
         phase.result = self.summarise(phase)
+        others = sorted(set(others + self.other_stacks()))
+        phase.result["other_stacks"] = others
+        if others:
+            log(f"WARNING: {phase.name} ran beside another stack: {', '.join(others)}")
         log(headline(phase))
         return phase
 
@@ -576,6 +708,8 @@ class Bench:
         assert phase.rate
         count = int(phase.rate * phase.duration)
         start = time.perf_counter() + 0.05
+        # Far behind: stop (the backlog would only spill into the next phases).
+        cap = max(100.0, phase.rate * self.args.overload)
         tasks = []
         for i in range(count):
             scheduled = start + i / phase.rate
@@ -587,6 +721,13 @@ class Bench:
             sample = Sample(scheduled)
             phase.samples.append(sample)
             tasks.append(asyncio.create_task(self.fire(sample)))
+            if i % 25 == 0 and phase.in_flight and phase.in_flight[-1] > cap:
+                phase.cut_off = time.perf_counter() - start
+                log(
+                    f"{phase.name}: {phase.in_flight[-1]} triggers in flight after "
+                    f"{phase.cut_off:.1f} s: overloaded, sending stops"
+                )
+                break
         await asyncio.gather(*tasks)
 
     async def closed_loop(self, phase: Phase) -> None:
@@ -685,6 +826,7 @@ class Bench:
             },
             "post_ms": {"p50": percentile(posts, 0.5), "p99": percentile(posts, 0.99)},
             "max_send_lag_ms": phase.max_lag * 1000,
+            "cut_off_after_s": phase.cut_off,
             "max_in_flight": max(phase.in_flight, default=0),
             "in_flight_per_s": phase.in_flight,
             "kafka_messages": kafka,
@@ -764,7 +906,9 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
         lat = r["latency_ms"]
         rows.append(
             [
-                r["phase"],
+                r["phase"]
+                + (f" (cut {r['cut_off_after_s']:.0f}s)" if r.get("cut_off_after_s") else "")
+                + (" *" if r.get("other_stacks") else ""),
                 load,
                 str(r["sent"]),
                 str(r["completed"]),
@@ -808,6 +952,11 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
         f"per workflow and per node ({NODES_PER_WORKFLOW} nodes, {NODE_RUNS_PER_WORKFLOW} node "
         "runs); kafka = messages on connectflo.* topics per completed workflow"
     )
+
+    if any(r.get("other_stacks") for r in results):
+        print("* measured while another stack's services were running: not a clean figure")
+    if LOCK_STALE:
+        print(f"note: {LOCK} was orphaned; this run went ahead without it (see --strict-lock)")
 
     # CPU per process: % of one core, and ms per workflow, per phase.
     names = list(bench.pids)
@@ -870,10 +1019,15 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
     )
     if at100:
         p99 = at100["latency_ms"]["p99"]
-        ok = p99 < 100 and at100["not_completed"] == 0
+        ok = p99 < 100 and at100["not_completed"] == 0 and not at100["cut_off_after_s"]
         print(
             f"  p99 < 100 ms at 100/s offered                    {fmt(p99):>8} ms "
-            f"             {'yes' if ok else 'NO'}   ({at100['not_completed']} not completed)"
+            f"             {'yes' if ok else 'NO'}   ({at100['not_completed']} not completed"
+            + (
+                f"; overloaded, sending stopped after {at100['cut_off_after_s']:.1f} s)"
+                if at100["cut_off_after_s"]
+                else ")"
+            )
         )
     print(
         "  reference tool: ~100 executions/s, p99 ~150 ms at 10 concurrent requests"
@@ -901,7 +1055,8 @@ def keeps_up(r: dict[str, Any]) -> bool:
     phase no more than ~1 s of triggers)."""
     flight = r["in_flight_per_s"]
     return (
-        r["not_completed"] == 0
+        not r.get("cut_off_after_s")
+        and r["not_completed"] == 0
         and r["http_errors"] == 0
         and r["completed"] == r["sent"]
         and (not flight or flight[-1] <= max(10, (r["offered_per_s"] or 0) * 1.0))
@@ -912,12 +1067,17 @@ def keeps_up(r: dict[str, Any]) -> bool:
 
 
 def plan(args: argparse.Namespace) -> list[Phase]:
+    """Closed loops first: they cannot overload the system, open loops can."""
     phases = [Phase("idle", "idle", duration=args.idle)]
-    for rate in args.rates:
-        phases.append(Phase(f"open {rate:g}/s", "open", rate=rate, duration=args.duration))
     for clients in args.clients:
         phases.append(Phase(f"closed {clients}", "closed", clients=clients, duration=args.duration))
     return phases
+
+
+def open_phases(args: argparse.Namespace) -> list[Phase]:
+    return [
+        Phase(f"open {rate:g}/s", "open", rate=rate, duration=args.duration) for rate in args.rates
+    ]
 
 
 async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
@@ -939,13 +1099,17 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 f"runtime/service.py; logs in {RUN}"
             )
         await bench.calibrate(args.calibrate)
-        phases = [await bench.run_phase(p) for p in plan(args)]
+        phases: list[Phase] = []
+        for phase in plan(args):
+            await bench.settle(phases)
+            phases.append(await bench.run_phase(phase))
         if args.sustain:
             closed = [p for p in phases if p.kind == "closed"]
             if closed:
                 best = max(p.result["throughput_per_s"] for p in closed)
                 rate = max(10.0, math.floor(best / 5) * 5)
                 for _attempt in range(2):
+                    await bench.settle(phases)
                     phase = await bench.run_phase(
                         Phase(f"sustain {rate:g}/s", "sustain", rate=rate, duration=args.duration)
                     )
@@ -953,6 +1117,9 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                     if keeps_up(phase.result):
                         break
                     rate = max(10.0, math.floor(rate * 0.85 / 5) * 5)
+        for phase in open_phases(args):
+            await bench.settle(phases)
+            phases.append(await bench.run_phase(phase))
         summary = report(phases, bench, args)
         db = mongo[stack.database]
         summary["executions_not_completed_in_db"] = db.executions.count_documents(
@@ -979,6 +1146,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per phase (full 20, quick 10)")
     parser.add_argument("--idle", type=int, help="sequential triggers of the idle phase")
     parser.add_argument("--timeout", type=float, default=10.0, help="completion timeout, s")
+    parser.add_argument(
+        "--overload",
+        type=float,
+        default=5.0,
+        help="an open loop stops sending when this many seconds of triggers are in flight",
+    )
+    parser.add_argument(
+        "--settle", type=float, help="max wait for earlier backlog between phases (s)"
+    )
     parser.add_argument("--warmup", type=int, default=60, help="warm-up triggers")
     parser.add_argument(
         "--calibrate",
@@ -1004,6 +1180,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="run even though a `make up` stack consumes the same topics",
     )
+    parser.add_argument(
+        "--strict-lock",
+        action="store_true",
+        help="wait for the e2e lock even when it is orphaned (held only by Kafka/FerretDB)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database")
     parser.add_argument("--json", type=Path, default=RUN / "last.json", help="results file")
     args = parser.parse_args(argv)
@@ -1012,6 +1193,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         int(x) for x in (args.clients or ("10,48" if args.quick else "10,32,64")).split(",") if x
     ]
     args.duration = args.duration or (10.0 if args.quick else 20.0)
+    args.settle = args.settle if args.settle is not None else (30.0 if args.quick else 90.0)
     args.idle = args.idle if args.idle is not None else (10 if args.quick else 20)
     if args.sustain is None:
         args.sustain = not args.quick
@@ -1020,7 +1202,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    with e2e_lock():
+    with e2e_lock(args.strict_lock):
         shared = make_up_services()
         if shared and not args.allow_shared:
             print(
@@ -1037,6 +1219,7 @@ def main(argv: list[str]) -> int:
             log("infrastructure: " + (f"starting {', '.join(started)}" if started else "running"))
             subprocess.run([str(INFRA), "start"], check=True, stdout=subprocess.DEVNULL)
             log(f"services on ports {PORT_BASE}-{PORT_BASE + 4}, database {stack.database}")
+            asyncio.run(skip_to_end(stack.groups))
             stack.start()
             summary = asyncio.run(measure(args, stack))
             summary["args"] = {
