@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Document = dict[str, Any]
+ACTIVE_WORKFLOWS_SECONDS = 0.5
 
 
 class ConcurrentUpdate(Exception):
@@ -48,13 +50,27 @@ class WorkflowCatalog:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
         self._definitions: dict[tuple[str, int], Document] = {}
+        self._active: dict[tuple[str, str], tuple[float, list[Document]]] = {}
 
     async def active_for(self, tenant_id: str, trigger_type: str) -> list[Document]:
+        """The tenant's active workflows for a trigger type. A non-empty answer is reused for
+        half a second (a busy conversation channel asks many times a second), so an
+        activation change reaches new triggers within that time; an empty one never is."""
+        key = (tenant_id, trigger_type)
+        now = time.monotonic()
+        cached = self._active.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         cursor = self._db.workflows.find(
             {"tenant_id": tenant_id, "trigger_type": trigger_type, "is_active": True},
             projection={"_id": 1, "active_version": 1, "name": 1, "trigger_type": 1},
         )
-        return [doc async for doc in cursor]
+        found = [doc async for doc in cursor]
+        if found:
+            if len(self._active) >= 10_000:
+                self._active.clear()
+            self._active[key] = (now + ACTIVE_WORKFLOWS_SECONDS, found)
+        return found
 
     async def workflow(self, tenant_id: str, workflow_id: str) -> Document | None:
         return await self._db.workflows.find_one({"_id": workflow_id, "tenant_id": tenant_id})
@@ -97,8 +113,13 @@ class ExecutionRepository:
     async def get(self, execution_id: str) -> Document | None:
         return await self._db.executions.find_one({"_id": execution_id})
 
-    async def save(self, doc: Document, expected_version: int) -> None:
+    async def save(self, doc: Document, expected_version: int, *, fresh: bool = False) -> None:
         """Replace the execution if nobody wrote it since ``expected_version`` was read."""
+        if self._check_version_by_read and fresh:
+            # Inserted by this process moments ago and owned through its partition: the read
+            # would only repeat what we know.
+            await self._db.executions.replace_one({"_id": doc["_id"]}, doc)
+            return
         if self._check_version_by_read:
             current = await self._db.executions.find_one(
                 {"_id": doc["_id"]}, projection={"version": 1}

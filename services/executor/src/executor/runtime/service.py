@@ -155,6 +155,7 @@ class ExecutionService:
         changes nothing else."""
         command = envelope.data
         doc = self._just_created.pop(command.execution_id, None)
+        fresh = doc is not None
         if doc is None:
             doc = await self._executions.get(command.execution_id)
         if doc is None:
@@ -184,7 +185,9 @@ class ExecutionService:
             await self._executions.record_node_runs(applied.node_runs)
             # Conditional on the version read: if another consumer wrote it since (after a
             # rebalance), ConcurrentUpdate makes the next attempt read it afresh.
-            await self._executions.save(applied.doc, expected_version=int(doc["version"]))
+            await self._executions.save(
+                applied.doc, expected_version=int(doc["version"]), fresh=fresh
+            )
             await self._publish_outbox(applied.doc)
 
     async def _perform(self, doc: Document, action: Action) -> None:

@@ -6,6 +6,7 @@ The other collections the gateway reads or writes have their own modules: `workf
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
+KEY_CACHE_SECONDS = 60.0
 _NEWEST = [("_id", DESCENDING)]
 
 
@@ -59,6 +61,7 @@ def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncD
 class TenantRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
+        self._known_keys: dict[str, tuple[str, float]] = {}
 
     async def create(self, tenant_id: str, name: str, key_digest: str) -> None:
         now = datetime.now(UTC)
@@ -68,8 +71,19 @@ class TenantRepository:
         )
 
     async def tenant_for_key(self, key_digest: str) -> str | None:
+        """The tenant of a key. Known keys are remembered for a minute (every trigger carries
+        one; keys are never reassigned); unknown keys are always looked up."""
+        now = time.monotonic()
+        cached = self._known_keys.get(key_digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         doc = await self._db.api_keys.find_one({"_id": key_digest})
-        return None if doc is None else str(doc["tenant_id"])
+        if doc is None:
+            return None
+        if len(self._known_keys) >= 10_000:
+            self._known_keys.clear()
+        self._known_keys[key_digest] = (str(doc["tenant_id"]), now + KEY_CACHE_SECONDS)
+        return str(doc["tenant_id"])
 
 
 class TriggerReceiptRepository:
