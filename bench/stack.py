@@ -145,6 +145,7 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 MODULES = {module for module, _prefix, _offset in SERVICES.values()}
+CODE = "?"  # the code the services ran: set when they start
 LOCK_STALE = False  # set when the lock was found orphaned and the run went ahead without it
 
 
@@ -894,7 +895,7 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
     results = [p.result for p in phases]
     print(
         "\n=== make bench: trigger -> Condition -> Set Variable -> Send Reply (4 nodes), "
-        f"{os.cpu_count()} cores, everything on this machine; code {code_version()}\n"
+        f"{os.cpu_count()} cores, everything on this machine; code {CODE}\n"
     )
     rows = []
     for r in results:
@@ -1042,7 +1043,7 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
         "max_sustained_per_s": max_rate,
         "max_sustained_how": how,
         "p99_ms_at_100": at100["latency_ms"]["p99"] if at100 else None,
-        "code": code_version(),
+        "code": CODE,
         "phases": results,
         "idle_cpu_percent": bench.idle_cpu,
         "background_mongo_per_s": bench.background,
@@ -1220,6 +1221,8 @@ def main(argv: list[str]) -> int:
             subprocess.run([str(INFRA), "start"], check=True, stdout=subprocess.DEVNULL)
             log(f"services on ports {PORT_BASE}-{PORT_BASE + 4}, database {stack.database}")
             asyncio.run(skip_to_end(stack.groups))
+            global CODE
+            CODE = code_version()
             stack.start()
             summary = asyncio.run(measure(args, stack))
             summary["args"] = {
