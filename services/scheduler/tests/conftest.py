@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from contracts import Envelope
 from contracts.events import EffectSettled, TimerCancelRequested, TimerRequested
-from scheduler.domain.timers import CancelOutcome, TimerStatus
+from scheduler.domain.timers import CancelOutcome, TimerStatus, settled_document
 
 
 class MemoryTimers:
-    """TimerRepository in a dict; counts the queries the firing loop makes."""
+    """TimerRepository in one dict (pending and settled apart only by status); counts the
+    queries the firing loop makes."""
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
@@ -34,7 +35,7 @@ class MemoryTimers:
             self.docs[timer_id] = dict(tombstone)
             return CancelOutcome.TOMBSTONE
         if doc["status"] == TimerStatus.PENDING:
-            doc.update(status=TimerStatus.CANCELLED.value, cancelled_at=now, settled_at=now)
+            self.docs[timer_id] = settled_document(doc, TimerStatus.CANCELLED, now)
             return CancelOutcome.CANCELLED
         if doc["status"] == TimerStatus.FIRED:
             return CancelOutcome.TOO_LATE
@@ -59,15 +60,13 @@ class MemoryTimers:
         pending = self._pending(partitions)
         return pending[0]["fire_at"] if pending else None
 
-    async def mark_fired(self, timer_ids: list[str], fired_at: datetime, owner: str) -> None:
-        for timer_id in timer_ids:
-            if self.docs[timer_id]["status"] == TimerStatus.PENDING:
-                self.docs[timer_id].update(
-                    status=TimerStatus.FIRED.value,
-                    fired_at=fired_at,
-                    fired_by=owner,
-                    settled_at=fired_at,
-                )
+    async def mark_fired(
+        self, timers: list[dict[str, Any]], fired_at: datetime, owner: str
+    ) -> None:
+        for timer in timers:
+            self.docs[timer["_id"]] = settled_document(
+                timer, TimerStatus.FIRED, fired_at, fired_by=owner
+            )
 
     async def purge_settled(self, before: datetime) -> int:
         old = [k for k, d in self.docs.items() if d.get("settled_at", before) < before]

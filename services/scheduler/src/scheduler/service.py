@@ -49,7 +49,7 @@ class TimerStore(Protocol):
         self, partitions: Collection[int], now: datetime, limit: int
     ) -> list[Document]: ...
     async def next_due(self, partitions: Collection[int]) -> datetime | None: ...
-    async def mark_fired(self, timer_ids: list[str], fired_at: datetime, owner: str) -> None: ...
+    async def mark_fired(self, timers: list[Document], fired_at: datetime, owner: str) -> None: ...
     async def purge_settled(self, before: datetime) -> int: ...
 
 
@@ -164,7 +164,7 @@ class TimerService:
         )
         published = [t for t, o in zip(page, outcomes, strict=True) if o is None]
         if published:
-            await self._timers.mark_fired([t["_id"] for t in published], fired_at, self._owner)
+            await self._timers.mark_fired(published, fired_at, self._owner)
         for timer in published:
             telemetry.TIMERS_FIRED.inc()
             telemetry.TIMER_LATENESS.observe(lateness_seconds(timer, fired_at))

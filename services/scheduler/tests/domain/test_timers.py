@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.events import TimerCancelRequested, TimerRequested
 from scheduler.domain.timers import (
+    TimerStatus,
     is_earlier,
     lateness_seconds,
+    settled_document,
     settlement,
     sleep_seconds,
     timer_document,
@@ -71,3 +73,15 @@ def test_only_an_earlier_timer_wakes_a_sleeping_loop() -> None:
     assert is_earlier(NOW, NOW + timedelta(seconds=1))
     assert not is_earlier(NOW + timedelta(seconds=2), NOW + timedelta(seconds=1))
     assert is_earlier(NOW + timedelta(days=9), None)  # the loop is busy: always tell it
+
+
+def test_a_settled_timer_keeps_what_it_was_and_says_how_it_ended() -> None:
+    doc = timer_document(REQUEST, partition=1, traceparent=None, stored_at=NOW)
+    later = NOW + timedelta(seconds=1)
+    fired = settled_document(doc, TimerStatus.FIRED, later, fired_by="host:42")
+    assert (fired["status"], fired["fired_at"], fired["fired_by"]) == ("fired", later, "host:42")
+    assert (fired["fire_at"], fired["partition"], fired["settled_at"]) == (NOW, 1, later)
+    cancelled = settled_document(doc, TimerStatus.CANCELLED, later)
+    assert (cancelled["status"], cancelled["cancelled_at"]) == ("cancelled", later)
+    assert "fired_at" not in cancelled
+    assert doc["status"] == "pending"  # the pending document is left as it was

@@ -1,10 +1,15 @@
-"""MongoDB: the `timers` collection (one document per idempotency key) and `dead_letters`.
+"""MongoDB: `timers` (pending timers), `settled_timers` (fired, cancelled, tombstones) and
+`dead_letters`. A timer lives in one of the two under its idempotency key.
 
-The firing loop asks for the pending timers of its own partitions, due first, a page at a time,
-on the (status, partition, fire_at) index; fired and cancelled timers carry ``settled_at`` and
-are forgotten after a retention period (indexed too). No query
-relies on an atomic compare-and-set (FerretDB's updates are read-modify-write): one replica owns
-a partition's timers, and within a replica firing and cancelling take turns.
+Pending and settled timers are apart so that the firing loop's queries (the pending timers of
+the partitions this replica owns, due first, a page at a time, on the (partition, fire_at)
+index) only ever touch what is still to fire, and so that no timer is ever updated: firing or
+cancelling inserts into `settled_timers` and deletes from `timers`. On FerretDB both matter: it
+scans the collection for every query but a lookup by `_id` (no index push-down), and an update
+costs a scan per document, where inserts and deletes by `_id` are cheap.
+
+No write relies on an atomic compare-and-set (FerretDB's are read-modify-write): one replica
+owns a partition's timers and, within a replica, firing and cancelling take turns.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from typing import Any
 from contracts.events import DeadLettered
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from scheduler.domain.timers import CancelOutcome, TimerStatus
+from scheduler.domain.timers import CancelOutcome, TimerStatus, settled_document
 
 Document = dict[str, Any]
-PENDING = TimerStatus.PENDING.value
+DUPLICATE_KEY = 11000
 
 
 def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
@@ -32,48 +37,46 @@ def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncD
 
 class TimerRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._timers = db.timers
+        self._pending = db.timers
+        self._settled = db.settled_timers
 
     async def ensure_indexes(self) -> None:
-        await self._timers.create_index(
-            [("status", ASCENDING), ("partition", ASCENDING), ("fire_at", ASCENDING)],
-            name="pending_by_partition_due",
+        await self._pending.create_index(
+            [("partition", ASCENDING), ("fire_at", ASCENDING)], name="by_partition_due"
         )
-        await self._timers.create_index([("execution_id", ASCENDING)], name="execution")
-        await self._timers.create_index([("settled_at", ASCENDING)], name="settled")
+        await self._pending.create_index([("execution_id", ASCENDING)], name="execution")
+        await self._settled.create_index([("settled_at", ASCENDING)], name="settled")
+        await self._settled.create_index([("execution_id", ASCENDING)], name="execution")
 
     async def add(self, doc: Document) -> bool:
-        """Store a timer under its idempotency key; False if one (or a tombstone) was there."""
+        """Store a pending timer under its idempotency key; False if it is there already, or
+        settled (fired, cancelled, or a tombstone left by a cancel that came first)."""
+        if await self._settled.find_one({"_id": doc["_id"]}, projection={"_id": 1}):
+            return False
         try:
-            await self._timers.insert_one(doc)
+            await self._pending.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
 
     async def cancel(self, timer_id: str, tombstone: Document, now: datetime) -> CancelOutcome:
         """Cancel a pending timer, or leave a tombstone when its request has not come yet."""
-        cancelled = await self._timers.update_one(
-            {"_id": timer_id, "status": PENDING},
-            {
-                "$set": {
-                    "status": TimerStatus.CANCELLED.value,
-                    "cancelled_at": now,
-                    "settled_at": now,
-                }
-            },
-        )
-        if cancelled.matched_count:
+        pending = await self._pending.find_one({"_id": timer_id})
+        if pending is not None:
+            await self._settle([settled_document(pending, TimerStatus.CANCELLED, now)])
             return CancelOutcome.CANCELLED
-        if await self.add(tombstone):
+        settled = await self._settled.find_one({"_id": timer_id}, projection={"status": 1})
+        if settled is None:
+            await self._settle([tombstone])
             return CancelOutcome.TOMBSTONE
-        existing = await self._timers.find_one({"_id": timer_id}, projection={"status": 1})
-        status = existing["status"] if existing else None
-        return CancelOutcome.TOO_LATE if status == TimerStatus.FIRED else CancelOutcome.REPEATED
+        if settled["status"] == TimerStatus.FIRED:
+            return CancelOutcome.TOO_LATE
+        return CancelOutcome.REPEATED
 
     async def due(self, partitions: Collection[int], now: datetime, limit: int) -> list[Document]:
         """The first ``limit`` pending timers of ``partitions`` due by ``now``, earliest first."""
-        cursor = self._timers.find(
-            {"status": PENDING, "partition": {"$in": list(partitions)}, "fire_at": {"$lte": now}},
+        cursor = self._pending.find(
+            {"partition": {"$in": list(partitions)}, "fire_at": {"$lte": now}},
             sort=[("fire_at", ASCENDING)],
             limit=limit,
         )
@@ -81,31 +84,35 @@ class TimerRepository:
 
     async def next_due(self, partitions: Collection[int]) -> datetime | None:
         """When the earliest pending timer of ``partitions`` is due; None when there is none."""
-        first = await self._timers.find_one(
-            {"status": PENDING, "partition": {"$in": list(partitions)}},
+        first = await self._pending.find_one(
+            {"partition": {"$in": list(partitions)}},
             sort=[("fire_at", ASCENDING)],
             projection={"fire_at": 1},
         )
         return first["fire_at"] if first else None
 
-    async def mark_fired(self, timer_ids: list[str], fired_at: datetime, owner: str) -> None:
-        """Record that these timers' settlements were published."""
-        await self._timers.update_many(
-            {"_id": {"$in": timer_ids}, "status": PENDING},
-            {
-                "$set": {
-                    "status": TimerStatus.FIRED.value,
-                    "fired_at": fired_at,
-                    "fired_by": owner,
-                    "settled_at": fired_at,
-                }
-            },
+    async def mark_fired(self, timers: list[Document], fired_at: datetime, owner: str) -> None:
+        """Record that these timers' settlements were published: they are pending no more."""
+        await self._settle(
+            [settled_document(t, TimerStatus.FIRED, fired_at, fired_by=owner) for t in timers]
         )
 
+    async def _settle(self, docs: list[Document]) -> None:
+        """Insert into settled, then delete from pending: a crash in between leaves a timer in
+        both, and the next round settles it again (the insert is then a duplicate)."""
+        try:
+            await self._settled.insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise
+        if len(docs) == 1:  # by _id alone: no scan on FerretDB
+            await self._pending.delete_one({"_id": docs[0]["_id"]})
+        else:  # one scan for the page
+            await self._pending.delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
+
     async def purge_settled(self, before: datetime) -> int:
-        """Forget timers fired or cancelled before ``before`` (FerretDB has no TTL indexes);
-        the number forgotten. Pending timers have no ``settled_at`` and stay."""
-        deleted = await self._timers.delete_many({"settled_at": {"$lt": before}})
+        """Forget timers settled before ``before`` (FerretDB has no TTL indexes); how many."""
+        deleted = await self._settled.delete_many({"settled_at": {"$lt": before}})
         return deleted.deleted_count
 
 

@@ -1,8 +1,8 @@
 """What a timer is and what firing it means: pure functions, no I/O and no clock.
 
-A timer document lives in the `timers` collection under the request's idempotency key. It
-records the Kafka partition its request came from: the replica that owns that partition of the
-timers topic (in the consumer group) is the only one that fires it.
+A timer document is kept under the request's idempotency key, pending until it fires or is
+cancelled. It records the Kafka partition its request came from: the replica that owns that
+partition of the timers topic (in the consumer group) is the only one that fires it.
 """
 
 from __future__ import annotations
@@ -68,6 +68,18 @@ def tombstone_document(
         "cancelled_at": cancelled_at,
         "settled_at": cancelled_at,
     }
+
+
+def settled_document(
+    timer: Document, status: TimerStatus, at: datetime, *, fired_by: str | None = None
+) -> Document:
+    """A pending timer as it is kept once fired or cancelled."""
+    doc = {**timer, "status": status.value, "settled_at": at}
+    if status is TimerStatus.FIRED:
+        doc.update(fired_at=at, fired_by=fired_by)
+    else:
+        doc["cancelled_at"] = at
+    return doc
 
 
 def settlement(timer: Document, fired_at: datetime) -> EffectSettled:
