@@ -121,7 +121,7 @@ class TimerService:
         async with self._turn:
             outcome = await self._timers.cancel(cancel.idempotency_key, tombstone, now)
         telemetry.TIMERS_CANCELLED.labels(outcome=outcome.value).inc()
-        log.info("timer %s: cancel: %s", cancel.idempotency_key, outcome.value)
+        log.debug("timer %s: cancel: %s", cancel.idempotency_key, outcome.value)
 
     # -- ownership (the consumer group's rebalance listener) ---------------------------------
 
