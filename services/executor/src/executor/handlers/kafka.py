@@ -42,36 +42,30 @@ def consumed(message: KafkaMessage) -> Consumed:
 def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(
-        topics.TRIGGERS,
-        group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-    )
-    async def on_trigger_received(message: KafkaMessage) -> None:
+    def subscriber(topic: str) -> Any:
+        return router.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+        )
+
+    async def handle(message: KafkaMessage, handler: Any) -> None:
         await handle_or_dead_letter(
             consumed(message),
-            wiring.service.on_trigger,  # type: ignore[arg-type]
+            handler,
             consumer=CONSUMER,
             publish=wiring.publish,
             attempts=wiring.attempts,
             record_dead_letter=wiring.record_dead_letter,
         )
 
-    @router.subscriber(
-        topics.EXECUTION_COMMANDS,
-        group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-    )
+    @subscriber(topics.TRIGGERS)
+    async def on_trigger_received(message: KafkaMessage) -> None:
+        await handle(message, wiring.service.on_trigger)
+
+    @subscriber(topics.EXECUTION_COMMANDS)
     async def on_execution_command(message: KafkaMessage) -> None:
-        await handle_or_dead_letter(
-            consumed(message),
-            wiring.service.on_command,  # type: ignore[arg-type]
-            consumer=CONSUMER,
-            publish=wiring.publish,
-            attempts=wiring.attempts,
-            record_dead_letter=wiring.record_dead_letter,
-        )
+        await handle(message, wiring.service.on_command)
 
     return router
