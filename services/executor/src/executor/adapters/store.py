@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Document = dict[str, Any]
-ACTIVE_WORKFLOWS_SECONDS = 0.5
 
 
 class ConcurrentUpdate(Exception):
@@ -50,27 +48,15 @@ class WorkflowCatalog:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
         self._definitions: dict[tuple[str, int], Document] = {}
-        self._active: dict[tuple[str, str], tuple[float, list[Document]]] = {}
 
     async def active_for(self, tenant_id: str, trigger_type: str) -> list[Document]:
-        """The tenant's active workflows for a trigger type. A non-empty answer is reused for
-        half a second (a busy conversation channel asks many times a second), so an
-        activation change reaches new triggers within that time; an empty one never is."""
-        key = (tenant_id, trigger_type)
-        now = time.monotonic()
-        cached = self._active.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        """Read at every trigger, not cached: a workflow activated a moment ago must run for
+        the very next message."""
         cursor = self._db.workflows.find(
             {"tenant_id": tenant_id, "trigger_type": trigger_type, "is_active": True},
             projection={"_id": 1, "active_version": 1, "name": 1, "trigger_type": 1},
         )
-        found = [doc async for doc in cursor]
-        if found:
-            if len(self._active) >= 10_000:
-                self._active.clear()
-            self._active[key] = (now + ACTIVE_WORKFLOWS_SECONDS, found)
-        return found
+        return [doc async for doc in cursor]
 
     async def workflow(self, tenant_id: str, workflow_id: str) -> Document | None:
         return await self._db.workflows.find_one({"_id": workflow_id, "tenant_id": tenant_id})
