@@ -1,7 +1,12 @@
 from datetime import UTC, datetime
 
 from contracts import Envelope, topics
-from contracts.delivery import Consumed, Permanent, handle_or_dead_letter
+from contracts.delivery import (
+    Consumed,
+    Permanent,
+    handle_batch_or_dead_letter,
+    handle_or_dead_letter,
+)
 from contracts.events import DeadLettered, TriggerReceived
 
 
@@ -104,3 +109,52 @@ async def test_permanent_error_is_not_retried() -> None:
 
     await handle_or_dead_letter(record(), handle, consumer="c", publish=sink, attempts=5)
     assert calls == [1] and sink.dead().error == "tenant unknown"
+
+
+async def test_batch_is_handled_in_one_call() -> None:
+    sink, calls = Sink(), []
+
+    async def handle_batch(envelopes: list[Envelope]) -> None:  # type: ignore[type-arg]
+        calls.append(len(envelopes))
+
+    await handle_batch_or_dead_letter(
+        [record(), record(), record()], handle_batch, consumer="c", publish=sink
+    )
+    assert calls == [3] and sink.sent == []
+
+
+async def test_invalid_envelope_in_a_batch_is_dead_lettered_and_the_rest_handled() -> None:
+    sink, calls = Sink(), []
+
+    async def handle_batch(envelopes: list[Envelope]) -> None:  # type: ignore[type-arg]
+        calls.append(len(envelopes))
+
+    await handle_batch_or_dead_letter(
+        [record(), record(value=b"not json"), record()], handle_batch, consumer="c", publish=sink
+    )
+    assert calls == [2]
+    assert sink.dead().error_type == "EnvelopeError"
+
+
+async def test_poison_record_fails_its_batch_then_alone_goes_to_dead_letters() -> None:
+    sink, handled = Sink(), []
+    poison = TriggerReceived(
+        trigger_id="poison",
+        tenant_id="ten",
+        trigger_type="New Order",
+        received_at=datetime.now(UTC),
+    )
+    bad = Envelope.wrap(poison, source="/test", tenant_id="ten")
+    bad_record = Consumed(topics.TRIGGERS, 0, 7, b"k", bad.headers(), bad.body())
+
+    async def handle_batch(envelopes: list[Envelope]) -> None:  # type: ignore[type-arg]
+        if any(e.data.trigger_id == "poison" for e in envelopes):
+            raise Permanent("cannot handle poison")
+        handled.extend(e.data.trigger_id for e in envelopes)
+
+    await handle_batch_or_dead_letter(
+        [record(), bad_record, record()], handle_batch, consumer="c", publish=sink
+    )
+    assert handled == ["t", "t"]  # one at a time after the batch failed
+    dead = sink.dead()
+    assert dead.original_offset == 7 and dead.error == "cannot handle poison"

@@ -18,11 +18,14 @@ class MemoryNotifications:
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
 
-    async def record(self, doc: dict[str, Any]) -> dict[str, Any] | None:
-        if doc["_id"] in self.docs:
-            return self.docs[doc["_id"]]
-        self.docs[doc["_id"]] = doc
-        return None
+    async def record_many(self, docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        earlier = {}
+        for doc in docs:
+            if doc["_id"] in self.docs:
+                earlier[doc["_id"]] = self.docs[doc["_id"]]
+            else:
+                self.docs[doc["_id"]] = doc
+        return earlier
 
 
 def request(channel: str = "chat", kind: str = "action.send_reply") -> NotificationRequested:

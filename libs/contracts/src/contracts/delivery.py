@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from contracts import topics
 from contracts.envelope import Envelope, EnvelopeError
@@ -37,6 +38,35 @@ class Consumed:
     key: bytes | None
     headers: Mapping[str, str]
     value: bytes
+
+    @classmethod
+    def from_record(cls, record: KafkaRecord) -> Consumed:
+        """From a Kafka client's record (aiokafka's ConsumerRecord, for one)."""
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            headers={name: value.decode() for name, value in record.headers},
+            value=record.value,
+        )
+
+
+class KafkaRecord(Protocol):
+    """What ``Consumed.from_record`` reads from a consumed record."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 class Permanent(Exception):
@@ -85,6 +115,65 @@ async def handle_or_dead_letter(
         except Exception:  # the topic has it; the collection is the convenient copy
             log.exception("%s: could not store dead letter %s", consumer, dead.data.dead_letter_id)
     return False
+
+
+async def handle_batch_or_dead_letter(
+    records: Sequence[Consumed],
+    handle_batch: Callable[[list[Envelope[Event]]], Awaitable[None]],
+    *,
+    consumer: str,
+    publish: Publish,
+    attempts: int = 3,
+    backoff_seconds: float = 0.2,
+    record_dead_letter: RecordDeadLetter | None = None,
+) -> None:
+    """Handle a consumed batch at once (one round of writes and sends for all of it). Records
+    whose envelope is invalid are dead-lettered first. When the batch fails, its records are
+    handled one at a time, each as a batch of one under ``handle_or_dead_letter``, so a poison
+    record is dead-lettered alone and the rest still goes through. ``handle_batch`` must be
+    idempotent per record (a failed batch may have done part of its work)."""
+    parsed: list[tuple[Consumed, Envelope[Event]]] = []
+    for record in records:
+        try:
+            parsed.append((record, Envelope.parse(record.headers, record.value)))
+        except EnvelopeError:
+            await handle_or_dead_letter(
+                record,
+                handle_batch_of_one(handle_batch),
+                consumer=consumer,
+                publish=publish,
+                record_dead_letter=record_dead_letter,
+            )
+    if len(parsed) > 1:
+        try:
+            await handle_batch([envelope for _, envelope in parsed])
+            return
+        except Exception as exc:
+            log.warning(
+                "%s: a batch of %d failed (%r): handling its records one at a time",
+                consumer,
+                len(parsed),
+                exc,
+            )
+    for record, _ in parsed:
+        await handle_or_dead_letter(
+            record,
+            handle_batch_of_one(handle_batch),
+            consumer=consumer,
+            publish=publish,
+            attempts=attempts,
+            backoff_seconds=backoff_seconds,
+            record_dead_letter=record_dead_letter,
+        )
+
+
+def handle_batch_of_one(
+    handle_batch: Callable[[list[Envelope[Event]]], Awaitable[None]],
+) -> Callable[[Envelope[Event]], Awaitable[None]]:
+    async def handle(envelope: Envelope[Event]) -> None:
+        await handle_batch([envelope])
+
+    return handle
 
 
 def dead_letter_for(

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         7 * 24 * 3600, description="Default limit on one wait (for a reply, a timer, a service)."
     )
     max_subworkflow_depth: int = Field(5, description="Execute Workflow nesting limit.")
+    batch_max_records: int = Field(
+        100, description="Records handled together per poll (one round of writes and sends)."
+    )
+    batch_timeout_ms: int = Field(
+        5, description="Poll wait for the first record; bounds the latency added when quiet."
+    )
     handling_attempts: int = Field(
         3, description="Attempts at one message before it goes to the dead-letter topic."
     )

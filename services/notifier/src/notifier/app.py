@@ -17,7 +17,14 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     settings = settings or Settings()
     broker = KafkaBroker(settings.kafka_bootstrap_servers, acks="all", linger_ms=1)
     wiring = Wiring()
-    broker.include_router(build_router(settings.group_id, wiring))
+    broker.include_router(
+        build_router(
+            settings.group_id,
+            wiring,
+            max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.batch_timeout_ms,
+        )
+    )
     app = AsgiFastStream(
         broker,
         asgi_routes=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -21,43 +22,50 @@ class NotificationService:
         self._publish = publish
 
     async def on_notification_requested(self, envelope: Envelope[NotificationRequested]) -> None:
-        request = envelope.data
-        delivery = plan_delivery(request, datetime.now(UTC))
-        earlier = await self._notifications.record(delivery.record)
-        if earlier is not None:  # a redelivery: answer as the first time, act no more
-            delivery = Delivery(
-                earlier, earlier.get("result"), earlier.get("error"), earlier.get("message")
-            )
-        if delivery.reply_message is not None:
-            await self._send(
-                topics.REPLIES,
-                request.conversation_id or request.execution_id,
-                ReplySent(
+        await self.on_notifications_requested([envelope])
+
+    async def on_notifications_requested(
+        self, envelopes: list[Envelope[NotificationRequested]]
+    ) -> None:
+        """Record every delivery of the batch in one write (a redelivered request finds its
+        earlier record and is answered as the first time), then send the replies and the
+        settlements together."""
+        now = datetime.now(UTC)
+        deliveries = [plan_delivery(envelope.data, now) for envelope in envelopes]
+        earlier = await self._notifications.record_many([d.record for d in deliveries])
+        sends: list[tuple[str, str, ReplySent | EffectSettled, Envelope[NotificationRequested]]]
+        sends = []
+        for envelope, delivery in zip(envelopes, deliveries, strict=True):
+            request = envelope.data
+            before = earlier.get(delivery.record["_id"])
+            if before is not None:  # a redelivery: answer as the first time, act no more
+                delivery = Delivery(
+                    before, before.get("result"), before.get("error"), before.get("message")
+                )
+            if delivery.reply_message is not None:
+                reply = ReplySent(
                     notification_id=delivery.record["notification_id"],
                     tenant_id=request.tenant_id,
                     conversation_id=request.conversation_id,
                     execution_id=request.execution_id,
                     message=delivery.reply_message,
-                    sent_at=delivery.record.get("delivered_at") or datetime.now(UTC),
-                ),
-                envelope,
-            )
-        if not request.awaits_result:
-            return  # the workflow went on without waiting; the outcome is in `notifications`
-        await self._send(
-            topics.EXECUTION_COMMANDS,
-            request.execution_id,
-            EffectSettled(
-                command_id="settle:" + request.idempotency_key,
-                execution_id=request.execution_id,
-                tenant_id=request.tenant_id,
-                effect_id=request.effect_id,
-                idempotency_key=request.idempotency_key,
-                result=delivery.result,
-                error=delivery.error,
-            ),
-            envelope,
-        )
+                    sent_at=delivery.record.get("delivered_at") or now,
+                )
+                key = request.conversation_id or request.execution_id
+                sends.append((topics.REPLIES, key, reply, envelope))
+            if request.awaits_result:  # else the workflow went on; the outcome is stored
+                settled = EffectSettled(
+                    command_id="settle:" + request.idempotency_key,
+                    execution_id=request.execution_id,
+                    tenant_id=request.tenant_id,
+                    effect_id=request.effect_id,
+                    idempotency_key=request.idempotency_key,
+                    result=delivery.result,
+                    error=delivery.error,
+                )
+                sends.append((topics.EXECUTION_COMMANDS, request.execution_id, settled, envelope))
+        # Started in order, so events with one key keep their order on a topic.
+        await asyncio.gather(*(self._send(*send) for send in sends))
 
     async def _send(
         self,

@@ -96,6 +96,19 @@ class ExecutionRepository:
             return False
         return True
 
+    async def create_many(self, docs: list[Document]) -> set[str]:
+        """Insert new executions in one command; the ids of those that already existed."""
+        if not docs:
+            return set()
+        try:
+            await self._db.executions.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            return {docs[e["index"]]["_id"] for e in errors}
+        return set()
+
     async def get(self, execution_id: str) -> Document | None:
         return await self._db.executions.find_one({"_id": execution_id})
 
@@ -152,12 +165,19 @@ class ReplyWaitRepository:
         with contextlib.suppress(DuplicateKeyError):  # registered by an earlier attempt
             await self._db.reply_waits.insert_one(doc)
 
-    async def for_conversation(self, tenant_id: str, conversation_id: str) -> list[Document]:
+    async def for_conversations(self, conversations: set[tuple[str, str]]) -> list[Document]:
+        """Waits of these (tenant, conversation) pairs, oldest first, in one read."""
+        if not conversations:
+            return []
         cursor = self._db.reply_waits.find(
-            {"tenant_id": tenant_id, "conversation_id": conversation_id},
+            {"conversation_id": {"$in": sorted({c for _, c in conversations})}},
             sort=[("created_at", ASCENDING)],
         )
-        return [doc async for doc in cursor]
+        return [
+            doc
+            async for doc in cursor
+            if (doc["tenant_id"], doc["conversation_id"]) in conversations
+        ]
 
     async def remove(self, wait_id: str) -> None:
         await self._db.reply_waits.delete_one({"_id": wait_id})

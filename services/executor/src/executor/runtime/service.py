@@ -1,4 +1,11 @@
-"""The I/O around ``step.apply``: create executions from triggers, apply commands durably."""
+"""The I/O around ``step.apply``: create executions from triggers, apply commands durably.
+
+Work comes in consumed batches. Every execution a batch touches is changed in memory, command
+after command, and the batch ends with one round of writes (node runs in one insert, new
+executions in one insert, each changed execution replaced conditionally on its version) and
+then one round of sends (every outbox, in order). The Kafka offsets are committed after that.
+A trigger's execution is started in the same pass that creates it: its first write is the
+state after the first step, not an empty document and a start command to itself."""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +25,7 @@ from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, Wo
 from executor.runtime import engine
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
 from executor.runtime.outbox import SOURCE, outbox_entry
-from executor.runtime.step import Action, Command, Limits, apply
+from executor.runtime.step import Action, Command, Limits, PermanentStepError, apply
 from executor.telemetry import context_from, current_traceparent, record_node_spans, tracer
 
 Document = dict[str, Any]
@@ -71,6 +79,29 @@ def new_execution(
     }
 
 
+@dataclass
+class _Touched:
+    """An execution changed by the batch: the document to write and what to send after."""
+
+    doc: Document
+    stored_version: int | None  # the version read from MongoDB; None: inserted by the flush
+    fresh: bool  # created by this process moments ago (no version read needed)
+    outbox: list[Document] = field(default_factory=list)
+    command_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    """The writes and sends of one consumed batch, done together by ``_flush``."""
+
+    touched: dict[str, _Touched] = field(default_factory=dict)
+    node_runs: list[Document] = field(default_factory=list)
+    # for an execution inserted by the flush: what to send instead of its outbox when it
+    # already existed (a redelivered trigger): its start command, answered by the outbox
+    if_existing: dict[str, Document] = field(default_factory=dict)
+    sends: list[Document] = field(default_factory=list)  # other sends, after the writes
+
+
 class ExecutionService:
     def __init__(
         self,
@@ -90,41 +121,70 @@ class ExecutionService:
         self._just_created: dict[str, Document] = {}
 
     async def on_trigger(self, envelope: Envelope[TriggerReceived]) -> None:
+        await self.on_triggers([envelope])
+
+    async def on_command(self, envelope: Envelope[Command]) -> None:
+        await self.on_commands([envelope])
+
+    async def on_triggers(self, envelopes: list[Envelope[TriggerReceived]]) -> None:
         """A customer's message first answers executions waiting for it (Wait for Reply);
-        otherwise, one execution per active workflow of the trigger's type is created."""
-        trigger = envelope.data
-        if trigger.conversation_id and trigger.trigger_type == INCOMING_MESSAGE:
-            waits = await self._reply_waits.for_conversation(
-                trigger.tenant_id, trigger.conversation_id
-            )
-            if waits:
-                await self._answer_waits(trigger, waits, envelope.traceparent)
-                return
-        trigger_json = trigger.model_dump_json(include={"payload", "customer"})
-        for workflow in await self._catalog.active_for(trigger.tenant_id, trigger.trigger_type):
-            execution_id = execution_id_for(trigger.trigger_id, workflow["_id"])
-            doc = new_execution(
-                execution_id=execution_id,
-                tenant_id=trigger.tenant_id,
-                workflow=workflow,
-                version=int(workflow["active_version"]),
-                trigger_id=trigger.trigger_id,
-                trigger_json=trigger_json,
-                conversation_id=trigger.conversation_id,
-                channel=trigger.channel,
-            )
-            if await self._executions.create(doc):
-                self._remember_new(doc)
-            # Published even when the execution already existed: the earlier attempt may
-            # have died before publishing, and a duplicate start changes nothing.
-            await self._command(
-                ExecutionRequested(
-                    command_id=f"start:{execution_id}",
-                    execution_id=execution_id,
+        otherwise, one execution per active workflow of the trigger's type is created and
+        run until it ends or waits."""
+        batch = _Batch()
+        waits = await self._reply_waits_for(envelopes)
+        active: dict[tuple[str, str], list[Document]] = {}
+        for envelope in envelopes:
+            trigger = envelope.data
+            conversation = (trigger.tenant_id, trigger.conversation_id or "")
+            if trigger.trigger_type == INCOMING_MESSAGE and waits.get(conversation):
+                await self._answer_waits(trigger, waits.pop(conversation), envelope.traceparent)
+                continue
+            kind = (trigger.tenant_id, trigger.trigger_type)
+            if kind not in active:
+                active[kind] = await self._catalog.active_for(*kind)
+            trigger_json = trigger.model_dump_json(include={"payload", "customer"})
+            for workflow in active[kind]:
+                doc = new_execution(
+                    execution_id=execution_id_for(trigger.trigger_id, workflow["_id"]),
                     tenant_id=trigger.tenant_id,
-                ),
-                envelope.traceparent,
-            )
+                    workflow=workflow,
+                    version=int(workflow["active_version"]),
+                    trigger_id=trigger.trigger_id,
+                    trigger_json=trigger_json,
+                    conversation_id=trigger.conversation_id,
+                    channel=trigger.channel,
+                )
+                if doc["_id"] not in batch.touched:  # the same trigger twice in one batch
+                    await self._start(batch, doc, envelope.traceparent)
+        await self._flush(batch)
+
+    async def _reply_waits_for(
+        self, envelopes: list[Envelope[TriggerReceived]]
+    ) -> dict[tuple[str, str], list[Document]]:
+        """Waits for the conversations of the batch's incoming messages, in one read."""
+        conversations = {
+            (e.data.tenant_id, e.data.conversation_id)
+            for e in envelopes
+            if e.data.conversation_id and e.data.trigger_type == INCOMING_MESSAGE
+        }
+        waits: dict[tuple[str, str], list[Document]] = {}
+        for wait in await self._reply_waits.for_conversations(conversations):
+            waits.setdefault((wait["tenant_id"], wait["conversation_id"]), []).append(wait)
+        return waits
+
+    async def _start(self, batch: _Batch, doc: Document, traceparent: str | None) -> None:
+        """Run a new execution's first step now; the flush inserts it with that state."""
+        start = ExecutionRequested(
+            command_id=f"start:{doc['_id']}", execution_id=doc["_id"], tenant_id=doc["tenant_id"]
+        )
+        batch.if_existing[doc["_id"]] = self._command_entry(start, traceparent)
+        try:
+            await self._run(batch, doc, start, traceparent, stored_version=None, fresh=True)
+        except PermanentStepError:
+            # It can never start (e.g. no trigger node matches): stored as created, and its
+            # start command goes to the dead letters with the reason, as any bad command.
+            batch.touched[doc["_id"]] = _Touched(doc, stored_version=None, fresh=True)
+            batch.touched[doc["_id"]].outbox.append(batch.if_existing[doc["_id"]])
 
     async def _answer_waits(
         self, trigger: TriggerReceived, waits: list[Document], traceparent: str | None
@@ -136,37 +196,68 @@ class ExecutionService:
             "triggerId": trigger.trigger_id,
         }
         for wait in waits:
-            await self._command(
-                EffectSettled(
-                    command_id=f"reply:{trigger.trigger_id}:{wait['_id']}",
-                    execution_id=wait["execution_id"],
-                    tenant_id=trigger.tenant_id,
-                    effect_id=wait["effect_id"],
-                    idempotency_key=f"{wait['execution_id']}:{wait['effect_id']}",
-                    result=message,
-                ),
-                traceparent,
+            await self._send(
+                self._command_entry(
+                    EffectSettled(
+                        command_id=f"reply:{trigger.trigger_id}:{wait['_id']}",
+                        execution_id=wait["execution_id"],
+                        tenant_id=trigger.tenant_id,
+                        effect_id=wait["effect_id"],
+                        idempotency_key=f"{wait['execution_id']}:{wait['effect_id']}",
+                        result=message,
+                    ),
+                    traceparent,
+                )
             )
             await self._reply_waits.remove(wait["_id"])
 
-    async def on_command(self, envelope: Envelope[Command]) -> None:
-        """Apply one command: service actions, node runs, then the execution (conditional on
-        its version), then the outbox. A redelivered command re-publishes its outbox and
-        changes nothing else."""
-        command = envelope.data
-        doc = self._just_created.pop(command.execution_id, None)
-        fresh = doc is not None
-        if doc is None:
-            doc = await self._executions.get(command.execution_id)
-        if doc is None:
-            raise Permanent(f"no execution {command.execution_id}")
-        if doc.get("last_command_id") == command.command_id:
-            await self._publish_outbox(doc)  # we may have died before publishing it
-            return
+    async def on_commands(self, envelopes: list[Envelope[Command]]) -> None:
+        """Apply each command in order to its execution (read once per batch), then write
+        every changed execution and publish the outboxes. A redelivered command re-publishes
+        the outbox written with it and changes nothing else."""
+        batch = _Batch()
+        for envelope in envelopes:
+            command = envelope.data
+            touched = batch.touched.get(command.execution_id)
+            if touched is not None:
+                if command.command_id not in touched.command_ids:
+                    await self._run(
+                        batch,
+                        touched.doc,
+                        command,
+                        envelope.traceparent,
+                        touched.stored_version,
+                        touched.fresh,
+                    )
+                continue
+            doc = self._just_created.pop(command.execution_id, None)
+            fresh = doc is not None
+            if doc is None:
+                doc = await self._executions.get(command.execution_id)
+            if doc is None:
+                raise Permanent(f"no execution {command.execution_id}")
+            if command.command_id in (doc.get("applied_commands") or [doc.get("last_command_id")]):
+                batch.sends.extend(doc.get("outbox", []))  # we may have died before sending
+                continue
+            await self._run(
+                batch, doc, command, envelope.traceparent, int(doc["version"]), fresh=fresh
+            )
+        await self._flush(batch)
+
+    async def _run(
+        self,
+        batch: _Batch,
+        doc: Document,
+        command: Command,
+        traceparent: str | None,
+        stored_version: int | None,
+        fresh: bool,
+    ) -> None:
+        """Apply one command in memory; its node runs, document and outbox join the batch."""
         workflow = await self._compiled_workflow(doc["workflow_id"], int(doc["workflow_version"]))
         with tracer.start_as_current_span(
             f"execute {doc['workflow_id']}",
-            context=context_from(envelope.traceparent),
+            context=context_from(traceparent),
             attributes={"execution.id": doc["_id"], "command.type": command.event_type},
         ):
             applied = await apply(
@@ -178,19 +269,48 @@ class ExecutionService:
                 traceparent=current_traceparent(),
             )
             record_node_spans(applied.node_runs)
-            if not applied.changed:
-                return
-            for action in applied.actions:
-                await self._perform(applied.doc, action)
-            await self._executions.record_node_runs(applied.node_runs)
-            # Conditional on the version read: if another consumer wrote it since (after a
-            # rebalance), ConcurrentUpdate makes the next attempt read it afresh.
-            await self._executions.save(
-                applied.doc, expected_version=int(doc["version"]), fresh=fresh
-            )
-            await self._publish_outbox(applied.doc)
+        if not applied.changed:
+            return
+        for action in applied.actions:
+            await self._perform(batch, applied.doc, action)
+        batch.node_runs.extend(applied.node_runs)
+        touched = batch.touched.setdefault(doc["_id"], _Touched(doc, stored_version, fresh))
+        touched.doc = applied.doc
+        touched.outbox.extend(applied.doc["outbox"])
+        touched.command_ids.append(command.command_id)
 
-    async def _perform(self, doc: Document, action: Action) -> None:
+    async def _flush(self, batch: _Batch) -> None:
+        """Node runs, then executions (new ones inserted, others replaced conditionally on
+        their version: ConcurrentUpdate fails the batch and the next attempt reads afresh),
+        then every send, then (by the caller's return) the offsets."""
+        await self._executions.record_node_runs(batch.node_runs)
+        for touched in batch.touched.values():
+            # Everything since the last write goes out with this one, so a crash before the
+            # sends re-publishes all of it when any of its commands is redelivered.
+            touched.doc["outbox"] = touched.outbox
+            touched.doc["applied_commands"] = touched.command_ids
+        existed = await self._executions.create_many(
+            [t.doc for t in batch.touched.values() if t.stored_version is None]
+        )
+        for touched in batch.touched.values():
+            if touched.stored_version is not None:
+                await self._executions.save(
+                    touched.doc, expected_version=touched.stored_version, fresh=touched.fresh
+                )
+        sends: list[Document] = []
+        for execution_id, touched in batch.touched.items():
+            if execution_id in existed:
+                # Created by an earlier attempt: its start command re-publishes its outbox
+                # (or is a no-op if it has moved on).
+                sends.append(batch.if_existing[execution_id])
+            else:
+                sends.extend(touched.outbox)
+        sends.extend(batch.sends)
+        # Sent together: the producer batches them; the sends start in order, so events of
+        # one execution keep their order on a topic.
+        await asyncio.gather(*(self._send(entry) for entry in sends))
+
+    async def _perform(self, batch: _Batch, doc: Document, action: Action) -> None:
         """What a command needs done in MongoDB before its state is written (idempotent)."""
         if isinstance(action, AwaitReply):
             await self._reply_waits.add(
@@ -199,9 +319,10 @@ class ExecutionService:
         elif isinstance(action, ReleaseReplies):
             await self._reply_waits.release(doc["_id"], action.effect_id)
         elif isinstance(action, StartChild):
-            await self._start_child(doc, action)
+            await self._start_child(batch, doc, action)
 
-    async def _start_child(self, parent: Document, action: StartChild) -> None:
+    async def _start_child(self, batch: _Batch, parent: Document, action: StartChild) -> None:
+        """Insert the child now; its start command is sent after the parent is written."""
         workflow = await self._catalog.workflow(parent["tenant_id"], action.workflow_id)
         version = (
             None
@@ -209,47 +330,51 @@ class ExecutionService:
             else workflow.get("active_version") or workflow.get("latest_version")
         )
         if workflow is None or version is None:
-            await self._command(
-                EffectSettled(
-                    command_id=f"child-missing:{action.child_id}",
-                    execution_id=parent["_id"],
-                    tenant_id=parent["tenant_id"],
-                    effect_id=action.parent_effect_id,
-                    idempotency_key=f"{parent['_id']}:{action.parent_effect_id}",
-                    error={
-                        "type": "SubWorkflowNotFound",
-                        "message": f"no workflow {action.workflow_id} for this tenant",
-                    },
-                ),
-                None,
+            batch.sends.append(
+                self._command_entry(
+                    EffectSettled(
+                        command_id=f"child-missing:{action.child_id}",
+                        execution_id=parent["_id"],
+                        tenant_id=parent["tenant_id"],
+                        effect_id=action.parent_effect_id,
+                        idempotency_key=f"{parent['_id']}:{action.parent_effect_id}",
+                        error={
+                            "type": "SubWorkflowNotFound",
+                            "message": f"no workflow {action.workflow_id} for this tenant",
+                        },
+                    ),
+                    None,
+                )
             )
             return
         trigger = json.loads(parent["trigger_json"])
-        await self._executions.create(
-            new_execution(
-                execution_id=action.child_id,
-                tenant_id=parent["tenant_id"],
-                workflow=workflow,
-                version=int(version),  # pinned to the version current when the child starts
-                trigger_id=f"{parent['trigger_id']}>{action.child_id}",
-                trigger_json=json.dumps({**trigger, "input": action.input}, default=str),
-                conversation_id=parent.get("conversation_id"),
-                channel=parent.get("channel"),
-                depth=action.depth,
-                parent={
-                    "execution_id": parent["_id"],
-                    "effect_id": action.parent_effect_id,
-                    "wait": action.wait,
-                },
-            )
+        child = new_execution(
+            execution_id=action.child_id,
+            tenant_id=parent["tenant_id"],
+            workflow=workflow,
+            version=int(version),  # pinned to the version current when the child starts
+            trigger_id=f"{parent['trigger_id']}>{action.child_id}",
+            trigger_json=json.dumps({**trigger, "input": action.input}, default=str),
+            conversation_id=parent.get("conversation_id"),
+            channel=parent.get("channel"),
+            depth=action.depth,
+            parent={
+                "execution_id": parent["_id"],
+                "effect_id": action.parent_effect_id,
+                "wait": action.wait,
+            },
         )
-        await self._command(
-            ExecutionRequested(
-                command_id=f"start:{action.child_id}",
-                execution_id=action.child_id,
-                tenant_id=parent["tenant_id"],
-            ),
-            None,
+        if await self._executions.create(child):
+            self._remember_new(child)
+        batch.sends.append(
+            self._command_entry(
+                ExecutionRequested(
+                    command_id=f"start:{action.child_id}",
+                    execution_id=action.child_id,
+                    tenant_id=parent["tenant_id"],
+                ),
+                None,
+            )
         )
 
     def _remember_new(self, doc: Document) -> None:
@@ -268,20 +393,14 @@ class ExecutionService:
             compiled = self._compiled[key] = engine.compile_workflow(definition)
         return compiled
 
-    async def _command(self, command: Event, traceparent: str | None) -> None:
-        execution_id = command.execution_id  # type: ignore[attr-defined]
+    def _command_entry(self, command: Event, traceparent: str | None) -> Document:
         out = Envelope.wrap(
             command,
             source=SOURCE,
             tenant_id=command.tenant_id,  # type: ignore[attr-defined]
             traceparent=traceparent,
         )
-        await self._send(outbox_entry(topics.EXECUTION_COMMANDS, execution_id, out))
-
-    async def _publish_outbox(self, doc: Document) -> None:
-        # Sent together: the producer batches them (one round trip, not one per event); the
-        # sends start in outbox order, so events of one execution keep their order on a topic.
-        await asyncio.gather(*(self._send(entry) for entry in doc.get("outbox", [])))
+        return outbox_entry(topics.EXECUTION_COMMANDS, command.execution_id, out)  # type: ignore[attr-defined]
 
     async def _send(self, entry: Document) -> None:
         await self._publish(

@@ -8,7 +8,7 @@ from typing import Any
 from contracts.events import DeadLettered
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Document = dict[str, Any]
 
@@ -28,13 +28,25 @@ class NotificationRepository:
         )
         await self._db.notifications.create_index([("execution_id", ASCENDING)])
 
-    async def record(self, doc: Document) -> Document | None:
-        """Record a delivery under its idempotency key (``_id``); the earlier one if it exists."""
+    async def record_many(self, docs: list[Document]) -> dict[str, Document]:
+        """Record deliveries under their idempotency keys (``_id``) in one write; the earlier
+        records of those that existed, by ``_id``."""
+        if not docs:
+            return {}
         try:
-            await self._db.notifications.insert_one(doc)
-        except DuplicateKeyError:
-            return await self._db.notifications.find_one({"_id": doc["_id"]})
-        return None
+            await self._db.notifications.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            earlier: dict[str, Document] = {}
+            for error in errors:
+                key = docs[error["index"]]["_id"]
+                found = await self._db.notifications.find_one({"_id": key})
+                if found is not None:
+                    earlier[key] = found
+            return earlier
+        return {}
 
 
 class DeadLetterRepository:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from contracts import topics
-from contracts.delivery import Consumed, Publish, RecordDeadLetter, handle_or_dead_letter
+from contracts.delivery import Consumed, Publish, RecordDeadLetter, handle_batch_or_dead_letter
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
@@ -24,7 +24,12 @@ class Wiring:
     attempts: int
 
 
-def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
+def build_router(
+    group_id: str, wiring: Wiring, *, max_records: int = 100, batch_timeout_ms: int = 5
+) -> KafkaRouter:
+    """Requests are consumed in batches of up to ``max_records`` and handled together (one
+    write, one round of sends). ``batch_timeout_ms``: how long a poll waits for the first
+    record; FastStream sleeps as long again after an empty poll."""
     router = KafkaRouter()
 
     @router.subscriber(
@@ -32,12 +37,14 @@ def build_router(group_id: str, wiring: Wiring) -> KafkaRouter:
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
     )
-    async def on_notification_requested(message: KafkaMessage) -> None:
-        raw = cast(Any, message.raw_message)
-        await handle_or_dead_letter(
-            Consumed(raw.topic, raw.partition, raw.offset, raw.key, message.headers, message.body),
-            wiring.service.on_notification_requested,  # type: ignore[arg-type]
+    async def on_notifications_requested(message: KafkaMessage) -> None:
+        await handle_batch_or_dead_letter(
+            [Consumed.from_record(r) for r in cast(tuple[Any, ...], message.raw_message)],
+            wiring.service.on_notifications_requested,  # type: ignore[arg-type]
             consumer=CONSUMER,
             publish=wiring.publish,
             attempts=wiring.attempts,

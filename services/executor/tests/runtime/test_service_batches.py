@@ -1,0 +1,231 @@
+"""ExecutionService on consumed batches: one round of writes, then one round of sends.
+
+In-memory repositories stand in for MongoDB here (the end-to-end tests run the same code on
+FerretDB); they count calls, so the tests see how many writes a batch costs."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts import Envelope, topics
+from contracts.events import (
+    EffectSettled,
+    Event,
+    ExecutionCompleted,
+    ExecutionRequested,
+    NotificationRequested,
+    TriggerReceived,
+)
+from executor.runtime.service import ExecutionService, execution_id_for
+from executor.runtime.step import Limits
+
+Doc = dict[str, Any]
+
+
+def node(node_id: str, node_type: str, label: str, **config: Any) -> Doc:
+    return {"id": node_id, "type": node_type, "label": label, "config": config}
+
+
+def chain(*nodes: Doc) -> Doc:
+    return {
+        "name": "test",
+        "triggerType": "Incoming Message",
+        "nodes": list(nodes),
+        "edges": [
+            {"id": f"e{i}", "source": a["id"], "target": b["id"]}
+            for i, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False))
+        ],
+    }
+
+
+TRIGGER = node("t", "trigger", "Incoming Message")
+GREETING_REPLY = chain(TRIGGER, node("reply", "action", "Send Reply", message="Hello"))
+LOOKUP = chain(  # waits for the integrations service, then replies
+    TRIGGER,
+    node("shop", "integration", "Shopify", action="getOrder", orderId="1", outputVariable="o"),
+    node("reply", "action", "Send Reply", message="Order {{workflow.o.name}}"),
+)
+
+
+class Store:
+    """Executions, node runs, reply waits and workflows in memory, with call counts."""
+
+    def __init__(self, definition: Doc) -> None:
+        self.definition = definition
+        self.executions: dict[str, Doc] = {}
+        self.node_runs: dict[str, Doc] = {}
+        self.calls: list[str] = []
+
+    # WorkflowCatalog
+    async def active_for(self, tenant_id: str, trigger_type: str) -> list[Doc]:
+        self.calls.append("active_for")
+        return [
+            {"_id": "wf_1", "active_version": 1, "name": "w", "trigger_type": "Incoming Message"}
+        ]
+
+    async def definition_of(self, workflow_id: str, version: int) -> Doc:
+        return self.definition
+
+    # ExecutionRepository
+    async def create_many(self, docs: list[Doc]) -> set[str]:
+        if not docs:
+            return set()
+        self.calls.append(f"create_many:{len(docs)}")
+        existed = {d["_id"] for d in docs if d["_id"] in self.executions}
+        for d in docs:
+            self.executions.setdefault(d["_id"], copy.deepcopy(d))
+        return existed
+
+    async def create(self, doc: Doc) -> bool:
+        created = doc["_id"] not in self.executions
+        self.executions.setdefault(doc["_id"], copy.deepcopy(doc))
+        return created
+
+    async def get(self, execution_id: str) -> Doc | None:
+        self.calls.append("get")
+        found = self.executions.get(execution_id)
+        return copy.deepcopy(found) if found else None
+
+    async def save(self, doc: Doc, expected_version: int, *, fresh: bool = False) -> None:
+        self.calls.append("save")
+        assert self.executions[doc["_id"]]["version"] == expected_version
+        self.executions[doc["_id"]] = copy.deepcopy(doc)
+
+    async def record_node_runs(self, runs: list[Doc]) -> None:
+        self.calls.append(f"node_runs:{len(runs)}")
+        for run in runs:
+            self.node_runs.setdefault(run["_id"], run)
+
+    # ReplyWaitRepository
+    async def for_conversations(self, conversations: set[tuple[str, str]]) -> list[Doc]:
+        self.calls.append("reply_waits")
+        return []
+
+
+class Catalog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def active_for(self, tenant_id: str, trigger_type: str) -> list[Doc]:
+        return await self.store.active_for(tenant_id, trigger_type)
+
+    async def definition(self, workflow_id: str, version: int) -> Doc:
+        return await self.store.definition_of(workflow_id, version)
+
+
+class Sent:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.events: list[tuple[str, Event]] = []
+
+    async def __call__(self, value: bytes, topic: str, key: bytes | None, headers: Any) -> None:
+        self.store.calls.append("send")
+        self.events.append((topic, Envelope.parse(headers, value).data))
+
+    def of(self, kind: type) -> list[Any]:
+        return [event for _, event in self.events if isinstance(event, kind)]
+
+
+def service(definition: Doc) -> tuple[ExecutionService, Store, Sent]:
+    store = Store(definition)
+    sent = Sent(store)
+    svc = ExecutionService(
+        Catalog(store),  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type]
+        sent,
+        limits=Limits(),
+    )
+    return svc, store, sent
+
+
+def trigger(trigger_id: str) -> Envelope[TriggerReceived]:
+    event = TriggerReceived(
+        trigger_id=trigger_id,
+        tenant_id="ten_1",
+        trigger_type="Incoming Message",
+        conversation_id=f"conv-{trigger_id}",
+        channel="chat",
+        payload={"text": "hello"},
+        received_at=datetime.now(UTC),
+    )
+    return Envelope.wrap(event, source="/test", tenant_id="ten_1")
+
+
+def command(event: Event) -> Envelope[Any]:
+    return Envelope.wrap(event, source="/test", tenant_id="ten_1")
+
+
+
+async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() -> None:
+    svc, store, sent = service(GREETING_REPLY)
+
+    await svc.on_triggers([trigger("t1"), trigger("t2"), trigger("t3")])
+
+    assert len(store.executions) == 3
+    assert all(doc["status"] == "completed" for doc in store.executions.values())
+    # one read of waits, one of the active workflows, one insert of the 9 node runs (the
+    # reply runs twice: requested, then answered at once), one insert of the executions
+    writes = [c for c in store.calls if c != "send"]
+    assert writes == ["reply_waits", "active_for", "node_runs:9", "create_many:3"]
+    assert store.calls[-1] == "send" and store.calls.index("send") > store.calls.index(
+        "create_many:3"
+    )
+    # started in the same pass: no start command to itself
+    assert sent.of(ExecutionRequested) == []
+    assert len(sent.of(ExecutionCompleted)) == 3
+
+
+async def test_a_redelivered_trigger_sends_the_start_command_instead_of_running_again() -> None:
+    svc, store, sent = service(GREETING_REPLY)
+    await svc.on_triggers([trigger("t1")])
+    before = copy.deepcopy(store.executions)
+    sent.events.clear()
+
+    await svc.on_triggers([trigger("t1")])
+
+    assert store.executions == before
+    (start,) = sent.of(ExecutionRequested)
+    assert start.command_id == "start:" + execution_id_for("t1", "wf_1")
+    assert sent.of(ExecutionCompleted) == []
+
+    # ... and that start command re-publishes the outbox written with the first attempt
+    sent.events.clear()
+    await svc.on_commands([command(start)])
+    assert len(sent.of(ExecutionCompleted)) == 1
+    assert store.executions == before
+
+
+async def test_commands_of_one_execution_in_a_batch_read_and_write_it_once() -> None:
+    svc, store, sent = service(LOOKUP)
+    await svc.on_triggers([trigger("t1")])
+    exe = store.executions[execution_id_for("t1", "wf_1")]
+    assert exe["status"] == "waiting"
+    (effect_id,) = exe["waiting_for"]
+    store.calls.clear()
+    settled = EffectSettled(
+        command_id="settle:1",
+        execution_id=exe["_id"],
+        tenant_id="ten_1",
+        effect_id=effect_id,
+        idempotency_key=f"{exe['_id']}:{effect_id}",
+        result={"name": "#1001"},
+    )
+    again = settled.model_copy(update={"command_id": "settle:1-again"})
+
+    await svc.on_commands([command(settled), command(again)])
+
+    stored = store.executions[exe["_id"]]
+    assert stored["status"] == "completed"
+    assert stored["applied_commands"] == ["settle:1"]  # the second one changed nothing
+    assert [c for c in store.calls if c != "send"] == ["get", "node_runs:3", "save"]
+    assert len(sent.of(NotificationRequested)) == 1
+
+    # redelivered after a crash before the sends: the outbox goes out again, nothing reruns
+    sent.events.clear()
+    await svc.on_commands([command(settled)])
+    assert store.executions[exe["_id"]] == stored
+    assert len(sent.of(NotificationRequested)) == 1
+    assert len(sent.of(ExecutionCompleted)) == 1
