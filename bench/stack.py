@@ -50,6 +50,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,10 +316,15 @@ async def skip_to_end(groups: list[str]) -> None:
 class Stack:
     """The five services as processes of this run."""
 
-    def __init__(self, database: str, hook: bool) -> None:
+    def __init__(self, database: str, hook: bool, executors: int = 1) -> None:
         self.database = database
         self.hook = hook
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # name -> (module, env prefix, port offset); replicas of the executor (stateless: they
+        # share its consumer group, Kafka splits the partitions) on ports after the five.
+        self.instances = dict(SERVICES)
+        for i in range(2, executors + 1):
+            self.instances[f"executor-{i}"] = ("executor", "EXECUTOR", 3 + i)
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
@@ -337,19 +343,20 @@ class Stack:
         self.groups = [v for k, v in self.env.items() if k.endswith("_GROUP_ID")]
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{PORT_BASE + SERVICES[name][2]}"
+        return f"http://127.0.0.1:{PORT_BASE + self.instances[name][2]}"
 
     def start(self) -> None:
         RUN.mkdir(parents=True, exist_ok=True)
-        for name, (module, _prefix, _offset) in SERVICES.items():
+        for name, (module, prefix, offset) in self.instances.items():
             logfile = (RUN / f"{name}.log").open("wb")
             command = [sys.executable, "-m", module]
             if self.hook:
                 command = [sys.executable, str(REPO / "bench" / "service_hook.py"), module]
+            env = {**self.env, f"{prefix}_PORT": str(PORT_BASE + offset)}
             self.processes[name] = subprocess.Popen(
-                command, env=self.env, stdout=logfile, stderr=subprocess.STDOUT, cwd=REPO
+                command, env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=REPO
             )
-        for name in SERVICES:
+        for name in self.instances:
             self.wait_healthy(name)
 
     def wait_healthy(self, name: str, timeout: float = 60) -> None:
@@ -433,7 +440,7 @@ class RawHttp:
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         for attempt in (0, 1):
-            reused = bool(self.idle)
+            reused = bool(self.idle) and attempt == 0  # the retry takes a new connection
             if reused:
                 reader, writer = self.idle.pop()
             else:
@@ -561,7 +568,7 @@ class Bench:
         by_service: dict[str, dict[str, float]] = {}
         if self.stack.hook:
             async with httpx.AsyncClient(timeout=5, follow_redirects=True) as http:
-                for name in SERVICES:
+                for name in self.stack.instances:
                     by_service[name] = parse_counter(
                         (await http.get(f"{self.stack.url(name)}/metrics")).text
                     )
@@ -817,6 +824,9 @@ class Bench:
             "sent": len(phase.samples),
             "accepted": len(accepted),
             "http_errors": len(phase.samples) - len(accepted),
+            "http_error_statuses": dict(
+                Counter(s.status for s in phase.samples if s.status != 202)
+            ),
             "completed": completed,
             "failed": failed,
             "not_completed": missing,
@@ -860,6 +870,7 @@ def headline(phase: Phase) -> str:
         f"missing {r['not_completed']:3d}  {r['throughput_per_s']:6.1f} wf/s  "
         f"p50 {lat['p50']:6.1f}  p95 {lat['p95']:6.1f}  p99 {lat['p99']:6.1f} ms  "
         f"max in flight {r['max_in_flight']}"
+        + (f"  HTTP errors {r['http_error_statuses']}" if r["http_errors"] else "")
     )
 
 
@@ -895,7 +906,8 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
     results = [p.result for p in phases]
     print(
         "\n=== make bench: trigger -> Condition -> Set Variable -> Send Reply (4 nodes), "
-        f"{os.cpu_count()} cores, everything on this machine; code {CODE}\n"
+        f"{os.cpu_count()} cores, everything on this machine; "
+        f"{args.executors} executor process{'es' if args.executors > 1 else ''}; code {CODE}\n"
     )
     rows = []
     for r in results:
@@ -1186,6 +1198,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="wait for the e2e lock even when it is orphaned (held only by Kafka/FerretDB)",
     )
+    parser.add_argument(
+        "--executors", type=int, default=1, help="executor processes (one consumer group)"
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database")
     parser.add_argument("--json", type=Path, default=RUN / "last.json", help="results file")
     args = parser.parse_args(argv)
@@ -1215,7 +1230,7 @@ def main(argv: list[str]) -> int:
             )
             return 2
         started = [c for c in ("kafka", "mongo") if not infra_running(c)]
-        stack = Stack("bench_" + secrets.token_hex(4), hook=args.hook)
+        stack = Stack("bench_" + secrets.token_hex(4), hook=args.hook, executors=args.executors)
         try:
             log("infrastructure: " + (f"starting {', '.join(started)}" if started else "running"))
             subprocess.run([str(INFRA), "start"], check=True, stdout=subprocess.DEVNULL)

@@ -76,12 +76,13 @@ async def test_condition_routes_each_message_down_one_branch(stack, api, mongo, 
             assert execution["variables"]["workflow"]["route"] == route
             assert execution["timeline"][3]["input"]["message"] == reply
 
-            stored = list(mongo.notifications.find({"execution_id": execution["id"]}))
-            assert [(n["message"], n["status"]) for n in stored] == [(reply, "delivered")]
-
+            # The reply is fire-and-forget: the execution completes as the request goes out,
+            # and the notifier records the delivery before it publishes ReplySent.
             mine = lambda m, e=execution: m.value.get("execution_id") == e["id"]  # noqa: E731
             sent = await observer.wait_for(lambda m, f=mine: f(m) and m.type == "ReplySent")
             assert {(m.key, m.value["message"]) for m in sent} == {(conv, reply)}
+            stored = list(mongo.notifications.find({"execution_id": execution["id"]}))
+            assert [(n["message"], n["status"]) for n in stored] == [(reply, "delivered")]
             replies[conv] = reply
 
             steps = await observer.wait_for(

@@ -6,10 +6,11 @@ FerretDB); they count calls, so the tests see how many writes a batch costs."""
 from __future__ import annotations
 
 import copy
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts import Envelope, topics
+from contracts import Envelope
 from contracts.events import (
     EffectSettled,
     Event,
@@ -35,7 +36,7 @@ def chain(*nodes: Doc) -> Doc:
         "nodes": list(nodes),
         "edges": [
             {"id": f"e{i}", "source": a["id"], "target": b["id"]}
-            for i, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False))
+            for i, (a, b) in enumerate(itertools.pairwise(nodes))
         ],
     }
 
@@ -156,7 +157,6 @@ def trigger(trigger_id: str) -> Envelope[TriggerReceived]:
 
 def command(event: Event) -> Envelope[Any]:
     return Envelope.wrap(event, source="/test", tenant_id="ten_1")
-
 
 
 async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() -> None:

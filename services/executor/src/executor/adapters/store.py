@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,6 +79,20 @@ async def is_ferretdb(db: AsyncDatabase[Document]) -> bool:
     return "ferretdbVersion" in info
 
 
+def _stored(doc: Document) -> Document:
+    """The outbox is kept as one JSON text: a server like FerretDB spends its time per field,
+    and an outbox is dozens of fields (headers) per event that nobody queries."""
+    stored = dict(doc)
+    stored["outbox_json"] = json.dumps(stored.pop("outbox", []), separators=(",", ":"))
+    return stored
+
+
+def _loaded(doc: Document | None) -> Document | None:
+    if doc is not None:
+        doc["outbox"] = json.loads(doc.pop("outbox_json", None) or "[]")
+    return doc
+
+
 class ExecutionRepository:
     def __init__(self, db: AsyncDatabase[Document], *, check_version_by_read: bool = False) -> None:
         """``check_version_by_read``: FerretDB pushes only ``_id`` equality down to its storage,
@@ -91,7 +106,7 @@ class ExecutionRepository:
     async def create(self, doc: Document) -> bool:
         """Insert a new execution; False when one already exists for (trigger, workflow)."""
         try:
-            await self._db.executions.insert_one(doc)
+            await self._db.executions.insert_one(_stored(doc))
         except DuplicateKeyError:
             return False
         return True
@@ -101,7 +116,7 @@ class ExecutionRepository:
         if not docs:
             return set()
         try:
-            await self._db.executions.insert_many(docs, ordered=False)
+            await self._db.executions.insert_many([_stored(d) for d in docs], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
@@ -110,14 +125,14 @@ class ExecutionRepository:
         return set()
 
     async def get(self, execution_id: str) -> Document | None:
-        return await self._db.executions.find_one({"_id": execution_id})
+        return _loaded(await self._db.executions.find_one({"_id": execution_id}))
 
     async def save(self, doc: Document, expected_version: int, *, fresh: bool = False) -> None:
         """Replace the execution if nobody wrote it since ``expected_version`` was read."""
         if self._check_version_by_read and fresh:
             # Inserted by this process moments ago and owned through its partition: the read
             # would only repeat what we know.
-            await self._db.executions.replace_one({"_id": doc["_id"]}, doc)
+            await self._db.executions.replace_one({"_id": doc["_id"]}, _stored(doc))
             return
         if self._check_version_by_read:
             current = await self._db.executions.find_one(
@@ -125,10 +140,10 @@ class ExecutionRepository:
             )
             if current is None or current.get("version") != expected_version:
                 raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")
-            await self._db.executions.replace_one({"_id": doc["_id"]}, doc)
+            await self._db.executions.replace_one({"_id": doc["_id"]}, _stored(doc))
             return
         result = await self._db.executions.replace_one(
-            {"_id": doc["_id"], "version": expected_version}, doc
+            {"_id": doc["_id"], "version": expected_version}, _stored(doc)
         )
         if result.matched_count != 1:
             raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")

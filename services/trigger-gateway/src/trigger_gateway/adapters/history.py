@@ -13,7 +13,7 @@ from trigger_gateway.adapters.keyset import newest_first, older_than
 
 Document = dict[str, Any]
 # Engine internals and payload copies stay out of listings.
-_LISTED = {"state_json": 0, "outbox": 0, "trigger_json": 0, "variables_json": 0}
+_LISTED = {"state_json": 0, "outbox_json": 0, "trigger_json": 0, "variables_json": 0}
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ExecutionReadRepository:
         # By _id alone, tenant checked here: FerretDB pushes only _id equality down to its
         # storage, and {_id, tenant_id} would scan every execution.
         doc = await self._db.executions.find_one(
-            {"_id": execution_id}, projection={"state_json": 0, "outbox": 0}
+            {"_id": execution_id}, projection={"state_json": 0, "outbox_json": 0}
         )
         return doc if doc is not None and doc.get("tenant_id") == tenant_id else None
 

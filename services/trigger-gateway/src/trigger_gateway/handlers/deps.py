@@ -32,7 +32,7 @@ class Gateway:
     executor_http: httpx.AsyncClient
 
 
-def gateway(request: Request) -> Gateway:
+async def gateway(request: Request) -> Gateway:
     gw: Gateway = request.app.state.gateway
     return gw
 
