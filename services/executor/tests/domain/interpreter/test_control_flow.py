@@ -488,3 +488,33 @@ async def test_a_retry_policy_reissues_a_failed_effect(run, workflow, retries, s
 
     assert report["status"] == status
     assert len(report["effects"]) == retries
+
+
+@pytest.mark.parametrize(
+    ("error_type", "effects", "status"),
+    [("NotFound", 1, "failed"), ("Unavailable", 2, "completed")],
+)
+async def test_a_non_retryable_error_type_fails_at_once(run, workflow, error_type, effects, status):
+    definition = workflow(
+        [
+            T,
+            (
+                "shop",
+                "integration",
+                "Shopify",
+                {
+                    "action": "getOrder",
+                    "orderId": "1",
+                    "outputVariable": "order",
+                    "retry": {"maxAttempts": 3, "nonRetryableErrorTypes": ["NotFound"]},
+                },
+            ),
+        ],
+        [("t", "shop")],
+    )
+    failure = {"$error": {"type": error_type, "message": "no luck"}}
+
+    report = await run(definition, mocks={"shop": [failure, {"id": 1}]})
+
+    assert report["status"] == status
+    assert len(report["effects"]) == effects

@@ -250,7 +250,7 @@ class _Stepper:
             if failed is not None:
                 raise NodeFailed(
                     str(failed.get("message", "effect failed")),
-                    code=str(failed.get("code", "effect_failed")),
+                    code=str(failed.get("code") or failed.get("type") or "effect_failed"),
                     details=failed,
                 )
             result = await node.kind.execute(ctx, config)
@@ -296,7 +296,7 @@ class _Stepper:
         retry = getattr(node.config, "retry", None)
         delay = 0.0
         if attempt > 1 and retry is not None:
-            delay = retry.backoffSeconds * retry.backoffMultiplier ** (attempt - 2)
+            delay = retry.delay_before(attempt)
         assert result.request is not None
         self.outcome.effects.append(
             Effect(
@@ -354,8 +354,11 @@ class _Stepper:
         run.error = error
         run.finished_at = self.now()
         retry: RetryPolicy | None = getattr(node.config, "retry", None)
-        retryable = activation.effect_id is not None and retry is not None
-        if retryable and retry is not None and activation.attempt < retry.maxAttempts:
+        if (
+            activation.effect_id is not None
+            and retry is not None
+            and retry.retries(str(error.get("code")), activation.attempt)
+        ):
             run.output = {"retrying": activation.attempt + 1}
             self.state.frontier.appendleft(
                 Activation(

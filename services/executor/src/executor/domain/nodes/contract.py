@@ -67,13 +67,35 @@ class NodeConfig(BaseModel):
 
 
 class RetryPolicy(BaseModel):
-    """Re-issue a failed effect request before treating the node as failed."""
+    """Re-issue a failed effect request before treating the node as failed (Temporal's shape:
+    maximum attempts, initial interval, back-off coefficient, maximum interval, non-retryable
+    error types)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    maxAttempts: int = Field(default=1, ge=1, le=10)
-    backoffSeconds: float = Field(default=0.0, ge=0)
-    backoffMultiplier: float = Field(default=2.0, ge=1)
+    maxAttempts: int = Field(
+        default=1, ge=1, le=10, description="Attempts in all, the first one too."
+    )
+    backoffSeconds: float = Field(default=0.0, ge=0, description="Wait before the second attempt.")
+    backoffMultiplier: float = Field(
+        default=2.0, ge=1, description="Each next wait is this many times longer."
+    )
+    maxBackoffSeconds: float | None = Field(
+        default=None, gt=0, description="No wait is longer than this."
+    )
+    nonRetryableErrorTypes: tuple[str, ...] = Field(
+        default=(),
+        description="Error types that fail the node at once (the error's `type`, e.g. NotFound).",
+    )
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before ``attempt`` (2 or more)."""
+        delay = self.backoffSeconds * self.backoffMultiplier ** (attempt - 2)
+        return delay if self.maxBackoffSeconds is None else min(delay, self.maxBackoffSeconds)
+
+    def retries(self, error_type: str, attempt: int) -> bool:
+        """Whether a failure of this type at ``attempt`` gets another attempt."""
+        return attempt < self.maxAttempts and error_type not in self.nonRetryableErrorTypes
 
 
 class EffectConfig(NodeConfig):
