@@ -131,8 +131,13 @@ class ExecutionService:
         otherwise, one execution per active workflow of the trigger's type is created and
         run until it ends or waits."""
         batch = _Batch()
-        waits = await self._reply_waits_for(envelopes)
-        active: dict[tuple[str, str], list[Document]] = {}
+        kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
+        # The two reads at once: each is a round trip, and neither needs the other.
+        waits, *workflows = await asyncio.gather(
+            self._reply_waits_for(envelopes),
+            *(self._catalog.active_for(*kind) for kind in kinds),
+        )
+        active: dict[tuple[str, str], list[Document]] = dict(zip(kinds, workflows, strict=True))
         for envelope in envelopes:
             trigger = envelope.data
             conversation = (trigger.tenant_id, trigger.conversation_id or "")
@@ -140,8 +145,6 @@ class ExecutionService:
                 await self._answer_waits(trigger, waits.pop(conversation), envelope.traceparent)
                 continue
             kind = (trigger.tenant_id, trigger.trigger_type)
-            if kind not in active:
-                active[kind] = await self._catalog.active_for(*kind)
             trigger_json = trigger.model_dump_json(include={"payload", "customer"})
             for workflow in active[kind]:
                 doc = new_execution(
