@@ -21,18 +21,32 @@ from typing import Any
 
 from contracts.events import DeadLettered
 from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from scheduler.domain.timers import CancelOutcome, TimerStatus, settled_document
 
 Document = dict[str, Any]
 DUPLICATE_KEY = 11000
+INDEX_OPTIONS_CONFLICT = 85  # "Index already exists with a different name"
 
 
 def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
     client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
     return client, client[database]
+
+
+async def _ensure_index(
+    collection: AsyncCollection[Document], keys: list[tuple[str, int]], name: str
+) -> None:
+    """Create the index unless the same keys are indexed already, under any name (a database
+    made by an earlier version keeps its index names and works the same)."""
+    try:
+        await collection.create_index(keys, name=name)
+    except OperationFailure as exc:
+        if exc.code != INDEX_OPTIONS_CONFLICT:
+            raise
 
 
 class TimerRepository:
@@ -41,12 +55,12 @@ class TimerRepository:
         self._settled = db.settled_timers
 
     async def ensure_indexes(self) -> None:
-        await self._pending.create_index(
-            [("partition", ASCENDING), ("fire_at", ASCENDING)], name="by_partition_due"
+        await _ensure_index(
+            self._pending, [("partition", ASCENDING), ("fire_at", ASCENDING)], "by_partition_due"
         )
-        await self._pending.create_index([("execution_id", ASCENDING)], name="execution")
-        await self._settled.create_index([("settled_at", ASCENDING)], name="settled")
-        await self._settled.create_index([("execution_id", ASCENDING)], name="execution")
+        await _ensure_index(self._pending, [("execution_id", ASCENDING)], "execution")
+        await _ensure_index(self._settled, [("settled_at", ASCENDING)], "settled")
+        await _ensure_index(self._settled, [("execution_id", ASCENDING)], "execution")
 
     async def add(self, doc: Document) -> bool:
         """Store a pending timer under its idempotency key; False if it is there already, or
