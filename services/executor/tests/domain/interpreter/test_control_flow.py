@@ -464,25 +464,15 @@ async def test_ab_split_inside_a_loop_takes_the_same_variant_each_turn(run, work
     assert list(counts.values()) == [5]
 
 
+def shop_lookup(workflow, retry: dict) -> dict:
+    """Trigger -> a Shopify lookup with this retry policy."""
+    shop = {"action": "getOrder", "orderId": "1", "outputVariable": "order", "retry": retry}
+    return workflow([T, ("shop", "integration", "Shopify", shop)], [("t", "shop")])
+
+
 @pytest.mark.parametrize(("retries", "status"), [(2, "completed"), (1, "failed")])
 async def test_a_retry_policy_reissues_a_failed_effect(run, workflow, retries, status):
-    definition = workflow(
-        [
-            T,
-            (
-                "shop",
-                "integration",
-                "Shopify",
-                {
-                    "action": "getOrder",
-                    "orderId": "1",
-                    "outputVariable": "order",
-                    "retry": {"maxAttempts": retries},
-                },
-            ),
-        ],
-        [("t", "shop")],
-    )
+    definition = shop_lookup(workflow, {"maxAttempts": retries})
 
     report = await run(definition, mocks={"shop": [{"$error": {"message": "503"}}, {"id": 1}]})
 
@@ -495,23 +485,7 @@ async def test_a_retry_policy_reissues_a_failed_effect(run, workflow, retries, s
     [("NotFound", 1, "failed"), ("Unavailable", 2, "completed")],
 )
 async def test_a_non_retryable_error_type_fails_at_once(run, workflow, error_type, effects, status):
-    definition = workflow(
-        [
-            T,
-            (
-                "shop",
-                "integration",
-                "Shopify",
-                {
-                    "action": "getOrder",
-                    "orderId": "1",
-                    "outputVariable": "order",
-                    "retry": {"maxAttempts": 3, "nonRetryableErrorTypes": ["NotFound"]},
-                },
-            ),
-        ],
-        [("t", "shop")],
-    )
+    definition = shop_lookup(workflow, {"maxAttempts": 3, "nonRetryableErrorTypes": ["NotFound"]})
     failure = {"$error": {"type": error_type, "message": "no luck"}}
 
     report = await run(definition, mocks={"shop": [failure, {"id": 1}]})
