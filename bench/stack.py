@@ -270,6 +270,15 @@ def read_pid(path: Path) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
+def postmaster_pid() -> int | None:
+    """The PostgreSQL under FerretDB (deploy/local/infra.sh, FERRETDB_BACKEND=postgresql)."""
+    try:
+        pid = int((REPO / ".run/postgres/data/postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
 def make_up_services() -> list[str]:
     """Services of a `make up` stack (deploy/local/services.sh) that are running now."""
     running = []
@@ -282,6 +291,23 @@ def make_up_services() -> list[str]:
             if module.encode() in cmdline:
                 running.append(name)
     return running
+
+
+def postgres_ticks(postmaster: int) -> int | None:
+    """utime + stime of a PostgreSQL server: the postmaster and every process it started (one
+    per connection, and its background workers), for FERRETDB_BACKEND=postgresql."""
+    total = cpu_ticks(postmaster)
+    if total is None:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (proc / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[1]) == postmaster:  # ppid
+                total += int(fields[11]) + int(fields[12])
+    return total
 
 
 def cpu_ticks(pid: int) -> int | None:
@@ -519,6 +545,7 @@ class Bench:
         self.pids = {
             "kafka (java)": read_pid(REPO / ".run/kafka/kafka.pid"),
             "ferretdb": read_pid(REPO / ".run/mongo/ferretdb.pid"),
+            "postgresql (FerretDB's storage)": postmaster_pid(),
             **{name: process.pid for name, process in self.stack.processes.items()},
             "bench (load + observer)": os.getpid(),
         }
@@ -552,6 +579,12 @@ class Bench:
 
     # -- snapshots
 
+    @staticmethod
+    def ticks(name: str, pid: int | None) -> int | None:
+        if pid is None:
+            return None
+        return postgres_ticks(pid) if name.startswith("postgresql") else cpu_ticks(pid)
+
     async def snapshot(self) -> Snapshot:
         assert self.consumer is not None
         partitions = [TopicPartition(t, p) for t, n in PARTITIONS.items() for p in range(n)]
@@ -577,7 +610,7 @@ class Bench:
             offsets,
             mongo,
             by_service,
-            {name: cpu_ticks(pid) if pid else None for name, pid in self.pids.items()},
+            {name: self.ticks(name, pid) for name, pid in self.pids.items()},
         )
 
     async def calibrate(self, seconds: float) -> None:
@@ -907,7 +940,8 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
     print(
         "\n=== make bench: trigger -> Condition -> Set Variable -> Send Reply (4 nodes), "
         f"{os.cpu_count()} cores, everything on this machine; "
-        f"{args.executors} executor process{'es' if args.executors > 1 else ''}; code {CODE}\n"
+        f"{args.executors} executor process{'es' if args.executors > 1 else ''}; "
+        f"FerretDB on {'PostgreSQL' if postmaster_pid() else 'SQLite'}; code {CODE}\n"
     )
     rows = []
     for r in results:

@@ -24,6 +24,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data-dir", ".run/mongo/data", "directory for the SQLite databases (created if missing)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
+	postgresURL := flag.String("postgresql-url", "", "store in this PostgreSQL instead of SQLite files (postgres://user@host:port/db)")
 	flag.Parse()
 
 	dir, err := filepath.Abs(*dataDir)
@@ -48,6 +49,10 @@ func main() {
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
+	}
+
+	if *postgresURL != "" {
+		cfg.Handler, cfg.SQLiteURL, cfg.PostgreSQLURL = "postgresql", "", *postgresURL
 	}
 
 	f, err := ferretdb.New(cfg)

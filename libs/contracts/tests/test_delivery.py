@@ -158,3 +158,19 @@ async def test_poison_record_fails_its_batch_then_alone_goes_to_dead_letters() -
     assert handled == ["t", "t"]  # one at a time after the batch failed
     dead = sink.dead()
     assert dead.original_offset == 7 and dead.error == "cannot handle poison"
+
+
+async def test_the_stored_dead_letter_holds_no_nul_and_the_event_keeps_the_bytes() -> None:
+    sink = Sink()
+    garbage = record(value=b"\x00\x01garbage\x00", headers={"x": "a\x00b"})
+
+    async def never(envelope: Envelope) -> None:  # type: ignore[type-arg]
+        raise AssertionError("not reached: the envelope is invalid")
+
+    await handle_or_dead_letter(garbage, never, consumer="c", publish=sink)
+    dead = sink.dead()
+    assert dead.original_value == "\x00\x01garbage\x00"
+    stored = dead.document()
+    assert stored["_id"] == dead.dead_letter_id
+    assert stored["original_value"] == "\ufffd\x01garbage\ufffd"
+    assert stored["original_headers"] == {"x": "a\ufffdb"}

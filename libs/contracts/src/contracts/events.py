@@ -262,6 +262,20 @@ class DeadLettered(Event):
     attempts: int
     failed_at: datetime
 
+    def document(self) -> dict[str, Any]:
+        """The copy kept in the `dead_letters` collection (`_id` = the dead letter id). NUL
+        characters become U+FFFD there: some MongoDB-wire servers cannot store them (FerretDB
+        on PostgreSQL); the event on the topic keeps the value exactly."""
+        return {"_id": self.dead_letter_id, **_without_nul(self.model_dump())}
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
 
 EVENT_TYPES: dict[str, type[Event]] = {}
 for _model in (

@@ -103,6 +103,4 @@ class DeadLetterRepository:
 
     async def record(self, dead: DeadLettered) -> None:
         with contextlib.suppress(DuplicateKeyError):  # stored before
-            await self._db.dead_letters.insert_one(
-                {**dead.model_dump(), "_id": dead.dead_letter_id}
-            )
+            await self._db.dead_letters.insert_one(dead.document())

@@ -57,6 +57,4 @@ class DeadLetterRepository:
 
     async def record(self, event: DeadLettered) -> None:
         with contextlib.suppress(DuplicateKeyError):
-            await self._db.dead_letters.insert_one(
-                {"_id": event.dead_letter_id, **event.model_dump()}
-            )
+            await self._db.dead_letters.insert_one(event.document())

@@ -138,4 +138,4 @@ class DeadLetterRepository:
 
     async def record(self, dead: DeadLettered) -> None:
         with contextlib.suppress(DuplicateKeyError):  # stored before
-            await self._dead_letters.insert_one({**dead.model_dump(), "_id": dead.dead_letter_id})
+            await self._dead_letters.insert_one(dead.document())
