@@ -47,7 +47,7 @@ class Consumed:
             partition=record.partition,
             offset=record.offset,
             key=record.key,
-            headers={name: value.decode() for name, value in record.headers},
+            headers={name: value.decode(errors="replace") for name, value in record.headers},
             value=record.value,
         )
 
