@@ -21,9 +21,6 @@ class NotificationService:
         self._notifications = notifications
         self._publish = publish
 
-    async def on_notification_requested(self, envelope: Envelope[NotificationRequested]) -> None:
-        await self.on_notifications_requested([envelope])
-
     async def on_notifications_requested(
         self, envelopes: list[Envelope[NotificationRequested]]
     ) -> None:

@@ -120,12 +120,6 @@ class ExecutionService:
         self._compiled: dict[tuple[str, int], engine.CompiledWorkflow] = {}
         self._just_created: dict[str, Document] = {}
 
-    async def on_trigger(self, envelope: Envelope[TriggerReceived]) -> None:
-        await self.on_triggers([envelope])
-
-    async def on_command(self, envelope: Envelope[Command]) -> None:
-        await self.on_commands([envelope])
-
     async def on_triggers(self, envelopes: list[Envelope[TriggerReceived]]) -> None:
         """A customer's message first answers executions waiting for it (Wait for Reply);
         otherwise, one execution per active workflow of the trigger's type is created and
