@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import math
@@ -51,7 +52,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,11 @@ def make_up_services() -> list[str]:
     return running
 
 
+def cpu_reader(pid: int | None) -> Callable[[], int | None] | None:
+    """Reads a process's CPU ticks; None when it does not run."""
+    return None if pid is None else functools.partial(cpu_ticks, pid)
+
+
 def postgres_ticks(postmaster: int) -> int | None:
     """utime + stime of a PostgreSQL server: the postmaster and every process it started (one
     per connection, and its background workers), for FERRETDB_BACKEND=postgresql."""
@@ -507,7 +513,8 @@ class Bench:
         self.http: RawHttp | None = None
         self.seq = 0
         self.run_id = secrets.token_hex(3)
-        self.pids: dict[str, int | None] = {}
+        # process name -> a reader of its CPU ticks (None: not running)
+        self.cpu_readers: dict[str, Callable[[], int | None]] = {}
         self.background: dict[str, float] = {}  # MongoDB commands per second while idle
         self.idle_cpu: dict[str, float] = {}
         self.watcher: asyncio.Task[None] | None = None
@@ -542,13 +549,17 @@ class Bench:
         for tp in partitions:
             await self.consumer.position(tp)
         self.watcher = asyncio.create_task(self.watch())
-        self.pids = {
-            "kafka (java)": read_pid(REPO / ".run/kafka/kafka.pid"),
-            "ferretdb": read_pid(REPO / ".run/mongo/ferretdb.pid"),
-            "postgresql (FerretDB's storage)": postmaster_pid(),
-            **{name: process.pid for name, process in self.stack.processes.items()},
-            "bench (load + observer)": os.getpid(),
+        postmaster = postmaster_pid()  # FerretDB on PostgreSQL: the server and its backends
+        readers: dict[str, Callable[[], int | None] | None] = {
+            "kafka (java)": cpu_reader(read_pid(REPO / ".run/kafka/kafka.pid")),
+            "ferretdb": cpu_reader(read_pid(REPO / ".run/mongo/ferretdb.pid")),
+            "postgresql (FerretDB's storage)": (
+                None if postmaster is None else functools.partial(postgres_ticks, postmaster)
+            ),
+            **{name: cpu_reader(p.pid) for name, p in self.stack.processes.items()},
+            "bench (load + observer)": cpu_reader(os.getpid()),
         }
+        self.cpu_readers = {name: read for name, read in readers.items() if read is not None}
 
     async def watch(self) -> None:
         assert self.consumer is not None
@@ -579,12 +590,6 @@ class Bench:
 
     # -- snapshots
 
-    @staticmethod
-    def ticks(name: str, pid: int | None) -> int | None:
-        if pid is None:
-            return None
-        return postgres_ticks(pid) if name.startswith("postgresql") else cpu_ticks(pid)
-
     async def snapshot(self) -> Snapshot:
         assert self.consumer is not None
         partitions = [TopicPartition(t, p) for t, n in PARTITIONS.items() for p in range(n)]
@@ -610,7 +615,7 @@ class Bench:
             offsets,
             mongo,
             by_service,
-            {name: self.ticks(name, pid) for name, pid in self.pids.items()},
+            {name: read() for name, read in self.cpu_readers.items()},
         )
 
     async def calibrate(self, seconds: float) -> None:
@@ -1006,7 +1011,7 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
         print(f"note: {LOCK} was orphaned; this run went ahead without it (see --strict-lock)")
 
     # CPU per process: % of one core, and ms per workflow, per phase.
-    names = list(bench.pids)
+    names = list(bench.cpu_readers)
     rows = []
     for name in names:
         row = [name, fmt(bench.idle_cpu.get(name))]
