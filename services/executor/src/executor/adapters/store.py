@@ -95,9 +95,10 @@ def _loaded(doc: Document | None) -> Document | None:
 
 class ExecutionRepository:
     def __init__(self, db: AsyncDatabase[Document], *, check_version_by_read: bool = False) -> None:
-        """``check_version_by_read``: FerretDB pushes only ``_id`` equality down to its storage,
-        so a ``{_id, version}`` filter scans the whole collection (seconds at thousands of
-        executions). There the version is read by ``_id`` and compared before the replace —
+        """``check_version_by_read``: FerretDB on SQLite pushes only ``_id`` equality down to
+        its storage, so a ``{_id, version}`` filter scans the whole collection (seconds at
+        thousands of executions). On FerretDB (either storage) the version is read by ``_id``
+        and compared before the replace —
         FerretDB's own update is the same read-modify-write, so nothing is lost — while real
         MongoDB gets the atomic conditional replace."""
         self._db = db
