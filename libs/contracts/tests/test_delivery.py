@@ -174,3 +174,13 @@ async def test_the_stored_dead_letter_holds_no_nul_and_the_event_keeps_the_bytes
     assert stored["_id"] == dead.dead_letter_id
     assert stored["original_value"] == "\ufffd\x01garbage\ufffd"
     assert stored["original_headers"] == {"x": "a\ufffdb"}
+
+
+def test_a_record_header_that_is_not_utf8_is_replaced_not_fatal() -> None:
+    class Record:
+        topic, partition, offset, key, value = topics.TRIGGERS, 1, 9, b"k", b"{}"
+        headers = [("ce_type", b"TriggerReceived"), ("x", b"\xff\xfe")]
+
+    consumed = Consumed.from_record(Record())
+    assert consumed.headers == {"ce_type": "TriggerReceived", "x": "\ufffd\ufffd"}
+    assert (consumed.topic, consumed.partition, consumed.offset) == (topics.TRIGGERS, 1, 9)
