@@ -18,6 +18,7 @@
 #   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), MONGO_PORT (27017)   local listen ports
 #   KAFKA_HEAP (512m)        broker heap (-Xms = -Xmx)
 #   FERRETDB_LOG_LEVEL (warn) debug|info|warn|error
+#   FERRETDB_GOGC (400)      FerretDB's Go GC target: memory is plentiful here, its CPU is not
 #   FERRETDB_BACKEND (auto)  postgresql | sqlite | auto (postgresql when the machine has it)
 #   FERRETDB_PG_PORT (54329) the PostgreSQL cluster under FerretDB (127.0.0.1, socket in .run/postgres)
 #   INFRA_SKIP_CHECKS=1      start without the readiness checks (topics are then NOT created)
@@ -41,6 +42,7 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${MONGO_PORT:-27017}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 FERRETDB_LOG_LEVEL="${FERRETDB_LOG_LEVEL:-warn}"
+FERRETDB_GOGC="${FERRETDB_GOGC:-400}"
 KAFKA_VERSIONS=("${KAFKA_VERSION:-4.1.1}" 4.1.2 4.1.0)
 
 KAFKA_LIBS="$CACHE/kafka-libs"
@@ -211,6 +213,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 num.partitions=6
+# Two cores for everything: fewer broker threads, less switching (defaults are 3 and 8).
+num.network.threads=2
+num.io.threads=2
 EOF
 }
 
@@ -313,7 +318,7 @@ start_postgres() {
     (
       close_inherited_fds
       as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 start \
-        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" </dev/null >/dev/null
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" </dev/null >/dev/null
     ) || die "PostgreSQL did not start (log: $PG_DIR/postgres.log)"
   fi
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \
@@ -366,7 +371,7 @@ start_mongo() {
   esac
   say "mongo: starting FerretDB ($FERRETDB_BACKEND) on 127.0.0.1:$MONGO_PORT (log $MONGO_LOG)"
   launch "$MONGO_LOG" "$MONGO_PID" \
-    "$FERRET_BIN" -listen "127.0.0.1:$MONGO_PORT" -data-dir "$MONGO_DIR/data" \
+    env GOGC="$FERRETDB_GOGC" "$FERRET_BIN" -listen "127.0.0.1:$MONGO_PORT" -data-dir "$MONGO_DIR/data" \
     -log-level "$FERRETDB_LOG_LEVEL" "${storage[@]}"
   echo "$MONGO_PORT" >"$MONGO_PORTFILE"
   wait_port mongo "$MONGO_PORT" "$(cat "$MONGO_PID")" "$MONGO_LOG" 30

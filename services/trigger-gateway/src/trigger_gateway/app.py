@@ -31,6 +31,7 @@ from trigger_gateway.handlers import (
     workflows,
 )
 from trigger_gateway.handlers.deps import Gateway
+from trigger_gateway.handlers.ingress import TriggerIngress
 from trigger_gateway.settings import Settings
 from trigger_gateway.telemetry import setup_tracing
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         integrations.router,
     ):
         app.include_router(router)
+    app.add_middleware(TriggerIngress)  # well-formed triggers skip FastAPI's routing
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", include_in_schema=False)

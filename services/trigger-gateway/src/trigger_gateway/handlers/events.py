@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from trigger_gateway.domain.trigger_types import TRIGGER_TYPES, trigger_type_from_slug
-from trigger_gateway.handlers.deps import GatewayDep, TenantDep
+from trigger_gateway.handlers.deps import Gateway, GatewayDep, TenantDep
 from trigger_gateway.telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1/events", tags=["triggers"])
@@ -48,6 +48,8 @@ class TriggerAccepted(BaseModel):
 async def receive_trigger(
     trigger_type: str, body: TriggerBody, tenant: TenantDep, gw: GatewayDep, response: Response
 ) -> TriggerAccepted:
+    # Most requests never get here: handlers/ingress.py serves every well-formed one first.
+    # This route answers the rest (so its errors are FastAPI's) and is what the API docs show.
     label = trigger_type_from_slug(trigger_type)
     if label is None:
         raise HTTPException(
@@ -55,6 +57,15 @@ async def receive_trigger(
             f"unknown trigger type {trigger_type!r}; known: "
             + ", ".join(t.lower().replace(" ", "_") for t in TRIGGER_TYPES),
         )
+    response.status_code, accepted = await accept_trigger(gw, tenant, label, body)
+    return accepted
+
+
+async def accept_trigger(
+    gw: Gateway, tenant: str, label: str, body: TriggerBody
+) -> tuple[int, TriggerAccepted]:
+    """Publish the trigger, once per sender's event id: 202, or 200 when that event id was
+    published before (nothing is published again)."""
     trigger_id = "trg_" + secrets.token_hex(12)
     duplicate = False
     if body.event_id:
@@ -62,8 +73,7 @@ async def receive_trigger(
         if earlier is not None:
             trigger_id, duplicate = earlier["trigger_id"], True
             if earlier.get("published"):
-                response.status_code = status.HTTP_200_OK
-                return _accepted(gw, trigger_id, label, duplicate=True)
+                return status.HTTP_200_OK, _accepted(gw, trigger_id, label, duplicate=True)
             # The first attempt may have died before publishing: publish again. The
             # executor creates executions idempotently per (trigger, workflow).
     with tracer.start_as_current_span("trigger " + label, attributes={"tenant.id": tenant}):
@@ -88,10 +98,10 @@ async def receive_trigger(
         )
     if body.event_id:
         await gw.receipts.mark_published(tenant, body.event_id)
-    return _accepted(gw, trigger_id, label, duplicate=duplicate)
+    return status.HTTP_202_ACCEPTED, _accepted(gw, trigger_id, label, duplicate=duplicate)
 
 
-def _accepted(gw: GatewayDep, trigger_id: str, label: str, *, duplicate: bool) -> TriggerAccepted:
+def _accepted(gw: Gateway, trigger_id: str, label: str, *, duplicate: bool) -> TriggerAccepted:
     return TriggerAccepted(
         trigger_id=trigger_id,
         trigger_type=label,

@@ -1,0 +1,191 @@
+"""The trigger ingress: well-formed triggers are served without FastAPI's routing; everything
+else reaches the route with its body intact, and the route's answers stay FastAPI's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from contracts import topics
+from trigger_gateway.handlers.ingress import MAX_BODY, TriggerIngress
+
+GOOD = {"conversation_id": "conv-1", "channel": "chat", "payload": {"text": "hi"}}
+KEY = {"Authorization": "Bearer key-a"}
+
+
+@dataclass
+class Downstream:
+    """Stands for FastAPI: records what reached it, with the whole body it could read."""
+
+    bodies: list[bytes] = field(default_factory=list)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        self.bodies.append(body)
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"route"})
+
+
+class MemoryReceipts:
+    def __init__(self) -> None:
+        self.receipts: dict[str, dict[str, Any]] = {}
+
+    async def record(self, tenant_id: str, event_id: str, trigger_id: str) -> Any:
+        key = f"{tenant_id}:{event_id}"
+        if key in self.receipts:
+            return self.receipts[key]
+        self.receipts[key] = {"trigger_id": trigger_id, "published": False}
+        return None
+
+    async def mark_published(self, tenant_id: str, event_id: str) -> None:
+        self.receipts[f"{tenant_id}:{event_id}"]["published"] = True
+
+
+@pytest.fixture
+async def lane(gw: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Downstream, Any]]:
+    """The ingress in front of a recording downstream app, with the harness's gateway."""
+    gateway = gw.client.app.state.gateway
+    object.__setattr__(gateway, "receipts", MemoryReceipts())
+    downstream = Downstream()
+    ingress = TriggerIngress(downstream)
+    app_ref = SimpleNamespace(state=SimpleNamespace(gateway=gateway))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope["app"] = app_ref  # as Starlette sets it
+        await ingress(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+        yield client, downstream, gw.broker
+
+
+async def test_a_well_formed_trigger_is_published_without_the_route(lane) -> None:
+    client, downstream, broker = lane
+    response = await client.post("/v1/events/incoming_message", json=GOOD, headers=KEY)
+    assert response.status_code == 202
+    assert response.headers["content-length"] == str(len(response.content))
+    accepted = response.json()
+    assert accepted["trigger_type"] == "Incoming Message" and accepted["duplicate"] is False
+    assert downstream.bodies == []
+    (published,) = broker.published
+    assert published["topic"] == topics.TRIGGERS and published["key"] == b"conv-1"
+    data = json.loads(published["value"])
+    assert data["trigger_id"] == accepted["trigger_id"] and data["tenant_id"] == "ten_a"
+    assert (
+        data["payload"] == {"text": "hi"} and published["headers"]["ce_type"] == "TriggerReceived"
+    )
+
+
+async def test_x_api_key_and_slug_spellings_are_served_too(lane) -> None:
+    client, downstream, broker = lane
+    response = await client.post(
+        "/v1/events/Incoming-Message", json=GOOD, headers={"X-API-Key": "key-b"}
+    )
+    assert response.status_code == 202 and downstream.bodies == []
+    assert json.loads(broker.published[0]["value"])["tenant_id"] == "ten_b"
+
+
+async def test_a_repeated_event_id_is_answered_200_and_published_once(lane) -> None:
+    client, downstream, broker = lane
+    body = {**GOOD, "event_id": "evt-1"}
+    first = await client.post("/v1/events/incoming_message", json=body, headers=KEY)
+    second = await client.post("/v1/events/incoming_message", json=body, headers=KEY)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json()["duplicate"] is True
+    assert second.json()["trigger_id"] == first.json()["trigger_id"]
+    assert len(broker.published) == 1 and downstream.bodies == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers"),
+    [
+        ("/v1/events/incoming_message", {"payload": "not an object"}, KEY),
+        ("/v1/events/incoming_message", {"channel": "chat"}, KEY),
+        ("/v1/events/incoming_message", {**GOOD, "unexpected": 1}, KEY),
+        ("/v1/events/incoming_fax", GOOD, KEY),
+        ("/v1/events/incoming_message", GOOD, {"Authorization": "Bearer not-a-key"}),
+        ("/v1/events/incoming_message", GOOD, {}),
+        ("/v1/events/incoming_message", GOOD, {"Authorization": "Bearer ", "X-API-Key": "key-a"}),
+    ],
+    ids=[
+        "payload-type",
+        "no-payload",
+        "extra-field",
+        "unknown-type",
+        "unknown-key",
+        "no-key",
+        "empty-bearer",
+    ],
+)
+async def test_anything_not_well_formed_reaches_the_route_with_its_body(
+    lane, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    client, downstream, broker = lane
+    content = json.dumps(body).encode()
+    response = await client.post(
+        path, content=content, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 299
+    assert downstream.bodies == [content] and broker.published == []
+
+
+async def test_malformed_json_and_other_content_types_reach_the_route(lane) -> None:
+    client, downstream, broker = lane
+    for content, content_type in [(b"{not json", "application/json"), (b"a=1", "text/plain")]:
+        response = await client.post(
+            "/v1/events/incoming_message",
+            content=content,
+            headers={**KEY, "Content-Type": content_type},
+        )
+        assert response.status_code == 299
+    assert downstream.bodies == [b"{not json", b"a=1"] and broker.published == []
+
+
+async def test_a_body_over_the_limit_reaches_the_route_whole(lane) -> None:
+    client, downstream, _ = lane
+    chunk = b"x" * 65536
+    count = MAX_BODY // len(chunk) + 4
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(count):
+            yield chunk
+
+    response = await client.post(
+        "/v1/events/incoming_message",
+        content=chunks(),
+        headers={**KEY, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 299
+    assert downstream.bodies == [chunk * count]
+
+
+async def test_other_routes_pass_straight_through(lane) -> None:
+    client, downstream, _ = lane
+    assert (await client.get("/v1/events/incoming_message", headers=KEY)).status_code == 299
+    assert (await client.post("/v1/workflows", json=GOOD, headers=KEY)).status_code == 299
+    assert (await client.post("/v1/events/a/b", json=GOOD, headers=KEY)).status_code == 299
+    assert len(downstream.bodies) == 3
+
+
+def test_through_the_app_errors_are_fastapis_and_triggers_are_accepted(gw) -> None:
+    ok = gw.client.post("/v1/events/incoming_message", json=GOOD, headers=gw.as_tenant())
+    assert ok.status_code == 202 and len(gw.broker.published) == 1
+    bad = gw.client.post(
+        "/v1/events/incoming_message", json={"payload": "no"}, headers=gw.as_tenant()
+    )
+    assert bad.status_code == 422
+    assert any(error["loc"][-1] == "payload" for error in bad.json()["detail"])
+    unknown = gw.client.post("/v1/events/incoming_fax", json=GOOD, headers=gw.as_tenant())
+    assert unknown.status_code == 404 and "incoming_message" in unknown.json()["detail"]
+    nobody = gw.client.post("/v1/events/incoming_message", json=GOOD)
+    assert nobody.status_code == 401 and "API key" in nobody.json()["detail"]
+    assert len(gw.broker.published) == 1
