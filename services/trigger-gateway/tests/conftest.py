@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from trigger_gateway.adapters.history import runs_of
 from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.app import create_app
 from trigger_gateway.domain.api_keys import digest
@@ -27,6 +28,10 @@ with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx is 
 Doc = dict[str, Any]
 ADMIN = "test-admin-token"
 KEYS = {"key-a": "ten_a", "key-b": "ten_b"}
+
+
+def seq(doc: Doc) -> int:
+    return int(doc["seq"])
 
 
 def by_newest(docs: list[Doc], field_name: str) -> list[Doc]:
@@ -132,7 +137,9 @@ class MemoryExecutions:
     async def node_runs(
         self, execution_id: str, *, limit: int, after_seq: int | None = None
     ) -> list[Doc]:
-        mine = [r for r in self.runs if r["execution_id"] == execution_id]
+        """``runs`` holds stored documents, either shape (see ``history.runs_of``)."""
+        stored = sorted((d for d in self.runs if d["execution_id"] == execution_id), key=seq)
+        mine = [run for doc in stored for run in runs_of(doc)]
         return [r for r in mine if after_seq is None or r["seq"] > after_seq][:limit]
 
 

@@ -47,14 +47,13 @@ def wf(gw) -> str:
 
 def test_one_execution_has_counters_in_both_spellings_and_decoded_payloads(gw) -> None:
     execution(gw, "exe_1", error={"node_id": "n", "message": "boom"})
+    run = {"seq": 1, "node_id": "t", "status": "completed", "input": {"k.1": [1]}}
     gw.executions.runs.append(
         {
             "execution_id": "exe_1",
             "seq": 1,
-            "node_id": "t",
-            "status": "completed",
-            "input_json": '{"k.1": [1]}',
-            "output_json": "null",
+            "last_seq": 1,
+            "runs_json": json.dumps([{**run, "started_at": "2026-03-01T10:00:00.5+00:00"}]),
         }
     )
     body = gw.client.get("/v1/executions/exe_1", headers=gw.as_tenant()).json()
@@ -64,6 +63,7 @@ def test_one_execution_has_counters_in_both_spellings_and_decoded_payloads(gw) -
     assert body["variables"] == {"workflow": {"x": 1}}
     assert body["error"]["message"] == "boom"
     assert body["timeline"][0]["input"] == {"k.1": [1]}
+    assert body["timeline"][0]["started_at"] == "2026-03-01T10:00:00.500000Z"
     assert body["timeline_truncated"] is False
     assert body["nodes_url"] == "http://gw.test/v1/executions/exe_1/nodes"
 
@@ -78,12 +78,16 @@ def test_another_tenants_execution_is_404_everywhere(gw) -> None:
     assert gw.broker.published == []
 
 
-def test_node_timeline_pages_in_run_order(gw) -> None:
+def test_node_timeline_pages_in_run_order_across_both_stored_shapes(gw) -> None:
     execution(gw, "exe_1")
+    # one document per run (an earlier version), then one per command with several runs
     gw.executions.runs += [
-        {"execution_id": "exe_1", "seq": s, "node_id": f"n{s}", "input_json": "{}"}
-        for s in range(1, 6)
+        {"execution_id": "exe_1", "seq": s, "node_id": f"n{s}", "input_json": "{}"} for s in (1, 2)
     ]
+    runs = [{"seq": s, "node_id": f"n{s}", "input": {}} for s in (3, 4, 5)]
+    gw.executions.runs.append(
+        {"execution_id": "exe_1", "seq": 3, "last_seq": 5, "runs_json": json.dumps(runs)}
+    )
     seen, cursor = [], None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}

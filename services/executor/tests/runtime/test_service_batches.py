@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,10 +167,12 @@ async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() 
 
     assert len(store.executions) == 3
     assert all(doc["status"] == "completed" for doc in store.executions.values())
-    # one read of waits, one of the active workflows, one insert of the 9 node runs (the
-    # reply runs twice: requested, then answered at once), one insert of the executions
+    # one read of waits, one of the active workflows, one insert of the node runs (one
+    # document per execution's command, 3 runs each: the reply runs twice, requested then
+    # answered at once), one insert of the executions
     writes = [c for c in store.calls if c != "send"]
-    assert writes == ["reply_waits", "active_for", "node_runs:9", "create_many:3"]
+    assert writes == ["reply_waits", "active_for", "node_runs:3", "create_many:3"]
+    assert sorted(len(json.loads(d["runs_json"])) for d in store.node_runs.values()) == [3, 3, 3]
     assert store.calls[-1] == "send" and store.calls.index("send") > store.calls.index(
         "create_many:3"
     )
@@ -220,7 +223,7 @@ async def test_commands_of_one_execution_in_a_batch_read_and_write_it_once() -> 
     stored = store.executions[exe["_id"]]
     assert stored["status"] == "completed"
     assert stored["applied_commands"] == ["settle:1"]  # the second one changed nothing
-    assert [c for c in store.calls if c != "send"] == ["get", "node_runs:3", "save"]
+    assert [c for c in store.calls if c != "send"] == ["get", "node_runs:1", "save"]
     assert len(sent.of(NotificationRequested)) == 1
 
     # redelivered after a crash before the sends: the outbox goes out again, nothing reruns

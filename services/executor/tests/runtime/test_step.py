@@ -17,7 +17,7 @@ from contracts.events import (
 )
 from executor.runtime import engine
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
-from executor.runtime.step import Limits, PermanentStepError, apply
+from executor.runtime.step import Limits, PermanentStepError, apply, node_runs_document
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -150,6 +150,33 @@ async def test_a_reply_goes_out_and_the_execution_completes_in_one_command() -> 
     assert [e.event_type for _t, e in events(doc)][-1] == "ExecutionCompleted"
     assert all(entry["key"] == "exe_1" for entry in doc["outbox"])
     assert json.loads(doc["variables_json"])["workflow"] == {"topic": "refund"}
+
+
+async def test_the_runs_of_one_command_are_stored_as_one_document() -> None:
+    applied = await run(new_doc(), GREETING, START)
+    stored = node_runs_document(applied.node_runs)
+    assert stored["_id"] == applied.node_runs[0]["_id"] == "exe_1:000001"
+    assert (stored["execution_id"], stored["tenant_id"]) == ("exe_1", "ten_1")
+    assert (stored["seq"], stored["last_seq"]) == (1, 4)
+    runs = json.loads(stored["runs_json"])
+    assert [(r["seq"], r["node_id"]) for r in runs] == [
+        (1, "t"),
+        (2, "set"),
+        (3, "reply"),
+        (4, "reply"),
+    ]
+    assert runs[2]["input"]["message"] == "Hello Ada"
+    assert datetime.fromisoformat(runs[0]["started_at"]) == applied.node_runs[0]["started_at"]
+    # the only fields MongoDB sees: payload keys with '.' or '$' stay inside the text
+    assert set(stored) == {
+        "_id",
+        "execution_id",
+        "tenant_id",
+        "workflow_id",
+        "seq",
+        "last_seq",
+        "runs_json",
+    }
 
 
 async def test_a_redelivered_start_or_finished_execution_changes_nothing() -> None:

@@ -150,7 +150,8 @@ class ExecutionRepository:
             raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")
 
     async def record_node_runs(self, runs: list[Document]) -> None:
-        """Insert node runs; ids are deterministic, so a redelivered command adds nothing."""
+        """Insert node-run documents (one per command, ``step.node_runs_document``); ids are
+        deterministic, so a redelivered command adds nothing."""
         if not runs:
             return
         try:

@@ -25,7 +25,14 @@ from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, Wo
 from executor.runtime import engine
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
 from executor.runtime.outbox import SOURCE, outbox_entry
-from executor.runtime.step import Action, Command, Limits, PermanentStepError, apply
+from executor.runtime.step import (
+    Action,
+    Command,
+    Limits,
+    PermanentStepError,
+    apply,
+    node_runs_document,
+)
 from executor.telemetry import context_from, current_traceparent, record_node_spans, tracer
 
 Document = dict[str, Any]
@@ -95,7 +102,7 @@ class _Batch:
     """The writes and sends of one consumed batch, done together by ``_flush``."""
 
     touched: dict[str, _Touched] = field(default_factory=dict)
-    node_runs: list[Document] = field(default_factory=list)
+    node_runs: list[Document] = field(default_factory=list)  # one document per command
     # for an execution inserted by the flush: what to send instead of its outbox when it
     # already existed (a redelivered trigger): its start command, answered by the outbox
     if_existing: dict[str, Document] = field(default_factory=dict)
@@ -270,7 +277,8 @@ class ExecutionService:
             return
         for action in applied.actions:
             await self._perform(batch, applied.doc, action)
-        batch.node_runs.extend(applied.node_runs)
+        if applied.node_runs:
+            batch.node_runs.append(node_runs_document(applied.node_runs))
         touched = batch.touched.setdefault(doc["_id"], _Touched(doc, stored_version, fresh))
         touched.doc = applied.doc
         touched.outbox.extend(applied.doc["outbox"])

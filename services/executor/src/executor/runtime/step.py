@@ -353,10 +353,30 @@ def _node_run_doc(doc: Document, seq: int, run: engine.NodeRun) -> Document:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "duration_ms": duration_ms(run),
-        # JSON text: payload keys may hold '.' or '$', which a MongoDB field name may not.
-        "input_json": json.dumps(run.input, default=str),
-        "output_json": json.dumps(run.output, default=str),
+        "input": run.input,
+        "output": run.output,
         "error": error_text(run.error),
         "error_detail": run.error,
         "missing_paths": list(run.missing_paths),
     }
+
+
+def node_runs_document(runs: list[Document]) -> Document:
+    """The node runs of one command as one document, the runs themselves as JSON text:
+    FerretDB's cost is per document and per field, nobody queries inside a run, and payload
+    keys may hold '.' or '$', which a field name may not. ``_id`` is the first run's, so a
+    redelivered command adds nothing; the history reads runs by (execution_id, seq..last_seq)."""
+    first, last = runs[0], runs[-1]
+    return {
+        "_id": first["_id"],
+        "execution_id": first["execution_id"],
+        "tenant_id": first["tenant_id"],
+        "workflow_id": first["workflow_id"],
+        "seq": first["seq"],
+        "last_seq": last["seq"],
+        "runs_json": json.dumps(runs, default=_json_value, separators=(",", ":")),
+    }
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,9 +81,36 @@ class ExecutionReadRepository:
     async def node_runs(
         self, execution_id: str, *, limit: int, after_seq: int | None = None
     ) -> list[Document]:
-        """Node runs in the order they ran."""
+        """Node runs in the order they ran (``input``/``output`` decoded), at most ``limit``.
+        The executor writes one document per command with its runs as JSON text (``seq`` the
+        first, ``last_seq`` the last); a document without ``runs_json`` is one run, as an
+        earlier version wrote them."""
         query: Document = {"execution_id": execution_id}
         if after_seq is not None:
-            query["seq"] = {"$gt": after_seq}
+            query["$or"] = [
+                {"last_seq": {"$gt": after_seq}},
+                {"last_seq": {"$exists": False}, "seq": {"$gt": after_seq}},
+            ]
+        # every document holds at least one run: `limit` documents hold enough
         cursor = self._db.node_runs.find(query, sort=[("seq", ASCENDING)]).limit(limit)
-        return [doc async for doc in cursor]
+        runs = [run async for doc in cursor for run in runs_of(doc)]
+        return [r for r in runs if after_seq is None or r["seq"] > after_seq][:limit]
+
+
+def runs_of(doc: Document) -> list[Document]:
+    """The node runs a stored document holds, in the shape the API shows."""
+    if "runs_json" not in doc:
+        run = dict(doc)
+        run["input"] = _decoded(run.pop("input_json", None))
+        run["output"] = _decoded(run.pop("output_json", None))
+        return [run]
+    runs: list[Document] = json.loads(doc["runs_json"])
+    for run in runs:
+        for moment in ("started_at", "finished_at"):
+            if isinstance(run.get(moment), str):
+                run[moment] = datetime.fromisoformat(run[moment])
+    return runs
+
+
+def _decoded(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -69,8 +69,8 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
 def _node_run(run: dict[str, Any]) -> dict[str, Any]:
     return {
         **{k: run.get(k) for k in _RUN_FIELDS},
-        "input": _decoded(run.get("input_json")),
-        "output": _decoded(run.get("output_json")),
+        "input": run.get("input"),
+        "output": run.get("output"),
     }
 
 
