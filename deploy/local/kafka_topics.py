@@ -5,6 +5,7 @@ Run with the workspace's interpreter (``deploy/local/infra.sh start`` does it fo
     .venv/bin/python deploy/local/kafka_topics.py            # create topics + round-trip check
     .venv/bin/python deploy/local/kafka_topics.py --list     # print topics and partition counts
     .venv/bin/python deploy/local/kafka_topics.py --no-healthcheck
+    .venv/bin/python deploy/local/kafka_topics.py --wait-groups connectflo-executor:2,...
 
 The broker runs with ``auto.create.topics.enable=false``: every topic in
 ``contracts.topics.ALL_TOPICS`` is created here with its explicit partition count (an existing topic
@@ -13,6 +14,11 @@ with fewer partitions is grown; one with more is left alone, Kafka cannot shrink
 The health check produces a unique value to ``connectflo.healthcheck.v1`` (1 partition, created
 here) and reads it back with a fresh consumer in a new consumer group, committing its offset, so it
 exercises the produce path, the group coordinator (``__consumer_offsets``) and the fetch path.
+
+``--wait-groups GROUP:MEMBERS,...`` only waits until each consumer group is Stable with at least
+that many members (a FastStream subscriber is one member), i.e. its partitions are assigned: a
+service's health check passes as soon as it runs, but a trigger sent before its consumer group has
+settled waits for the rebalance (seconds). ``services.sh start`` calls it.
 
 Bootstrap servers come from ``KAFKA_BOOTSTRAP_SERVERS`` (default ``127.0.0.1:9092``).
 Exit status: 0 on success, 1 on any failure (with a message on stderr).
@@ -193,11 +199,48 @@ async def list_topics(admin: AIOKafkaAdminClient) -> None:
         print(f"{t['topic']}\t{len(t['partitions'])}{internal}")
 
 
+async def wait_groups(admin: AIOKafkaAdminClient, groups: dict[str, int], deadline: float) -> None:
+    """Until every group is Stable with at least its number of members (or CheckFailed at the
+    deadline)."""
+    waiting = set(groups)
+    states: dict[str, str] = {}
+    while waiting:
+        for group in sorted(waiting):
+            try:
+                (response,) = await admin.describe_consumer_groups([group])
+            except KafkaError as exc:  # the coordinator may still be loading
+                states[group] = type(exc).__name__
+                continue
+            # DescribeGroupsResponse: (error_code, group_id, state, protocol_type, protocol,
+            # members, ...) per group
+            _error, _group, state, _ptype, _protocol, members, *_ = response.groups[0]
+            states[group] = f"{state}, {len(members)} member(s)"
+            if state == "Stable" and len(members) >= groups[group]:
+                waiting.discard(group)
+        if not waiting:
+            break
+        if time.monotonic() > deadline:
+            raise CheckFailed(
+                "consumer groups not ready: "
+                + ", ".join(f"{g} ({states.get(g, 'unknown')})" for g in sorted(waiting))
+            )
+        await asyncio.sleep(0.2)
+
+
 async def run(args: argparse.Namespace) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     deadline = time.monotonic() + args.timeout
     admin = await start_admin(bootstrap, deadline)
     try:
+        if args.wait_groups:
+            groups = {}
+            for spec in filter(None, args.wait_groups.split(",")):
+                group, _, members = spec.partition(":")
+                groups[group] = int(members or 1)
+            t0 = time.monotonic()
+            await wait_groups(admin, groups, deadline)
+            log(f"consumer groups ready in {time.monotonic() - t0:.1f}s: {', '.join(groups)}")
+            return
         if args.list:
             await list_topics(admin)
             return
@@ -217,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--list", action="store_true", help="print every topic and its partition count")
     p.add_argument("--no-healthcheck", action="store_true", help="only create the topics")
+    p.add_argument(
+        "--wait-groups",
+        metavar="GROUP:MEMBERS,...",
+        help="only wait until these consumer groups are Stable with that many members",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds for each phase (60)")
     p.add_argument("-v", "--verbose", action="store_true", help="show aiokafka's warnings")
     args = p.parse_args(argv)

@@ -5,7 +5,9 @@
 #   SERVICE: trigger-gateway | executor | scheduler | integrations | notifier (default: all five)
 #   start    `.venv/bin/python -m <module>` in the background (no-op when running), then waits for
 #            GET http://127.0.0.1:<port>/healthz answering 2xx (60s; on failure the log tail, exit 1;
-#            2xx, not just 200: FastStream's make_ping_asgi answers 204 No Content)
+#            2xx, not just 200: FastStream's make_ping_asgi answers 204 No Content), then until
+#            the consumer groups of those it started are Stable with a member (kafka_topics.py
+#            --wait-groups), so the first trigger does not wait for a rebalance
 #   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
 #   status   one line per service: running/stopped, pid, address, /healthz (exit 3 if one is not up)
 #   logs     tail the log(s); -f follows
@@ -41,6 +43,14 @@ declare -A MODULE=(
 declare -A PORT_VAR=(
   [trigger-gateway]=GATEWAY_PORT [executor]=EXECUTOR_PORT [scheduler]=SCHEDULER_PORT
   [integrations]=INTEGRATIONS_PORT [notifier]=NOTIFIER_PORT
+)
+# group:members of each consuming service: the consumer group it joins (<PREFIX>_GROUP_ID overrides
+# it) and its number of subscribers (each one is a member: the executor has triggers + commands)
+declare -A GROUP=(
+  [executor]="${EXECUTOR_GROUP_ID:-connectflo-executor}:2"
+  [scheduler]="${SCHEDULER_GROUP_ID:-connectflo-scheduler}:1"
+  [integrations]="${INTEGRATIONS_GROUP_ID:-connectflo-integrations}:1"
+  [notifier]="${NOTIFIER_GROUP_ID:-connectflo-notifier}:1"
 )
 declare -A DEFAULT_PORT=(
   [trigger-gateway]=8080 [executor]=8081 [scheduler]=8082 [integrations]=8083 [notifier]=8084
@@ -193,6 +203,14 @@ case "$cmd" in
     for s in "${targets[@]}"; do launch "$s" || rc=1; done
     for s in "${STARTED[@]}"; do wait_healthy "$s" || rc=1; done
     ((rc == 0)) || die "some services did not start (the others keep running; '$0 stop' ends them)"
+    # Healthy is not yet consuming: wait until their consumer groups have settled, so the first
+    # trigger is not held up by a rebalance.
+    groups=()
+    for s in "${STARTED[@]}"; do [[ -n "${GROUP[$s]:-}" ]] && groups+=("${GROUP[$s]}"); done
+    if ((${#groups[@]})); then
+      "$PY" "$HERE/kafka_topics.py" --wait-groups "$(IFS=,; echo "${groups[*]}")" \
+        --timeout "$START_TIMEOUT" || die "the services run, but their consumer groups did not settle"
+    fi
     ;;
   stop)
     lock
