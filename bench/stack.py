@@ -301,8 +301,10 @@ def cpu_reader(pid: int | None) -> Callable[[], int | None] | None:
 
 def postgres_ticks(postmaster: int) -> int | None:
     """utime + stime of a PostgreSQL server: the postmaster and every process it started (one
-    per connection, and its background workers), for FERRETDB_BACKEND=postgresql."""
-    total = cpu_ticks(postmaster)
+    per connection, and its background workers), for FERRETDB_BACKEND=postgresql. A backend
+    that has exited counts through the postmaster's cutime + cstime (it reaped it): without
+    them a phase in which connections close would show less than nothing."""
+    total = cpu_ticks(postmaster, reaped_children=True)
     if total is None:
         return None
     for proc in Path("/proc").iterdir():
@@ -316,14 +318,16 @@ def postgres_ticks(postmaster: int) -> int | None:
     return total
 
 
-def cpu_ticks(pid: int) -> int | None:
-    """utime + stime of a process (all its threads), in clock ticks."""
+def cpu_ticks(pid: int, *, reaped_children: bool = False) -> int | None:
+    """utime + stime of a process (all its threads), in clock ticks; with ``reaped_children``
+    also cutime + cstime (children that exited and were waited for)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks + int(fields[13]) + int(fields[14]) if reaped_children else ticks
 
 
 async def skip_to_end(groups: list[str]) -> None:
