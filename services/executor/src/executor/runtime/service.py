@@ -40,6 +40,16 @@ Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 INCOMING_MESSAGE = "Incoming Message"
 
 
+async def _all(*writes: Awaitable[Any]) -> list[Any]:
+    """Run the writes concurrently and wait for every one, then raise the first error: the
+    caller's retry must not overlap a write still in flight."""
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
 def execution_id_for(trigger_id: str, workflow_id: str) -> str:
     """Deterministic, so a redelivered trigger finds the execution it created before."""
     digest = hashlib.sha256(f"{trigger_id}|{workflow_id}".encode()).hexdigest()
@@ -95,6 +105,7 @@ class _Touched:
     fresh: bool  # created by this process moments ago (no version read needed)
     outbox: list[Document] = field(default_factory=list)
     command_ids: list[str] = field(default_factory=list)
+    node_runs: list[Document] = field(default_factory=list)  # one document per command
 
 
 @dataclass
@@ -102,7 +113,8 @@ class _Batch:
     """The writes and sends of one consumed batch, done together by ``_flush``."""
 
     touched: dict[str, _Touched] = field(default_factory=dict)
-    node_runs: list[Document] = field(default_factory=list)  # one document per command
+    # node runs written before, recorded again (a redelivered command: we may have died first)
+    node_runs: list[Document] = field(default_factory=list)
     # for an execution inserted by the flush: what to send instead of its outbox when it
     # already existed (a redelivered trigger): its start command, answered by the outbox
     if_existing: dict[str, Document] = field(default_factory=dict)
@@ -241,7 +253,9 @@ class ExecutionService:
             if doc is None:
                 raise Permanent(f"no execution {command.execution_id}")
             if command.command_id in (doc.get("applied_commands") or [doc.get("last_command_id")]):
-                batch.sends.extend(doc.get("outbox", []))  # we may have died before sending
+                # we may have died before sending, or before the node runs were recorded
+                batch.sends.extend(doc.get("outbox", []))
+                batch.node_runs.extend(json.loads(doc.get("node_runs_json") or "[]"))
                 continue
             await self._run(
                 batch, doc, command, envelope.traceparent, int(doc["version"]), fresh=fresh
@@ -277,31 +291,37 @@ class ExecutionService:
             return
         for action in applied.actions:
             await self._perform(batch, applied.doc, action)
-        if applied.node_runs:
-            batch.node_runs.append(node_runs_document(applied.node_runs))
         touched = batch.touched.setdefault(doc["_id"], _Touched(doc, stored_version, fresh))
+        if applied.node_runs:
+            touched.node_runs.append(node_runs_document(applied.node_runs))
         touched.doc = applied.doc
         touched.outbox.extend(applied.doc["outbox"])
         touched.command_ids.append(command.command_id)
 
     async def _flush(self, batch: _Batch) -> None:
-        """Node runs, then executions (new ones inserted, others replaced conditionally on
-        their version: ConcurrentUpdate fails the batch and the next attempt reads afresh),
-        then every send, then (by the caller's return) the offsets."""
-        await self._executions.record_node_runs(batch.node_runs)
+        """Node runs and executions at once (new ones inserted, others replaced conditionally
+        on their version: ConcurrentUpdate fails the batch and the next attempt reads afresh),
+        then every send, then (by the caller's return) the offsets. The node runs are written
+        beside the executions, not before them: each execution carries the node runs of its
+        write, and a redelivered command records them again with its outbox."""
         for touched in batch.touched.values():
             # Everything since the last write goes out with this one, so a crash before the
             # sends re-publishes all of it when any of its commands is redelivered.
             touched.doc["outbox"] = touched.outbox
             touched.doc["applied_commands"] = touched.command_ids
-        existed = await self._executions.create_many(
-            [t.doc for t in batch.touched.values() if t.stored_version is None]
+            touched.doc["node_runs_json"] = json.dumps(touched.node_runs, separators=(",", ":"))
+        node_runs = [*batch.node_runs, *(r for t in batch.touched.values() for r in t.node_runs)]
+        saves = [
+            self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
+            for t in batch.touched.values()
+            if t.stored_version is not None
+        ]
+        new = [t.doc for t in batch.touched.values() if t.stored_version is None]
+        existed, *_ = await _all(
+            self._executions.create_many(new),
+            self._executions.record_node_runs(node_runs),
+            *saves,
         )
-        for touched in batch.touched.values():
-            if touched.stored_version is not None:
-                await self._executions.save(
-                    touched.doc, expected_version=touched.stored_version, fresh=touched.fresh
-                )
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():
             if execution_id in existed:

@@ -14,7 +14,13 @@ from trigger_gateway.adapters.keyset import newest_first, older_than
 
 Document = dict[str, Any]
 # Engine internals and payload copies stay out of listings.
-_LISTED = {"state_json": 0, "outbox_json": 0, "trigger_json": 0, "variables_json": 0}
+_LISTED = {
+    "state_json": 0,
+    "outbox_json": 0,
+    "node_runs_json": 0,
+    "trigger_json": 0,
+    "variables_json": 0,
+}
 
 
 @dataclass(frozen=True)
