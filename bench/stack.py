@@ -744,7 +744,7 @@ class Bench:
         stop.set()
         await monitor
         await self.drain(phase)
-        await asyncio.sleep(0.3)  # the last NodeStepped/ReplySent land after the completion
+        await asyncio.sleep(0.3)  # the last NodesStepped/ReplySent land after the completion
         phase.after = await self.snapshot()
         phase.result = self.summarise(phase)
         others = sorted(set(others + self.other_stacks()))

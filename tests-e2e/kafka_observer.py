@@ -88,6 +88,23 @@ class KafkaObserver:
             f"in {timeout}s; all seen: {[(m.topic, m.type) for m in self.seen][-30:]}"
         )
 
+    async def steps(
+        self, execution_id: str, *, count: int, timeout: float = 30
+    ) -> tuple[list[dict[str, Any]], list[Seen]]:
+        """The node steps of an execution, in run order, once ``count`` are seen (NodesStepped
+        carries a command's runs; a redelivery may publish one twice: each seq counts once),
+        and the messages that carried them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = await self.wait_for(
+                lambda m: m.type == "NodesStepped" and m.value.get("execution_id") == execution_id,
+                timeout=max(0.1, deadline - time.monotonic()),
+            )
+            steps = {s["seq"]: s for m in messages for s in m.value["steps"]}
+            if len(steps) >= count or time.monotonic() > deadline:
+                return [steps[seq] for seq in sorted(steps)], messages
+            await asyncio.sleep(0.05)
+
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()

@@ -85,12 +85,8 @@ async def test_condition_routes_each_message_down_one_branch(stack, api, mongo, 
             assert [(n["message"], n["status"]) for n in stored] == [(reply, "delivered")]
             replies[conv] = reply
 
-            steps = await observer.wait_for(
-                lambda m, f=mine: f(m) and m.type == "NodeStepped", count=len(path)
-            )
-            assert [(s.value["node_id"], s.value["status"], s.value["port"]) for s in steps] == (
-                path
-            )
+            steps, _ = await observer.steps(execution["id"], count=len(path))
+            assert [(s["node_id"], s["status"], s["port"]) for s in steps] == path
             assert execution["failed_nodes"] == 0, "no node failed: the counter says 0"
         assert len(set(replies.values())) == 2, "each branch answers with its own text"
     finally:

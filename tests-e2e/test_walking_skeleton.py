@@ -93,8 +93,9 @@ async def test_trigger_runs_linear_workflow_end_to_end(stack, http, mongo, tenan
         stored = mongo.node_runs.find({"execution_id": execution["id"]})  # one per command
         assert sum(len(json.loads(d["runs_json"])) for d in stored) == 4
         await observer.wait_for(lambda m: mine(m) and m.type == "ExecutionCompleted")
-        steps = await observer.wait_for(lambda m: mine(m) and m.type == "NodeStepped", count=4)
-        assert [s.value["node_id"] for s in steps] == ["t", "set", "reply", "reply"]
+        runs, steps = await observer.steps(execution["id"], count=4)
+        assert [s["node_id"] for s in runs] == ["t", "set", "reply", "reply"]
+        assert [s["seq"] for s in runs] == [1, 2, 3, 4]
         started = await observer.wait_for(lambda m: mine(m) and m.type == "ExecutionStarted")
         replies = await observer.wait_for(lambda m: mine(m) and m.type == "ReplySent")
         assert replies[0].value["message"] == reply

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 from contracts import Envelope, EnvelopeError
-from contracts.events import EVENT_TYPES, NodeStepped, TriggerReceived
+from contracts.events import EVENT_TYPES, NodesStepped, TriggerReceived
 from pydantic import ValidationError
 
 
@@ -62,6 +62,6 @@ def test_events_are_frozen_and_strict() -> None:
 
 
 def test_type_names_are_explicit_and_unique() -> None:
-    assert EVENT_TYPES["NodeStepped"] is NodeStepped
+    assert EVENT_TYPES["NodesStepped"] is NodesStepped
     assert all(name == model.event_type for name, model in EVENT_TYPES.items())
     assert all("." not in name for name in EVENT_TYPES)

@@ -161,13 +161,12 @@ class ExecutionCancelled(Event):
 NodeRunStatus = Literal["completed", "failed", "waiting", "skipped"]
 
 
-class NodeStepped(Event):
-    """Public: one node run of one execution, with timing and outcome."""
+class NodeStep(BaseModel):
+    """One node run: which node, its outcome and timing (the full run, with input and output,
+    is in the history API)."""
 
-    event_type: ClassVar[str] = "NodeStepped"
-    execution_id: str
-    tenant_id: str
-    workflow_id: str
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    seq: int = Field(description="The run's place in the execution, from 1.")
     node_id: str
     label: str
     kind: str
@@ -177,6 +176,18 @@ class NodeStepped(Event):
     finished_at: datetime
     duration_ms: float
     error: str | None = None
+
+
+class NodesStepped(Event):
+    """Public: the node runs of one command of one execution, in run order. They are written
+    with the command's state and published with its other events, so one message per command
+    carries them all."""
+
+    event_type: ClassVar[str] = "NodesStepped"
+    execution_id: str
+    tenant_id: str
+    workflow_id: str
+    steps: list[NodeStep] = Field(min_length=1)
 
 
 class NotificationRequested(Event):
@@ -289,7 +300,7 @@ for _model in (
     ExecutionCancelled,
     ExecutionCompleted,
     ExecutionFailed,
-    NodeStepped,
+    NodesStepped,
     NotificationRequested,
     IntegrationRequested,
     TimerRequested,

@@ -27,7 +27,7 @@ EXECUTIONS = "connectflo.executions.v1"
 """Public lifecycle events: ExecutionStarted / ExecutionCompleted / ExecutionFailed."""
 
 NODE_STEPS = "connectflo.node-steps.v1"
-"""Public progress events: one NodeStepped per node run, keyed by execution id."""
+"""Public progress events: one NodesStepped per command (its node runs), keyed by execution id."""
 
 NOTIFICATION_REQUESTS = "connectflo.notifications.requests.v1"
 """Requests to the notifier (Send Reply, email, SMS, ...), keyed by execution id."""

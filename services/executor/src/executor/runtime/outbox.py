@@ -16,7 +16,8 @@ from contracts.events import (
     ExecutionFailed,
     ExecutionStarted,
     ExecutionWaiting,
-    NodeStepped,
+    NodesStepped,
+    NodeStep,
     WaitingFor,
 )
 
@@ -72,23 +73,30 @@ class Outbox:
             ExecutionStarted(**self._identity(), trigger_id=self._doc["trigger_id"], started_at=at),
         )
 
-    def stepped(self, run: engine.NodeRun) -> None:
+    def stepped(self, runs: list[Document]) -> None:
+        """One NodesStepped for the node runs of this command (``step._node_run_doc``s)."""
         doc = self._doc
         self.emit(
             topics.NODE_STEPS,
-            NodeStepped(
+            NodesStepped(
                 execution_id=doc["_id"],
                 tenant_id=doc["tenant_id"],
                 workflow_id=doc["workflow_id"],
-                node_id=run.node_id,
-                label=run.label,
-                kind=run.kind,
-                status=str(run.status),  # type: ignore[arg-type]
-                port=run.port,
-                started_at=run.started_at,
-                finished_at=run.finished_at,
-                duration_ms=duration_ms(run),
-                error=error_text(run.error),
+                steps=[
+                    NodeStep(
+                        seq=run["seq"],
+                        node_id=run["node_id"],
+                        label=run["label"],
+                        kind=run["kind"],
+                        status=run["status"],
+                        port=run["port"],
+                        started_at=run["started_at"],
+                        finished_at=run["finished_at"],
+                        duration_ms=run["duration_ms"],
+                        error=run["error"],
+                    )
+                    for run in runs
+                ],
             ),
         )
 

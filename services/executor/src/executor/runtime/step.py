@@ -101,6 +101,7 @@ class _Step:
         self.limits = limits
         self.outbox = Outbox(doc, traceparent)
         self.runs: list[Document] = []
+        self.steps_published = False
         self.actions: list[Action] = []
         self.router = EffectRouter(doc, self.outbox, self.actions, now, limits.max_depth)
 
@@ -213,7 +214,6 @@ class _Step:
         if run.status == "failed":
             doc["failed_nodes"] = int(doc.get("failed_nodes", 0)) + 1
         self.runs.append(_node_run_doc(doc, seq, run))
-        self.outbox.stepped(run)
 
     def _abort(self, state: engine.ExecutionState, message: str) -> None:
         self.router.cancel(engine.abort(state, {"message": message, "code": "limit"}))
@@ -250,6 +250,7 @@ class _Step:
         return running_ms > self.limits.max_running_seconds * 1000
 
     def _settle_status(self, state: engine.ExecutionState) -> None:
+        self._publish_steps()
         doc, now = self.doc, self.now()
         status = str(state.status)
         variables = engine.visible_variables(state)
@@ -303,7 +304,14 @@ class _Step:
                 self.outbox.failed(started, now, elapsed_ms, error)
                 self.router.notify_parent(status, None, error)
 
+    def _publish_steps(self) -> None:
+        """The command's node runs in one NodesStepped, before its lifecycle event."""
+        if self.runs and not self.steps_published:
+            self.outbox.stepped(self.runs)
+            self.steps_published = True
+
     def _commit(self, command_id: str) -> bool:
+        self._publish_steps()
         self.doc.update(
             outbox=self.outbox.entries,
             last_command_id=command_id,
