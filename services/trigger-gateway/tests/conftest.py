@@ -19,6 +19,7 @@ from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.app import create_app
 from trigger_gateway.domain.api_keys import digest
 from trigger_gateway.handlers.deps import Gateway
+from trigger_gateway.handlers.ingress import TriggerIngress
 from trigger_gateway.settings import Settings
 
 with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx is what we use
@@ -229,7 +230,9 @@ def gw() -> Harness:
     settings = Settings(admin_token=ADMIN, public_url="http://gw.test")
     app = create_app(settings)
     harness = Harness(
-        TestClient(app),  # no lifespan: nothing connects to Kafka or MongoDB
+        # as the server runs it, with the trigger ingress in front; no lifespan: nothing
+        # connects to Kafka or MongoDB
+        TestClient(TriggerIngress(app, lambda: app.state.gateway)),
         MemoryWorkflows(),
         MemoryExecutions(),
         MemoryDeadLetters(),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -53,17 +52,10 @@ class MemoryReceipts:
 @pytest.fixture
 async def lane(gw: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Downstream, Any]]:
     """The ingress in front of a recording downstream app, with the harness's gateway."""
-    gateway = gw.client.app.state.gateway
+    gateway = gw.client.app.app.state.gateway  # the TestClient's ingress, its FastAPI app
     object.__setattr__(gateway, "receipts", MemoryReceipts())
     downstream = Downstream()
-    ingress = TriggerIngress(downstream)
-    app_ref = SimpleNamespace(state=SimpleNamespace(gateway=gateway))
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        scope["app"] = app_ref  # as Starlette sets it
-        await ingress(scope, receive, send)
-
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=TriggerIngress(downstream, lambda: gateway))
     async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
         yield client, downstream, gw.broker
 
@@ -83,6 +75,17 @@ async def test_a_well_formed_trigger_is_published_without_the_route(lane) -> Non
     assert (
         data["payload"] == {"text": "hi"} and published["headers"]["ce_type"] == "TriggerReceived"
     )
+
+
+async def test_the_callers_trace_continues(lane) -> None:
+    client, _, broker = lane
+    incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    response = await client.post(
+        "/v1/events/incoming_message", json=GOOD, headers={**KEY, "traceparent": incoming}
+    )
+    assert response.status_code == 202
+    (published,) = broker.published
+    assert published["headers"]["traceparent"].split("-")[1] == incoming.split("-")[1]
 
 
 async def test_x_api_key_and_slug_spellings_are_served_too(lane) -> None:

@@ -50,7 +50,10 @@ def context_from(traceparent: str | None) -> Context | None:
 
 
 def record_node_spans(node_runs: list[dict[str, Any]]) -> None:
-    """One span per node run, child of the current (command) span, with the run's own times."""
+    """One span per node run, child of the current (command) span, with the run's own times;
+    none when the command span is not recorded (the children would not be either)."""
+    if not trace.get_current_span().is_recording():
+        return
     for run in node_runs:
         span = tracer.start_span(
             f"node {run['label']}",

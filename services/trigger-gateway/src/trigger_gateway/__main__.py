@@ -2,9 +2,9 @@
 
 import uvicorn
 
-from trigger_gateway.app import create_app
+from trigger_gateway.app import create_asgi
 from trigger_gateway.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(create_asgi(settings), host=settings.host, port=settings.port, log_level="warning")

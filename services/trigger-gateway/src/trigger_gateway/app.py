@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.history import ExecutionReadRepository
+from trigger_gateway.adapters.publisher import KafkaPublisher
 from trigger_gateway.adapters.store import (
     TenantRepository,
     TriggerReceiptRepository,
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         setup_tracing()
         client, db = connect(settings.mongo_uri, settings.mongo_database)
         await ensure_indexes(db)
-        broker = KafkaBroker(settings.kafka_bootstrap_servers, acks="all", linger_ms=1)
+        broker = KafkaPublisher(settings.kafka_bootstrap_servers)
         await broker.start()
         async with httpx.AsyncClient(base_url=settings.executor_url, timeout=10) as http:
             app.state.gateway = Gateway(
@@ -77,7 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         integrations.router,
     ):
         app.include_router(router)
-    app.add_middleware(TriggerIngress)  # well-formed triggers skip FastAPI's routing
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", include_in_schema=False)
@@ -85,3 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def create_asgi(settings: Settings | None = None) -> TriggerIngress:
+    """What the server runs: well-formed triggers are served in front of FastAPI
+    (handlers/ingress.py), everything else by the FastAPI app."""
+    app = create_app(settings)
+    return TriggerIngress(app, lambda: app.state.gateway)

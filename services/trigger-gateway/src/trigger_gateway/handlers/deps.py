@@ -8,11 +8,11 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, Header, HTTPException, Request, status
-from faststream.kafka import KafkaBroker
 
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.history import ExecutionReadRepository
+from trigger_gateway.adapters.publisher import KafkaPublisher
 from trigger_gateway.adapters.store import TenantRepository, TriggerReceiptRepository
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.domain.api_keys import digest
@@ -22,7 +22,7 @@ from trigger_gateway.settings import Settings
 @dataclass(frozen=True)
 class Gateway:
     settings: Settings
-    broker: KafkaBroker
+    broker: KafkaPublisher
     tenants: TenantRepository
     workflows: WorkflowRepository
     receipts: TriggerReceiptRepository
