@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from contracts import Envelope
 from contracts.events import (
     EffectSettled,
@@ -262,3 +263,62 @@ async def test_a_redelivered_command_records_its_node_runs_again() -> None:
 
     assert store.node_runs == recorded
     assert store.executions[exe["_id"]]["applied_commands"] == ["settle:1"]
+
+
+TWO_LOOKUPS = chain(
+    TRIGGER,
+    node("a", "integration", "Shopify", action="getOrder", orderId="1", outputVariable="a"),
+    node("b", "integration", "Shopify", action="getOrder", orderId="2", outputVariable="b"),
+    node("reply", "action", "Send Reply", message="{{workflow.a.name}} {{workflow.b.name}}"),
+)
+
+
+def settle(exe: Doc, effect_id: str, name: str) -> EffectSettled:
+    return EffectSettled(
+        command_id=f"settle:{effect_id}",
+        execution_id=exe["_id"],
+        tenant_id="ten_1",
+        effect_id=effect_id,
+        idempotency_key=f"{exe['_id']}:{effect_id}",
+        result={"name": name},
+    )
+
+
+async def test_a_command_planned_while_the_last_write_is_in_flight_builds_on_it() -> None:
+    svc, store, sent = service(TWO_LOOKUPS)
+    await svc.on_triggers([trigger("t1")])
+    exe = store.executions[execution_id_for("t1", "wf_1")]
+    (first,) = exe["waiting_for"]
+    flush_first = await svc.plan_commands([command(settle(exe, first, "#1"))])
+    # not written yet: the next command (its effect known only from that plan) is planned
+    # on the document being written, without reading MongoDB
+    (second,) = svc._pending[exe["_id"]]["waiting_for"]
+    store.calls.clear()
+    flush_second = await svc.plan_commands([command(settle(exe, second, "#2"))])
+    assert "get" not in store.calls
+
+    await flush_first()
+    await flush_second()  # the memory store checks each save's expected version
+
+    stored = store.executions[exe["_id"]]
+    assert stored["status"] == "completed" and stored["version"] == exe["version"] + 2
+    (reply,) = sent.of(NotificationRequested)
+    assert reply.request["message"] == "#1 #2"
+    assert svc._pending == {}
+
+
+async def test_a_failed_write_forgets_what_was_planned_on_it() -> None:
+    svc, store, _ = service(TWO_LOOKUPS)
+    await svc.on_triggers([trigger("t1")])
+    exe = store.executions[execution_id_for("t1", "wf_1")]
+    (first,) = exe["waiting_for"]
+    flush = await svc.plan_commands([command(settle(exe, first, "#1"))])
+    assert exe["_id"] in svc._pending
+
+    async def down(doc: Doc, expected_version: int, *, fresh: bool = False) -> None:
+        raise RuntimeError("MongoDB went away")
+
+    store.save = down  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await flush()
+    assert svc._pending == {}  # the next plan reads MongoDB again

@@ -37,6 +37,7 @@ from executor.telemetry import context_from, current_traceparent, record_node_sp
 
 Document = dict[str, Any]
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+Flush = Callable[[], Awaitable[None]]
 INCOMING_MESSAGE = "Incoming Message"
 
 
@@ -138,11 +139,16 @@ class ExecutionService:
         self._limits = limits
         self._compiled: dict[tuple[str, int], engine.CompiledWorkflow] = {}
         self._just_created: dict[str, Document] = {}
+        self._pending: dict[str, Document] = {}  # written by a flush in flight
 
     async def on_triggers(self, envelopes: list[Envelope[TriggerReceived]]) -> None:
         """A customer's message first answers executions waiting for it (Wait for Reply);
         otherwise, one execution per active workflow of the trigger's type is created and
         run until it ends or waits."""
+        await (await self.plan_triggers(envelopes))()
+
+    async def plan_triggers(self, envelopes: list[Envelope[TriggerReceived]]) -> Flush:
+        """``on_triggers`` up to its writes: the flush that does them is returned."""
         batch = _Batch()
         kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
         # The two reads at once: each is a round trip, and neither needs the other.
@@ -172,7 +178,7 @@ class ExecutionService:
                 )
                 if doc["_id"] not in batch.touched:  # the same trigger twice in one batch
                     await self._start(batch, doc, envelope.traceparent)
-        await self._flush(batch)
+        return self._sealed(batch)
 
     async def _reply_waits_for(
         self, envelopes: list[Envelope[TriggerReceived]]
@@ -231,6 +237,11 @@ class ExecutionService:
         """Apply each command in order to its execution (read once per batch), then write
         every changed execution and publish the outboxes. A redelivered command re-publishes
         the outbox written with it and changes nothing else."""
+        await (await self.plan_commands(envelopes))()
+
+    async def plan_commands(self, envelopes: list[Envelope[Command]]) -> Flush:
+        """``on_commands`` up to its writes: the flush that does them is returned. An
+        execution whose write is still in flight is taken as written (``_pending``)."""
         batch = _Batch()
         for envelope in envelopes:
             command = envelope.data
@@ -246,8 +257,10 @@ class ExecutionService:
                         touched.fresh,
                     )
                 continue
-            doc = self._just_created.pop(command.execution_id, None)
-            fresh = doc is not None
+            doc = self._just_created.pop(command.execution_id, None) or self._pending.get(
+                command.execution_id
+            )
+            fresh = doc is not None  # known to be what is (or is being) written
             if doc is None:
                 doc = await self._executions.get(command.execution_id)
             if doc is None:
@@ -260,7 +273,35 @@ class ExecutionService:
             await self._run(
                 batch, doc, command, envelope.traceparent, int(doc["version"]), fresh=fresh
             )
-        await self._flush(batch)
+        return self._sealed(batch)
+
+    def _sealed(self, batch: _Batch) -> Flush:
+        """Complete the batch's documents with what their write carries, take them as written
+        until it is done (the next batch may be planned meanwhile), and return the flush."""
+        for touched in batch.touched.values():
+            # Everything since the last write goes out with this one, so a crash before the
+            # sends re-publishes all of it when any of its commands is redelivered.
+            touched.doc["outbox"] = touched.outbox
+            touched.doc["applied_commands"] = touched.command_ids
+            touched.doc["node_runs_json"] = json.dumps(touched.node_runs, separators=(",", ":"))
+            self._pending[touched.doc["_id"]] = touched.doc
+
+        async def flush() -> None:
+            try:
+                await self._flush(batch)
+            except BaseException:
+                self.forget()  # not written, or in part: MongoDB is the truth again
+                raise
+            for execution_id, touched in batch.touched.items():
+                if self._pending.get(execution_id) is touched.doc:
+                    del self._pending[execution_id]
+
+        return flush
+
+    def forget(self) -> None:
+        """Drop the documents of writes not known to be done (a flush failed: MongoDB is the
+        truth again)."""
+        self._pending.clear()
 
     async def _run(
         self,
@@ -304,12 +345,6 @@ class ExecutionService:
         then every send, then (by the caller's return) the offsets. The node runs are written
         beside the executions, not before them: each execution carries the node runs of its
         write, and a redelivered command records them again with its outbox."""
-        for touched in batch.touched.values():
-            # Everything since the last write goes out with this one, so a crash before the
-            # sends re-publishes all of it when any of its commands is redelivered.
-            touched.doc["outbox"] = touched.outbox
-            touched.doc["applied_commands"] = touched.command_ids
-            touched.doc["node_runs_json"] = json.dumps(touched.node_runs, separators=(",", ":"))
         node_runs = [*batch.node_runs, *(r for t in batch.touched.values() for r in t.node_runs)]
         saves = [
             self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)

@@ -1,0 +1,183 @@
+"""Two stages per consumer: batch N+1 is computed while batch N is written, sent and committed.
+
+Handled in turn, a consumed batch keeps this process, MongoDB and Kafka busy one after the
+other: the engine computes, then waits for the writes, then for the sends. Here a batch's
+*plan* (the reads and the engine, all in memory) runs while the previous batch's *flush* (its
+writes, its sends, then the commit of its offsets) is in flight. Flushes stay one at a time and
+in order, each after the one before it succeeded, so offsets are committed in order and only
+after their batch is durable and sent — the delivery rule of docs/architecture.md holds.
+
+What a plan may not see, a flush not yet written, the service keeps in memory (the documents
+being written) until the flush is done. When a flush fails, nothing after it is written: the
+consumer is rewound to the committed offsets, the service forgets its plans, and the records
+come again; those the failure covered are handled the plain way (``safe``: one batch, then one
+record at a time, a poison record dead-lettered alone). A record that cannot be planned is
+handled the same plain way, after the flush in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from aiokafka import TopicPartition
+from contracts.delivery import Consumed
+
+log = logging.getLogger(__name__)
+
+Flush = Callable[[], Awaitable[None]]
+Plan = Callable[[list[Consumed]], Awaitable[Flush]]
+Safe = Callable[[list[Consumed]], Awaitable[None]]
+
+
+class Consumer(Protocol):
+    """What the pipeline uses of aiokafka's consumer."""
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+    async def committed(self, partition: TopicPartition) -> int | None: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> bool: ...
+
+    async def position(self, partition: TopicPartition) -> int: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+
+def _tp(record: Consumed) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)
+
+
+def next_offsets(records: Sequence[Consumed]) -> dict[TopicPartition, int]:
+    """Per partition, the offset after the batch's last record: what to commit."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        offsets[_tp(record)] = max(offsets.get(_tp(record), 0), record.offset + 1)
+    return offsets
+
+
+class Pipeline:
+    def __init__(self, plan: Plan, safe: Safe, forget: Callable[[], None], *, name: str) -> None:
+        """``plan``: compute a batch, return its flush; ``safe``: handle a batch the plain way
+        (write, send, dead-letter a poison record); ``forget``: drop every plan's state."""
+        self._plan = plan
+        self._safe = safe
+        self._forget = forget
+        self._name = name
+        self._tail: asyncio.Task[bool] | None = None  # the last flush; True when it succeeded
+        self._epoch = 0  # rewinds so far: a batch taken before the last one is stale
+        self._seen: dict[TopicPartition, int] = {}  # offset after the last record taken
+        self._expect: dict[TopicPartition, int] = {}  # after a rewind: where records resume
+        self._replay: dict[TopicPartition, int] = {}  # records below: handled the plain way
+
+    async def handle(self, consumer: Consumer, records: list[Consumed]) -> None:
+        """Never raises: a record must not be skipped by a consumer that moved on past it."""
+        try:
+            await self._handle(consumer, records)
+        except Exception:
+            log.exception(
+                "%s: handling a batch failed: rewinding to the committed offsets", self._name
+            )
+            await self.settle()
+            await self._rewind(consumer)
+
+    async def settle(self) -> None:
+        """Wait until no flush is in flight (before handling plainly; at shutdown; tests)."""
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            await tail
+
+    async def _handle(self, consumer: Consumer, records: list[Consumed]) -> None:
+        records = self._resumed(records)
+        if not records:
+            return
+        epoch = self._epoch
+        for tp, offset in next_offsets(records).items():
+            self._seen[tp] = max(self._seen.get(tp, 0), offset)
+        if any(
+            r.offset < self._replay.get(TopicPartition(r.topic, r.partition), 0) for r in records
+        ):
+            await self._plainly(consumer, records, epoch)
+            return
+        try:
+            flush = await self._plan(records)
+        except Exception as exc:
+            log.warning("%s: a batch could not be planned (%r): handled plainly", self._name, exc)
+            await self._plainly(consumer, records, epoch)
+            return
+        if self._epoch != epoch:
+            return  # rewound while planning: the plan is forgotten, the records come again
+        previous = self._tail
+        self._tail = asyncio.create_task(self._flush(previous, flush, consumer, records, epoch))
+        await asyncio.sleep(0)  # let it send its writes before the next batch is planned
+
+    async def _flush(
+        self,
+        previous: asyncio.Task[bool] | None,
+        flush: Flush,
+        consumer: Consumer,
+        records: list[Consumed],
+        epoch: int,
+    ) -> bool:
+        if (previous is not None and not await previous) or self._epoch != epoch:
+            return False  # planned on top of a failed flush: forgotten, its records come again
+        try:
+            await flush()
+            await consumer.commit(next_offsets(records))
+        except Exception as exc:
+            log.warning(
+                "%s: a flush failed (%r): rewinding to the committed offsets", self._name, exc
+            )
+            await self._rewind(consumer)
+            return False
+        return True
+
+    async def _plainly(self, consumer: Consumer, records: list[Consumed], epoch: int) -> None:
+        """After the flush in flight: the batch at once, or record by record (``safe``)."""
+        await self.settle()
+        if self._epoch != epoch:
+            return  # that flush failed and rewound: these records come again
+        self._forget()  # plain handling reads and writes for itself
+        await self._safe(records)
+        await consumer.commit(next_offsets(records))
+        for tp, offset in next_offsets(records).items():
+            if offset >= self._replay.get(tp, 0):
+                self._replay.pop(tp, None)
+
+    async def _rewind(self, consumer: Consumer) -> None:
+        """Back to the committed offsets of every assigned partition; what was planned is
+        forgotten, and the records up to what was taken are handled plainly when they return."""
+        self._epoch += 1
+        self._forget()
+        for tp in consumer.assignment():
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+            self._expect[tp] = await consumer.position(tp)
+            if self._seen.get(tp, 0) > self._expect[tp]:
+                self._replay[tp] = max(self._replay.get(tp, 0), self._seen[tp])
+
+    def _resumed(self, records: list[Consumed]) -> list[Consumed]:
+        """Drop records fetched before a rewind (they come again after the rewound ones): a
+        partition's first record after a rewind is at the offset it was rewound to."""
+        if not self._expect:
+            return records
+        kept: list[Consumed] = []
+        stale: set[TopicPartition] = set()
+        for record in records:
+            tp = _tp(record)
+            if tp in stale:
+                continue
+            expected = self._expect.get(tp)
+            if expected is not None:
+                if record.offset != expected:
+                    stale.add(tp)
+                    continue
+                del self._expect[tp]
+            kept.append(record)
+        return kept

@@ -1,0 +1,163 @@
+"""The two-stage pipeline: batch N+1 is planned while batch N is flushed; offsets are committed
+in order, after their flush; a failed flush rewinds to the committed offsets and nothing
+planned after it is written."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import TopicPartition
+from contracts.delivery import Consumed
+from executor.runtime.pipeline import Pipeline
+
+TP = TopicPartition("t", 0)
+
+
+def records(*offsets: int, partition: int = 0) -> list[Consumed]:
+    return [Consumed("t", partition, o, None, {}, b"") for o in offsets]
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self._committed: dict[TopicPartition, int] = {}
+        self._position: dict[TopicPartition, int] = {}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+        self._committed.update(offsets)
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        return self._committed.get(partition)
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks.append((partition, offset))
+        self._position[partition] = offset
+
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> bool:
+        for tp in partitions:
+            self.seek(tp, 0)
+        return True
+
+    async def position(self, partition: TopicPartition) -> int:
+        return self._position[partition]
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+
+class Service:
+    """Records what happens, in order; flushes can be held or made to fail."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.hold: dict[int, asyncio.Event] = {}  # first offset -> released when set
+        self.fail_flush: set[int] = set()
+        self.fail_plan: set[int] = set()
+        self.forgotten = 0
+
+    async def plan(self, batch: list[Consumed]) -> Any:
+        first = batch[0].offset
+        if first in self.fail_plan:
+            raise ValueError("cannot plan")
+        self.log.append(f"plan {first}")
+
+        async def flush() -> None:
+            self.log.append(f"flush {first}")
+            if first in self.hold:
+                await self.hold[first].wait()
+            if first in self.fail_flush:
+                self.fail_flush.discard(first)
+                raise RuntimeError("MongoDB went away")
+            self.log.append(f"flushed {first}")
+
+        return flush
+
+    async def safe(self, batch: list[Consumed]) -> None:
+        self.log.append(f"safe {batch[0].offset}")
+
+    def forget(self) -> None:
+        self.forgotten += 1
+
+
+def pipeline() -> tuple[Pipeline, Service, FakeConsumer]:
+    service = Service()
+    return (
+        Pipeline(service.plan, service.safe, service.forget, name="test"),
+        service,
+        FakeConsumer(),
+    )
+
+
+async def test_the_next_batch_is_planned_while_the_last_one_is_flushed() -> None:
+    pipe, service, consumer = pipeline()
+    service.hold[0] = asyncio.Event()
+    await pipe.handle(consumer, records(0, 1))
+    await pipe.handle(consumer, records(2, 3))
+    assert service.log == ["plan 0", "flush 0", "plan 2"]  # planned during the flush of 0
+    assert consumer.commits == []  # nothing is committed before its flush is done
+    service.hold[0].set()
+    await pipe.settle()
+    assert service.log == ["plan 0", "flush 0", "plan 2", "flushed 0", "flush 2", "flushed 2"]
+    assert consumer.commits == [{TP: 2}, {TP: 4}]  # in order, each after its flush
+
+
+async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() -> None:
+    pipe, service, consumer = pipeline()
+    await pipe.handle(consumer, records(0, 1))
+    await pipe.settle()
+    service.hold[2] = asyncio.Event()
+    service.fail_flush.add(2)
+    await pipe.handle(consumer, records(2, 3))
+    await pipe.handle(consumer, records(4, 5))  # planned on top of the failing flush
+    service.hold[2].set()
+    await pipe.settle()
+    assert "flush 4" not in service.log
+    assert consumer.commits == [{TP: 2}]
+    assert consumer.seeks == [(TP, 2)] and service.forgotten >= 1
+
+    # a batch fetched before the rewind is dropped: it comes again after the rewound records
+    await pipe.handle(consumer, records(6, 7))
+    assert "plan 6" not in service.log and "safe 6" not in service.log
+    # the records the failure covered come again and are handled the plain way
+    await pipe.handle(consumer, records(2, 3, 4, 5))
+    assert service.log[-1] == "safe 2"
+    assert consumer.commits[-1] == {TP: 6}
+    # after them, planning goes on
+    await pipe.handle(consumer, records(6, 7))
+    await pipe.settle()
+    assert service.log[-3:] == ["plan 6", "flush 6", "flushed 6"]
+    assert consumer.commits[-1] == {TP: 8}
+
+
+async def test_a_batch_that_cannot_be_planned_is_handled_plainly_after_the_flush_in_flight() -> (
+    None
+):
+    pipe, service, consumer = pipeline()
+    service.hold[0] = asyncio.Event()
+    service.fail_plan.add(2)
+    await pipe.handle(consumer, records(0, 1))
+    handling = asyncio.create_task(pipe.handle(consumer, records(2, 3)))
+    await asyncio.sleep(0.01)
+    assert "safe 2" not in service.log  # waits for the flush in flight
+    service.hold[0].set()
+    await handling
+    assert service.log == ["plan 0", "flush 0", "flushed 0", "safe 2"]
+    assert consumer.commits == [{TP: 2}, {TP: 4}]
+
+
+async def test_handling_never_raises_and_rewinds_on_the_unexpected() -> None:
+    pipe, service, consumer = pipeline()
+    await pipe.handle(consumer, records(0))
+    await pipe.settle()
+
+    async def broken(batch: list[Consumed]) -> None:
+        raise RuntimeError("bug")
+
+    service.fail_plan.add(1)
+    pipe._safe = broken  # type: ignore[method-assign]
+    await pipe.handle(consumer, records(1))  # plan fails, then the plain way fails too
+    assert consumer.seeks == [(TP, 1)]
+    assert consumer.commits == [{TP: 1}]
