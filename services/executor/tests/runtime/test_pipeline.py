@@ -95,10 +95,13 @@ async def test_the_next_batch_is_planned_while_the_last_one_is_flushed() -> None
     pipe, service, consumer = pipeline()
     service.hold[0] = asyncio.Event()
     await pipe.handle(consumer, records(0, 1))
-    await pipe.handle(consumer, records(2, 3))
+    second = asyncio.create_task(pipe.handle(consumer, records(2, 3)))
+    await asyncio.sleep(0.01)
     assert service.log == ["plan 0", "flush 0", "plan 2"]  # planned during the flush of 0
     assert consumer.commits == []  # nothing is committed before its flush is done
+    assert not second.done()  # one flush in flight while planning: the next poll waits
     service.hold[0].set()
+    await second
     await pipe.settle()
     assert service.log == ["plan 0", "flush 0", "plan 2", "flushed 0", "flush 2", "flushed 2"]
     assert consumer.commits == [{TP: 2}, {TP: 4}]  # in order, each after its flush
@@ -111,8 +114,10 @@ async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() 
     service.hold[2] = asyncio.Event()
     service.fail_flush.add(2)
     await pipe.handle(consumer, records(2, 3))
-    await pipe.handle(consumer, records(4, 5))  # planned on top of the failing flush
+    planned_on_top = asyncio.create_task(pipe.handle(consumer, records(4, 5)))
+    await asyncio.sleep(0.01)
     service.hold[2].set()
+    await planned_on_top
     await pipe.settle()
     assert "flush 4" not in service.log
     assert consumer.commits == [{TP: 2}]

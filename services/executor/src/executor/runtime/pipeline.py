@@ -112,7 +112,10 @@ class Pipeline:
             return  # rewound while planning: the plan is forgotten, the records come again
         previous = self._tail
         self._tail = asyncio.create_task(self._flush(previous, flush, consumer, records, epoch))
-        await asyncio.sleep(0)  # let it send its writes before the next batch is planned
+        if previous is not None:
+            # One flush in flight while the next batch is planned, no more: the records that
+            # arrive meanwhile make the next batch (a longer queue would only make it smaller).
+            await previous
 
     async def _flush(
         self,
