@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -122,7 +123,8 @@ async def test_a_workflows_executions_page_newest_first_and_filter(stack, http, 
     path = f"/v1/workflows/{workflow_id}/executions"
     paged = await all_pages(http, path, "executions", tenant.headers, limit=2)
     assert sorted(e["id"] for e in paged) == sorted(e["id"] for e in executions)
-    order = [(e["created_at"], e["id"]) for e in paged]
+    # compared as instants: an ISO text at a whole second has no fraction and sorts wrongly
+    order = [(datetime.fromisoformat(e["created_at"]), e["id"]) for e in paged]
     assert order == sorted(order, reverse=True), "newest first, ties by id"
 
     completed = await all_pages(http, path, "executions", tenant.headers, status="completed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -143,7 +144,7 @@ async def test_the_tenants_workflows_are_listed_newest_first_in_pages(
         if (cursor := page["next_cursor"]) is None:
             break
     assert sorted(w["id"] for w in seen) == sorted(ids)
-    order = [(w["created_at"], w["id"]) for w in seen]
+    order = [(datetime.fromisoformat(w["created_at"]), w["id"]) for w in seen]  # as instants
     assert order == sorted(order, reverse=True)
     assert mongo.workflow_versions.count_documents({"workflow_id": {"$in": ids}}) == 3
 
