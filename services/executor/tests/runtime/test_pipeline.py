@@ -85,7 +85,7 @@ class Service:
 def pipeline() -> tuple[Pipeline, Service, FakeConsumer]:
     service = Service()
     return (
-        Pipeline(service.plan, service.safe, service.forget, name="test"),
+        Pipeline(service.plan, service.safe, service.forget, name="test", overlap_from=1),
         service,
         FakeConsumer(),
     )
@@ -137,9 +137,7 @@ async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() 
     assert consumer.commits[-1] == {TP: 8}
 
 
-async def test_a_batch_that_cannot_be_planned_is_handled_plainly_after_the_flush_in_flight() -> (
-    None
-):
+async def test_a_batch_that_cannot_be_planned_goes_plainly_after_the_flush_in_flight() -> None:
     pipe, service, consumer = pipeline()
     service.hold[0] = asyncio.Event()
     service.fail_plan.add(2)
@@ -166,3 +164,20 @@ async def test_handling_never_raises_and_rewinds_on_the_unexpected() -> None:
     await pipe.handle(consumer, records(1))  # plan fails, then the plain way fails too
     assert consumer.seeks == [(TP, 1)]
     assert consumer.commits == [{TP: 1}]
+
+
+async def test_a_small_batch_is_flushed_before_the_next_poll() -> None:
+    service = Service()
+    pipe = Pipeline(service.plan, service.safe, service.forget, name="test", overlap_from=3)
+    consumer = FakeConsumer()
+    service.hold[0] = asyncio.Event()
+    first = asyncio.create_task(pipe.handle(consumer, records(0, 1)))
+    await asyncio.sleep(0.01)
+    assert not first.done()  # two records: flushed at once, not overlapped
+    service.hold[0].set()
+    await first
+    assert consumer.commits == [{TP: 2}]
+    await pipe.handle(consumer, records(2, 3, 4))  # three: overlapped with the next plan
+    assert consumer.commits == [{TP: 2}]
+    await pipe.settle()
+    assert consumer.commits == [{TP: 2}, {TP: 5}]

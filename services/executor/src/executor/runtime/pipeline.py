@@ -60,9 +60,19 @@ def next_offsets(records: Sequence[Consumed]) -> dict[TopicPartition, int]:
 
 
 class Pipeline:
-    def __init__(self, plan: Plan, safe: Safe, forget: Callable[[], None], *, name: str) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        safe: Safe,
+        forget: Callable[[], None],
+        *,
+        name: str,
+        overlap_from: int = 16,
+    ) -> None:
         """``plan``: compute a batch, return its flush; ``safe``: handle a batch the plain way
-        (write, send, dead-letter a poison record); ``forget``: drop every plan's state."""
+        (write, send, dead-letter a poison record); ``forget``: drop every plan's state;
+        ``overlap_from``: the smallest batch whose flush overlaps the next plan."""
+        self._overlap_from = overlap_from
         self._plan = plan
         self._safe = safe
         self._forget = forget
@@ -112,7 +122,11 @@ class Pipeline:
             return  # rewound while planning: the plan is forgotten, the records come again
         previous = self._tail
         self._tail = asyncio.create_task(self._flush(previous, flush, consumer, records, epoch))
-        if previous is not None:
+        if len(records) < self._overlap_from:
+            # A small batch: the load is light, and planning the next one would only hold
+            # this flush up (both need this process): flushed before the next poll.
+            await self.settle()
+        elif previous is not None:
             # One flush in flight while the next batch is planned, no more: the records that
             # arrive meanwhile make the next batch (a longer queue would only make it smaller).
             await previous
