@@ -1249,7 +1249,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.rates = [float(x) for x in (args.rates or "50,100").split(",") if x]
     args.clients = [
-        int(x) for x in (args.clients or ("10,48" if args.quick else "10,32,64")).split(",") if x
+        int(x)
+        for x in (args.clients or ("10,48" if args.quick else "10,32,64,128")).split(",")
+        if x
     ]
     args.duration = args.duration or (10.0 if args.quick else 20.0)
     args.settle = args.settle if args.settle is not None else (30.0 if args.quick else 90.0)
