@@ -161,6 +161,17 @@ def command(event: Event) -> Envelope[Any]:
     return Envelope.wrap(event, source="/test", tenant_id="ten_1")
 
 
+def settle(exe: Doc, effect_id: str, name: str) -> EffectSettled:
+    return EffectSettled(
+        command_id=f"settle:{effect_id}",
+        execution_id=exe["_id"],
+        tenant_id="ten_1",
+        effect_id=effect_id,
+        idempotency_key=f"{exe['_id']}:{effect_id}",
+        result={"name": name},
+    )
+
+
 async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() -> None:
     svc, store, sent = service(GREETING_REPLY)
 
@@ -211,21 +222,14 @@ async def test_commands_of_one_execution_in_a_batch_read_and_write_it_once() -> 
     assert exe["status"] == "waiting"
     (effect_id,) = exe["waiting_for"]
     store.calls.clear()
-    settled = EffectSettled(
-        command_id="settle:1",
-        execution_id=exe["_id"],
-        tenant_id="ten_1",
-        effect_id=effect_id,
-        idempotency_key=f"{exe['_id']}:{effect_id}",
-        result={"name": "#1001"},
-    )
-    again = settled.model_copy(update={"command_id": "settle:1-again"})
+    settled = settle(exe, effect_id, "#1001")
+    again = settled.model_copy(update={"command_id": "settle:again"})
 
     await svc.on_commands([command(settled), command(again)])
 
     stored = store.executions[exe["_id"]]
     assert stored["status"] == "completed"
-    assert stored["applied_commands"] == ["settle:1"]  # the second one changed nothing
+    assert stored["applied_commands"] == [settled.command_id]  # the second changed nothing
     assert [c for c in store.calls if c != "send"] == ["get", "node_runs:1", "save"]
     assert len(sent.of(NotificationRequested)) == 1
 
@@ -244,14 +248,7 @@ async def test_a_redelivered_command_records_its_node_runs_again() -> None:
     await svc.on_triggers([trigger("t1")])
     exe = store.executions[execution_id_for("t1", "wf_1")]
     (effect_id,) = exe["waiting_for"]
-    settled = EffectSettled(
-        command_id="settle:1",
-        execution_id=exe["_id"],
-        tenant_id="ten_1",
-        effect_id=effect_id,
-        idempotency_key=f"{exe['_id']}:{effect_id}",
-        result={"name": "#1001"},
-    )
+    settled = settle(exe, effect_id, "#1001")
     await svc.on_commands([command(settled)])
     recorded = dict(store.node_runs)
     lost = [i for i, d in recorded.items() if d["seq"] > 2]  # the settle command's runs
@@ -262,7 +259,7 @@ async def test_a_redelivered_command_records_its_node_runs_again() -> None:
     await svc.on_commands([command(settled)])
 
     assert store.node_runs == recorded
-    assert store.executions[exe["_id"]]["applied_commands"] == ["settle:1"]
+    assert store.executions[exe["_id"]]["applied_commands"] == [settled.command_id]
 
 
 TWO_LOOKUPS = chain(
@@ -271,17 +268,6 @@ TWO_LOOKUPS = chain(
     node("b", "integration", "Shopify", action="getOrder", orderId="2", outputVariable="b"),
     node("reply", "action", "Send Reply", message="{{workflow.a.name}} {{workflow.b.name}}"),
 )
-
-
-def settle(exe: Doc, effect_id: str, name: str) -> EffectSettled:
-    return EffectSettled(
-        command_id=f"settle:{effect_id}",
-        execution_id=exe["_id"],
-        tenant_id="ten_1",
-        effect_id=effect_id,
-        idempotency_key=f"{exe['_id']}:{effect_id}",
-        result={"name": name},
-    )
 
 
 async def test_a_command_planned_while_the_last_write_is_in_flight_builds_on_it() -> None:
