@@ -42,7 +42,14 @@ class FakeConsumer:
         return True
 
     async def position(self, partition: TopicPartition) -> int:
-        return self._position[partition]
+        return self._position.get(partition, 0)
+
+    def fetched(self, batch: list[Consumed]) -> list[Consumed]:
+        """As aiokafka's getmany: the position moves past what it hands out."""
+        for record in batch:
+            tp = TopicPartition(record.topic, record.partition)
+            self._position[tp] = max(self._position.get(tp, 0), record.offset + 1)
+        return batch
 
     def assignment(self) -> set[TopicPartition]:
         return {TP}
@@ -109,13 +116,15 @@ async def test_the_next_batch_is_planned_while_the_last_one_is_flushed() -> None
 
 async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() -> None:
     pipe, service, consumer = pipeline()
-    await pipe.handle(consumer, records(0, 1))
+    fetched = consumer.fetched
+    await pipe.handle(consumer, fetched(records(0, 1)))
     await pipe.settle()
     service.hold[2] = asyncio.Event()
     service.fail_flush.add(2)
-    await pipe.handle(consumer, records(2, 3))
-    planned_on_top = asyncio.create_task(pipe.handle(consumer, records(4, 5)))
+    await pipe.handle(consumer, fetched(records(2, 3)))
+    planned_on_top = asyncio.create_task(pipe.handle(consumer, fetched(records(4, 5))))
     await asyncio.sleep(0.01)
+    stale = fetched(records(6, 7))  # handed out before the rewind
     service.hold[2].set()
     await planned_on_top
     await pipe.settle()
@@ -124,17 +133,34 @@ async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() 
     assert consumer.seeks == [(TP, 2)] and service.forgotten >= 1
 
     # a batch fetched before the rewind is dropped: it comes again after the rewound records
-    await pipe.handle(consumer, records(6, 7))
+    await pipe.handle(consumer, stale)
     assert "plan 6" not in service.log and "safe 6" not in service.log
     # the records the failure covered come again and are handled the plain way
-    await pipe.handle(consumer, records(2, 3, 4, 5))
+    await pipe.handle(consumer, fetched(records(2, 3, 4, 5)))
     assert service.log[-1] == "safe 2"
     assert consumer.commits[-1] == {TP: 6}
     # after them, planning goes on
-    await pipe.handle(consumer, records(6, 7))
+    await pipe.handle(consumer, fetched(records(6, 7)))
     await pipe.settle()
     assert service.log[-3:] == ["plan 6", "flush 6", "flushed 6"]
     assert consumer.commits[-1] == {TP: 8}
+
+
+async def test_after_a_rewind_a_partition_no_longer_assigned_is_left_alone() -> None:
+    pipe, service, consumer = pipeline()
+    await pipe.handle(consumer, consumer.fetched(records(0)))
+    await pipe.settle()
+    service.fail_flush.add(1)
+    await pipe.handle(consumer, consumer.fetched(records(1)))
+    await pipe.settle()  # failed: rewound
+    other = records(5, partition=1)  # a partition this consumer does not hold
+
+    async def unassigned(partition: TopicPartition) -> int:
+        raise RuntimeError("not assigned")
+
+    consumer.position = unassigned  # type: ignore[method-assign]
+    await pipe.handle(consumer, other)
+    assert "plan 5" not in service.log and "safe 5" not in service.log
 
 
 async def test_a_batch_that_cannot_be_planned_goes_plainly_after_the_flush_in_flight() -> None:

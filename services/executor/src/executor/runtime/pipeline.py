@@ -80,7 +80,6 @@ class Pipeline:
         self._tail: asyncio.Task[bool] | None = None  # the last flush; True when it succeeded
         self._epoch = 0  # rewinds so far: a batch taken before the last one is stale
         self._seen: dict[TopicPartition, int] = {}  # offset after the last record taken
-        self._expect: dict[TopicPartition, int] = {}  # after a rewind: where records resume
         self._replay: dict[TopicPartition, int] = {}  # records below: handled the plain way
 
     async def handle(self, consumer: Consumer, records: list[Consumed]) -> None:
@@ -101,15 +100,14 @@ class Pipeline:
             await tail
 
     async def _handle(self, consumer: Consumer, records: list[Consumed]) -> None:
-        records = self._resumed(records)
+        if self._epoch:
+            records = await self._current(consumer, records)
         if not records:
             return
         epoch = self._epoch
         for tp, offset in next_offsets(records).items():
             self._seen[tp] = max(self._seen.get(tp, 0), offset)
-        if any(
-            r.offset < self._replay.get(TopicPartition(r.topic, r.partition), 0) for r in records
-        ):
+        if any(r.offset < self._replay.get(_tp(r), 0) for r in records):
             await self._plainly(consumer, records, epoch)
             return
         try:
@@ -173,28 +171,21 @@ class Pipeline:
             committed = await consumer.committed(tp)
             if committed is None:
                 await consumer.seek_to_beginning(tp)
+                committed = 0
             else:
                 consumer.seek(tp, committed)
-            self._expect[tp] = await consumer.position(tp)
-            if self._seen.get(tp, 0) > self._expect[tp]:
+            if self._seen.get(tp, 0) > committed:
                 self._replay[tp] = max(self._replay.get(tp, 0), self._seen[tp])
 
-    def _resumed(self, records: list[Consumed]) -> list[Consumed]:
-        """Drop records fetched before a rewind (they come again after the rewound ones): a
-        partition's first record after a rewind is at the offset it was rewound to."""
-        if not self._expect:
-            return records
-        kept: list[Consumed] = []
-        stale: set[TopicPartition] = set()
-        for record in records:
-            tp = _tp(record)
-            if tp in stale:
-                continue
-            expected = self._expect.get(tp)
-            if expected is not None:
-                if record.offset != expected:
-                    stale.add(tp)
-                    continue
-                del self._expect[tp]
-            kept.append(record)
-        return kept
+    async def _current(self, consumer: Consumer, records: list[Consumed]) -> list[Consumed]:
+        """Without the records fetched before a rewind (they come again after the rewound
+        ones). The consumer's position is past every record it has handed out since, and back
+        at the rewind for one it handed out before; a partition no longer assigned is another
+        consumer's now."""
+        positions: dict[TopicPartition, int] = {}
+        for tp in {_tp(r) for r in records}:
+            try:
+                positions[tp] = await consumer.position(tp)
+            except Exception:  # not assigned any more (a rebalance)
+                positions[tp] = -1
+        return [r for r in records if r.offset < positions[_tp(r)]]
