@@ -114,8 +114,6 @@ class _Batch:
     """The writes and sends of one consumed batch, done together by ``_flush``."""
 
     touched: dict[str, _Touched] = field(default_factory=dict)
-    # node runs written before, recorded again (a redelivered command: we may have died first)
-    node_runs: list[Document] = field(default_factory=list)
     # for an execution inserted by the flush: what to send instead of its outbox when it
     # already existed (a redelivered trigger): its start command, answered by the outbox
     if_existing: dict[str, Document] = field(default_factory=dict)
@@ -266,9 +264,7 @@ class ExecutionService:
             if doc is None:
                 raise Permanent(f"no execution {command.execution_id}")
             if command.command_id in (doc.get("applied_commands") or [doc.get("last_command_id")]):
-                # we may have died before sending, or before the node runs were recorded
-                batch.sends.extend(doc.get("outbox", []))
-                batch.node_runs.extend(json.loads(doc.get("node_runs_json") or "[]"))
+                batch.sends.extend(doc.get("outbox", []))  # we may have died before sending
                 continue
             await self._run(
                 batch, doc, command, envelope.traceparent, int(doc["version"]), fresh=fresh
@@ -283,7 +279,6 @@ class ExecutionService:
             # sends re-publishes all of it when any of its commands is redelivered.
             touched.doc["outbox"] = touched.outbox
             touched.doc["applied_commands"] = touched.command_ids
-            touched.doc["node_runs_json"] = json.dumps(touched.node_runs, separators=(",", ":"))
             self._pending[touched.doc["_id"]] = touched.doc
 
         async def flush() -> None:
@@ -340,23 +335,20 @@ class ExecutionService:
         touched.command_ids.append(command.command_id)
 
     async def _flush(self, batch: _Batch) -> None:
-        """Node runs and executions at once (new ones inserted, others replaced conditionally
-        on their version: ConcurrentUpdate fails the batch and the next attempt reads afresh),
-        then every send, then (by the caller's return) the offsets. The node runs are written
-        beside the executions, not before them: each execution carries the node runs of its
-        write, and a redelivered command records them again with its outbox."""
-        node_runs = [*batch.node_runs, *(r for t in batch.touched.values() for r in t.node_runs)]
+        """Node runs first, then the executions at once (new ones inserted, others replaced
+        conditionally on their version: ConcurrentUpdate fails the batch and the next attempt
+        reads afresh), then every send, then (by the caller's return) the offsets. Node runs
+        before their execution: whoever sees an execution's state also finds its timeline."""
+        await self._executions.record_node_runs(
+            [r for t in batch.touched.values() for r in t.node_runs]
+        )
         saves = [
             self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
             for t in batch.touched.values()
             if t.stored_version is not None
         ]
         new = [t.doc for t in batch.touched.values() if t.stored_version is None]
-        existed, *_ = await _all(
-            self._executions.create_many(new),
-            self._executions.record_node_runs(node_runs),
-            *saves,
-        )
+        existed, *_ = await _all(self._executions.create_many(new), *saves)
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():
             if execution_id in existed:

@@ -17,7 +17,6 @@ Document = dict[str, Any]
 _LISTED = {
     "state_json": 0,
     "outbox_json": 0,
-    "node_runs_json": 0,
     "trigger_json": 0,
     "variables_json": 0,
 }
