@@ -286,3 +286,13 @@ async def test_a_failed_write_forgets_what_was_planned_on_it() -> None:
     with pytest.raises(RuntimeError):
         await flush()
     assert svc._pending == {}  # the next plan reads MongoDB again
+
+
+async def test_a_new_executions_first_state_is_not_taken_as_written() -> None:
+    """A redelivered trigger plans a fresh start for an execution that may have moved on; the
+    insert will find it and change nothing, so no later plan may build on that fresh start."""
+    svc, _, _ = service(LOOKUP)
+    await svc.on_triggers([trigger("t1")])
+    flush = await svc.plan_triggers([trigger("t1")])  # redelivered
+    assert svc._pending == {}
+    await flush()

@@ -255,10 +255,11 @@ class ExecutionService:
                         touched.fresh,
                     )
                 continue
-            doc = self._just_created.pop(command.execution_id, None) or self._pending.get(
-                command.execution_id
-            )
-            fresh = doc is not None  # known to be what is (or is being) written
+            doc = self._just_created.pop(command.execution_id, None)
+            fresh = doc is not None  # created by this process: nobody else has written it
+            if doc is None:
+                # being written by the flush in flight (its version is still checked)
+                doc = self._pending.get(command.execution_id)
             if doc is None:
                 doc = await self._executions.get(command.execution_id)
             if doc is None:
@@ -279,7 +280,11 @@ class ExecutionService:
             # sends re-publishes all of it when any of its commands is redelivered.
             touched.doc["outbox"] = touched.outbox
             touched.doc["applied_commands"] = touched.command_ids
-            self._pending[touched.doc["_id"]] = touched.doc
+            if touched.stored_version is not None:
+                # A replace: the state the stored one becomes. Not an insert: that execution
+                # may exist already (a redelivered trigger), and its commands come only after
+                # the insert's outbox, i.e. from MongoDB.
+                self._pending[touched.doc["_id"]] = touched.doc
 
         async def flush() -> None:
             try:
