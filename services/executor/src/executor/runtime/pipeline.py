@@ -157,8 +157,9 @@ class Pipeline:
             return  # that flush failed and rewound: these records come again
         self._forget()  # plain handling reads and writes for itself
         await self._safe(records)
-        await consumer.commit(next_offsets(records))
-        for tp, offset in next_offsets(records).items():
+        offsets = next_offsets(records)
+        await consumer.commit(offsets)
+        for tp, offset in offsets.items():
             if offset >= self._replay.get(tp, 0):
                 self._replay.pop(tp, None)
 

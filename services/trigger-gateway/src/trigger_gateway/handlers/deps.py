@@ -40,15 +40,21 @@ async def gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(gateway)]
 
 
+def api_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key a request carries: `Authorization: Bearer <key>`, else `X-API-Key`."""
+    key = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    return key or None
+
+
 async def tenant_id(
     gw: GatewayDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> str:
     """The tenant whose API key the request carries (`Authorization: Bearer` or `X-API-Key`)."""
-    key = x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
+    key = api_key(authorization, x_api_key)
     if not key:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

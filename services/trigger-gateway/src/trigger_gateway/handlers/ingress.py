@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trigger_gateway.domain.api_keys import digest
 from trigger_gateway.domain.trigger_types import trigger_type_from_slug
-from trigger_gateway.handlers.deps import Gateway
+from trigger_gateway.handlers.deps import Gateway, api_key
 from trigger_gateway.handlers.events import TriggerBody, accept_trigger
 from trigger_gateway.telemetry import context_from, tracer
 
@@ -55,7 +55,10 @@ class TriggerIngress:
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip()
         if label is None or content_type != b"application/json":
             return False
-        key = _api_key(headers)
+        key = api_key(
+            headers.get(b"authorization", b"").decode("latin-1") or None,
+            headers.get(b"x-api-key", b"").decode("latin-1") or None,
+        )
         if key is None:
             return False
         gw = self._gateway()
@@ -79,15 +82,6 @@ class TriggerIngress:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
         return True
-
-
-def _api_key(headers: dict[bytes, bytes]) -> str | None:
-    """As ``deps.tenant_id`` reads it: `Authorization: Bearer <key>`, else `X-API-Key`."""
-    key = headers.get(b"x-api-key", b"").decode("latin-1")
-    authorization = headers.get(b"authorization", b"").decode("latin-1")
-    if authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
-    return key or None
 
 
 async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
