@@ -85,6 +85,13 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         )
         app.state_client = client  # type: ignore[attr-defined]
 
+    @app.on_shutdown
+    async def commit_what_was_handled() -> None:
+        """Before the consumers stop: the flush in flight done, its offsets committed (else
+        its records come again after a restart, changing nothing)."""
+        for pipeline in wiring.pipelines.values():
+            await pipeline.settle()
+
     @app.after_shutdown
     async def stop_producer() -> None:
         for producer in producers:

@@ -27,6 +27,7 @@ class Wiring:
     """Filled in at start-up, once MongoDB and Kafka are connected."""
 
     service: ExecutionService
+    pipelines: dict[str, Pipeline]  # by topic, made at its first batch
     publish: Publish
     record_dead_letter: RecordDeadLetter
     attempts: int
@@ -82,6 +83,7 @@ def build_router(
         return Pipeline(planned, plainly, wiring.service.forget, name=f"{CONSUMER} {topic}")
 
     pipelines: dict[str, Pipeline] = {}
+    wiring.pipelines = pipelines
 
     def pipeline_of(topic: str) -> Pipeline:
         """Made at the first batch: the service exists once the app has started."""

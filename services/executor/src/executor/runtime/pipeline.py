@@ -12,11 +12,17 @@ being written) until the flush is done. When a flush fails, nothing after it is 
 consumer is rewound to the committed offsets, the service forgets its plans, and the records
 come again; those the failure covered are handled the plain way (``safe``: one batch, then one
 record at a time, a poison record dead-lettered alone). A record that cannot be planned is
-handled the same plain way, after the flush in flight."""
+handled the same plain way, after the flush in flight.
+
+Offsets are committed in the background, at most every ``commit_every`` seconds (what was
+flushed meanwhile in one commit, in order): a commit is a Kafka round trip that the next batch
+need not wait for. A crash loses only the commits not yet made, and their records come again
+(redelivery changes nothing; docs/architecture.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -68,11 +74,17 @@ class Pipeline:
         *,
         name: str,
         overlap_from: int = 16,
+        commit_every: float = 0.1,
     ) -> None:
         """``plan``: compute a batch, return its flush; ``safe``: handle a batch the plain way
         (write, send, dead-letter a poison record); ``forget``: drop every plan's state;
-        ``overlap_from``: the smallest batch whose flush overlaps the next plan."""
+        ``overlap_from``: the smallest batch whose flush overlaps the next plan;
+        ``commit_every``: seconds between background commits."""
         self._overlap_from = overlap_from
+        self._commit_every = commit_every
+        self._uncommitted: dict[TopicPartition, int] = {}  # flushed, offsets not yet committed
+        self._committer: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()  # commit what is pending now
         self._plan = plan
         self._safe = safe
         self._forget = forget
@@ -94,7 +106,12 @@ class Pipeline:
             await self._rewind(consumer)
 
     async def settle(self) -> None:
-        """Wait until no flush is in flight (before handling plainly; at shutdown; tests)."""
+        """Wait until no flush is in flight and what was flushed is committed (before
+        handling plainly; at shutdown; tests)."""
+        await self._flushed()
+        await self._commit_pending()
+
+    async def _flushed(self) -> None:
         tail, self._tail = self._tail, None
         if tail is not None:
             await tail
@@ -123,7 +140,7 @@ class Pipeline:
         if len(records) < self._overlap_from:
             # A small batch: the load is light, and planning the next one would only hold
             # this flush up (both need this process): flushed before the next poll.
-            await self.settle()
+            await self._flushed()
         elif previous is not None:
             # One flush in flight while the next batch is planned, no more: the records that
             # arrive meanwhile make the next batch (a longer queue would only make it smaller).
@@ -141,14 +158,43 @@ class Pipeline:
             return False  # planned on top of a failed flush: forgotten, its records come again
         try:
             await flush()
-            await consumer.commit(next_offsets(records))
         except Exception as exc:
             log.warning(
                 "%s: a flush failed (%r): rewinding to the committed offsets", self._name, exc
             )
             await self._rewind(consumer)
             return False
+        self._commit_later(consumer, next_offsets(records))
         return True
+
+    def _commit_later(self, consumer: Consumer, offsets: dict[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), offset)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_in_background(consumer))
+
+    async def _commit_in_background(self, consumer: Consumer) -> None:
+        """One commit at a time, so offsets are committed in order; what is flushed during a
+        commit goes with the next one."""
+        while self._uncommitted:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), self._commit_every)
+            offsets, self._uncommitted = self._uncommitted, {}
+            try:
+                await consumer.commit(offsets)
+            except Exception as exc:
+                # Their records were handled: a later commit covers them, or, after a crash
+                # or a rebalance, they come again and change nothing.
+                log.warning("%s: committing %s failed (%r)", self._name, offsets, exc)
+
+    async def _commit_pending(self) -> None:
+        committer = self._committer
+        if committer is not None and not committer.done():
+            self._hurry.set()
+            try:
+                await committer
+            finally:
+                self._hurry.clear()
 
     async def _plainly(self, consumer: Consumer, records: list[Consumed], epoch: int) -> None:
         """After the flush in flight: the batch at once, or record by record (``safe``)."""
@@ -168,6 +214,7 @@ class Pipeline:
         forgotten, and the records up to what was taken are handled plainly when they return."""
         self._epoch += 1
         self._forget()
+        await self._commit_pending()  # what was flushed before does not come again
         for tp in consumer.assignment():
             committed = await consumer.committed(tp)
             if committed is None:
