@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from aiokafka import AIOKafkaProducer
-from faststream.asgi import AsgiFastStream, make_ping_asgi
-from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
 
 from executor.adapters.store import (
     DeadLetterRepository,
@@ -16,38 +19,23 @@ from executor.adapters.store import (
     ensure_indexes,
     is_ferretdb,
 )
-from executor.handlers.http import validate_workflow
-from executor.handlers.kafka import Wiring, build_router
+from executor.handlers.http import health, validate_workflow
+from executor.handlers.kafka import build_consumers
+from executor.runtime.consumer import TopicConsumer
 from executor.runtime.service import ExecutionService
 from executor.runtime.step import Limits
 from executor.settings import Settings
 from executor.telemetry import setup_tracing
 
 
-def create_app(settings: Settings | None = None) -> AsgiFastStream:
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The executor's consumers (runtime/consumer.py: aiokafka, not FastStream subscribers; see
+    there why) and its HTTP routes."""
     settings = settings or Settings()
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, acks="all", linger_ms=1)
-    producers: list[AIOKafkaProducer] = []  # made in the event loop, at start-up
-    wiring = Wiring()
-    broker.include_router(
-        build_router(
-            settings.group_id,
-            wiring,
-            max_records=settings.batch_max_records,
-            batch_timeout_ms=settings.batch_timeout_ms,
-        )
-    )
-    app = AsgiFastStream(
-        broker,
-        asgi_routes=[
-            ("/healthz", make_ping_asgi(broker, timeout=2.0, include_in_schema=False)),
-            ("/metrics", make_asgi_app()),  # type: ignore[list-item]
-            ("/v1/workflows/validate", validate_workflow),
-        ],
-    )
+    consumers: list[TopicConsumer] = []
 
-    @app.on_startup
-    async def connect_stores() -> None:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         setup_tracing()
         client, db = connect(settings.mongo_uri, settings.mongo_database)
         await ensure_indexes(db)
@@ -58,7 +46,6 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=1
         )
         await producer.start()
-        producers.append(producer)
 
         async def publish(
             value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
@@ -68,10 +55,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             )
             await sent  # acknowledged by the broker (acks=all)
 
-        wiring.publish = publish
-        wiring.record_dead_letter = DeadLetterRepository(db).record
-        wiring.attempts = settings.handling_attempts
-        wiring.service = ExecutionService(
+        service = ExecutionService(
             WorkflowCatalog(db),
             ExecutionRepository(db, check_version_by_read=await is_ferretdb(db)),
             ReplyWaitRepository(db),
@@ -83,18 +67,34 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
                 max_depth=settings.max_subworkflow_depth,
             ),
         )
-        app.state_client = client  # type: ignore[attr-defined]
-
-    @app.on_shutdown
-    async def commit_what_was_handled() -> None:
-        """Before the consumers stop: the flush in flight done, its offsets committed (else
-        its records come again after a restart, changing nothing)."""
-        for pipeline in wiring.pipelines.values():
-            await pipeline.settle()
-
-    @app.after_shutdown
-    async def stop_producer() -> None:
-        for producer in producers:
+        consumers.extend(
+            build_consumers(
+                service,
+                group_id=settings.group_id,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                publish=publish,
+                record_dead_letter=DeadLetterRepository(db).record,
+                attempts=settings.handling_attempts,
+                max_records=settings.batch_max_records,
+            )
+        )
+        try:
+            for consumer in consumers:
+                await consumer.start()
+            yield
+        finally:
+            # the batches in flight finished and committed, then the consumers leave the
+            # group (what was not committed comes again after a restart, changing nothing)
+            for consumer in consumers:
+                await consumer.stop()
             await producer.stop()
+            await client.close()
 
-    return app
+    return Starlette(
+        routes=[
+            Route("/healthz", health(consumers)),
+            Mount("/metrics", make_asgi_app()),
+            Route("/v1/workflows/validate", validate_workflow, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )

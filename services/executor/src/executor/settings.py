@@ -28,9 +28,6 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(
         100, description="Records handled together per poll (one round of writes and sends)."
     )
-    batch_timeout_ms: int = Field(
-        5, description="Poll wait for the first record; bounds the latency added when quiet."
-    )
     handling_attempts: int = Field(
         3, description="Attempts at one message before it goes to the dead-letter topic."
     )

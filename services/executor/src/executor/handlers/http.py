@@ -1,51 +1,40 @@
-"""The executor's HTTP surface: health, and workflow validation for the gateway (the executor
-owns the node catalogue, so it is the one that can tell whether a workflow is valid).
-
-Plain ASGI callables mounted by AsgiFastStream: two routes do not need a web framework."""
+"""The executor's HTTP surface: health (its consumers run), and workflow validation for the
+gateway (the executor owns the node catalogue, so it is the one that can tell whether a workflow
+is valid)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from executor.runtime import engine
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+class Running(Protocol):
+    @property
+    def running(self) -> bool: ...
 
 
-async def _respond(send: Send, status: int, value: object) -> None:
-    body = json.dumps(value).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def health(consumers: Sequence[Running]) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """200 while every consumer runs (503 before start-up is done, or when one has died)."""
+
+    async def healthz(request: Request) -> JSONResponse:
+        running = bool(consumers) and all(c.running for c in consumers)
+        return JSONResponse(
+            {"consumers": "running" if running else "down"}, status_code=200 if running else 503
+        )
+
+    return healthz
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-async def validate_workflow(scope: Scope, receive: Receive, send: Send) -> None:
+async def validate_workflow(request: Request) -> JSONResponse:
     """POST the builder's JSON; the answer is {"problems": [...]}, errors and warnings."""
-    if scope.get("method") != "POST":
-        await _respond(send, 405, {"detail": "use POST"})
-        return
     try:
-        definition = json.loads(await _read_body(receive))
+        definition = json.loads(await request.body())
     except ValueError as exc:
-        await _respond(send, 400, {"detail": f"body is not JSON: {exc}"})
-        return
-    await _respond(send, 200, {"problems": engine.validate_definition(definition)})
+        return JSONResponse({"detail": f"body is not JSON: {exc}"}, status_code=400)
+    return JSONResponse({"problems": engine.validate_definition(definition)})

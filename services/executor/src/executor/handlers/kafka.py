@@ -1,68 +1,36 @@
 """Kafka consumers of the executor: triggers in, commands in, in batches.
 
-Each poll returns up to ``max_records`` records, handled together (one round of MongoDB writes
-and one of sends). A batch is planned while the one before it is written and sent, and offsets
-are committed by the pipeline, in order, only after their batch is durable and sent
-(runtime/pipeline.py; AckPolicy.MANUAL: FastStream commits nothing itself). A batch that cannot
-be planned, or that a failed flush covered, is handled the plain way:
-contracts.delivery.handle_batch_or_dead_letter."""
+One consumer per topic (two members of the executor's group), each reading while the batch
+before is handled (runtime/consumer.py). A batch is up to ``max_records`` records, handled
+together (one round of MongoDB writes and one of sends); it is planned while the one before it
+is written and sent, and offsets are committed by the pipeline, in order, only after their batch
+is durable and sent (runtime/pipeline.py). A batch that cannot be planned, or that a failed
+flush covered, is handled the plain way: contracts.delivery.handle_batch_or_dead_letter."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from contracts import Envelope, topics
 from contracts.delivery import Consumed, Publish, RecordDeadLetter, handle_batch_or_dead_letter
-from faststream import AckPolicy
-from faststream.kafka import KafkaRouter
-from faststream.kafka.annotations import KafkaMessage
 
+from executor.runtime.consumer import TopicConsumer
 from executor.runtime.pipeline import Flush, Pipeline
 from executor.runtime.service import ExecutionService
 
 CONSUMER = "executor"
 
 
-class Wiring:
-    """Filled in at start-up, once MongoDB and Kafka are connected."""
-
-    service: ExecutionService
-    pipelines: dict[str, Pipeline]  # by topic, made at its first batch
-    publish: Publish
-    record_dead_letter: RecordDeadLetter
-    attempts: int
-
-
-def consumed(message: KafkaMessage) -> list[Consumed]:
-    """The records of a batch as the delivery rule wants them."""
-    return [Consumed.from_record(r) for r in cast(tuple[Any, ...], message.raw_message)]
-
-
-async def undecoded(message: Any) -> None:
-    """FastStream would decode every record's body as JSON for a handler argument we do not
-    take: the records are parsed once, into envelopes, by contracts.delivery."""
-    return None
-
-
-def build_router(
-    group_id: str, wiring: Wiring, *, max_records: int = 100, batch_timeout_ms: int = 5
-) -> KafkaRouter:
-    """``batch_timeout_ms``: how long a poll waits for the first record; FastStream sleeps
-    as long again after an empty poll, so it bounds the latency added on a quiet system."""
-    router = KafkaRouter()
-
-    def subscriber(topic: str) -> Any:
-        return router.subscriber(
-            topic,
-            group_id=group_id,
-            ack_policy=AckPolicy.MANUAL,  # the pipeline commits, in order
-            auto_offset_reset="earliest",
-            batch=True,
-            max_records=max_records,
-            batch_timeout_ms=batch_timeout_ms,
-            decoder=undecoded,  # the handler reads the raw records
-        )
-
+def build_consumers(
+    service: ExecutionService,
+    *,
+    group_id: str,
+    bootstrap_servers: str,
+    publish: Publish,
+    record_dead_letter: RecordDeadLetter,
+    attempts: int,
+    max_records: int = 100,
+) -> list[TopicConsumer]:
     def pipeline(topic: str, plan: Any, handle_batch: Any) -> Pipeline:
         async def planned(records: list[Consumed]) -> Flush:
             # an invalid envelope raises: the batch goes the plain way, which dead-letters it
@@ -75,33 +43,29 @@ def build_router(
                 records,
                 handle_batch,
                 consumer=CONSUMER,
-                publish=wiring.publish,
-                attempts=wiring.attempts,
-                record_dead_letter=wiring.record_dead_letter,
+                publish=publish,
+                attempts=attempts,
+                record_dead_letter=record_dead_letter,
             )
 
-        return Pipeline(planned, plainly, wiring.service.forget, name=f"{CONSUMER} {topic}")
+        return Pipeline(planned, plainly, service.forget, name=f"{CONSUMER} {topic}")
 
-    pipelines: dict[str, Pipeline] = {}
-    wiring.pipelines = pipelines
+    def consumer(topic: str, pipe: Pipeline) -> TopicConsumer:
+        return TopicConsumer(
+            topic,
+            pipe.handle,
+            group_id=group_id,
+            bootstrap_servers=bootstrap_servers,
+            max_records=max_records,
+            settle=pipe.settle,  # commit what was handled before partitions go, and at stop
+        )
 
-    def pipeline_of(topic: str) -> Pipeline:
-        """Made at the first batch: the service exists once the app has started."""
-        if topic not in pipelines:
-            service = wiring.service
-            pipelines[topic] = (
-                pipeline(topic, service.plan_triggers, service.on_triggers)
-                if topic == topics.TRIGGERS
-                else pipeline(topic, service.plan_commands, service.on_commands)
-            )
-        return pipelines[topic]
-
-    @subscriber(topics.TRIGGERS)
-    async def on_triggers_received(message: KafkaMessage) -> None:
-        await pipeline_of(topics.TRIGGERS).handle(message.consumer, consumed(message))
-
-    @subscriber(topics.EXECUTION_COMMANDS)
-    async def on_execution_commands(message: KafkaMessage) -> None:
-        await pipeline_of(topics.EXECUTION_COMMANDS).handle(message.consumer, consumed(message))
-
-    return router
+    return [
+        consumer(
+            topics.TRIGGERS, pipeline(topics.TRIGGERS, service.plan_triggers, service.on_triggers)
+        ),
+        consumer(
+            topics.EXECUTION_COMMANDS,
+            pipeline(topics.EXECUTION_COMMANDS, service.plan_commands, service.on_commands),
+        ),
+    ]
