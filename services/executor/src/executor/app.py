@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             for consumer in consumers:
                 await consumer.start()
+            # What start-up made lives as long as the process: out of the collector's sight,
+            # so a full collection only walks what batches make (measured: one took 146 ms).
+            gc.collect()
+            gc.freeze()
             yield
         finally:
             # the batches in flight finished and committed, then the consumers leave the

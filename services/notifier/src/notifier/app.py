@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from aiokafka import AIOKafkaProducer
 from faststream.asgi import AsgiFastStream, make_ping_asgi
 from faststream.kafka import KafkaBroker
@@ -62,6 +64,14 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         wiring.record_dead_letter = DeadLetterRepository(db).record
         wiring.attempts = settings.handling_attempts
         wiring.service = NotificationService(notifications, publish)
+
+    @app.after_startup
+    async def freeze_start_up_heap() -> None:
+        """What start-up made lives as long as the process: out of the collector's sight, so
+        a full collection only walks what batches make (the executor measured 100-200 ms for
+        one over its start-up heap)."""
+        gc.collect()
+        gc.freeze()
 
     @app.after_shutdown
     async def stop_producer() -> None:
