@@ -65,6 +65,7 @@ from pymongo import MongoClient
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run" / "bench"
 INFRA = REPO / "deploy" / "local" / "infra.sh"
+KAFKA_TOPICS = REPO / "deploy" / "local" / "kafka_topics.py"
 LOCK = "/tmp/connectflo-e2e.lock"
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
@@ -328,25 +329,6 @@ def cpu_ticks(pid: int, *, reaped_children: bool = False) -> int | None:
     fields = stat[stat.rindex(")") + 2 :].split()
     ticks = int(fields[11]) + int(fields[12])
     return ticks + int(fields[13]) + int(fields[14]) if reaped_children else ticks
-
-
-async def skip_to_end(groups: list[str]) -> None:
-    """Commit the end of every topic for the bench's consumer groups before the services join:
-    they read with auto_offset_reset=earliest, and would otherwise first work through every
-    message other stacks produced since the last bench run (dead-lettering the commands of
-    executions that are not in the bench's database)."""
-    partitions = [TopicPartition(t, p) for t, n in PARTITIONS.items() for p in range(n)]
-    for group in groups:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            await consumer.commit(dict(ends))
-        finally:
-            await consumer.stop()
 
 
 class Stack:
@@ -1280,7 +1262,12 @@ def main(argv: list[str]) -> int:
             log("infrastructure: " + (f"starting {', '.join(started)}" if started else "running"))
             subprocess.run([str(INFRA), "start"], check=True, stdout=subprocess.DEVNULL)
             log(f"services on ports {PORT_BASE}-{PORT_BASE + 4}, database {stack.database}")
-            asyncio.run(skip_to_end(stack.groups))
+            # the bench's groups start at the end: not behind what other stacks produced
+            subprocess.run(
+                [sys.executable, str(KAFKA_TOPICS), "--skip-to-end", ",".join(stack.groups)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             global CODE
             CODE = code_version()
             stack.start()

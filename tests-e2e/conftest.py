@@ -277,10 +277,24 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'][2]}",
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{SERVICES['trigger-gateway'][2]}",
     }
+    groups = []
     for module, prefix, port in SERVICES.values():
         env[f"{prefix}_PORT"] = str(port)
         if module != "trigger_gateway":
             env[f"{prefix}_GROUP_ID"] = f"connectflo-{module}-e2e"
+            groups.append(env[f"{prefix}_GROUP_ID"])
+    # This session's consumers start at the end of the topics, not behind what `make bench`
+    # or `make up` produced on them since the last session (their tenants are not here).
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "deploy/local/kafka_topics.py"),
+            "--skip-to-end",
+            ",".join(groups),
+        ],
+        check=True,
+        env=env,
+    )
     stack = Stack(
         gateway_url=f"http://127.0.0.1:{SERVICES['trigger-gateway'][2]}",
         database=database,

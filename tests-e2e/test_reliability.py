@@ -20,6 +20,7 @@ from contracts import Envelope, topics
 from contracts.events import ExecutionRequested
 from contracts.topics import ALL_TOPICS
 from kafka_observer import KafkaObserver, Seen
+from stored import stored_run_seqs
 from workflows import greeting_workflow
 
 pytestmark = pytest.mark.e2e
@@ -111,10 +112,7 @@ async def test_kill_9_mid_run_completes_every_execution_with_one_reply_each(
         assert all(n["_id"].startswith(n["execution_id"] + ":") for n in notifications)
 
         # Node runs have deterministic ids: a replayed command records nothing twice.
-        seqs: dict[str, list[int]] = {}
-        for stored in db.node_runs.find({"tenant_id": tenant_id}):  # one per command
-            runs = json.loads(stored["runs_json"])
-            seqs.setdefault(stored["execution_id"], []).extend(r["seq"] for r in runs)
+        seqs = stored_run_seqs(db, {"tenant_id": tenant_id})
         assert set(seqs) == execution_ids
         twice = {e: s for e, s in seqs.items() if sorted(s) != [1, 2, 3, 4]}
         assert not twice, list(twice.items())[:3]

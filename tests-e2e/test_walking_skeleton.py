@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 from contracts import topics
 from kafka_observer import KafkaObserver
+from stored import stored_run_seqs
 from workflows import greeting_workflow
 
 pytestmark = pytest.mark.e2e
@@ -90,8 +90,8 @@ async def test_trigger_runs_linear_workflow_end_to_end(stack, http, mongo, tenan
         stored = mongo.notifications.find_one({"execution_id": execution["id"]})
         assert stored is not None and stored["status"] == "delivered"
         assert stored["message"] == reply
-        stored = mongo.node_runs.find({"execution_id": execution["id"]})  # one per command
-        assert sum(len(json.loads(d["runs_json"])) for d in stored) == 4
+        # one command: its runs are stored in the new execution's own document
+        assert stored_run_seqs(mongo, {"_id": execution["id"]}) == {execution["id"]: [1, 2, 3, 4]}
         await observer.wait_for(lambda m: mine(m) and m.type == "ExecutionCompleted")
         runs, steps = await observer.steps(execution["id"], count=4)
         assert [s["node_id"] for s in runs] == ["t", "set", "reply", "reply"]

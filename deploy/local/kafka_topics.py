@@ -35,7 +35,7 @@ import time
 import uuid
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
 
@@ -227,9 +227,32 @@ async def wait_groups(admin: AIOKafkaAdminClient, groups: dict[str, int], deadli
         await asyncio.sleep(0.2)
 
 
+async def skip_to_end(bootstrap: str, groups: list[str]) -> None:
+    """Commit the end of every connectflo topic for these consumer groups, before their
+    services join: they read with auto_offset_reset=earliest and would otherwise first work
+    through everything other stacks on this machine produced since they last ran (`make
+    bench`'s and `make test`'s services share the topics, each with groups of its own)."""
+    partitions = [TopicPartition(t.name, p) for t in ALL_TOPICS for p in range(t.partitions)]
+    for group in groups:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            await consumer.commit(dict(await consumer.end_offsets(partitions)))
+        finally:
+            await consumer.stop()
+
+
 async def run(args: argparse.Namespace) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     deadline = time.monotonic() + args.timeout
+    if args.skip_to_end:
+        groups = list(filter(None, args.skip_to_end.split(",")))
+        await skip_to_end(bootstrap, groups)
+        log(f"consumer groups moved to the end of every topic: {', '.join(groups)}")
+        return
     admin = await start_admin(bootstrap, deadline)
     try:
         if args.wait_groups:
@@ -264,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         "--wait-groups",
         metavar="GROUP:MEMBERS,...",
         help="only wait until these consumer groups are Stable with that many members",
+    )
+    p.add_argument(
+        "--skip-to-end",
+        metavar="GROUP,...",
+        help="only commit the end of every topic for these consumer groups (before they join)",
     )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds for each phase (60)")
     p.add_argument("-v", "--verbose", action="store_true", help="show aiokafka's warnings")

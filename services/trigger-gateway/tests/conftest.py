@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from trigger_gateway.adapters.history import runs_of
+from trigger_gateway.adapters.history import embedded_runs, runs_of
 from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.app import create_app
 from trigger_gateway.domain.api_keys import digest
@@ -136,11 +136,14 @@ class MemoryExecutions:
         return past(by_newest(mine, "created_at"), "created_at", after)[:limit]
 
     async def node_runs(
-        self, execution_id: str, *, limit: int, after_seq: int | None = None
+        self, execution: Doc, *, limit: int, after_seq: int | None = None
     ) -> list[Doc]:
-        """``runs`` holds stored documents, either shape (see ``history.runs_of``)."""
-        stored = sorted((d for d in self.runs if d["execution_id"] == execution_id), key=seq)
-        mine = [run for doc in stored for run in runs_of(doc)]
+        """``runs`` holds stored documents, either shape (see ``history.runs_of``); the
+        execution may hold its first runs itself (``history.embedded_runs``)."""
+        stored = sorted((d for d in self.runs if d["execution_id"] == execution["_id"]), key=seq)
+        embedded = embedded_runs(execution)
+        last = execution.get("first_runs_last_seq", -1)
+        mine = embedded + [run for doc in stored for run in runs_of(doc) if run["seq"] > last]
         return [r for r in mine if after_seq is None or r["seq"] > after_seq][:limit]
 
 

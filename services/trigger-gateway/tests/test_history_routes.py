@@ -98,6 +98,25 @@ def test_node_timeline_pages_in_run_order_across_both_stored_shapes(gw) -> None:
     assert seen == ["n1", "n2", "n3", "n4", "n5"]
 
 
+def test_node_timeline_starts_with_the_runs_written_in_the_execution_itself(gw) -> None:
+    first = [{"seq": s, "node_id": f"n{s}", "input": {}} for s in (1, 2)]
+    execution(gw, "exe_1", first_runs_json=json.dumps(first), first_runs_last_seq=2)
+    later = [{"seq": s, "node_id": f"n{s}", "input": {}} for s in (3, 4, 5)]
+    gw.executions.runs.append(
+        {"execution_id": "exe_1", "seq": 3, "last_seq": 5, "runs_json": json.dumps(later)}
+    )
+    body = gw.client.get("/v1/executions/exe_1", headers=gw.as_tenant()).json()
+    assert [n["node_id"] for n in body["timeline"]] == ["n1", "n2", "n3", "n4", "n5"]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = gw.client.get("/v1/executions/exe_1/nodes", params=params, headers=gw.as_tenant())
+        seen += [n["node_id"] for n in page.json()["nodes"]]
+        if (cursor := page.json()["next_cursor"]) is None:
+            break
+    assert seen == ["n1", "n2", "n3", "n4", "n5"]
+
+
 def test_workflow_executions_newest_first_with_paging_and_status(gw, wf) -> None:
     for i, status in enumerate(["completed", "failed", "completed", "waiting"]):
         execution(gw, f"exe_{i}", status=status, minutes=i)

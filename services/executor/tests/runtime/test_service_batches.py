@@ -179,16 +179,17 @@ async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() 
 
     assert len(store.executions) == 3
     assert all(doc["status"] == "completed" for doc in store.executions.values())
-    # one read of waits, one of the active workflows, one insert of the node runs (one
-    # document per execution's command, 3 runs each: the reply runs twice, requested then
-    # answered at once), then one insert of the executions: a timeline before its state
+    # one read of waits, one of the active workflows, then one insert of the executions, each
+    # with its node runs in it (3 each: the reply runs twice, requested then answered at
+    # once): a new execution's state and timeline are written together
     writes = [c for c in store.calls if c != "send"]
-    assert writes == ["reply_waits", "active_for", "node_runs:3", "create_many:3"]
-    assert sorted(len(json.loads(d["runs_json"])) for d in store.node_runs.values()) == [3, 3, 3]
+    assert writes == ["reply_waits", "active_for", "create_many:3"]
+    assert store.node_runs == {}
+    for doc in store.executions.values():
+        assert [r["seq"] for r in json.loads(doc["first_runs_json"])] == [1, 2, 3]
+        assert doc["first_runs_last_seq"] == 3
     assert store.calls[-1] == "send"
-    assert store.calls.index("send") > max(
-        store.calls.index("create_many:3"), store.calls.index("node_runs:3")
-    )
+    assert store.calls.index("send") > store.calls.index("create_many:3")
     # started in the same pass: no start command to itself
     assert sent.of(ExecutionRequested) == []
     assert len(sent.of(ExecutionCompleted)) == 3
@@ -231,6 +232,10 @@ async def test_commands_of_one_execution_in_a_batch_read_and_write_it_once() -> 
     assert stored["applied_commands"] == [settled.command_id]  # the second changed nothing
     assert [c for c in store.calls if c != "send"] == ["get", "node_runs:1", "save"]
     assert len(sent.of(NotificationRequested)) == 1
+    # the first command's runs stay in the execution, the later ones are in node_runs
+    assert [r["seq"] for r in json.loads(stored["first_runs_json"])] == [1, 2]
+    (later,) = store.node_runs.values()
+    assert (later["seq"], later["last_seq"]) == (3, 5)
 
     # redelivered after a crash before the sends: the outbox goes out again, nothing reruns
     sent.events.clear()

@@ -31,6 +31,7 @@ from executor.runtime.step import (
     Limits,
     PermanentStepError,
     apply,
+    embed_first_runs,
     node_runs_document,
 )
 from executor.telemetry import context_from, current_traceparent, record_node_spans, tracer
@@ -343,16 +344,23 @@ class ExecutionService:
         """Node runs first, then the executions at once (new ones inserted, others replaced
         conditionally on their version: ConcurrentUpdate fails the batch and the next attempt
         reads afresh), then every send, then (by the caller's return) the offsets. Node runs
-        before their execution: whoever sees an execution's state also finds its timeline."""
-        await self._executions.record_node_runs(
-            [r for t in batch.touched.values() for r in t.node_runs]
-        )
-        saves = [
-            self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
-            for t in batch.touched.values()
-            if t.stored_version is not None
-        ]
-        new = [t.doc for t in batch.touched.values() if t.stored_version is None]
+        before their execution: whoever sees an execution's state also finds its timeline. A
+        new execution's first node runs go in its own document (``embed_first_runs``): one
+        write fewer for the batch, and its state and timeline appear together."""
+        runs: list[Document] = []
+        new: list[Document] = []
+        saves = []
+        for t in batch.touched.values():
+            if t.stored_version is None:
+                new.append(t.doc)
+                runs.extend(embed_first_runs(t.doc, t.node_runs))
+            else:
+                runs.extend(t.node_runs)
+                saves.append(
+                    self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
+                )
+        if runs:
+            await self._executions.record_node_runs(runs)
         existed, *_ = await _all(self._executions.create_many(new), *saves)
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():

@@ -386,5 +386,21 @@ def node_runs_document(runs: list[Document]) -> Document:
     }
 
 
+EMBEDDED_RUNS_MAX_CHARS = 32_000
+
+
+def embed_first_runs(doc: Document, documents: list[Document]) -> list[Document]:
+    """Put a new execution's first node-run documents into the execution document itself
+    (``first_runs_json``, runs up to ``first_runs_last_seq``), written in the same insert;
+    those too large to carry in every later write of the execution are returned, to go to
+    ``node_runs`` as usual. The history reads both places."""
+    texts = [d["runs_json"] for d in documents]
+    if not texts or sum(len(t) for t in texts) > EMBEDDED_RUNS_MAX_CHARS:
+        return documents
+    doc["first_runs_json"] = "[" + ",".join(t[1:-1] for t in texts) + "]"
+    doc["first_runs_last_seq"] = documents[-1]["last_seq"]
+    return []
+
+
 def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -15,6 +15,7 @@ from trigger_gateway.adapters.keyset import newest_first, older_than
 Document = dict[str, Any]
 # Engine internals and payload copies stay out of listings.
 _LISTED = {
+    "first_runs_json": 0,
     "state_json": 0,
     "outbox_json": 0,
     "trigger_json": 0,
@@ -84,22 +85,29 @@ class ExecutionReadRepository:
         return [doc async for doc in cursor]
 
     async def node_runs(
-        self, execution_id: str, *, limit: int, after_seq: int | None = None
+        self, execution: Document, *, limit: int, after_seq: int | None = None
     ) -> list[Document]:
-        """Node runs in the order they ran (``input``/``output`` decoded), at most ``limit``.
-        The executor writes one document per command with its runs as JSON text (``seq`` the
-        first, ``last_seq`` the last); a document without ``runs_json`` is one run, as an
-        earlier version wrote them."""
-        query: Document = {"execution_id": execution_id}
-        if after_seq is not None:
+        """An execution's node runs in the order they ran (``input``/``output`` decoded), at
+        most ``limit``. The first ones may be in the execution document itself
+        (``first_runs_json``, up to ``first_runs_last_seq``: written with it when it was
+        created), the others in ``node_runs``, one document per command with its runs as JSON
+        text (``seq`` the first, ``last_seq`` the last); a document without ``runs_json`` is
+        one run, as an earlier version wrote them."""
+        after = -1 if after_seq is None else after_seq
+        runs = [r for r in embedded_runs(execution) if r["seq"] > after]
+        if len(runs) >= limit:
+            return runs[:limit]
+        after = max(after, int(execution.get("first_runs_last_seq", -1)))
+        query: Document = {"execution_id": execution["_id"]}
+        if after >= 0:
             query["$or"] = [
-                {"last_seq": {"$gt": after_seq}},
-                {"last_seq": {"$exists": False}, "seq": {"$gt": after_seq}},
+                {"last_seq": {"$gt": after}},
+                {"last_seq": {"$exists": False}, "seq": {"$gt": after}},
             ]
         # every document holds at least one run: `limit` documents hold enough
         cursor = self._db.node_runs.find(query, sort=[("seq", ASCENDING)]).limit(limit)
-        runs = [run async for doc in cursor for run in runs_of(doc)]
-        return [r for r in runs if after_seq is None or r["seq"] > after_seq][:limit]
+        runs += [run async for doc in cursor for run in runs_of(doc) if run["seq"] > after]
+        return runs[:limit]
 
 
 def runs_of(doc: Document) -> list[Document]:
@@ -109,7 +117,16 @@ def runs_of(doc: Document) -> list[Document]:
         run["input"] = _decoded(run.pop("input_json", None))
         run["output"] = _decoded(run.pop("output_json", None))
         return [run]
-    runs: list[Document] = json.loads(doc["runs_json"])
+    return _decoded_runs(doc["runs_json"])
+
+
+def embedded_runs(execution: Document) -> list[Document]:
+    """The node runs written in the execution document when it was created."""
+    return _decoded_runs(execution.get("first_runs_json"))
+
+
+def _decoded_runs(runs_json: str | None) -> list[Document]:
+    runs: list[Document] = json.loads(runs_json) if runs_json else []
     for run in runs:
         for moment in ("started_at", "finished_at"):
             if isinstance(run.get(moment), str):

@@ -111,7 +111,7 @@ async def get_execution(execution_id: str, tenant: TenantDep, gw: GatewayDep) ->
     """Status, trigger, timing, counters, final variables, error, what it waits for, and the
     first node runs (all of them at `/nodes`)."""
     doc = await _execution(gw, tenant, execution_id)
-    runs = await gw.executions.node_runs(execution_id, limit=TIMELINE_LIMIT + 1)
+    runs = await gw.executions.node_runs(doc, limit=TIMELINE_LIMIT + 1)
     return {
         **_summary(doc),
         "trigger": _decoded(doc.get("trigger_json")),
@@ -132,10 +132,10 @@ async def list_node_runs(
 ) -> dict[str, Any]:
     """The node timeline in run order: each run with its input and output context, timing,
     status and error."""
-    await _execution(gw, tenant, execution_id)
+    doc = await _execution(gw, tenant, execution_id)
     after = position("nodes", cursor, 1)
     runs = await gw.executions.node_runs(
-        execution_id, limit=limit + 1, after_seq=None if after is None else int(after[0])
+        doc, limit=limit + 1, after_seq=None if after is None else int(after[0])
     )
     items, next_cursor = page_of("nodes", runs, limit, lambda r: (r["seq"],))
     return {
