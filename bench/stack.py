@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import gc
 import hashlib
 import json
 import math
@@ -707,6 +708,11 @@ class Bench:
         return service_processes({p.pid for p in self.stack.processes.values()})
 
     async def run_phase(self, phase: Phase) -> Phase:
+        # Latency runs from the scheduled send time, so this process's own pauses count as the
+        # system's: what earlier phases left (samples, observed messages) is frozen out of
+        # the collector's walks (a full collection over it stalled sending by up to 159 ms).
+        gc.collect()
+        gc.freeze()
         others = self.other_stacks()
         phase.before = await self.snapshot()
         stop = asyncio.Event()
@@ -733,6 +739,11 @@ class Bench:
         phase.result["other_stacks"] = others
         if others:
             log(f"WARNING: {phase.name} ran beside another stack: {', '.join(others)}")
+        if phase.max_lag > 0.02:
+            log(
+                f"{phase.name}: the load generator sent up to {phase.max_lag * 1000:.0f} ms "
+                "late (counted in the latency: it runs from the scheduled send time)"
+            )
         log(headline(phase))
         return phase
 
