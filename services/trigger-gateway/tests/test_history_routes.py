@@ -30,6 +30,19 @@ def execution(gw, execution_id: str, status: str = "completed", minutes: int = 0
     }
 
 
+def node_ids_page_by_page(gw, execution_id: str) -> list[str]:
+    """The timeline through `/nodes`, two runs a page, following the cursors."""
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = gw.client.get(
+            f"/v1/executions/{execution_id}/nodes", params=params, headers=gw.as_tenant()
+        )
+        seen += [n["node_id"] for n in page.json()["nodes"]]
+        if (cursor := page.json()["next_cursor"]) is None:
+            return seen
+
+
 @pytest.fixture
 def wf(gw) -> str:
     gw.workflows.workflows["wf_1"] = {
@@ -88,14 +101,7 @@ def test_node_timeline_pages_in_run_order_across_both_stored_shapes(gw) -> None:
     gw.executions.runs.append(
         {"execution_id": "exe_1", "seq": 3, "last_seq": 5, "runs_json": json.dumps(runs)}
     )
-    seen, cursor = [], None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = gw.client.get("/v1/executions/exe_1/nodes", params=params, headers=gw.as_tenant())
-        seen += [n["node_id"] for n in page.json()["nodes"]]
-        if (cursor := page.json()["next_cursor"]) is None:
-            break
-    assert seen == ["n1", "n2", "n3", "n4", "n5"]
+    assert node_ids_page_by_page(gw, "exe_1") == ["n1", "n2", "n3", "n4", "n5"]
 
 
 def test_node_timeline_starts_with_the_runs_written_in_the_execution_itself(gw) -> None:
@@ -107,14 +113,7 @@ def test_node_timeline_starts_with_the_runs_written_in_the_execution_itself(gw) 
     )
     body = gw.client.get("/v1/executions/exe_1", headers=gw.as_tenant()).json()
     assert [n["node_id"] for n in body["timeline"]] == ["n1", "n2", "n3", "n4", "n5"]
-    seen, cursor = [], None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = gw.client.get("/v1/executions/exe_1/nodes", params=params, headers=gw.as_tenant())
-        seen += [n["node_id"] for n in page.json()["nodes"]]
-        if (cursor := page.json()["next_cursor"]) is None:
-            break
-    assert seen == ["n1", "n2", "n3", "n4", "n5"]
+    assert node_ids_page_by_page(gw, "exe_1") == ["n1", "n2", "n3", "n4", "n5"]
 
 
 def test_workflow_executions_newest_first_with_paging_and_status(gw, wf) -> None:

@@ -83,6 +83,13 @@ async def until(condition: Any, timeout: float = 2.0) -> None:
             await asyncio.sleep(0.005)
 
 
+async def hold_on_a_first_batch(aio: FakeAiokafka, handler: Handler) -> None:
+    """The handler busy with a first batch (record 0 of partition 0) until released."""
+    handler.hold = asyncio.Event()
+    aio.arrive(Record(0, 0))
+    await until(lambda: handler.batches == [[(0, 0)]])
+
+
 async def started(max_records: int = 100) -> tuple[TopicConsumer, FakeAiokafka, Handler, list[str]]:
     aio, handler, settled = FakeAiokafka(), Handler(), []
 
@@ -104,9 +111,7 @@ async def started(max_records: int = 100) -> tuple[TopicConsumer, FakeAiokafka, 
 
 async def test_records_arriving_during_a_batch_are_read_at_once_and_handled_together() -> None:
     consumer, aio, handler, _ = await started()
-    handler.hold = asyncio.Event()
-    aio.arrive(Record(0, 0))
-    await until(lambda: handler.batches == [[(0, 0)]])
+    await hold_on_a_first_batch(aio, handler)
     aio.arrive(Record(0, 1))
     aio.arrive(Record(1, 0))
     aio.arrive(Record(0, 2))
@@ -121,9 +126,7 @@ async def test_records_arriving_during_a_batch_are_read_at_once_and_handled_toge
 
 async def test_a_batch_is_at_most_max_records() -> None:
     consumer, aio, handler, _ = await started(max_records=2)
-    handler.hold = asyncio.Event()
-    aio.arrive(Record(0, 0))
-    await until(lambda: len(handler.batches) == 1)
+    await hold_on_a_first_batch(aio, handler)
     aio.arrive(*(Record(0, o) for o in range(1, 6)))
     await until(lambda: aio.fetchable.empty())
     handler.hold.set()
@@ -134,9 +137,7 @@ async def test_a_batch_is_at_most_max_records() -> None:
 
 async def test_a_seek_drops_what_was_read_of_that_partition_only() -> None:
     consumer, aio, handler, _ = await started()
-    handler.hold = asyncio.Event()
-    aio.arrive(Record(0, 0))
-    await until(lambda: len(handler.batches) == 1)
+    await hold_on_a_first_batch(aio, handler)
     aio.arrive(Record(0, 1), Record(1, 5), Record(0, 2))
     await until(lambda: aio.fetchable.empty())
     await asyncio.sleep(0.01)
@@ -150,9 +151,7 @@ async def test_a_seek_drops_what_was_read_of_that_partition_only() -> None:
 
 async def test_revoked_partitions_are_dropped_and_the_work_in_flight_settled() -> None:
     consumer, aio, handler, settled = await started()
-    handler.hold = asyncio.Event()
-    aio.arrive(Record(0, 0))
-    await until(lambda: len(handler.batches) == 1)
+    await hold_on_a_first_batch(aio, handler)
     aio.arrive(Record(0, 1), Record(1, 1))
     await until(lambda: aio.fetchable.empty())
     await asyncio.sleep(0.01)
@@ -166,9 +165,7 @@ async def test_revoked_partitions_are_dropped_and_the_work_in_flight_settled() -
 
 async def test_stop_finishes_the_batch_settles_then_leaves() -> None:
     consumer, aio, handler, settled = await started()
-    handler.hold = asyncio.Event()
-    aio.arrive(Record(0, 0))
-    await until(lambda: len(handler.batches) == 1)
+    await hold_on_a_first_batch(aio, handler)
     stopping = asyncio.create_task(consumer.stop())
     await asyncio.sleep(0.01)
     assert not stopping.done() and not aio.stopped  # the batch is still being handled
