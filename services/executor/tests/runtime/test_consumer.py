@@ -184,3 +184,12 @@ async def test_a_handler_that_raises_does_not_stop_the_consumer() -> None:
     assert consumer.running
     await consumer.stop()
     assert not consumer.running
+
+
+async def test_a_consumer_that_never_started_stops_quietly() -> None:
+    aio = FakeAiokafka()
+    consumer = TopicConsumer(
+        TOPIC, Handler(), group_id="g", bootstrap_servers="unused", consumer=aio
+    )
+    await consumer.stop()  # start-up failed before this consumer's turn
+    assert aio.stopped and not consumer.running

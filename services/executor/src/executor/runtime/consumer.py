@@ -80,6 +80,9 @@ class TopicConsumer:
         group; what was read and not handled comes again (to whoever has the partition)."""
         self._stopping = True
         self._ready.set()
+        if not self._tasks:  # never started (start-up failed before it)
+            await self._consumer.stop()
+            return
         reader, handler = self._tasks
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
