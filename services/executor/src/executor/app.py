@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
-from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from executor.adapters.store import (
     DeadLetterRepository,
@@ -20,7 +19,7 @@ from executor.adapters.store import (
     ensure_indexes,
     is_ferretdb,
 )
-from executor.handlers.http import health, validate_workflow
+from executor.handlers.http import health, metrics, validate_workflow
 from executor.handlers.kafka import build_consumers
 from executor.runtime.consumer import TopicConsumer
 from executor.runtime.service import ExecutionService
@@ -98,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/healthz", health(consumers)),
-            Mount("/metrics", make_asgi_app()),
+            Route("/metrics", metrics),
             Route("/v1/workflows/validate", validate_workflow, methods=["POST"]),
         ],
         lifespan=lifespan,

@@ -1,4 +1,4 @@
-"""The executor's HTTP surface: health (its consumers run), and workflow validation for the
+"""The executor's HTTP surface: health (its consumers run), metrics, and workflow validation for the
 gateway (the executor owns the node catalogue, so it is the one that can tell whether a workflow
 is valid)."""
 
@@ -8,8 +8,9 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from executor.runtime import engine
 
@@ -29,6 +30,11 @@ def health(consumers: Sequence[Running]) -> Callable[[Request], Awaitable[JSONRe
         )
 
     return healthz
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus' text format, at `/metrics` itself (a mounted app would redirect there)."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def validate_workflow(request: Request) -> JSONResponse:

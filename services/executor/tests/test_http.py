@@ -1,0 +1,30 @@
+"""The executor's HTTP routes, without its start-up (no Kafka or MongoDB here): health says
+the consumers are not running, metrics are served in place, validation answers."""
+
+from __future__ import annotations
+
+from executor.app import create_app
+from starlette.testclient import TestClient
+
+
+def client() -> TestClient:
+    return TestClient(create_app())  # not entered: the lifespan (start-up) does not run
+
+
+def test_health_is_503_until_the_consumers_run() -> None:
+    answer = client().get("/healthz")
+    assert answer.status_code == 503 and answer.json() == {"consumers": "down"}
+
+
+def test_metrics_are_served_at_their_path_without_a_redirect() -> None:
+    answer = client().get("/metrics", follow_redirects=False)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+
+
+def test_validation_names_what_is_wrong() -> None:
+    c = client()
+    assert c.post("/v1/workflows/validate", content=b"{oops").status_code == 400
+    assert c.get("/v1/workflows/validate").status_code == 405
+    answer = c.post("/v1/workflows/validate", json={"nodes": [], "edges": []})
+    assert answer.status_code == 200 and answer.json()["problems"]
