@@ -253,11 +253,17 @@ TWO_LOOKUPS = chain(
 )
 
 
-async def test_a_command_planned_while_the_last_write_is_in_flight_builds_on_it() -> None:
+async def waiting_on_the_first_lookup() -> tuple[ExecutionService, Store, Sent, Doc, str]:
+    """A TWO_LOOKUPS execution, started and waiting for its first lookup's effect."""
     svc, store, sent = service(TWO_LOOKUPS)
     await svc.on_triggers([trigger("t1")])
     exe = store.executions[execution_id_for("t1", "wf_1")]
     (first,) = exe["waiting_for"]
+    return svc, store, sent, exe, first
+
+
+async def test_a_command_planned_while_the_last_write_is_in_flight_builds_on_it() -> None:
+    svc, store, sent, exe, first = await waiting_on_the_first_lookup()
     flush_first = await svc.plan_commands([command(settle(exe, first, "#1"))])
     # not written yet: the next command (its effect known only from that plan) is planned
     # on the document being written, without reading MongoDB
@@ -277,10 +283,7 @@ async def test_a_command_planned_while_the_last_write_is_in_flight_builds_on_it(
 
 
 async def test_a_failed_write_forgets_what_was_planned_on_it() -> None:
-    svc, store, _ = service(TWO_LOOKUPS)
-    await svc.on_triggers([trigger("t1")])
-    exe = store.executions[execution_id_for("t1", "wf_1")]
-    (first,) = exe["waiting_for"]
+    svc, store, _, exe, first = await waiting_on_the_first_lookup()
     flush = await svc.plan_commands([command(settle(exe, first, "#1"))])
     assert exe["_id"] in svc._pending
 
