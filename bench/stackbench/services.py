@@ -1,0 +1,86 @@
+"""The five services as processes of this run (and more executors with --executors)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+from .settings import ADMIN_TOKEN, KAFKA, MONGO, PORT_BASE, REPO, RUN, SERVICES
+
+
+class Stack:
+    """The five services as processes of this run."""
+
+    def __init__(self, database: str, hook: bool, executors: int = 1) -> None:
+        self.database = database
+        self.hook = hook
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.code = "?"  # the code the services ran (machine.code_version): set when they start
+        # name -> (module, env prefix, port offset); replicas of the executor (stateless: they
+        # share its consumer group, Kafka splits the partitions) on ports after the five.
+        self.instances = dict(SERVICES)
+        for i in range(2, executors + 1):
+            self.instances[f"executor-{i}"] = ("executor", "EXECUTOR", 3 + i)
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+            "MONGO_URI": MONGO,
+            "MONGO_DATABASE": database,
+            "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+            "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{PORT_BASE + 1}",
+            "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{PORT_BASE}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # no span export in a benchmark
+        for module, prefix, offset in SERVICES.values():
+            self.env[f"{prefix}_PORT"] = str(PORT_BASE + offset)
+            if module != "trigger_gateway":
+                self.env[f"{prefix}_GROUP_ID"] = f"connectflo-{module}-bench"
+        self.groups = [v for k, v in self.env.items() if k.endswith("_GROUP_ID")]
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{PORT_BASE + self.instances[name][2]}"
+
+    def start(self) -> None:
+        RUN.mkdir(parents=True, exist_ok=True)
+        for name, (module, prefix, offset) in self.instances.items():
+            logfile = (RUN / f"{name}.log").open("wb")
+            command = [sys.executable, "-m", module]
+            if self.hook:
+                command = [sys.executable, str(REPO / "bench" / "service_hook.py"), module]
+            env = {**self.env, f"{prefix}_PORT": str(PORT_BASE + offset)}
+            self.processes[name] = subprocess.Popen(
+                command, env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=REPO
+            )
+        for name in self.instances:
+            self.wait_healthy(name)
+
+    def wait_healthy(self, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url(name)}/healthz", timeout=2).is_success:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} not healthy after {timeout}s:\n{self.tail(name)}")
+
+    def tail(self, name: str) -> str:
+        return (RUN / f"{name}.log").read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
