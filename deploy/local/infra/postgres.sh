@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Sourced by infra.sh: the PostgreSQL cluster under FerretDB (FERRETDB_BACKEND=postgresql), in
+# .run/postgres, from the machine's PostgreSQL server binaries. Needs RUN, say/die and
+# close_inherited_fds (infra/processes.sh).
+
+PG_DIR="$RUN/postgres"
+PG_PORT="${FERRETDB_PG_PORT:-54329}"
+
+pg_bin() { # the newest PostgreSQL server binaries on this machine
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n "$dir" && -x "$dir/pg_ctl" ]] ||
+    die "FERRETDB_BACKEND=postgresql needs PostgreSQL's server (Debian: apt-get install postgresql)"
+  echo "$dir"
+}
+
+as_postgres() { # PostgreSQL refuses to run as root
+  if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  local bin
+  bin="$(pg_bin)"
+  mkdir -p "$PG_DIR"
+  [[ "$(id -u)" == 0 ]] && chown postgres "$PG_DIR"
+  if [[ ! -f "$PG_DIR/data/PG_VERSION" ]]; then
+    say "mongo: creating the PostgreSQL cluster for FerretDB in $PG_DIR/data"
+    as_postgres "$bin/initdb" -D "$PG_DIR/data" -A trust -U postgres --no-sync >"$PG_DIR/initdb.log" 2>&1 ||
+      die "initdb failed (log: $PG_DIR/initdb.log)"
+  fi
+  if ! as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    say "mongo: starting PostgreSQL on 127.0.0.1:$PG_PORT (log $PG_DIR/postgres.log)"
+    # fsync off: a development database; a crash of a process (what the tests do) loses nothing.
+    # Statistics target 10 and a 10 ms autovacuum cost delay: FerretDB's queries do not use the
+    # column statistics (one jsonb column), and an ANALYZE over large execution documents, with
+    # autovacuum's default pace, took a core's tenth for a minute after a burst of inserts.
+    # In a subshell without our descriptors: the server outlives us and must not hold the lock.
+    (
+      close_inherited_fds
+      as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 start \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms" </dev/null >/dev/null
+    ) || die "PostgreSQL did not start (log: $PG_DIR/postgres.log)"
+  fi
+  as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \
+    "select 1 from pg_database where datname = 'ferretdb'" | grep -q 1 ||
+    as_postgres "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ferretdb
+}
+
+stop_postgres() {
+  [[ -f "$PG_DIR/data/PG_VERSION" ]] || return 0
+  local bin
+  bin="$(pg_bin)"
+  if as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null
+    say "mongo: PostgreSQL stopped"
+  fi
+}
