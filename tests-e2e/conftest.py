@@ -1,8 +1,9 @@
 """End-to-end fixtures: the real Kafka and MongoDB-wire server (started by our own scripts, or the
 ones KAFKA_BOOTSTRAP_SERVERS / MONGO_URI name), and the five services as real OS processes.
 
-The services under test get their own ports (18080-18084), consumer groups (suffix -e2e) and
-database (a fresh one per run), so a developer's `make up` stack and its data stay untouched.
+The services under test (deploy/services.tsv) get their own ports (the table's + 10,000:
+18080-18084), consumer groups (the table's + `-e2e`) and database (a fresh one per run), so a
+developer's `make up` stack and its data stay untouched.
 
 A service that dies while a test runs fails that test with the tail of its log (checked while
 waiting and after every test), and the next test gets it restarted; a service a test killed on
@@ -12,6 +13,7 @@ purpose (`stack.kill`) and did not restart is restarted before the next test too
 from __future__ import annotations
 
 import asyncio
+import csv
 import fcntl
 import os
 import secrets
@@ -35,14 +37,37 @@ MONGO = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
 ADMIN_TOKEN = "e2e-admin-token"
 LOCK_FILE = "/tmp/connectflo-e2e.lock"
 
-SERVICES = {
-    "trigger-gateway": ("trigger_gateway", "GATEWAY", 18080),
-    "executor": ("executor", "EXECUTOR", 18081),
-    "scheduler": ("scheduler", "SCHEDULER", 18082),
-    "integrations": ("integrations", "INTEGRATIONS", 18083),
-    "notifier": ("notifier", "NOTIFIER", 18084),
-}
-START_ORDER = ("executor", "notifier", "scheduler", "integrations", "trigger-gateway")
+E2E_PORT_OFFSET = 10_000
+E2E_GROUP_SUFFIX = "-e2e"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A row of deploy/services.tsv, on this session's port and in its consumer group."""
+
+    module: str
+    prefix: str
+    port: int
+    group: str | None
+
+
+def _service_table() -> dict[str, Service]:
+    """deploy/services.tsv (tab-separated, a header line, # comments), in its start order."""
+    with (REPO / "deploy" / "services.tsv").open(newline="") as table:
+        rows = csv.DictReader((line for line in table if not line.startswith("#")), delimiter="\t")
+        return {
+            row["name"]: Service(
+                module=row["module"],
+                prefix=row["env_prefix"],
+                port=int(row["port"]) + E2E_PORT_OFFSET,
+                group=None if row["group"] == "-" else row["group"] + E2E_GROUP_SUFFIX,
+            )
+            for row in rows
+        }
+
+
+# Started in the table's order: the consumers first, the gateway last.
+SERVICES = _service_table()
 
 
 class ServiceDied(AssertionError):
@@ -72,7 +97,7 @@ class Stack:
 
     def start(self, name: str) -> None:
         """Start (or restart) one service and wait until it is healthy."""
-        module, _prefix, port = SERVICES[name]
+        module, port = SERVICES[name].module, SERVICES[name].port
         log = (RUN / f"{name}.log").open("ab")
         log.write(f"\n--- e2e: starting {name} at {time.strftime('%H:%M:%S')} ---\n".encode())
         log.flush()
@@ -102,7 +127,7 @@ class Stack:
 
     def restart_missing(self) -> None:
         """Start every service that is not running (killed by a test, or died)."""
-        for name in START_ORDER:
+        for name in SERVICES:
             process = self.processes.get(name)
             if process is None or process.poll() is not None:
                 self.start(name)
@@ -274,15 +299,15 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         "MONGO_URI": MONGO,
         "MONGO_DATABASE": database,
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'][2]}",
-        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{SERVICES['trigger-gateway'][2]}",
+        "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'].port}",
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}",
     }
     groups = []
-    for module, prefix, port in SERVICES.values():
-        env[f"{prefix}_PORT"] = str(port)
-        if module != "trigger_gateway":
-            env[f"{prefix}_GROUP_ID"] = f"connectflo-{module}-e2e"
-            groups.append(env[f"{prefix}_GROUP_ID"])
+    for service in SERVICES.values():
+        env[f"{service.prefix}_PORT"] = str(service.port)
+        if service.group is not None:
+            env[f"{service.prefix}_GROUP_ID"] = service.group
+            groups.append(service.group)
     # This session's consumers start at the end of the topics, not behind what `make bench`
     # or `make up` produced on them since the last session (their tenants are not here).
     subprocess.run(
@@ -296,7 +321,7 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         env=env,
     )
     stack = Stack(
-        gateway_url=f"http://127.0.0.1:{SERVICES['trigger-gateway'][2]}",
+        gateway_url=f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}",
         database=database,
         kafka=KAFKA,
         mongo_uri=MONGO,
@@ -304,7 +329,7 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         env=env,
     )
     try:
-        for name in START_ORDER:
+        for name in SERVICES:
             stack.start(name)
         yield stack
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .settings import INFRA, REPO, SERVICES
 
-MODULES = {module for module, _prefix, _offset in SERVICES.values()}
+MODULES = {service.module for service in SERVICES.values()}
 
 
 def service_processes(exclude: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
@@ -70,8 +70,8 @@ def postmaster_pid() -> int | None:
 def make_up_services() -> list[str]:
     """Services of a `make up` stack (deploy/local/services.sh) that are running now."""
     running = []
-    for name, (module, _prefix, _offset) in SERVICES.items():
-        pid = read_pid(REPO / ".run" / "services" / f"{module}.pid")
+    for name, (module, *_rest, listed_as) in SERVICES.items():
+        pid = read_pid(REPO / ".run" / "services" / f"{listed_as}.pid")
         if pid is None:
             continue
         with contextlib.suppress(OSError):

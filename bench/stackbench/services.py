@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from .settings import ADMIN_TOKEN, KAFKA, MONGO, PORT_BASE, REPO, RUN, SERVICES
+from .settings import ADMIN_TOKEN, KAFKA, MONGO, PORT_BASE, REPO, RUN, SERVICES, Service
 
 
 class Stack:
@@ -21,34 +21,34 @@ class Stack:
         self.hook = hook
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.code = "?"  # the code the services ran (machine.code_version): set when they start
-        # name -> (module, env prefix, port offset); replicas of the executor (stateless: they
-        # share its consumer group, Kafka splits the partitions) on ports after the five.
-        self.instances = dict(SERVICES)
+        # name -> Service; replicas of the executor (stateless: they share its consumer group,
+        # Kafka splits the partitions) on ports after the five.
+        self.instances: dict[str, Service] = dict(SERVICES)
         for i in range(2, executors + 1):
-            self.instances[f"executor-{i}"] = ("executor", "EXECUTOR", 3 + i)
+            self.instances[f"executor-{i}"] = SERVICES["executor"]._replace(offset=3 + i)
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
             "MONGO_URI": MONGO,
             "MONGO_DATABASE": database,
             "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-            "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{PORT_BASE + 1}",
-            "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{PORT_BASE}",
+            "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['executor'].offset}",
+            "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['gateway'].offset}",
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # no span export in a benchmark
-        for module, prefix, offset in SERVICES.values():
-            self.env[f"{prefix}_PORT"] = str(PORT_BASE + offset)
-            if module != "trigger_gateway":
-                self.env[f"{prefix}_GROUP_ID"] = f"connectflo-{module}-bench"
+        for service in SERVICES.values():
+            self.env[f"{service.prefix}_PORT"] = str(PORT_BASE + service.offset)
+            if service.group is not None:
+                self.env[f"{service.prefix}_GROUP_ID"] = service.group
         self.groups = [v for k, v in self.env.items() if k.endswith("_GROUP_ID")]
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{PORT_BASE + self.instances[name][2]}"
+        return f"http://127.0.0.1:{PORT_BASE + self.instances[name].offset}"
 
     def start(self) -> None:
         RUN.mkdir(parents=True, exist_ok=True)
-        for name, (module, prefix, offset) in self.instances.items():
+        for name, (module, prefix, offset, *_rest) in self.instances.items():
             logfile = (RUN / f"{name}.log").open("wb")
             command = [sys.executable, "-m", module]
             if self.hook:

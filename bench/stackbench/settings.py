@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import secrets
 from pathlib import Path
+from typing import NamedTuple
 
 from contracts.topics import ALL_TOPICS
 
@@ -21,11 +23,34 @@ PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "28080"))
 ADMIN_TOKEN = "bench-" + secrets.token_hex(8)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# name: (module, env prefix, port offset); started in this order, the gateway last.
-SERVICES = {
-    "executor": ("executor", "EXECUTOR", 1),
-    "notifier": ("notifier", "NOTIFIER", 4),
-    "scheduler": ("scheduler", "SCHEDULER", 2),
-    "integrations": ("integrations", "INTEGRATIONS", 3),
-    "gateway": ("trigger_gateway", "GATEWAY", 0),
-}
+
+class Service(NamedTuple):
+    module: str
+    prefix: str  # of its environment variables
+    offset: int  # its port: PORT_BASE + offset
+    group: str | None  # its consumer group in a bench run
+    listed_as: str  # its name in deploy/services.tsv (and .run/services/<name>.pid)
+
+
+def service_table() -> dict[str, Service]:
+    """deploy/services.tsv (tab-separated, a header line, # comments), in its start order (the
+    consumers first, the gateway last), with the bench's ports and groups. The bench names a
+    service by its env prefix (gateway, not trigger-gateway), as its reports always have."""
+    with (REPO / "deploy" / "services.tsv").open(newline="") as table:
+        rows = list(
+            csv.DictReader((line for line in table if not line.startswith("#")), delimiter="\t")
+        )
+    lowest = min(int(row["port"]) for row in rows)
+    return {
+        row["env_prefix"].lower(): Service(
+            module=row["module"],
+            prefix=row["env_prefix"],
+            offset=int(row["port"]) - lowest,
+            group=None if row["group"] == "-" else row["group"] + "-bench",
+            listed_as=row["name"],
+        )
+        for row in rows
+    }
+
+
+SERVICES = service_table()

@@ -1,24 +1,19 @@
 #!/usr/bin/env bash
 # Run the five ConnectFlo services locally, each as its own OS process from the workspace venv.
 #
-# Usage: deploy/local/services.sh start|stop|restart|status|logs [-f] [SERVICE]
-#   SERVICE: trigger-gateway | executor | scheduler | integrations | notifier (default: all five)
+# Usage: deploy/local/services.sh start|stop|restart|status|logs [-f] [SERVICE...]
+#   SERVICE: a name in deploy/services.tsv (default: all five, in its order)
 #   start    `.venv/bin/python -m <module>` in the background (no-op when running), then waits for
 #            GET http://127.0.0.1:<port>/healthz answering 2xx (60s; on failure the log tail, exit 1;
 #            2xx, not just 200: FastStream's make_ping_asgi answers 204 No Content), then until
-#            the consumer groups of those it started are Stable with a member (kafka_topics.py
-#            --wait-groups), so the first trigger does not wait for a rebalance
+#            the consumer groups of those it started are Stable with all their members
+#            (kafka_topics.py --wait-groups), so the first trigger does not wait for a rebalance
 #   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
 #   status   one line per service: running/stopped, pid, address, /healthz (exit 3 if one is not up)
 #   logs     tail the log(s); -f follows
 #
-#   service          module           port  env var
-#   trigger-gateway  trigger_gateway  8080  GATEWAY_PORT
-#   executor         executor         8081  EXECUTOR_PORT
-#   scheduler        scheduler        8082  SCHEDULER_PORT
-#   integrations     integrations     8083  INTEGRATIONS_PORT
-#   notifier         notifier         8084  NOTIFIER_PORT
-#
+# Each service's module, port (<ENV_PREFIX>_PORT overrides it), consumer group (<ENV_PREFIX>_GROUP_ID
+# overrides it) and number of group members come from deploy/services.tsv (printed below).
 # The environment is passed through (KAFKA_BOOTSTRAP_SERVERS, MONGO_URI, ...); the port variable is
 # exported so the service and this script agree. Start Kafka and Mongo first: infra.sh start.
 # State: .run/services/<name>.pid and .run/services/<name>.log.
@@ -35,26 +30,25 @@ PY="${SERVICES_PYTHON:-$REPO/.venv/bin/python}"
 STATE="$REPO/.run/services"
 START_TIMEOUT="${SERVICES_START_TIMEOUT:-60}"
 
-ALL=(trigger-gateway executor scheduler integrations notifier)
-declare -A MODULE=(
-  [trigger-gateway]=trigger_gateway [executor]=executor [scheduler]=scheduler
-  [integrations]=integrations [notifier]=notifier
-)
-declare -A PORT_VAR=(
-  [trigger-gateway]=GATEWAY_PORT [executor]=EXECUTOR_PORT [scheduler]=SCHEDULER_PORT
-  [integrations]=INTEGRATIONS_PORT [notifier]=NOTIFIER_PORT
-)
-# group:members of each consuming service: the consumer group it joins (<PREFIX>_GROUP_ID overrides
-# it) and its number of subscribers (each one is a member: the executor has triggers + commands)
-declare -A GROUP=(
-  [executor]="${EXECUTOR_GROUP_ID:-connectflo-executor}:2"
-  [scheduler]="${SCHEDULER_GROUP_ID:-connectflo-scheduler}:1"
-  [integrations]="${INTEGRATIONS_GROUP_ID:-connectflo-integrations}:1"
-  [notifier]="${NOTIFIER_GROUP_ID:-connectflo-notifier}:1"
-)
-declare -A DEFAULT_PORT=(
-  [trigger-gateway]=8080 [executor]=8081 [scheduler]=8082 [integrations]=8083 [notifier]=8084
-)
+TABLE="$REPO/deploy/services.tsv"
+
+# The service table: name module port env_prefix group members, tab-separated, a header line.
+ALL=()
+declare -A MODULE=() PORT_VAR=() DEFAULT_PORT=() GROUP=()
+header=1
+while IFS=$'\t' read -r name module port prefix group members; do
+  [[ -z "$name" || "$name" == \#* ]] && continue
+  if ((header)); then header=0 && continue; fi
+  ALL+=("$name")
+  MODULE[$name]="$module"
+  PORT_VAR[$name]="${prefix}_PORT"
+  DEFAULT_PORT[$name]="$port"
+  # group:members of a consuming service, the form kafka_topics.py --wait-groups takes
+  if [[ "$group" != - ]]; then
+    group_var="${prefix}_GROUP_ID"
+    GROUP[$name]="${!group_var:-$group}:$members"
+  fi
+done <"$TABLE"
 
 say() { printf 'services: %s\n' "$*"; }
 die() { printf 'services: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -168,6 +162,8 @@ stop_all() {
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  echo
+  grep -v '^#' "$TABLE" | expand -t 17,34,40,54,79 | sed 's/^/  /'
   exit 2
 }
 
