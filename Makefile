@@ -71,7 +71,7 @@ e2e: ## end-to-end tests (starts the infrastructure if it is not running)
 	$(BIN)/pytest tests-e2e -q
 
 bench-engine: bootstrap ## in-process engine benchmark
-	$(PY) services/executor/bench/engine.py
+	$(PY) services/executor/bench/interpreter.py
 
 bench: bootstrap ## the whole system under load: throughput, latency, MongoDB/Kafka per workflow, CPU (BENCH_ARGS=--quick: ~1 min)
 	$(PY) bench/stack.py $(BENCH_ARGS)

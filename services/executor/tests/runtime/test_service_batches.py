@@ -61,7 +61,7 @@ class Store:
         self.node_runs: dict[str, Doc] = {}
         self.calls: list[str] = []
 
-    # WorkflowCatalog
+    # WorkflowCatalogue
     async def active_for(self, tenant_id: str, trigger_type: str) -> list[Doc]:
         self.calls.append("active_for")
         return [
@@ -107,7 +107,7 @@ class Store:
         return []
 
 
-class Catalog:
+class Catalogue:
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -135,7 +135,7 @@ def service(definition: Doc) -> tuple[ExecutionService, Store, Sent]:
     store = Store(definition)
     sent = Sent(store)
     svc = ExecutionService(
-        Catalog(store),  # type: ignore[arg-type]
+        Catalogue(store),  # type: ignore[arg-type]
         store,  # type: ignore[arg-type]
         store,  # type: ignore[arg-type]
         sent,

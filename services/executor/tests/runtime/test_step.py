@@ -15,7 +15,7 @@ from contracts.events import (
     ExecutionRequested,
     ExecutionRetryRequested,
 )
-from executor.runtime import engine
+from executor.runtime import engine_port
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
 from executor.runtime.step import (
     EMBEDDED_RUNS_MAX_CHARS,
@@ -130,7 +130,7 @@ def of_type(doc: dict[str, Any], name: str) -> list[Any]:
 async def run(doc, definition, command, clock=None, **limits: Any):  # type: ignore[no-untyped-def]
     return await apply(
         doc,
-        engine.compile_workflow(definition),
+        engine_port.compile_workflow(definition),
         command,
         now=clock or Clock(),
         limits=Limits(**limits),

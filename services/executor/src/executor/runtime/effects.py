@@ -26,8 +26,8 @@ from contracts.events import (
     TimerRequested,
 )
 
-from executor.runtime import engine
-from executor.runtime.engine import EffectTarget
+from executor.runtime import engine_port
+from executor.runtime.engine_port import EffectTarget
 from executor.runtime.outbox import SOURCE, Outbox, outbox_entry
 
 Document = dict[str, Any]
@@ -90,7 +90,7 @@ class EffectRouter:
     def _key(self, effect_id: str) -> str:
         return f"{self._doc['_id']}:{effect_id}"
 
-    def route(self, effect: engine.Effect) -> tuple[str, dict[str, Any] | None] | None:
+    def route(self, effect: engine_port.Effect) -> tuple[str, dict[str, Any] | None] | None:
         """Request ``effect``; (effect id, result) when the path may go on at once."""
         if effect.target is EffectTarget.EXECUTOR:
             return self._executor_effect(effect)
@@ -109,7 +109,7 @@ class EffectRouter:
             self._outbox.emit(topic, event)
         return None if effect.awaits_result else (effect.effect_id, None)
 
-    def _request(self, effect: engine.Effect) -> tuple[Event, str]:
+    def _request(self, effect: engine_port.Effect) -> tuple[Event, str]:
         common: dict[str, Any] = {
             "idempotency_key": self._key(effect.effect_id),
             "execution_id": self._doc["_id"],
@@ -140,7 +140,9 @@ class EffectRouter:
             topics.INTEGRATION_REQUESTS,
         )
 
-    def _executor_effect(self, effect: engine.Effect) -> tuple[str, dict[str, Any] | None] | None:
+    def _executor_effect(
+        self, effect: engine_port.Effect
+    ) -> tuple[str, dict[str, Any] | None] | None:
         if effect.kind == WAIT_FOR_REPLY:
             conversation = str(effect.request.get("conversationId") or self._doc["_id"])
             self._actions.append(AwaitReply(conversation, effect.effect_id))
@@ -171,7 +173,7 @@ class EffectRouter:
         )
         return None if wait else (effect.effect_id, {"executionId": child_id})
 
-    def _refuse(self, effect: engine.Effect, message: str) -> None:
+    def _refuse(self, effect: engine_port.Effect, message: str) -> None:
         """Answer an effect with an error in a command to ourselves (the path sees it next)."""
         self._outbox.emit(
             topics.EXECUTION_COMMANDS,

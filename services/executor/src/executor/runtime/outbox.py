@@ -21,7 +21,7 @@ from contracts.events import (
     WaitingFor,
 )
 
-from executor.runtime import engine
+from executor.runtime import engine_port
 
 SOURCE = "/connectflo/executor"
 Document = dict[str, Any]
@@ -40,7 +40,7 @@ def error_text(error: dict[str, Any] | None) -> str | None:
     return None if error is None else str(error.get("message") or error)
 
 
-def duration_ms(run: engine.NodeRun) -> float:
+def duration_ms(run: engine_port.NodeRun) -> float:
     return round((run.finished_at - run.started_at).total_seconds() * 1000, 3)
 
 

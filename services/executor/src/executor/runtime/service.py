@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts import Envelope, topics
-from contracts.delivery import Permanent
 from contracts.events import EffectSettled, Event, ExecutionRequested, TriggerReceived
+from servicekit.delivery import Permanent
 
 from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, WorkflowCatalog
-from executor.runtime import engine
+from executor.runtime import engine_port
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
 from executor.runtime.outbox import SOURCE, outbox_entry
 from executor.runtime.step import (
@@ -124,19 +124,19 @@ class _Batch:
 class ExecutionService:
     def __init__(
         self,
-        catalog: WorkflowCatalog,
+        catalogue: WorkflowCatalog,
         executions: ExecutionRepository,
         reply_waits: ReplyWaitRepository,
         publish: Publish,
         *,
         limits: Limits,
     ) -> None:
-        self._catalog = catalog
+        self._catalogue = catalogue
         self._executions = executions
         self._reply_waits = reply_waits
         self._publish = publish
         self._limits = limits
-        self._compiled: dict[tuple[str, int], engine.CompiledWorkflow] = {}
+        self._compiled: dict[tuple[str, int], engine_port.CompiledWorkflow] = {}
         self._just_created: dict[str, Document] = {}
         self._pending: dict[str, Document] = {}  # written by a flush in flight
 
@@ -153,7 +153,7 @@ class ExecutionService:
         # The two reads at once: each is a round trip, and neither needs the other.
         waits, *workflows = await asyncio.gather(
             self._reply_waits_for(envelopes),
-            *(self._catalog.active_for(*kind) for kind in kinds),
+            *(self._catalogue.active_for(*kind) for kind in kinds),
         )
         active: dict[tuple[str, str], list[Document]] = dict(zip(kinds, workflows, strict=True))
         for envelope in envelopes:
@@ -388,7 +388,7 @@ class ExecutionService:
 
     async def _start_child(self, batch: _Batch, parent: Document, action: StartChild) -> None:
         """Insert the child now; its start command is sent after the parent is written."""
-        workflow = await self._catalog.workflow(parent["tenant_id"], action.workflow_id)
+        workflow = await self._catalogue.workflow(parent["tenant_id"], action.workflow_id)
         version = (
             None
             if workflow is None
@@ -450,12 +450,14 @@ class ExecutionService:
             self._just_created.pop(next(iter(self._just_created)))
         self._just_created[doc["_id"]] = doc
 
-    async def _compiled_workflow(self, workflow_id: str, version: int) -> engine.CompiledWorkflow:
+    async def _compiled_workflow(
+        self, workflow_id: str, version: int
+    ) -> engine_port.CompiledWorkflow:
         key = (workflow_id, version)
         compiled = self._compiled.get(key)
         if compiled is None:
-            definition = await self._catalog.definition(workflow_id, version)
-            compiled = self._compiled[key] = engine.compile_workflow(definition)
+            definition = await self._catalogue.definition(workflow_id, version)
+            compiled = self._compiled[key] = engine_port.compile_workflow(definition)
         return compiled
 
     def _command_entry(self, command: Event, traceparent: str | None) -> Document:

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from contracts import topics
-from contracts.delivery import Permanent
 from contracts.events import (
     EffectSettled,
     ExecutionCancelRequested,
@@ -25,8 +24,9 @@ from contracts.events import (
     ExecutionRetryRequested,
     WaitingFor,
 )
+from servicekit.delivery import Permanent
 
-from executor.runtime import engine
+from executor.runtime import engine_port
 from executor.runtime.effects import (
     DEADLINE,
     DELAY,
@@ -70,7 +70,7 @@ class Applied:
 
 async def apply(
     doc: Document,
-    workflow: engine.CompiledWorkflow,
+    workflow: engine_port.CompiledWorkflow,
     command: Command,
     *,
     now: Callable[[], datetime],
@@ -90,7 +90,7 @@ class _Step:
     def __init__(
         self,
         doc: Document,
-        workflow: engine.CompiledWorkflow,
+        workflow: engine_port.CompiledWorkflow,
         now: Callable[[], datetime],
         limits: Limits,
         traceparent: str | None,
@@ -115,7 +115,7 @@ class _Step:
                 raise PermanentStepError(f"execution {doc['_id']} has not started")
             state = self._start()
         else:
-            state = engine.load_state(doc["state_json"])
+            state = engine_port.load_state(doc["state_json"])
             proceed = self._receive(state, command)
             if proceed is None:
                 return False
@@ -133,24 +133,24 @@ class _Step:
 
     # -- receiving a command ---------------------------------------------------------------
 
-    def _start(self) -> engine.ExecutionState:
+    def _start(self) -> engine_port.ExecutionState:
         started = self.now()
         try:
-            state = engine.start(self.workflow, _context(self.doc, started))
-        except engine.NoMatchingTrigger as exc:
+            state = engine_port.start(self.workflow, _context(self.doc, started))
+        except engine_port.NoMatchingTrigger as exc:
             raise PermanentStepError(str(exc)) from exc
         self.doc.update(status="running", started_at=started, total_nodes=len(self.workflow.nodes))
         self.outbox.started(started)
         return state
 
-    def _receive(self, state: engine.ExecutionState, command: Command) -> bool | None:
+    def _receive(self, state: engine_port.ExecutionState, command: Command) -> bool | None:
         """True: run the engine; False: done without it; None: nothing to do (a duplicate)."""
         if isinstance(command, ExecutionRequested):
             return None if command.command_id.startswith("start:") else True
         if isinstance(command, ExecutionRetryRequested):
             try:
-                engine.retry(self.workflow, state)
-            except engine.NotRetryable:
+                engine_port.retry(self.workflow, state)
+            except engine_port.NotRetryable:
                 return None
             self.doc.update(status="running", error=None)
             if self.doc.get("incident"):
@@ -175,23 +175,25 @@ class _Step:
         if effect_id.startswith(REPLY_TIMEOUT):
             waited = effect_id.removeprefix(REPLY_TIMEOUT)
             try:
-                engine.deliver(self.workflow, state, waited, {"timedOut": True})
-            except engine.EffectNotWaiting:
+                engine_port.deliver(self.workflow, state, waited, {"timedOut": True})
+            except engine_port.EffectNotWaiting:
                 return None
             self.actions.append(ReleaseReplies(effect_id=waited))
             return True
         try:
-            engine.deliver(self.workflow, state, effect_id, command.result, command.error)
-        except engine.EffectNotWaiting:
+            engine_port.deliver(self.workflow, state, effect_id, command.result, command.error)
+        except engine_port.EffectNotWaiting:
             return None  # settled before: a redelivered result
         return True
 
     # -- running ---------------------------------------------------------------------------
 
-    async def _advance(self, state: engine.ExecutionState) -> None:
+    async def _advance(self, state: engine_port.ExecutionState) -> None:
         budget = self.limits.max_steps
         while budget > 0:
-            outcome = await engine.advance(self.workflow, state, now=self.now, max_steps=budget)
+            outcome = await engine_port.advance(
+                self.workflow, state, now=self.now, max_steps=budget
+            )
             budget -= len(outcome.node_runs)
             for run in outcome.node_runs:
                 self._record(run)
@@ -203,9 +205,9 @@ class _Step:
             # Requests whose result the workflow does not need (a reply, a tag) and children
             # started without waiting: the path goes on at once.
             for effect_id, result in ready:
-                engine.deliver(self.workflow, state, effect_id, result)
+                engine_port.deliver(self.workflow, state, effect_id, result)
 
-    def _record(self, run: engine.NodeRun) -> None:
+    def _record(self, run: engine_port.NodeRun) -> None:
         doc = self.doc
         seq = int(doc.get("node_seq", 0)) + 1
         doc["node_seq"] = seq
@@ -215,15 +217,15 @@ class _Step:
             doc["failed_nodes"] = int(doc.get("failed_nodes", 0)) + 1
         self.runs.append(_node_run_doc(doc, seq, run))
 
-    def _abort(self, state: engine.ExecutionState, message: str) -> None:
-        self.router.cancel(engine.abort(state, {"message": message, "code": "limit"}))
+    def _abort(self, state: engine_port.ExecutionState, message: str) -> None:
+        self.router.cancel(engine_port.abort(state, {"message": message, "code": "limit"}))
 
     def _cancel(self, reason: str) -> None:
         doc, now = self.doc, self.now()
         if doc.get("state_json") is not None:
-            state = engine.load_state(doc["state_json"])
-            self.router.cancel(engine.abort(state, {"message": reason, "code": "cancelled"}))
-            doc["state_json"] = engine.dump_state(state)
+            state = engine_port.load_state(doc["state_json"])
+            self.router.cancel(engine_port.abort(state, {"message": reason, "code": "cancelled"}))
+            doc["state_json"] = engine_port.dump_state(state)
         self.router.cancel_all_timers()
         self.actions.append(ReleaseReplies(effect_id=None))
         started = doc.get("started_at")
@@ -249,14 +251,14 @@ class _Step:
         running_ms = (self.now() - started).total_seconds() * 1000 - self.doc.get("waited_ms", 0)
         return running_ms > self.limits.max_running_seconds * 1000
 
-    def _settle_status(self, state: engine.ExecutionState) -> None:
+    def _settle_status(self, state: engine_port.ExecutionState) -> None:
         self._publish_steps()
         doc, now = self.doc, self.now()
         status = str(state.status)
-        variables = engine.visible_variables(state)
+        variables = engine_port.visible_variables(state)
         doc.update(
             status=status,
-            state_json=engine.dump_state(state),
+            state_json=engine_port.dump_state(state),
             variables_json=json.dumps(variables, default=str),
             waiting_for=sorted(state.waiting),
         )
@@ -344,7 +346,7 @@ def _context(doc: Document, started: datetime) -> Document:
     }
 
 
-def _node_run_doc(doc: Document, seq: int, run: engine.NodeRun) -> Document:
+def _node_run_doc(doc: Document, seq: int, run: engine_port.NodeRun) -> Document:
     return {
         "_id": f"{doc['_id']}:{seq:06d}",
         "execution_id": doc["_id"],

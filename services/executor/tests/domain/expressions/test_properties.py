@@ -89,7 +89,7 @@ def ref_get(ctx: dict[str, Any], root: str, segments: list[str | int]) -> Any:
             return ref_walk(trigger, segments)
         return MISSING
     if root == "trigger":
-        return get_path(ctx, "trigger")  # the merged view is checked in test_paths
+        return get_path(ctx, "trigger")  # the merged view is checked in test_variable_paths
     return ref_walk(ctx.get(root, MISSING), segments)
 
 

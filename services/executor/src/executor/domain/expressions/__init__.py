@@ -92,14 +92,14 @@ Structured form (the builder's), every key optional unless the operator needs it
 
 from executor.domain.expressions.conditions import Condition, ConditionError
 from executor.domain.expressions.operators import OPERATORS
-from executor.domain.expressions.paths import (
+from executor.domain.expressions.templates import Rendered, Template
+from executor.domain.expressions.variable_paths import (
     MISSING,
     delete_path,
     get_path,
     is_valid_path,
     set_path,
 )
-from executor.domain.expressions.templates import Rendered, Template
 
 __all__ = [
     "MISSING",

@@ -23,7 +23,12 @@ from typing import Any, Final
 import cel
 from cel.stdlib import EXTENSIONS
 
-from executor.domain.expressions.paths import MISSING, VARIABLE_SCOPES, path_reader, trigger_view
+from executor.domain.expressions.variable_paths import (
+    MISSING,
+    VARIABLE_SCOPES,
+    path_reader,
+    trigger_view,
+)
 
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIELD: Final = re.compile(r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")

@@ -18,9 +18,14 @@ from executor.domain.expressions.operators import (
     canonical_operator,
     pattern_error,
 )
-from executor.domain.expressions.paths import CONTEXT_ROOTS, is_valid_path, parse_path, path_reader
 from executor.domain.expressions.templates import Template, whole_placeholder
 from executor.domain.expressions.text_form import as_number, json_copy, text_of
+from executor.domain.expressions.variable_paths import (
+    CONTEXT_ROOTS,
+    is_valid_path,
+    parse_path,
+    path_reader,
+)
 
 # Groups nest; the bound keeps a hostile or corrupted definition from exhausting the stack.
 MAX_DEPTH: Final = 32

@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import re2  # type: ignore[import-untyped]  # google-re2 ships no stubs
 
-from executor.domain.expressions.paths import MISSING
 from executor.domain.expressions.text_form import as_number, text_of
+from executor.domain.expressions.variable_paths import MISSING
 
 BinaryOperator = Callable[[Any, Any], bool]
 UnaryOperator = Callable[[Any], bool]

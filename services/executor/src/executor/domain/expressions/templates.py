@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from executor.domain.expressions.compile_cache import CompileCache
-from executor.domain.expressions.paths import MISSING, PathReader, path_reader
 from executor.domain.expressions.text_form import json_copy, text_of, tree_copy
+from executor.domain.expressions.variable_paths import MISSING, PathReader, path_reader
 
 # Braces may not appear inside a placeholder, so `{{{x}}}` is a brace around `{{x}}`.
 _PLACEHOLDER: Final = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")

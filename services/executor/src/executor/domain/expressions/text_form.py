@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Final
 
-from executor.domain.expressions.paths import MISSING
+from executor.domain.expressions.variable_paths import MISSING
 
 # Strict JSON-like number grammar: no "nan", "inf", "1_000", "0x1f" or surrounding text, so a
 # word never turns into a number by accident.

@@ -13,7 +13,7 @@ from executor.domain.interpreter.compiler import (
     WorkflowInvalid,
     compile_workflow,
 )
-from executor.domain.interpreter.engine import (
+from executor.domain.interpreter.lifecycle import (
     EffectNotWaiting,
     NoMatchingTrigger,
     NotRetryable,

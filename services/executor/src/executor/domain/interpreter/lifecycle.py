@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from executor.domain.interpreter.compiler import CompiledNode, CompiledWorkflow
-from executor.domain.interpreter.paths import LOOP_FRAME, TRY_FRAME, Paths
+from executor.domain.interpreter.graph_paths import LOOP_FRAME, TRY_FRAME, Paths
 from executor.domain.interpreter.records import (
     Effect,
     ExecutionStatus,

@@ -1,6 +1,6 @@
 """In-process interpreter benchmark: node runs per second and microseconds per node run.
 
-    .venv/bin/python services/executor/bench/engine.py [--repeats 7] [--profile]
+    .venv/bin/python services/executor/bench/interpreter.py [--repeats 7] [--profile]
 
 Two workflows, compiled once (as the runtime caches them per version), each execution started
 from a fresh context and advanced to completion: a 10-node mix of conditions, Set Variable and

@@ -2,7 +2,7 @@
 
 Every activation is one live path. A frame (a Loop iteration, a Try/Catch branch) counts the
 live paths inside it; when the count drops to zero the iteration (or branch) is over. Nothing
-here runs a node: `engine` does, then tells `Paths` which port the node took.
+here runs a node: `lifecycle` does, then tells `Paths` which port the node took.
 """
 
 from __future__ import annotations
