@@ -28,8 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from aiokafka import TopicPartition
-
-from servicekit.delivery import Consumed
+from contracts.delivery import Consumed
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +102,10 @@ class Pipeline:
             log.exception(
                 "%s: handling a batch failed: rewinding to the committed offsets", self._name
             )
-            await self.drain()
+            await self.settle()
             await self._rewind(consumer)
 
-    async def drain(self) -> None:
+    async def settle(self) -> None:
         """Wait until no flush is in flight and what was flushed is committed (before
         handling plainly; at shutdown; tests)."""
         await self._flushed()
@@ -199,7 +198,7 @@ class Pipeline:
 
     async def _plainly(self, consumer: Consumer, records: list[Consumed], epoch: int) -> None:
         """After the flush in flight: the batch at once, or record by record (``safe``)."""
-        await self.drain()
+        await self.settle()
         if self._epoch != epoch:
             return  # that flush failed and rewound: these records come again
         self._forget()  # plain handling reads and writes for itself

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from contracts import Envelope, topics
 from contracts.events import EffectSettled, NotificationRequested, ReplySent
-from servicekit.publisher import Publish
-from servicekit.telemetry import attributes, consuming, current_traceparent
 
 from notifier.adapters.store import NotificationRepository
 from notifier.domain.delivery import Delivery, plan_delivery
-from notifier.telemetry import DELIVERIES, tracer
 
 SOURCE = "/connectflo/notifier"
-GROUP = "notifier"
+Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 
 
 class NotificationService:
@@ -32,7 +30,8 @@ class NotificationService:
         now = datetime.now(UTC)
         deliveries = [plan_delivery(envelope.data, now) for envelope in envelopes]
         earlier = await self._notifications.record_many([d.record for d in deliveries])
-        sends: list[tuple[str, str, ReplySent | EffectSettled, str, str | None]] = []
+        sends: list[tuple[str, str, ReplySent | EffectSettled, Envelope[NotificationRequested]]]
+        sends = []
         for envelope, delivery in zip(envelopes, deliveries, strict=True):
             request = envelope.data
             before = earlier.get(delivery.record["_id"])
@@ -40,24 +39,6 @@ class NotificationService:
                 delivery = Delivery(
                     before, before.get("result"), before.get("error"), before.get("message")
                 )
-            outcome = "duplicate" if before is not None else delivery.record.get("status")
-            DELIVERIES.labels(request.channel or "none", outcome or "unknown").inc()
-            with consuming(
-                tracer,
-                topics.NOTIFICATION_REQUESTS,
-                group=GROUP,
-                traceparent=envelope.traceparent,
-                extra=attributes(
-                    **{
-                        "execution.id": request.execution_id,
-                        "node.id": request.node_id,
-                        "node.kind": request.kind,
-                        "channel": request.channel,
-                        "delivery.outcome": outcome,
-                    }
-                ),
-            ):
-                traceparent = current_traceparent()
             if delivery.reply_message is not None:
                 reply = ReplySent(
                     notification_id=delivery.record["notification_id"],
@@ -68,7 +49,7 @@ class NotificationService:
                     sent_at=delivery.record.get("delivered_at") or now,
                 )
                 key = request.conversation_id or request.execution_id
-                sends.append((topics.REPLIES, key, reply, request.tenant_id, traceparent))
+                sends.append((topics.REPLIES, key, reply, envelope))
             if request.awaits_result:  # else the workflow went on; the outcome is stored
                 settled = EffectSettled(
                     command_id="settle:" + request.idempotency_key,
@@ -79,15 +60,7 @@ class NotificationService:
                     result=delivery.result,
                     error=delivery.error,
                 )
-                sends.append(
-                    (
-                        topics.EXECUTION_COMMANDS,
-                        request.execution_id,
-                        settled,
-                        request.tenant_id,
-                        traceparent,
-                    )
-                )
+                sends.append((topics.EXECUTION_COMMANDS, request.execution_id, settled, envelope))
         # Started in order, so events with one key keep their order on a topic.
         await asyncio.gather(*(self._send(*send) for send in sends))
 
@@ -96,8 +69,9 @@ class NotificationService:
         topic: str,
         key: str,
         event: ReplySent | EffectSettled,
-        tenant_id: str,
-        traceparent: str | None,
+        cause: Envelope[NotificationRequested],
     ) -> None:
-        out = Envelope.wrap(event, source=SOURCE, tenant_id=tenant_id, traceparent=traceparent)
+        out = Envelope.wrap(
+            event, source=SOURCE, tenant_id=cause.tenant_id, traceparent=cause.traceparent
+        )
         await self._publish(out.body(), topic, key.encode(), out.headers())

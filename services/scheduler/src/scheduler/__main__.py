@@ -1,10 +1,10 @@
 """`python -m scheduler`: the scheduler: durable timers."""
 
-from servicekit.serve import serve
+import uvicorn
 
-from scheduler.app import NAME, create_app
+from scheduler.app import create_app
 from scheduler.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
-    serve(create_app(settings), settings, NAME)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

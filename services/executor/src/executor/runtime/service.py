@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts import Envelope, topics
-from contracts.events import EffectSettled, Event, ExecutionRequested, TriggerReceived
+from contracts.events import EffectSettled, ExecutionRequested, TriggerReceived
 from servicekit.delivery import Permanent
 
 from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, WorkflowCatalog
@@ -151,11 +151,9 @@ class ExecutionService:
         batch = _Batch()
         kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
         # The two reads at once: each is a round trip, and neither needs the other.
-        waits, *workflows = await asyncio.gather(
-            self._reply_waits_for(envelopes),
-            *(self._catalogue.active_for(*kind) for kind in kinds),
+        waits, active = await asyncio.gather(
+            self._reply_waits_for(envelopes), self._active_workflows(kinds)
         )
-        active: dict[tuple[str, str], list[Document]] = dict(zip(kinds, workflows, strict=True))
         for envelope in envelopes:
             trigger = envelope.data
             conversation = (trigger.tenant_id, trigger.conversation_id or "")
@@ -178,6 +176,13 @@ class ExecutionService:
                 if doc["_id"] not in batch.touched:  # the same trigger twice in one batch
                     await self._start(batch, doc, envelope.traceparent)
         return self._sealed(batch)
+
+    async def _active_workflows(
+        self, kinds: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[Document]]:
+        """The active workflows of each (tenant, trigger type), read at once."""
+        found = await asyncio.gather(*(self._catalogue.active_for(*kind) for kind in kinds))
+        return dict(zip(kinds, found, strict=True))
 
     async def _reply_waits_for(
         self, envelopes: list[Envelope[TriggerReceived]]
@@ -460,14 +465,13 @@ class ExecutionService:
             compiled = self._compiled[key] = engine_port.compile_workflow(definition)
         return compiled
 
-    def _command_entry(self, command: Event, traceparent: str | None) -> Document:
+    def _command_entry(
+        self, command: ExecutionRequested | EffectSettled, traceparent: str | None
+    ) -> Document:
         out = Envelope.wrap(
-            command,
-            source=SOURCE,
-            tenant_id=command.tenant_id,  # type: ignore[attr-defined]
-            traceparent=traceparent,
+            command, source=SOURCE, tenant_id=command.tenant_id, traceparent=traceparent
         )
-        return outbox_entry(topics.EXECUTION_COMMANDS, command.execution_id, out)  # type: ignore[attr-defined]
+        return outbox_entry(topics.EXECUTION_COMMANDS, command.execution_id, out)
 
     async def _send(self, entry: Document) -> None:
         await self._publish(

@@ -245,10 +245,11 @@ class _Step:
             self.doc["waiting_since"] = None
 
     def _running_too_long(self) -> bool:
-        started = self.doc.get("started_at")
+        started: datetime | None = self.doc.get("started_at")
         if started is None:
             return False
-        running_ms = (self.now() - started).total_seconds() * 1000 - self.doc.get("waited_ms", 0)
+        waited_ms: int = self.doc.get("waited_ms", 0)
+        running_ms = (self.now() - started).total_seconds() * 1000 - waited_ms
         return running_ms > self.limits.max_running_seconds * 1000
 
     def _settle_status(self, state: engine_port.ExecutionState) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
 
-import re2  # type: ignore[import-untyped]  # google-re2 ships no stubs
+import re2
 
 from executor.domain.expressions.text_form import as_number, text_of
 from executor.domain.expressions.variable_paths import MISSING

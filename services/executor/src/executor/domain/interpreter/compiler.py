@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from executor.domain.expressions import Template
-from executor.domain.nodes.contract import Category, Control, NodeConfig
+from executor.domain.nodes.contract import Category, Control, NodeConfig, ResourceConfig
 from executor.domain.nodes.registry import NodeKind
 from executor.domain.validation import Problem, Severity, analyse
 
@@ -132,8 +132,8 @@ def compile_workflow(definition: object) -> CompiledWorkflow:
             wired_ports=frozenset(node_routes),
             inbound=inbound[parsed.id],
         )
-        if parsed.kind.category is Category.CONFIGURATION:
-            name, settings = parsed.config.resource()  # type: ignore[attr-defined]
+        if isinstance(parsed.config, ResourceConfig):  # configuration kinds only (registry)
+            name, settings = parsed.config.resource()
             resources[name] = settings
     return CompiledWorkflow(
         name=analysis.name,

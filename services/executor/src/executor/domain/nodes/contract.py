@@ -66,6 +66,14 @@ class NodeConfig(BaseModel):
         return declared
 
 
+class ResourceConfig(NodeConfig):
+    """Base of a configuration node's config: settings the workflow places in `resources`."""
+
+    def resource(self) -> tuple[str, dict[str, Any]]:
+        """The name under `resources` and the settings placed there."""
+        raise NotImplementedError
+
+
 class RetryPolicy(BaseModel):
     """Re-issue a failed effect request before treating the node as failed (Temporal's shape:
     maximum attempts, initial interval, back-off coefficient, maximum interval, non-retryable
@@ -258,6 +266,7 @@ def node_kind(
     )
 
     def attach(execute: Execute) -> Execute:
+        # A function attribute: mypy knows no type with it (the registry reads it with getattr).
         execute.__node_kind__ = metadata  # type: ignore[attr-defined]
         return execute
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -31,6 +31,7 @@ from executor.domain.nodes.contract import (
     Execute,
     KindMetadata,
     NodeConfig,
+    ResourceConfig,
 )
 from executor.domain.nodes.integrations import (
     hubspot,
@@ -128,6 +129,12 @@ class NodeKind:
             raise TypeError(
                 f"{module.__name__} needs a docstring, a Config and a @node_kind execute"
             )
+        if (metadata.category is Category.CONFIGURATION) != issubclass(
+            config_model, ResourceConfig
+        ):
+            raise TypeError(
+                f"{module.__name__}: configuration kinds, and only they, have a ResourceConfig"
+            )
         return cls(
             name=metadata.name,
             category=metadata.category,
@@ -178,7 +185,7 @@ class NodeCatalogue:
                     raise ValueError(f"builder label {label!r} maps to two node kinds")
                 self._by_label[key] = kind
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[NodeKind]:
         return iter(self._by_name.values())
 
     def __len__(self) -> int:

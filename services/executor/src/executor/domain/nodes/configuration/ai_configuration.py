@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import Field
 
-from executor.domain.nodes.contract import NodeConfig, NodeContext, NodeOutcome, node_kind
+from executor.domain.nodes.contract import NodeContext, NodeOutcome, ResourceConfig, node_kind
 
 
-class Config(NodeConfig):
+class Config(ResourceConfig):
     aiConfigId: str | None = None
     model: str | None = None
     systemPrompt: str | None = None

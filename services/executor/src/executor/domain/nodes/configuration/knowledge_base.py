@@ -6,10 +6,10 @@ A configuration node needs no edges: when the workflow starts, its settings are 
 
 from typing import Any
 
-from executor.domain.nodes.contract import NodeConfig, NodeContext, NodeOutcome, node_kind
+from executor.domain.nodes.contract import NodeContext, NodeOutcome, ResourceConfig, node_kind
 
 
-class Config(NodeConfig):
+class Config(ResourceConfig):
     documentIds: list[str] = []
 
     def resource(self) -> tuple[str, dict[str, Any]]:
