@@ -67,7 +67,7 @@ class Stack:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url(name)}/healthz", timeout=2).is_success:
+                if httpx.get(f"{self.url(name)}/readyz", timeout=5).is_success:
                     return
             time.sleep(0.2)
         raise RuntimeError(f"{name} not healthy after {timeout}s:\n{self.tail(name)}")

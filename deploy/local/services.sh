@@ -4,12 +4,13 @@
 # Usage: deploy/local/services.sh start|stop|restart|status|logs [-f] [SERVICE...]
 #   SERVICE: a name in deploy/services.tsv (default: all five, in its order)
 #   start    `.venv/bin/python -m <module>` in the background (no-op when running), then waits for
-#            GET http://127.0.0.1:<port>/healthz answering 2xx (60s; on failure the log tail, exit 1;
-#            2xx, not just 200: FastStream's make_ping_asgi answers 204 No Content), then until
+#            GET http://127.0.0.1:<port>/readyz answering 200 (MongoDB and Kafka reachable, every
+#            consumer has its partitions; 60s; on failure the log tail, exit 1), then until
 #            the consumer groups of those it started are Stable with all their members
 #            (kafka_topics.py --wait-groups), so the first trigger does not wait for a rebalance
 #   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
-#   status   one line per service: running/stopped, pid, address, /healthz (exit 3 if one is not up)
+#   status   one line per service: running/stopped, pid, address, /healthz and /readyz (exit 3 if
+#            one is not alive or not ready)
 #   logs     tail the log(s); -f follows
 #
 # Each service's module, port (<ENV_PREFIX>_PORT overrides it), consumer group (<ENV_PREFIX>_GROUP_ID
@@ -71,10 +72,10 @@ pid_of() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 healthy() {
-  "$PY" - "http://127.0.0.1:$1/healthz" <<'EOF' 2>/dev/null
+  "$PY" - "http://127.0.0.1:$1/${2:-readyz}" <<'EOF' 2>/dev/null
 import sys, urllib.request
 try:
-    with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
         sys.exit(0 if 200 <= r.status < 300 else 1)
 except Exception:
     sys.exit(1)
@@ -120,13 +121,13 @@ wait_healthy() {
       return 1
     fi
     if ((SECONDS - t0 >= START_TIMEOUT)); then
-      say "$name: no 2xx from http://127.0.0.1:$port/healthz after ${START_TIMEOUT}s (pid $pid still running); last lines of $(logfile "$name"):" >&2
+      say "$name: no 2xx from http://127.0.0.1:$port/readyz after ${START_TIMEOUT}s (pid $pid still running); last lines of $(logfile "$name"):" >&2
       tail -n 40 "$(logfile "$name")" >&2 || true
       return 1
     fi
     sleep 0.5
   done
-  say "$name: healthy on http://127.0.0.1:$port (pid $pid, $((SECONDS - t0))s)"
+  say "$name: ready on http://127.0.0.1:$port (pid $pid, $((SECONDS - t0))s)"
 }
 
 stop_all() {
@@ -221,7 +222,9 @@ case "$cmd" in
     for s in "${targets[@]}"; do
       port="$(port_of "$s")"
       if pid="$(pid_of "$s")"; then
-        if healthy "$port"; then h="healthy"; else h="NOT healthy"; rc=3; fi
+        if ! healthy "$port" healthz; then h="NOT alive"; rc=3
+        elif healthy "$port" readyz; then h="alive, ready"
+        else h="alive, NOT ready"; rc=3; fi
         printf '%-16s running   pid %-8s 127.0.0.1:%-6s %s\n' "$s" "$pid" "$port" "$h"
       else
         printf '%-16s stopped   127.0.0.1:%s\n' "$s" "$port"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import TopicPartition
-from contracts.delivery import Consumed
-from executor.runtime.consumer import TopicConsumer
+from servicekit.consumer import TopicConsumer
+from servicekit.delivery import Consumed
 
 TOPIC = "t"
 
@@ -91,10 +91,10 @@ async def hold_on_a_first_batch(aio: FakeAiokafka, handler: Handler) -> None:
 
 
 async def started(max_records: int = 100) -> tuple[TopicConsumer, FakeAiokafka, Handler, list[str]]:
-    aio, handler, settled = FakeAiokafka(), Handler(), []
+    aio, handler, drained = FakeAiokafka(), Handler(), []
 
-    async def settle() -> None:
-        settled.append("settled")
+    async def drain() -> None:
+        drained.append("drained")
 
     consumer = TopicConsumer(
         TOPIC,
@@ -102,11 +102,11 @@ async def started(max_records: int = 100) -> tuple[TopicConsumer, FakeAiokafka, 
         group_id="g",
         bootstrap_servers="unused",
         max_records=max_records,
-        settle=settle,
+        drain=drain,
         consumer=aio,
     )
     await consumer.start()
-    return consumer, aio, handler, settled
+    return consumer, aio, handler, drained
 
 
 async def test_records_arriving_during_a_batch_are_read_at_once_and_handled_together() -> None:
@@ -149,29 +149,29 @@ async def test_a_seek_drops_what_was_read_of_that_partition_only() -> None:
     await consumer.stop()
 
 
-async def test_revoked_partitions_are_dropped_and_the_work_in_flight_settled() -> None:
-    consumer, aio, handler, settled = await started()
+async def test_revoked_partitions_are_dropped_and_the_work_in_flight_drained() -> None:
+    consumer, aio, handler, drained = await started()
     await hold_on_a_first_batch(aio, handler)
     aio.arrive(Record(0, 1), Record(1, 1))
     await until(lambda: aio.fetchable.empty())
     await asyncio.sleep(0.01)
     await aio.listener.on_partitions_revoked([TopicPartition(TOPIC, 1)])
-    assert settled == ["settled"]
+    assert drained == ["drained"]
     handler.hold.set()
     await until(lambda: len(handler.batches) == 2)
     assert handler.batches[1] == [(0, 1)]
     await consumer.stop()
 
 
-async def test_stop_finishes_the_batch_settles_then_leaves() -> None:
-    consumer, aio, handler, settled = await started()
+async def test_stop_finishes_the_batch_drains_then_leaves() -> None:
+    consumer, aio, handler, drained = await started()
     await hold_on_a_first_batch(aio, handler)
     stopping = asyncio.create_task(consumer.stop())
     await asyncio.sleep(0.01)
     assert not stopping.done() and not aio.stopped  # the batch is still being handled
     handler.hold.set()
     await stopping
-    assert settled == ["settled"] and aio.stopped
+    assert drained == ["drained"] and aio.stopped
 
 
 async def test_a_handler_that_raises_does_not_stop_the_consumer() -> None:

@@ -1,13 +1,13 @@
 from datetime import UTC, datetime
 
 from contracts import Envelope, topics
-from contracts.delivery import (
+from contracts.events import DeadLettered, TriggerReceived
+from servicekit.delivery import (
     Consumed,
     Permanent,
     handle_batch_or_dead_letter,
     handle_or_dead_letter,
 )
-from contracts.events import DeadLettered, TriggerReceived
 
 
 def record(value: bytes | None = None, headers: dict[str, str] | None = None) -> Consumed:

@@ -8,8 +8,8 @@ import asyncio
 from typing import Any
 
 from aiokafka import TopicPartition
-from contracts.delivery import Consumed
-from executor.runtime.pipeline import Pipeline
+from servicekit.delivery import Consumed
+from servicekit.pipeline import Pipeline
 
 TP = TopicPartition("t", 0)
 
@@ -118,7 +118,7 @@ async def test_the_next_batch_is_planned_while_the_last_one_is_flushed() -> None
     assert not second.done()  # one flush in flight while planning: the next poll waits
     service.hold[0].set()
     await second
-    await pipe.settle()
+    await pipe.drain()
     assert service.log == ["plan 0", "flush 0", "plan 2", "flushed 0", "flush 2", "flushed 2"]
     assert consumer.commits in ([{TP: 2}, {TP: 4}], [{TP: 4}])  # in order, after the flushes
 
@@ -127,7 +127,7 @@ async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() 
     pipe, service, consumer = pipeline()
     fetched = consumer.fetched
     await pipe.handle(consumer, fetched(records(0, 1)))
-    await pipe.settle()
+    await pipe.drain()
     service.hold[2] = asyncio.Event()
     service.fail_flush.add(2)
     await pipe.handle(consumer, fetched(records(2, 3)))
@@ -136,7 +136,7 @@ async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() 
     stale = fetched(records(6, 7))  # handed out before the rewind
     service.hold[2].set()
     await planned_on_top
-    await pipe.settle()
+    await pipe.drain()
     assert "flush 4" not in service.log
     assert consumer.commits == [{TP: 2}]
     assert consumer.seeks == [(TP, 2)] and service.forgotten >= 1
@@ -150,7 +150,7 @@ async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() 
     assert consumer.commits[-1] == {TP: 6}
     # after them, planning goes on
     await pipe.handle(consumer, fetched(records(6, 7)))
-    await pipe.settle()
+    await pipe.drain()
     assert service.log[-3:] == ["plan 6", "flush 6", "flushed 6"]
     assert consumer.commits[-1] == {TP: 8}
 
@@ -158,10 +158,10 @@ async def test_a_failed_flush_rewinds_and_nothing_planned_after_it_is_written() 
 async def test_after_a_rewind_a_partition_no_longer_assigned_is_left_alone() -> None:
     pipe, service, consumer = pipeline()
     await pipe.handle(consumer, consumer.fetched(records(0)))
-    await pipe.settle()
+    await pipe.drain()
     service.fail_flush.add(1)
     await pipe.handle(consumer, consumer.fetched(records(1)))
-    await pipe.settle()  # failed: rewound
+    await pipe.drain()  # failed: rewound
     other = records(5, partition=1)  # a partition this consumer does not hold
 
     async def unassigned(partition: TopicPartition) -> int:
@@ -189,7 +189,7 @@ async def test_a_batch_that_cannot_be_planned_goes_plainly_after_the_flush_in_fl
 async def test_handling_never_raises_and_rewinds_on_the_unexpected() -> None:
     pipe, service, consumer = pipeline()
     await pipe.handle(consumer, records(0))
-    await pipe.settle()
+    await pipe.drain()
 
     async def broken(batch: list[Consumed]) -> None:
         raise RuntimeError("bug")
@@ -214,7 +214,7 @@ async def test_a_small_batch_is_flushed_before_the_next_poll() -> None:
     assert service.log[-1] == "flushed 0"
     await pipe.handle(consumer, records(2, 3, 4))  # three: overlapped with the next plan
     assert "flushed 2" not in service.log
-    await pipe.settle()
+    await pipe.drain()
     assert service.log[-1] == "flushed 2"
     assert consumer.commits[-1] == {TP: 5}
 
@@ -242,7 +242,7 @@ async def test_a_batch_does_not_wait_for_the_commit_before_it() -> None:
     await pipe.handle(consumer, records(1))
     assert service.log[-1] == "flushed 1"
     consumer.hold_commit.set()
-    await pipe.settle()
+    await pipe.drain()
     assert consumer.commits == [{TP: 1}, {TP: 2}]  # what came during a commit: the next one
 
 
@@ -250,10 +250,10 @@ async def test_a_failed_commit_is_covered_by_the_next_and_rewinds_nothing() -> N
     pipe, _service, consumer = committing_pipeline(0)
     consumer.fail_commit = 1
     await pipe.handle(consumer, records(0))
-    await pipe.settle()
+    await pipe.drain()
     assert consumer.commits == [] and consumer.seeks == []
     await pipe.handle(consumer, records(1))
-    await pipe.settle()
+    await pipe.drain()
     assert consumer.commits == [{TP: 2}]
 
 

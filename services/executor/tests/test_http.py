@@ -11,9 +11,12 @@ def client() -> TestClient:
     return TestClient(create_app())  # not entered: the lifespan (start-up) does not run
 
 
-def test_health_is_503_until_the_consumers_run() -> None:
-    answer = client().get("/healthz")
-    assert answer.status_code == 503 and answer.json() == {"consumers": "down"}
+def test_health_and_readiness_are_503_until_start_up_is_done() -> None:
+    for path in ("/healthz", "/readyz"):
+        answer = client().get(path)
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["retry-after"] == "5"
 
 
 def test_metrics_are_served_at_their_path_without_a_redirect() -> None:

@@ -12,8 +12,12 @@ so far, up to ``max_records``, to ``handle`` as one batch. The buffer is bounded
 (``max_buffered``: the reader waits while it is full). Offsets are the handler's business
 (``handle`` commits them itself; auto-commit is off); a seek drops the buffered records of
 that partition (they come again from the new position), and so does a partition going to
-another consumer of the group, after the handler's work in flight is settled (``settle``) so
-its offsets are committed while they are still this consumer's; the same at stop."""
+another consumer of the group, after the handler's work in flight is drained (``drain``) so
+its offsets are committed while they are still this consumer's; the same at stop.
+
+Every consuming service uses this one consumer (the executor with its pipeline; the others
+through ``servicekit.consuming``): why not FastStream's subscribers is in docs/architecture.md,
+*Reading while handling*."""
 
 from __future__ import annotations
 
@@ -26,11 +30,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, KafkaError
-from contracts.delivery import Consumed
+
+from servicekit import metrics
+from servicekit.delivery import Consumed
 
 log = logging.getLogger(__name__)
 
 Handle = Callable[["TopicConsumer", list[Consumed]], Awaitable[None]]
+Partitions = Callable[[set[TopicPartition]], Awaitable[None]]
+LAG_EVERY = 1.0  # seconds between updates of the lag gauge
 
 
 class TopicConsumer:
@@ -43,17 +51,31 @@ class TopicConsumer:
         bootstrap_servers: str,
         max_records: int = 100,
         max_buffered: int = 1000,
-        settle: Callable[[], Awaitable[None]] | None = None,
+        name: str | None = None,
+        drain: Callable[[], Awaitable[None]] | None = None,
+        on_assigned: Partitions | None = None,
+        on_revoked: Partitions | None = None,
         consumer: Any = None,
     ) -> None:
         """``handle(consumer, records)`` must not raise (it is the pipeline's ``handle``);
-        ``settle``: finish the work in flight and commit what was handled (before partitions
-        go, and at stop); ``consumer``: an aiokafka consumer already made (tests)."""
+        ``name``: the consumer in metrics (default: the group); ``drain``: finish the work in
+        flight and commit what was handled (before partitions go, and at stop);
+        ``on_assigned``/``on_revoked``: told the partitions this member gets and gives up
+        (after the drain); ``consumer``: an aiokafka consumer already made (tests)."""
         self.topic = topic
+        self.group_id = group_id
+        self.name = name or group_id
         self._handle = handle
         self._max_records = max_records
         self._max_buffered = max_buffered
-        self._settle = settle
+        self._drain = drain
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+        self.joined = False  # the group gave this member its partitions (readiness)
+        self._lag = metrics.CONSUMER_LAG.labels(group_id, topic)
+        self._batch_size = metrics.BATCH_SIZE.labels(self.name, topic)
+        self._consumed = metrics.MESSAGES_CONSUMED.labels(self.name, topic)
+        self._lag_at = 0.0
         self._consumer = consumer or AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -76,7 +98,7 @@ class TopicConsumer:
         ]
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """The batch being handled is finished and settled, then the consumer leaves its
+        """The batch being handled is finished and drained, then the consumer leaves its
         group; what was read and not handled comes again (to whoever has the partition)."""
         self._stopping = True
         self._ready.set()
@@ -89,8 +111,8 @@ class TopicConsumer:
             await reader
         try:
             await asyncio.wait_for(handler, timeout)
-            if self._settle is not None:
-                await asyncio.wait_for(self._settle(), timeout)
+            if self._drain is not None:
+                await asyncio.wait_for(self._drain(), timeout)
         except TimeoutError:
             log.warning("%s: the batch in flight did not finish in %s s", self.topic, timeout)
         await self._consumer.stop()
@@ -144,6 +166,24 @@ class TopicConsumer:
                 self._ready.set()
             if len(self._buffer) >= self._max_buffered:
                 self._readable.clear()
+            await self._measure_lag()
+
+    async def _measure_lag(self) -> None:
+        """Records on the assigned partitions not yet handed to the handler: the broker's
+        high watermark minus what was fetched, plus what waits in the buffer."""
+        now = asyncio.get_running_loop().time()
+        if now - self._lag_at < LAG_EVERY:
+            return
+        self._lag_at = now
+        behind = len(self._buffer)
+        try:
+            for tp in self._consumer.assignment():
+                highwater = self._consumer.highwater(tp)
+                if highwater is not None:
+                    behind += max(0, highwater - await self._consumer.position(tp))
+        except Exception:  # a rebalance in between: measured next time
+            return
+        self._lag.set(behind)
 
     async def _handle_batches(self) -> None:
         while True:
@@ -157,6 +197,8 @@ class TopicConsumer:
             if len(self._buffer) < self._max_buffered:
                 self._readable.set()
             if batch:
+                self._batch_size.observe(len(batch))
+                self._consumed.inc(len(batch))
                 try:
                     await self._handle(self, batch)
                 except Exception:  # handle is not to raise; the loop must not die of it
@@ -179,9 +221,16 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self._owner._drop(revoked)
-        if self._owner._settle is not None:
-            await self._owner._settle()
+        owner = self._owner
+        owner.joined = False
+        owner._drop(revoked)
+        if owner._drain is not None:
+            await owner._drain()
+        if owner._on_revoked is not None:
+            await owner._on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        return None
+        owner = self._owner
+        if owner._on_assigned is not None:
+            await owner._on_assigned(set(assigned))
+        owner.joined = True

@@ -19,10 +19,10 @@ from contracts import topics
 from contracts.envelope import Envelope, EnvelopeError
 from contracts.events import DeadLettered, Event
 
-log = logging.getLogger("contracts.delivery")
+from servicekit import metrics
+from servicekit.publisher import Publish
 
-Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
-"""publish(value, topic, key, headers)"""
+log = logging.getLogger(__name__)
 
 RecordDeadLetter = Callable[[DeadLettered], Awaitable[None]]
 """Stores a dead letter where the API lists it (the ``dead_letters`` collection)."""
@@ -108,6 +108,7 @@ async def handle_or_dead_letter(
     assert error is not None
     dead = dead_letter_for(record, error, consumer=consumer, attempts=tried)
     log.error("%s: dead-lettered %s@%d: %s", consumer, record.topic, record.offset, error)
+    metrics.DEAD_LETTERS.labels(consumer).inc()
     await publish(dead.body(), topics.DEAD_LETTERS, record.key, dead.headers())
     if record_dead_letter is not None:
         try:

@@ -28,7 +28,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from aiokafka import TopicPartition
-from contracts.delivery import Consumed
+
+from servicekit.delivery import Consumed
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,10 @@ class Pipeline:
             log.exception(
                 "%s: handling a batch failed: rewinding to the committed offsets", self._name
             )
-            await self.settle()
+            await self.drain()
             await self._rewind(consumer)
 
-    async def settle(self) -> None:
+    async def drain(self) -> None:
         """Wait until no flush is in flight and what was flushed is committed (before
         handling plainly; at shutdown; tests)."""
         await self._flushed()
@@ -198,7 +199,7 @@ class Pipeline:
 
     async def _plainly(self, consumer: Consumer, records: list[Consumed], epoch: int) -> None:
         """After the flush in flight: the batch at once, or record by record (``safe``)."""
-        await self.settle()
+        await self.drain()
         if self._epoch != epoch:
             return  # that flush failed and rewound: these records come again
         self._forget()  # plain handling reads and writes for itself

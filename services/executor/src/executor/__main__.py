@@ -1,10 +1,10 @@
 """`python -m executor`: the executor's consumers plus its small HTTP surface."""
 
-import uvicorn
+from servicekit.serve import serve
 
-from executor.app import create_app
+from executor.app import NAME, create_app
 from executor.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    serve(create_app(settings), settings, NAME)

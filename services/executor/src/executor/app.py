@@ -1,65 +1,36 @@
-"""The executor: consumers, HTTP routes, and their wiring to MongoDB and Kafka."""
+"""The executor, assembled from the service kit: its two consumers and its validation route."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from aiokafka import AIOKafkaProducer
+from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from executor.adapters.store import (
-    DeadLetterRepository,
     ExecutionRepository,
     ReplyWaitRepository,
     WorkflowCatalog,
-    connect,
     ensure_indexes,
-    is_ferretdb,
 )
-from executor.handlers.http import health, metrics, validate_workflow
-from executor.handlers.kafka import build_consumers
-from executor.runtime.consumer import TopicConsumer
+from executor.handlers import kafka
+from executor.handlers.http import validate_workflow
 from executor.runtime.service import ExecutionService
 from executor.runtime.step import Limits
 from executor.settings import Settings
-from executor.telemetry import setup_tracing
+
+NAME = "executor"
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """The executor's consumers (runtime/consumer.py: aiokafka, not FastStream subscribers; see
-    there why) and its HTTP routes."""
     settings = settings or Settings()
-    consumers: list[TopicConsumer] = []
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        setup_tracing()
-        client, db = connect(settings.mongo_uri, settings.mongo_database)
-        await ensure_indexes(db)
-
-        # aiokafka's producer straight, not broker.publish: a third of the CPU per message,
-        # and these services send many (every outbox entry).
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=1
-        )
-        await producer.start()
-
-        async def publish(
-            value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
-        ) -> None:
-            sent = await producer.send(
-                topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
-            )
-            await sent  # acknowledged by the broker (acks=all)
-
+    async def assemble(kit: Kit) -> None:
+        await ensure_indexes(kit.db)
         service = ExecutionService(
-            WorkflowCatalog(db),
-            ExecutionRepository(db, check_version_by_read=await is_ferretdb(db)),
-            ReplyWaitRepository(db),
-            publish,
+            WorkflowCatalog(kit.db),
+            ExecutionRepository(kit.db, check_version_by_read=await kit.mongo.is_ferretdb()),
+            ReplyWaitRepository(kit.db),
+            kit.publish,
             limits=Limits(
                 max_steps=settings.max_steps_per_command,
                 max_running_seconds=settings.max_running_seconds,
@@ -67,38 +38,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_depth=settings.max_subworkflow_depth,
             ),
         )
-        consumers.extend(
-            build_consumers(
-                service,
-                group_id=settings.group_id,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
-                publish=publish,
-                record_dead_letter=DeadLetterRepository(db).record,
-                attempts=settings.handling_attempts,
-                max_records=settings.batch_max_records,
-            )
-        )
-        try:
-            for consumer in consumers:
-                await consumer.start()
-            # What start-up made lives as long as the process: out of the collector's sight,
-            # so a full collection only walks what batches make (measured: one took 146 ms).
-            gc.collect()
-            gc.freeze()
-            yield
-        finally:
-            # the batches in flight finished and committed, then the consumers leave the
-            # group (what was not committed comes again after a restart, changing nothing)
-            for consumer in consumers:
-                await consumer.stop()
-            await producer.stop()
-            await client.close()
+        kafka.consume(kit, service)
 
-    return Starlette(
-        routes=[
-            Route("/healthz", health(consumers)),
-            Route("/metrics", metrics),
-            Route("/v1/workflows/validate", validate_workflow, methods=["POST"]),
-        ],
-        lifespan=lifespan,
+    return Service(NAME, settings, assemble).starlette(
+        [Route("/v1/workflows/validate", validate_workflow, methods=["POST"])]
     )

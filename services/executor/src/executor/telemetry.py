@@ -1,68 +1,57 @@
-"""Tracing: OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; traceparent in and out."""
+"""The executor's spans and metrics: a span per command (``execution <command type>``) in the
+execution's own trace, one per node run (``node <kind>``), and the counters of executions and
+node runs. Set-up, propagation and the shared metrics are the kit's (servicekit.telemetry)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from opentelemetry import propagate, trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
+from prometheus_client import Counter, Histogram
+from servicekit.telemetry import attributes, context_from, current_traceparent, link_to
+from servicekit.telemetry import tracer as _tracer
+
+__all__ = ["context_from", "current_traceparent", "link_to", "record_node_runs", "tracer"]
 
 SERVICE_NAME = "executor"
+tracer = _tracer(SERVICE_NAME)
+
+EXECUTIONS = Counter(
+    "connectflo_executions_total",
+    "Executions by trigger type and outcome: started, completed, failed, cancelled.",
+    ["trigger_type", "outcome"],
+)
+NODE_RUNS = Counter(
+    "connectflo_node_runs_total", "Node runs by node kind and status.", ["kind", "status"]
+)
+NODE_RUN_DURATION = Histogram(
+    "connectflo_node_run_duration_seconds",
+    "Time a node run took (its own work, not a wait), by node kind.",
+    ["kind"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+)
 
 
-def setup_tracing() -> None:
-    """Install the tracer provider. With OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and
-    exported; without it none is recorded (nobody would see it: a span costs the gateway a
-    tenth of a request), yet every span still gets its ids, so the traceparent carries one
-    trace id from service to service all the same."""
-    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": SERVICE_NAME}),
-        # None: the SDK's default sampler (ParentBased(ALWAYS_ON), or OTEL_TRACES_SAMPLER)
-        sampler=None if exporting else ALWAYS_OFF,
-    )
-    if exporting:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-
-
-tracer = trace.get_tracer(SERVICE_NAME)
-
-
-def current_traceparent() -> str | None:
-    """The W3C traceparent of the current span, for the envelope."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
-
-
-def context_from(traceparent: str | None) -> Context | None:
-    """The trace context an incoming traceparent continues, if any."""
-    return propagate.extract({"traceparent": traceparent}) if traceparent else None
-
-
-def record_node_spans(node_runs: list[dict[str, Any]]) -> None:
-    """One span per node run, child of the current (command) span, with the run's own times;
-    none when the command span is not recorded (the children would not be either)."""
-    if not trace.get_current_span().is_recording():
-        return
+def record_node_runs(node_runs: list[dict[str, Any]]) -> None:
+    """Count every node run; and under a recorded command span, one span per run with the
+    run's own times (none when the command span is not recorded: they would not be either)."""
+    recording = trace.get_current_span().is_recording()
     for run in node_runs:
+        seconds = (run["finished_at"] - run["started_at"]).total_seconds()
+        NODE_RUNS.labels(run["kind"], run["status"]).inc()
+        NODE_RUN_DURATION.labels(run["kind"]).observe(seconds)
+        if not recording:
+            continue
         span = tracer.start_span(
-            f"node {run['label']}",
+            f"node {run['kind']}",
             start_time=int(run["started_at"].timestamp() * 1e9),
-            attributes={
-                "node.id": run["node_id"],
-                "node.kind": run["kind"],
-                "node.status": run["status"],
-            },
+            attributes=attributes(
+                node_id=run["node_id"],
+                node_kind=run["kind"],
+                node_label=run.get("label"),
+                node_status=run["status"],
+            ),
         )
         if run["status"] == "failed":
             span.set_status(Status(StatusCode.ERROR, run.get("error") or "failed"))

@@ -3,11 +3,12 @@
 from datetime import UTC, datetime
 
 from executor import telemetry
+from servicekit import telemetry as servicekit_telemetry
 
 
 def test_without_an_endpoint_spans_are_not_recorded_but_carry_one_trace_id(monkeypatch) -> None:
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
-    telemetry.setup_tracing()
+    servicekit_telemetry.setup_tracing("executor")
     incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     with telemetry.tracer.start_as_current_span(
         "command", context=telemetry.context_from(incoming)
@@ -60,8 +61,8 @@ def _runs() -> list[dict[str, object]]:
 def test_node_spans_only_under_a_recorded_command_span(monkeypatch) -> None:
     tracer = _Tracer()
     monkeypatch.setattr(telemetry, "tracer", tracer)
-    for recording, expected in ((False, []), (True, ["node Set Variable", "node Send Reply"])):
+    for recording, expected in ((False, []), (True, ["node action", "node action"])):
         tracer.started.clear()
         monkeypatch.setattr(telemetry.trace, "get_current_span", lambda r=recording: _Span(r))
-        telemetry.record_node_spans(_runs())
+        telemetry.record_node_runs(_runs())
         assert tracer.started == expected

@@ -1,10 +1,10 @@
-"""`python -m integrations`: the integrations service: systems of record."""
+"""`python -m integrations`: the integrations: calls to systems of record."""
 
-import uvicorn
+from servicekit.serve import serve
 
-from integrations.app import create_app
+from integrations.app import NAME, create_app
 from integrations.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    serve(create_app(settings), settings, NAME)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from contracts import Envelope, topics
 from contracts.events import EffectSettled, IntegrationRequested
-from prometheus_client import Counter
+from servicekit.publisher import Publish
+from servicekit.telemetry import consuming, current_traceparent
 
 from integrations.adapters.store import recorded_outcome
 from integrations.domain.operations import (
@@ -18,17 +19,11 @@ from integrations.domain.operations import (
     echo,
     not_connected,
 )
-from integrations.telemetry import context_from, tracer
+from integrations.telemetry import CALL_DURATION, CALLS, tracer
 
 SOURCE = "/connectflo/integrations"
-Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+GROUP = "integrations"
 Document = dict[str, Any]
-
-CALLS = Counter(
-    "connectflo_integration_calls_total",
-    "Integration requests answered, by integration and outcome (ok or the error type).",
-    ["integration", "outcome"],
-)
 
 
 class CallRecords(Protocol):
@@ -60,6 +55,40 @@ class IntegrationService:
 
     async def on_integration_requested(self, envelope: Envelope[IntegrationRequested]) -> None:
         request = envelope.data
+        with consuming(
+            tracer,
+            topics.INTEGRATION_REQUESTS,
+            group=GROUP,
+            traceparent=envelope.traceparent,
+            execution_id=request.execution_id,
+            node_id=request.node_id,
+            node_kind=request.kind,
+        ) as span:
+            result, error = await self._call_once(request)
+            span.set_attribute("connectflo.integration.outcome", error["type"] if error else "ok")
+            event = EffectSettled(
+                command_id="settle:" + request.idempotency_key,
+                execution_id=request.execution_id,
+                tenant_id=request.tenant_id,
+                effect_id=request.effect_id,
+                idempotency_key=request.idempotency_key,
+                result=result,
+                error=error,
+            )
+            out = Envelope.wrap(
+                event,
+                source=SOURCE,
+                tenant_id=request.tenant_id,
+                traceparent=current_traceparent(),
+            )
+            await self._publish(
+                out.body(), topics.EXECUTION_COMMANDS, request.execution_id.encode(), out.headers()
+            )
+
+    async def _call_once(
+        self, request: IntegrationRequested
+    ) -> tuple[Document | None, Document | None]:
+        """The call's outcome: recorded by an earlier attempt, else performed and recorded."""
         earlier = await self._calls.start(
             {
                 "_id": request.idempotency_key,
@@ -72,39 +101,18 @@ class IntegrationService:
             }
         )
         if earlier is not None and earlier.get("status") != "running":
-            result, error = recorded_outcome(earlier)
-        else:
-            # New, or an attempt that died mid-call: perform (again). The provider sees the
-            # same Idempotency-Key both times.
-            with tracer.start_as_current_span(
-                f"integration {request.kind}",
-                context=context_from(envelope.traceparent),
-                attributes={"execution.id": request.execution_id, "node.id": request.node_id},
-            ) as span:
-                result, error = await self._perform(request)
-                span.set_attribute("integration.outcome", error["type"] if error else "ok")
-            await self._calls.finish(
-                request.idempotency_key,
-                "failed" if error else "succeeded",
-                result,
-                error,
-                datetime.now(UTC),
-            )
-        event = EffectSettled(
-            command_id="settle:" + request.idempotency_key,
-            execution_id=request.execution_id,
-            tenant_id=request.tenant_id,
-            effect_id=request.effect_id,
-            idempotency_key=request.idempotency_key,
-            result=result,
-            error=error,
+            return recorded_outcome(earlier)
+        # New, or an attempt that died mid-call: perform (again). The provider sees the same
+        # Idempotency-Key both times.
+        result, error = await self._perform(request)
+        await self._calls.finish(
+            request.idempotency_key,
+            "failed" if error else "succeeded",
+            result,
+            error,
+            datetime.now(UTC),
         )
-        out = Envelope.wrap(
-            event, source=SOURCE, tenant_id=request.tenant_id, traceparent=envelope.traceparent
-        )
-        await self._publish(
-            out.body(), topics.EXECUTION_COMMANDS, request.execution_id.encode(), out.headers()
-        )
+        return result, error
 
     async def _perform(
         self, request: IntegrationRequested
@@ -112,6 +120,7 @@ class IntegrationService:
         """(result, None) or (None, error). Infrastructure failures (MongoDB) raise: the
         message is then handled again, and dead-lettered if it keeps failing."""
         integration = request.kind
+        started = time.perf_counter()
         try:
             call = IntegrationCall.of(request.kind, request.request)
             integration = call.integration
@@ -124,6 +133,8 @@ class IntegrationService:
                 result = await self._http.perform(connection, call, request.idempotency_key)
         except IntegrationError as exc:
             CALLS.labels(integration, exc.error_type).inc()
+            CALL_DURATION.labels(integration).observe(time.perf_counter() - started)
             return None, exc.as_error()
         CALLS.labels(integration, "ok").inc()
+        CALL_DURATION.labels(integration).observe(time.perf_counter() - started)
         return result, None

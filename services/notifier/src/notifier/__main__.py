@@ -1,10 +1,10 @@
 """`python -m notifier`: the notifier: deliveries to people."""
 
-import uvicorn
+from servicekit.serve import serve
 
-from notifier.app import create_app
+from notifier.app import NAME, create_app
 from notifier.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    serve(create_app(settings), settings, NAME)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from contracts import Envelope, topics
 from contracts.events import EffectSettled, NotificationRequested, ReplySent
+from servicekit.publisher import Publish
+from servicekit.telemetry import consuming, current_traceparent
 
 from notifier.adapters.store import NotificationRepository
 from notifier.domain.delivery import Delivery, plan_delivery
+from notifier.telemetry import DELIVERIES, tracer
 
 SOURCE = "/connectflo/notifier"
-Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+GROUP = "notifier"
 
 
 class NotificationService:
@@ -30,8 +32,7 @@ class NotificationService:
         now = datetime.now(UTC)
         deliveries = [plan_delivery(envelope.data, now) for envelope in envelopes]
         earlier = await self._notifications.record_many([d.record for d in deliveries])
-        sends: list[tuple[str, str, ReplySent | EffectSettled, Envelope[NotificationRequested]]]
-        sends = []
+        sends: list[tuple[str, str, ReplySent | EffectSettled, str, str | None]] = []
         for envelope, delivery in zip(envelopes, deliveries, strict=True):
             request = envelope.data
             before = earlier.get(delivery.record["_id"])
@@ -39,6 +40,20 @@ class NotificationService:
                 delivery = Delivery(
                     before, before.get("result"), before.get("error"), before.get("message")
                 )
+            outcome = "duplicate" if before is not None else delivery.record.get("status")
+            DELIVERIES.labels(request.channel or "none", outcome or "unknown").inc()
+            with consuming(
+                tracer,
+                topics.NOTIFICATION_REQUESTS,
+                group=GROUP,
+                traceparent=envelope.traceparent,
+                execution_id=request.execution_id,
+                node_id=request.node_id,
+                node_kind=request.kind,
+                channel=request.channel,
+                delivery_outcome=outcome,
+            ):
+                traceparent = current_traceparent()
             if delivery.reply_message is not None:
                 reply = ReplySent(
                     notification_id=delivery.record["notification_id"],
@@ -49,7 +64,7 @@ class NotificationService:
                     sent_at=delivery.record.get("delivered_at") or now,
                 )
                 key = request.conversation_id or request.execution_id
-                sends.append((topics.REPLIES, key, reply, envelope))
+                sends.append((topics.REPLIES, key, reply, request.tenant_id, traceparent))
             if request.awaits_result:  # else the workflow went on; the outcome is stored
                 settled = EffectSettled(
                     command_id="settle:" + request.idempotency_key,
@@ -60,7 +75,15 @@ class NotificationService:
                     result=delivery.result,
                     error=delivery.error,
                 )
-                sends.append((topics.EXECUTION_COMMANDS, request.execution_id, settled, envelope))
+                sends.append(
+                    (
+                        topics.EXECUTION_COMMANDS,
+                        request.execution_id,
+                        settled,
+                        request.tenant_id,
+                        traceparent,
+                    )
+                )
         # Started in order, so events with one key keep their order on a topic.
         await asyncio.gather(*(self._send(*send) for send in sends))
 
@@ -69,9 +92,8 @@ class NotificationService:
         topic: str,
         key: str,
         event: ReplySent | EffectSettled,
-        cause: Envelope[NotificationRequested],
+        tenant_id: str,
+        traceparent: str | None,
     ) -> None:
-        out = Envelope.wrap(
-            event, source=SOURCE, tenant_id=cause.tenant_id, traceparent=cause.traceparent
-        )
+        out = Envelope.wrap(event, source=SOURCE, tenant_id=tenant_id, traceparent=traceparent)
         await self._publish(out.body(), topic, key.encode(), out.headers())

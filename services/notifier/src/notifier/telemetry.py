@@ -1,47 +1,16 @@
-"""Tracing: OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; traceparent in and out."""
+"""The notifier's spans and metrics (set-up and propagation are the kit's)."""
 
 from __future__ import annotations
 
-import os
-
-from opentelemetry import propagate, trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from prometheus_client import Counter
+from servicekit.telemetry import tracer as _tracer
 
 SERVICE_NAME = "notifier"
+tracer = _tracer(SERVICE_NAME)
 
-
-def setup_tracing() -> None:
-    """Install the tracer provider. With OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and
-    exported; without it none is recorded (nobody would see it: a span costs the gateway a
-    tenth of a request), yet every span still gets its ids, so the traceparent carries one
-    trace id from service to service all the same."""
-    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": SERVICE_NAME}),
-        # None: the SDK's default sampler (ParentBased(ALWAYS_ON), or OTEL_TRACES_SAMPLER)
-        sampler=None if exporting else ALWAYS_OFF,
-    )
-    if exporting:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-
-
-tracer = trace.get_tracer(SERVICE_NAME)
-
-
-def current_traceparent() -> str | None:
-    """The W3C traceparent of the current span, for the envelope."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
-
-
-def context_from(traceparent: str | None) -> Context | None:
-    """The trace context an incoming traceparent continues, if any."""
-    return propagate.extract({"traceparent": traceparent}) if traceparent else None
+DELIVERIES = Counter(
+    "connectflo_deliveries_total",
+    "Deliveries to people by channel and outcome: sent, failed, duplicate (a redelivered "
+    "request answered from its record).",
+    ["channel", "outcome"],
+)

@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeGuard, TypeVar
 
 from contracts import Envelope, topics
 from contracts.events import Event, TimerCancelRequested, TimerRequested
+from opentelemetry.trace import SpanKind
 from servicekit.delivery import Permanent
+from servicekit.publisher import Publish
 
 from scheduler import telemetry
 from scheduler.domain.timers import (
@@ -36,7 +38,7 @@ from scheduler.domain.timers import (
 )
 
 SOURCE = "/connectflo/scheduler"
-Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+GROUP = "scheduler"
 Clock = Callable[[], datetime]
 PURGE_EVERY = timedelta(hours=1)
 E = TypeVar("E", bound=Event)
@@ -101,12 +103,19 @@ class TimerService:
 
     async def on_timer_message(self, envelope: Envelope[Event], partition: int) -> None:
         """Everything on the timers topic: a timer request or the cancel of one."""
-        if _carries(envelope, TimerRequested):
-            await self.on_timer_requested(envelope, partition)
-        elif _carries(envelope, TimerCancelRequested):
-            await self.on_timer_cancel_requested(envelope, partition)
-        else:
-            raise Permanent(f"{envelope.type} does not belong on {topics.TIMER_REQUESTS}")
+        with telemetry.consuming(
+            telemetry.tracer,
+            topics.TIMER_REQUESTS,
+            group=GROUP,
+            traceparent=envelope.traceparent,
+            execution_id=getattr(envelope.data, "execution_id", None),
+        ):
+            if _carries(envelope, TimerRequested):
+                await self.on_timer_requested(envelope, partition)
+            elif _carries(envelope, TimerCancelRequested):
+                await self.on_timer_cancel_requested(envelope, partition)
+            else:
+                raise Permanent(f"{envelope.type} does not belong on {topics.TIMER_REQUESTS}")
 
     async def on_timer_requested(self, envelope: Envelope[TimerRequested], partition: int) -> None:
         request = envelope.data
@@ -182,15 +191,24 @@ class TimerService:
         return len(published)
 
     async def _publish_settlement(self, timer: Document, fired_at: datetime) -> None:
-        out = Envelope.wrap(
-            settlement(timer, fired_at),
-            source=SOURCE,
-            tenant_id=timer["tenant_id"],
-            traceparent=timer.get("traceparent"),
-        )
-        await self._publish(
-            out.body(), topics.EXECUTION_COMMANDS, timer["execution_id"].encode(), out.headers()
-        )
+        """In the trace of the request that set the timer: the resume joins its execution's."""
+        key = timer["execution_id"].encode()
+        with telemetry.tracer.start_as_current_span(
+            f"send {topics.EXECUTION_COMMANDS}",
+            context=telemetry.context_from(timer.get("traceparent")),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                **telemetry.producing_attributes(topics.EXECUTION_COMMANDS, key),
+                **telemetry.attributes(execution_id=timer["execution_id"], timer_id=timer["_id"]),
+            },
+        ):
+            out = Envelope.wrap(
+                settlement(timer, fired_at),
+                source=SOURCE,
+                tenant_id=timer["tenant_id"],
+                traceparent=telemetry.current_traceparent(),
+            )
+            await self._publish(out.body(), topics.EXECUTION_COMMANDS, key, out.headers())
 
     async def run(self) -> None:
         """Fire due timers until cancelled, sleeping until the next one is due (or a new

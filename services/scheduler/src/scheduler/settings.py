@@ -1,23 +1,16 @@
-"""Configuration from the environment: prefix SCHEDULER_, plus the shared infrastructure names."""
+"""Configuration from the environment: prefix SCHEDULER_, plus the shared infrastructure names
+(servicekit.settings)."""
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from servicekit.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SCHEDULER_")
 
-    host: str = "127.0.0.1"
     port: int = 8082
-    kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
-    )
-    mongo_uri: str = Field("mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("MONGO_URI"))
-    mongo_database: str = Field("connectflo", validation_alias=AliasChoices("MONGO_DATABASE"))
     group_id: str = "connectflo-scheduler"
-    handling_attempts: int = Field(
-        3, description="Attempts at one message before it goes to the dead-letter topic."
-    )
     page_size: int = Field(200, description="Due timers fetched and fired per round trip.")
     longest_sleep_seconds: float = Field(
         30,

@@ -1,10 +1,10 @@
-"""`python -m trigger_gateway`: serve the gateway with uvicorn."""
+"""`python -m trigger_gateway`: the gateway (the trigger fast lane in front of FastAPI)."""
 
-import uvicorn
+from servicekit.serve import serve
 
-from trigger_gateway.app import create_asgi
+from trigger_gateway.app import NAME, create_asgi
 from trigger_gateway.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
-    uvicorn.run(create_asgi(settings), host=settings.host, port=settings.port, log_level="warning")
+    serve(create_asgi(settings), settings, NAME)

@@ -1,19 +1,18 @@
-"""Configuration from the environment: prefix GATEWAY_, plus the shared infrastructure names."""
+"""Configuration from the environment: prefix GATEWAY_, plus the shared infrastructure names
+(servicekit.settings)."""
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+from servicekit.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_")
 
-    host: str = "127.0.0.1"
     port: int = 8080
-    kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
-    )
-    mongo_uri: str = Field("mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("MONGO_URI"))
-    mongo_database: str = Field("connectflo", validation_alias=AliasChoices("MONGO_DATABASE"))
+    # a caller waits for these: a 503 with Retry-After comes within 5 s, not after its timeout
+    mongo_timeout_seconds: float = 3.0
+    publish_timeout_seconds: float = 3.0
     admin_token: str = Field(
         "dev-admin-token",
         description="Guards tenant creation. Set a real secret outside development.",
@@ -24,3 +23,6 @@ class Settings(BaseSettings):
         description="The executor validates workflow definitions before they are saved.",
     )
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL printed in links.")
+    max_body_bytes: int = Field(
+        1 << 20, ge=1, description="Larger request bodies are refused (413) before parsing."
+    )

@@ -7,8 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.events import DeadLettered
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -17,11 +16,6 @@ Document = dict[str, Any]
 
 class ConcurrentUpdate(Exception):
     """The execution changed since it was read: another writer got there first."""
-
-
-def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    return client, client[database]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
@@ -71,12 +65,6 @@ class WorkflowCatalog:
                 raise LookupError(f"workflow {workflow_id} has no version {version}")
             cached = self._definitions[key] = doc["definition"]
         return cached
-
-
-async def is_ferretdb(db: AsyncDatabase[Document]) -> bool:
-    """FerretDB says so in buildInfo; real MongoDB does not."""
-    info = await db.command("buildInfo")
-    return "ferretdbVersion" in info
 
 
 def _stored(doc: Document) -> Document:
@@ -204,14 +192,3 @@ class ReplyWaitRepository:
             await self._db.reply_waits.delete_many({"execution_id": execution_id})
         else:
             await self._db.reply_waits.delete_one({"_id": f"{execution_id}:{effect_id}"})
-
-
-class DeadLetterRepository:
-    """The ``dead_letters`` collection the API lists (the topic has every one too)."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-
-    async def record(self, event: DeadLettered) -> None:
-        with contextlib.suppress(DuplicateKeyError):
-            await self._db.dead_letters.insert_one(event.document())

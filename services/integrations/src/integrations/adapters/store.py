@@ -3,25 +3,18 @@ connections in `integrations` (written by the gateway, read here) and `dead_lett
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from contracts.events import DeadLettered
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from integrations.domain.operations import Connection
 
 Document = dict[str, Any]
-
-
-def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    return client, client[database]
 
 
 class IntegrationCallRepository:
@@ -93,14 +86,3 @@ class ConnectionRepository:
             self._cache.clear()
         self._cache[key] = (now, connection)
         return connection
-
-
-class DeadLetterRepository:
-    """The `dead_letters` collection, where the management API lists them."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-
-    async def record(self, dead: DeadLettered) -> None:
-        with contextlib.suppress(DuplicateKeyError):  # stored before
-            await self._db.dead_letters.insert_one(dead.document())

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-from contracts.events import DeadLettered
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 Document = dict[str, Any]
-
-
-def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    return client, client[database]
 
 
 class NotificationRepository:
@@ -47,14 +40,3 @@ class NotificationRepository:
                     earlier[key] = found
             return earlier
         return {}
-
-
-class DeadLetterRepository:
-    """The ``dead_letters`` collection the API lists (the topic has every one too)."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-
-    async def record(self, event: DeadLettered) -> None:
-        with contextlib.suppress(DuplicateKeyError):
-            await self._db.dead_letters.insert_one(event.document())

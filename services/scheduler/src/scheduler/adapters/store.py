@@ -14,13 +14,11 @@ owns a partition's timers and, within a replica, firing and cancelling take turn
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from contracts.events import DeadLettered
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -30,11 +28,6 @@ from scheduler.domain.timers import CancelOutcome, TimerStatus, settled_document
 Document = dict[str, Any]
 DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85  # "Index already exists with a different name"
-
-
-def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    return client, client[database]
 
 
 async def _ensure_index(
@@ -128,14 +121,3 @@ class TimerRepository:
         """Forget timers settled before ``before`` (FerretDB has no TTL indexes); how many."""
         deleted = await self._settled.delete_many({"settled_at": {"$lt": before}})
         return deleted.deleted_count
-
-
-class DeadLetterRepository:
-    """The `dead_letters` collection, where the management API lists them."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._dead_letters = db.dead_letters
-
-    async def record(self, dead: DeadLettered) -> None:
-        with contextlib.suppress(DuplicateKeyError):  # stored before
-            await self._dead_letters.insert_one(dead.document())

@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -51,11 +51,6 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
             keys = [*scope, *narrowed, ("failed_at", DESCENDING), *_NEWEST]
             await db.dead_letters.create_index(keys)
     await db.integrations.create_index([("tenant_id", ASCENDING), ("type", ASCENDING)])
-
-
-def connect(uri: str, database: str) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    return client, client[database]
 
 
 class TenantRepository:

@@ -1,0 +1,77 @@
+"""Publishing to Kafka: one aiokafka producer per process, acknowledged by every in-sync replica.
+
+aiokafka's producer straight, not a framework's ``publish``: a third of the CPU per message,
+and these services send many (every outbox entry)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from servicekit import metrics
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+"""publish(value, topic, key, headers)"""
+
+
+class Unavailable(Exception):
+    """Kafka did not take the message in time (the broker is down or unreachable)."""
+
+
+class Publisher:
+    def __init__(self, bootstrap_servers: str, *, timeout_seconds: float = 30.0) -> None:
+        """``timeout_seconds``: how long ``publish`` waits for the acknowledgement before it
+        raises Unavailable (the message may still be sent once the broker is back: every
+        message carries a stable id, and consumers apply it once)."""
+        self._timeout = timeout_seconds
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            linger_ms=1,
+            request_timeout_ms=max(1000, int(timeout_seconds * 1000)),
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        await self._producer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            await self._producer.stop()
+            self._started = False
+
+    async def publish(
+        self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        """Returns once the broker has the message (acks=all); Unavailable when it does not
+        have it within the timeout."""
+        pairs = [(k, v.encode()) for k, v in headers.items()]
+        try:
+            sent = await asyncio.wait_for(
+                self._producer.send(topic, value, key=key, headers=pairs), self._timeout
+            )
+            await asyncio.wait_for(sent, self._timeout)
+        except (TimeoutError, KafkaError) as exc:
+            raise Unavailable(f"Kafka did not acknowledge a message to {topic}: {exc!r}") from exc
+        metrics.MESSAGES_PUBLISHED.labels(topic).inc()
+
+    async def reachable(self) -> bool:
+        """A broker answers (the readiness check)."""
+        return self._started and await brokers_reachable(self._producer.client)
+
+
+async def brokers_reachable(client: Any) -> bool:
+    """One of the brokers an aiokafka client knows accepts a connection (it connects if it
+    is not connected)."""
+    for broker in client.cluster.brokers():
+        if await client.ready(broker.nodeId):
+            return True
+    return False
