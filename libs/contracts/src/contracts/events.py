@@ -80,9 +80,6 @@ class ExecutionRetryRequested(Event):
     tenant_id: str
 
 
-ExecutionStatus = Literal["running", "waiting", "completed", "failed", "cancelled"]
-
-
 class ExecutionStarted(Event):
     """Public: an execution of a workflow version began."""
 

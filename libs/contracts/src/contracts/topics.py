@@ -1,7 +1,7 @@
 """Kafka topic names and partition counts: the one place they are defined.
 
-Topics are created by our own code (``deploy/local/kafka_topics.py`` locally, the Helm
-chart's job in a cluster) with the partition counts below; the broker never auto-creates them.
+Topics are created by our own code (``deploy/local/kafka_topics.py``; there is no deployment
+for a cluster yet) with the partition counts below; the broker never auto-creates them.
 """
 
 from __future__ import annotations

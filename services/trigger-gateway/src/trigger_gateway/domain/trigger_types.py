@@ -15,8 +15,3 @@ _BY_SLUG = {label.lower().replace(" ", "_"): label for label in TRIGGER_TYPES}
 def trigger_type_from_slug(slug: str) -> str | None:
     """'incoming_message', 'incoming-message' and 'Incoming Message' all name one trigger."""
     return _BY_SLUG.get(slug.strip().lower().replace("-", "_").replace(" ", "_"))
-
-
-def slug_of(trigger_type: str) -> str:
-    """The URL slug of a trigger type."""
-    return trigger_type.lower().replace(" ", "_")

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -271,9 +271,6 @@ def node_kind(
         return execute
 
     return attach
-
-
-ConditionBranch = Literal["yes", "no"]
 
 
 def as_text(value: Any) -> str:

@@ -1,6 +1,8 @@
-"""Incoming Call: starts the workflow when a phone call reaches one of the workflow's numbers.
+"""Incoming Call: starts the workflow when a phone call comes in.
 
 The caller is `trigger.from`, the dialled number `trigger.to`, the call `trigger.callId`.
+`phoneNumberIds` is documented but not applied yet: every call starts the workflow, whatever
+number was dialled (issue 11 applies trigger filters).
 """
 
 from executor.domain.nodes.contract import NodeConfig, NodeContext, NodeOutcome, node_kind

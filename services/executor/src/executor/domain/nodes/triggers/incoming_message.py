@@ -1,7 +1,8 @@
 """Incoming Message: starts the workflow when a customer writes on a chat, SMS or WhatsApp channel.
 
-The trigger gateway matches `channels` before it starts an execution; inside the workflow the
-message is available as `trigger.text`, `trigger.channel`, `trigger.conversationId` and so on.
+Inside the workflow the message is available as `trigger.text`, `trigger.channel`,
+`trigger.conversationId` and so on. `channels` is documented but not applied yet: every message
+starts the workflow, whatever its channel (issue 11 applies trigger filters).
 """
 
 from typing import Literal

@@ -1,7 +1,8 @@
-"""Intent Detected: starts the workflow when the classifier finds `intent` in a customer message.
+"""Intent Detected: starts the workflow when an intent is detected in a customer message.
 
-The gateway only starts the workflow when the confidence is at least `minConfidence`; the
-workflow reads `trigger.intent`, `trigger.confidence` and `trigger.text`.
+The workflow reads `trigger.intent`, `trigger.confidence` and `trigger.text`. `intent` and
+`minConfidence` are documented but not applied yet: every detected intent starts the workflow,
+whatever its name and confidence (issue 11 applies trigger filters).
 """
 
 from pydantic import Field

@@ -1,6 +1,8 @@
-"""Sentiment Negative: starts the workflow when a message's sentiment score is at most `threshold`.
+"""Sentiment Negative: starts the workflow when a message is reported as negative.
 
-Scores run from -1 (angry) to 1 (delighted); the score is `trigger.score`.
+Scores run from -1 (angry) to 1 (delighted); the score is `trigger.score`. `threshold` is
+documented but not applied yet: every report starts the workflow, whatever its score (issue 11
+applies trigger filters).
 """
 
 from pydantic import Field

@@ -1,6 +1,8 @@
-"""SLA Breached: starts the workflow when the scheduler sees a conversation miss an SLA `policy`.
+"""SLA Breached: starts the workflow when a conversation is reported to have missed an SLA.
 
 The workflow reads `trigger.conversationId`, `trigger.policy` and `trigger.waitedMinutes`.
+`policy` is documented but not applied yet: every breach starts the workflow, whatever its
+policy (issue 11 applies trigger filters); the output falls back to it when the trigger has none.
 """
 
 from typing import Literal
