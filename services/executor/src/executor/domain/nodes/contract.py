@@ -176,9 +176,6 @@ class NodeContext:
         value = get_path(self.context, path)
         return default if value is MISSING else value
 
-    def has(self, path: str) -> bool:
-        return get_path(self.context, path) is not MISSING
-
     def set(self, path: str, value: Any) -> None:
         try:
             set_path(self.context, path, value)
