@@ -64,14 +64,15 @@ class Publisher:
         metrics.MESSAGES_PUBLISHED.labels(topic).inc()
 
     async def reachable(self) -> bool:
-        """A broker answers (the readiness check)."""
-        return self._started and await brokers_reachable(self._producer.client)
+        """A broker answers a metadata request (the readiness check; an open connection to a
+        broker that no longer answers is not enough)."""
+        return self._started and await brokers_answer(self._producer.client)
 
 
-async def brokers_reachable(client: Any) -> bool:
-    """One of the brokers an aiokafka client knows accepts a connection (it connects if it
-    is not connected)."""
-    for broker in client.cluster.brokers():
-        if await client.ready(broker.nodeId):
-            return True
-    return False
+async def brokers_answer(client: Any) -> bool:
+    """One of the brokers an aiokafka client knows answers a metadata request."""
+    try:
+        await client.fetch_all_metadata()
+    except KafkaError:
+        return False
+    return True
