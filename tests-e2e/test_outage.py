@@ -19,6 +19,12 @@ pytestmark = pytest.mark.e2e
 INFRA = str(REPO / "deploy/local/infra.sh")
 
 
+async def infra(command: str) -> None:
+    await asyncio.to_thread(
+        subprocess.run, [INFRA, command, "kafka"], check=True, capture_output=True
+    )
+
+
 async def readiness(http: httpx.AsyncClient) -> dict[str, httpx.Response]:
     answers = await asyncio.gather(
         *(http.get(f"http://127.0.0.1:{s.port}/readyz", timeout=10) for s in SERVICES.values())
@@ -45,7 +51,7 @@ async def test_kafka_outage_is_503_with_retry_after_and_readiness_follows(
 ) -> None:
     await api.activate(greeting_workflow())
     await until_ready(http)
-    subprocess.run([INFRA, "stop", "kafka"], check=True, capture_output=True)
+    await infra("stop")
     try:
         # readiness names Kafka in every service (each check is bounded: within seconds)
         answers = await readiness(http)
@@ -73,7 +79,7 @@ async def test_kafka_outage_is_503_with_retry_after_and_readiness_follows(
         assert int(refused.headers["retry-after"]) > 0
         assert elapsed < 5, f"the 503 took {elapsed:.1f}s"
     finally:
-        subprocess.run([INFRA, "start", "kafka"], check=True, capture_output=True)
+        await infra("start")
     await until_ready(http)
     stack.assert_alive()
     trigger_id = await api.message("hello again", conversation_id="after-outage")
