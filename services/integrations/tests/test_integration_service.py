@@ -1,4 +1,4 @@
-"""The integrations service through FastStream's in-memory broker: in-memory call records and
+"""The integrations' own consumer on the kit's in-memory broker: in-memory call records and
 connections, the real http mode against a server on 127.0.0.1."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import httpx
 import pytest
 from contracts import Envelope, topics
 from contracts.events import DeadLettered, EffectSettled, IntegrationRequested
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from integrations.adapters.http_provider import HttpProvider
 from integrations.adapters.store import ConnectionRepository, recorded_outcome
+from integrations.app import NAME, consume
 from integrations.domain.operations import Connection
-from integrations.handlers.kafka import Wiring, build_router
 from integrations.service import IntegrationService
+from integrations.settings import Settings
+from servicekit.testing import MemoryBroker, MemoryMongo, running
 
 
 class MemoryCalls:
@@ -64,43 +64,44 @@ def requested(action: str = "getOrder", key: str = "exe_1:shop:1:1", **params: A
 
 
 class Harness:
+    """The integrations' consumer on the kit's in-memory broker."""
+
     def __init__(self, connections: MemoryConnections) -> None:
         self.calls = MemoryCalls()
         self.connections = connections
-        self.settled: list[EffectSettled] = []
-        self.dead: list[DeadLettered] = []
-        self.dead_on_topic: list[dict[str, Any]] = []
+        self.broker = MemoryBroker()
+        self.mongo = MemoryMongo()
 
     async def run(self, *messages: tuple[bytes, dict[str, str]]) -> None:
-        broker = KafkaBroker()
-        wiring = Wiring()
-        broker.include_router(build_router("integrations-test", wiring))
-
-        @broker.subscriber(topics.EXECUTION_COMMANDS)
-        async def on_command(message: KafkaMessage) -> None:
-            self.settled.append(Envelope.parse(message.headers, message.body).data)  # type: ignore[arg-type]
-
-        @broker.subscriber(topics.DEAD_LETTERS)
-        async def on_dead(message: KafkaMessage) -> None:
-            self.dead_on_topic.append(json.loads(message.body))
-
-        async def record_dead_letter(event: DeadLettered) -> None:
-            self.dead.append(event)
-
-        async with TestKafkaBroker(broker) as test_broker, httpx.AsyncClient() as http:
-
-            async def publish(value: bytes, topic: str, key: Any, headers: dict[str, str]) -> None:
-                await test_broker.publish(value, topic, key=key, headers=headers)
-
-            wiring.publish, wiring.attempts = publish, 1
-            wiring.record_dead_letter = record_dead_letter
-            wiring.service = IntegrationService(
-                self.calls, self.connections, HttpProvider(http, 64 * 1024), publish
+        """Every message on the requests topic, in order, handled and committed."""
+        kit = self.broker.kit(NAME, Settings(handling_attempts=1), self.mongo)
+        async with httpx.AsyncClient() as http:
+            service = IntegrationService(
+                self.calls, self.connections, HttpProvider(http, 64 * 1024), kit.publish
             )
-            for value, headers in messages:
-                await test_broker.publish(
-                    value, topics.INTEGRATION_REQUESTS, key=b"exe_1", headers=headers
-                )
+            consume(kit, service)
+            async with running(kit):
+                for value, headers in messages:
+                    self.broker.append(
+                        topics.INTEGRATION_REQUESTS, value, key=b"exe_1", headers=headers
+                    )
+                await self.broker.idle()
+
+    @property
+    def settled(self) -> list[EffectSettled]:
+        return self.broker.events(topics.EXECUTION_COMMANDS)  # type: ignore[return-value]
+
+    @property
+    def dead(self) -> list[DeadLettered]:
+        """As the dead-letter repository stored them."""
+        return [
+            DeadLettered.model_validate({k: v for k, v in doc.items() if k != "_id"})
+            for doc in self.mongo.dead_letters()
+        ]
+
+    @property
+    def dead_on_topic(self) -> list[dict[str, Any]]:
+        return [json.loads(r.value) for r in self.broker.records(topics.DEAD_LETTERS)]
 
 
 def message(event: IntegrationRequested) -> tuple[bytes, dict[str, str]]:

@@ -1,98 +1,87 @@
-"""The timers topic through FastStream's in-memory broker: requests and cancels in, settlements
-and dead letters out; the group's assignment decides which timers this replica fires."""
+"""The scheduler's own consumer of the timers topic on the kit's in-memory broker: requests and
+cancels in, settlements and dead letters out; the group's assignment of the timers topic
+decides which timers this replica fires."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import TopicPartition  # type: ignore[import-untyped]
+from aiokafka import TopicPartition
 from contracts import Envelope, topics
 from contracts.events import DeadLettered, EffectSettled, Event
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from scheduler.handlers.kafka import TimerPartitions, Wiring, build_router
+from scheduler.app import NAME
+from scheduler.handlers import kafka
 from scheduler.service import TimerService
+from scheduler.settings import Settings
+from servicekit.testing import MemoryBroker, MemoryConsumer, MemoryMongo, running
+
+PARTITIONS = 8
 
 
-class Harness:
+class Scheduler:
+    """The scheduler's consumer on an in-memory broker (the firing loop is the test's to run:
+    ``service.fire_due()``)."""
+
     def __init__(self, timers) -> None:  # type: ignore[no-untyped-def]
-        self.broker = KafkaBroker()
-        self.wiring = Wiring()
-        self.broker.include_router(build_router("scheduler-test", self.wiring))
-        self.commands: list[tuple[bytes | None, Event]] = []
-        self.dead_topic: list[Event] = []
-        self.dead_recorded: list[DeadLettered] = []
+        self.broker = MemoryBroker(partitions=PARTITIONS)
+        self.mongo = MemoryMongo()
         self.timers = timers
+        self.kit = self.broker.kit(NAME, Settings(handling_attempts=2), self.mongo)
+        self.service = TimerService(timers, self.kit.publish, owner="test")
+        kafka.consume(self.kit, self.service)
 
-        @self.broker.subscriber(topics.EXECUTION_COMMANDS)
-        async def on_command(message: KafkaMessage) -> None:
-            event = Envelope.parse(message.headers, message.body).data
-            self.commands.append((message.raw_message.key, event))  # type: ignore[union-attr]
+    @property
+    def member(self) -> MemoryConsumer:
+        """The consumer group's member reading the timers topic."""
+        return self.broker.member(topics.TIMER_REQUESTS)
 
-        @self.broker.subscriber(topics.DEAD_LETTERS)
-        async def on_dead_letter(message: KafkaMessage) -> None:
-            self.dead_topic.append(Envelope.parse(message.headers, message.body).data)
-
-    def wire(self, test_broker: TestKafkaBroker) -> TimerService:
-        async def publish(
-            value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
-        ) -> None:
-            await test_broker.publish(value, topic, key=key, headers=headers)
-
-        async def record(dead: DeadLettered) -> None:
-            self.dead_recorded.append(dead)
-
-        self.wiring.publish, self.wiring.attempts = publish, 2
-        self.wiring.record_dead_letter = record
-        self.wiring.service = TimerService(self.timers, publish, owner="test")
-        return self.wiring.service
-
-    async def send(self, test_broker: TestKafkaBroker, envelope: Envelope, partition: int) -> None:  # type: ignore[type-arg]
-        await test_broker.publish(
-            envelope.body(),
+    async def send(self, envelope: Envelope, partition: int) -> None:  # type: ignore[type-arg]
+        self.broker.send(
             topics.TIMER_REQUESTS,
+            envelope,
             key=envelope.data.execution_id.encode(),  # type: ignore[attr-defined]
             partition=partition,
-            headers=envelope.headers(),
         )
+        await self.broker.idle()
+
+    def commands(self) -> list[tuple[bytes | None, Event]]:
+        return [(r.key, r.envelope().data) for r in self.broker.records(topics.EXECUTION_COMMANDS)]
 
 
 async def test_a_request_is_stored_with_its_partition_and_fires_as_a_command(
     timers, timer_request
 ) -> None:
-    harness = Harness(timers)
-    async with TestKafkaBroker(harness.broker) as test_broker:
-        service = harness.wire(test_broker)
+    scheduler = Scheduler(timers)
+    async with running(scheduler.kit):
         now = datetime.now(UTC)
-        await harness.send(test_broker, timer_request("exe_7:w:1", now, "exe_7"), partition=4)
-        await harness.send(test_broker, timer_request("exe_7:w:1", now, "exe_7"), partition=4)
+        await scheduler.send(timer_request("exe_7:w:1", now, "exe_7"), partition=4)
+        await scheduler.send(timer_request("exe_7:w:1", now, "exe_7"), partition=4)
         assert timers.docs["exe_7:w:1"]["partition"] == 4
         assert timers.status("exe_7:w:1") == "pending"
 
-        await service.partitions_assigned({1, 2})
-        assert await service.fire_due() == 0  # partition 4 is another replica's
-        await service.partitions_assigned({4})
-        assert await service.fire_due() == 1
+        await scheduler.member.rebalance({1, 2})
+        assert await scheduler.service.fire_due() == 0  # partition 4 is another replica's
+        await scheduler.member.rebalance({4})
+        assert await scheduler.service.fire_due() == 1
 
-    assert len(harness.commands) == 1
-    key, event = harness.commands[0]
+    assert len(scheduler.commands()) == 1
+    key, event = scheduler.commands()[0]
     assert key == b"exe_7"
     assert isinstance(event, EffectSettled) and event.effect_id == "w:1"
 
 
 async def test_a_cancel_on_the_topic_stops_the_timer(timers, timer_request, timer_cancel) -> None:
-    harness = Harness(timers)
-    async with TestKafkaBroker(harness.broker) as test_broker:
-        service = harness.wire(test_broker)
-        await service.partitions_assigned({0})
+    scheduler = Scheduler(timers)
+    async with running(scheduler.kit):
+        await scheduler.member.rebalance({0})
         fire_at = datetime.now(UTC) - timedelta(seconds=1)
-        await harness.send(test_broker, timer_request("exe_1:w:1", fire_at), partition=0)
-        await harness.send(test_broker, timer_cancel("exe_1:w:1"), partition=0)
-        await harness.send(test_broker, timer_cancel("exe_1:early:1"), partition=0)
-        await harness.send(test_broker, timer_request("exe_1:early:1", fire_at), partition=0)
-        assert await service.fire_due() == 0
+        await scheduler.send(timer_request("exe_1:w:1", fire_at), partition=0)
+        await scheduler.send(timer_cancel("exe_1:w:1"), partition=0)
+        await scheduler.send(timer_cancel("exe_1:early:1"), partition=0)
+        await scheduler.send(timer_request("exe_1:early:1", fire_at), partition=0)
+        assert await scheduler.service.fire_due() == 0
 
-    assert harness.commands == []
+    assert scheduler.commands() == []
     assert timers.status("exe_1:w:1") == "cancelled"
     assert timers.docs["exe_1:early:1"]["tombstone"] is True
 
@@ -100,18 +89,18 @@ async def test_a_cancel_on_the_topic_stops_the_timer(timers, timer_request, time
 async def test_a_poison_message_is_dead_lettered_and_recorded_and_the_next_one_flows(
     timers, timer_request
 ) -> None:
-    harness = Harness(timers)
-    async with TestKafkaBroker(harness.broker) as test_broker:
-        harness.wire(test_broker)
-        await test_broker.publish(
-            b"{not json", topics.TIMER_REQUESTS, key=b"exe_9", headers={"ce_type": "Nope"}
+    scheduler = Scheduler(timers)
+    async with running(scheduler.kit):
+        scheduler.broker.append(
+            topics.TIMER_REQUESTS, b"{not json", key=b"exe_9", headers={"ce_type": "Nope"}
         )
-        await harness.send(test_broker, timer_request("exe_1:w:1", datetime.now(UTC)), 3)
+        await scheduler.send(timer_request("exe_1:w:1", datetime.now(UTC)), 3)
 
-    assert len(harness.dead_topic) == 1 and len(harness.dead_recorded) == 1
-    dead = harness.dead_recorded[0]
-    assert dead == harness.dead_topic[0]
-    assert (dead.consumer, dead.original_topic, dead.original_key) == (
+    [on_topic] = scheduler.broker.events(topics.DEAD_LETTERS)
+    [stored] = scheduler.mongo.dead_letters()
+    assert isinstance(on_topic, DeadLettered)
+    assert stored["_id"] == on_topic.dead_letter_id
+    assert (on_topic.consumer, on_topic.original_topic, on_topic.original_key) == (
         "scheduler",
         topics.TIMER_REQUESTS,
         "exe_9",
@@ -120,17 +109,39 @@ async def test_a_poison_message_is_dead_lettered_and_recorded_and_the_next_one_f
 
 
 async def test_the_group_assignment_of_the_timers_topic_is_what_the_replica_fires(
-    timers, published
+    timers, timer_request
 ) -> None:
-    wiring = Wiring()
-    wiring.service = TimerService(timers, published, owner="test")
-    listener = TimerPartitions(wiring)
-    other = topics.EXECUTION_COMMANDS
+    scheduler = Scheduler(timers)
+    async with running(scheduler.kit):
+        # started alone in its group: every partition is this replica's
+        assert scheduler.service.owned_partitions == set(range(PARTITIONS))
+        due = datetime.now(UTC) - timedelta(seconds=1)
+        await scheduler.send(timer_request("exe_1:w:1", due, "exe_1"), partition=0)
+        await scheduler.send(timer_request("exe_3:w:1", due, "exe_3"), partition=3)
 
-    await listener.on_partitions_assigned(
-        {TopicPartition(topics.TIMER_REQUESTS, 0), TopicPartition(topics.TIMER_REQUESTS, 3)}
-        | {TopicPartition(other, 1)}
-    )
-    assert wiring.service.owned_partitions == {0, 3}
-    await listener.on_partitions_revoked({TopicPartition(topics.TIMER_REQUESTS, 3)})
-    assert wiring.service.owned_partitions == {0}
+        await scheduler.member.rebalance({0, 5})  # partition 3 went to another replica
+        assert scheduler.service.owned_partitions == {0, 5}
+        assert await scheduler.service.fire_due() == 1
+        await scheduler.member.rebalance({0, 3})  # and came back
+        assert scheduler.service.owned_partitions == {0, 3}
+        assert await scheduler.service.fire_due() == 1
+        await scheduler.member.revoke()  # a rebalance begins: nothing is fired meanwhile
+        assert scheduler.service.owned_partitions == set()
+
+    assert [key for key, _ in scheduler.commands()] == [b"exe_1", b"exe_3"]
+
+
+async def test_only_partitions_of_the_timers_topic_are_owned(timers) -> None:
+    scheduler = Scheduler(timers)
+    async with running(scheduler.kit):
+        listener = scheduler.member.listener  # the consumer's, as aiokafka calls it
+        other = topics.EXECUTION_COMMANDS
+        await listener.on_partitions_assigned(
+            {TopicPartition(topics.TIMER_REQUESTS, 0), TopicPartition(topics.TIMER_REQUESTS, 3)}
+            | {TopicPartition(other, 1)}
+        )
+        assert scheduler.service.owned_partitions == {0, 3}
+        await listener.on_partitions_revoked(
+            {TopicPartition(topics.TIMER_REQUESTS, 3), TopicPartition(other, 1)}
+        )
+        assert scheduler.service.owned_partitions == {0}
