@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import TopicPartition
 from contracts import Envelope
@@ -33,6 +34,9 @@ from servicekit.publisher import Publish
 OnBatch = Callable[[list[Envelope[Event]]], Awaitable[None]]
 OnRecord = Callable[[Envelope[Event], Consumed], Awaitable[None]]
 Plan = Callable[[list[Envelope[Event]]], Awaitable[Flush]]
+KafkaConsumerFactory = Callable[[str], Any]
+"""group id -> an aiokafka consumer (not started): what TopicConsumer reads with instead of
+its own (tests: servicekit.testing.MemoryBroker.consumer)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Consuming:
     record_dead_letter: RecordDeadLetter | None
     attempts: int
     max_records: int
+    kafka_consumer: KafkaConsumerFactory | None = None  # None: aiokafka's, to the brokers
 
     def consumer(
         self,
@@ -80,6 +85,7 @@ class Consuming:
             drain=pipeline.drain,  # commit what was handled before partitions go, and at stop
             on_assigned=on_assigned,
             on_revoked=on_revoked,
+            consumer=self.kafka_consumer(self.group_id) if self.kafka_consumer else None,
         )
 
     def _plainly(

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import metrics, telemetry
 from servicekit.consumer import TopicConsumer
-from servicekit.consuming import Consuming
+from servicekit.consuming import Consuming, KafkaConsumerFactory
 from servicekit.health import Check, health_endpoint, ready_endpoint
 from servicekit.mongo import Database, DeadLetterRepository, Mongo
 from servicekit.publisher import Publisher
@@ -38,18 +38,49 @@ from servicekit.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+class Storage(Protocol):
+    """What a service uses of servicekit.mongo.Mongo."""
+
+    @property
+    def db(self) -> Database: ...
+    async def reachable(self) -> bool: ...
+    async def is_ferretdb(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class Publishing(Protocol):
+    """What a service uses of servicekit.publisher.Publisher."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def publish(
+        self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
+    ) -> None: ...
+    async def reachable(self) -> bool: ...
+
+
 class Kit:
     """What a running service has: given to its ``assemble``, kept on ``app.state.kit``."""
 
-    def __init__(self, name: str, settings: ServiceSettings) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        *,
+        mongo: Storage | None = None,
+        publisher: Publishing | None = None,
+        kafka_consumer: KafkaConsumerFactory | None = None,
+    ) -> None:
+        """``mongo``, ``publisher``, ``kafka_consumer``: used instead of connecting to MongoDB
+        and Kafka (tests: servicekit.testing's in-memory broker)."""
         self.name = name
         self.settings = settings
-        self.mongo = Mongo.connect(
+        self.mongo: Storage = mongo or Mongo.connect(
             settings.mongo_uri,
             settings.mongo_database,
             timeout_seconds=settings.mongo_timeout_seconds,
         )
-        self.publisher = Publisher(
+        self.publisher: Publishing = publisher or Publisher(
             settings.kafka_bootstrap_servers, timeout_seconds=settings.publish_timeout_seconds
         )
         self.dead_letters = DeadLetterRepository(self.mongo.db)
@@ -66,6 +97,7 @@ class Kit:
             record_dead_letter=self.dead_letters.record,
             attempts=settings.handling_attempts,
             max_records=settings.batch_max_records,
+            kafka_consumer=kafka_consumer,
         )
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []

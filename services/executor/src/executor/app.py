@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -21,25 +23,25 @@ from executor.settings import Settings
 NAME = "executor"
 
 
+async def assemble(kit: Kit, settings: Settings) -> None:
+    await ensure_indexes(kit.db)
+    service = ExecutionService(
+        WorkflowCatalog(kit.db),
+        ExecutionRepository(kit.db, check_version_by_read=await kit.mongo.is_ferretdb()),
+        ReplyWaitRepository(kit.db),
+        kit.publish,
+        limits=Limits(
+            max_steps=settings.max_steps_per_command,
+            max_running_seconds=settings.max_running_seconds,
+            max_waiting_seconds=settings.max_waiting_seconds,
+            max_depth=settings.max_subworkflow_depth,
+        ),
+    )
+    kafka.consume(kit, service)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-
-    async def assemble(kit: Kit) -> None:
-        await ensure_indexes(kit.db)
-        service = ExecutionService(
-            WorkflowCatalog(kit.db),
-            ExecutionRepository(kit.db, check_version_by_read=await kit.mongo.is_ferretdb()),
-            ReplyWaitRepository(kit.db),
-            kit.publish,
-            limits=Limits(
-                max_steps=settings.max_steps_per_command,
-                max_running_seconds=settings.max_running_seconds,
-                max_waiting_seconds=settings.max_waiting_seconds,
-                max_depth=settings.max_subworkflow_depth,
-            ),
-        )
-        kafka.consume(kit, service)
-
-    return Service(NAME, settings, assemble).starlette(
+    return Service(NAME, settings, partial(assemble, settings=settings)).starlette(
         [Route("/v1/workflows/validate", validate_workflow, methods=["POST"])]
     )

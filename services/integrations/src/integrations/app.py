@@ -3,6 +3,8 @@ for waiting executions."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import httpx
 from contracts import Envelope, topics
 from contracts.events import Event, IntegrationRequested
@@ -18,27 +20,32 @@ from integrations.settings import Settings
 NAME = "integrations"
 
 
+async def assemble(kit: Kit, settings: Settings) -> None:
+    calls = IntegrationCallRepository(kit.db)
+    await calls.ensure_indexes()
+    http = httpx.AsyncClient(follow_redirects=False)
+    kit.on_stop(http.aclose)
+    service = IntegrationService(
+        calls,
+        ConnectionRepository(kit.db, settings.connection_cache_seconds),
+        HttpProvider(http, settings.max_response_bytes),
+        kit.publish,
+    )
+    consume(kit, service)
+
+
+def consume(kit: Kit, service: IntegrationService) -> None:
+    """The integrations' consumers (tests run them on in-memory stores and servicekit.testing)."""
+
+    async def on_integration_requested(envelope: Envelope[Event], _: Consumed) -> None:
+        if not isinstance(envelope.data, IntegrationRequested):
+            raise Permanent(f"{envelope.type} is not an integration request")
+        await service.on_integration_requested(envelope)  # type: ignore[arg-type]
+
+    # one request after the other, each a call to a provider
+    kit.consume(topics.INTEGRATION_REQUESTS, on_record=on_integration_requested)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-
-    async def assemble(kit: Kit) -> None:
-        calls = IntegrationCallRepository(kit.db)
-        await calls.ensure_indexes()
-        http = httpx.AsyncClient(follow_redirects=False)
-        kit.on_stop(http.aclose)
-        service = IntegrationService(
-            calls,
-            ConnectionRepository(kit.db, settings.connection_cache_seconds),
-            HttpProvider(http, settings.max_response_bytes),
-            kit.publish,
-        )
-
-        async def on_integration_requested(envelope: Envelope[Event], _: Consumed) -> None:
-            if not isinstance(envelope.data, IntegrationRequested):
-                raise Permanent(f"{envelope.type} is not an integration request")
-            await service.on_integration_requested(envelope)  # type: ignore[arg-type]
-
-        # one request after the other, each a call to a provider
-        kit.consume(topics.INTEGRATION_REQUESTS, on_record=on_integration_requested)
-
-    return Service(NAME, settings, assemble).starlette()
+    return Service(NAME, settings, partial(assemble, settings=settings)).starlette()

@@ -3,6 +3,8 @@ waiting executions."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from contracts import topics
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
@@ -14,14 +16,18 @@ from notifier.settings import Settings
 NAME = "notifier"
 
 
+async def assemble(kit: Kit, settings: Settings) -> None:
+    notifications = NotificationRepository(kit.db)
+    await notifications.ensure_indexes()
+    consume(kit, NotificationService(notifications, kit.publish))
+
+
+def consume(kit: Kit, service: NotificationService) -> None:
+    """The notifier's consumers (tests run them on in-memory stores and servicekit.testing)."""
+    # requests in batches: one write, one round of sends
+    kit.consume(topics.NOTIFICATION_REQUESTS, on_batch=service.on_notifications_requested)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-
-    async def assemble(kit: Kit) -> None:
-        notifications = NotificationRepository(kit.db)
-        await notifications.ensure_indexes()
-        service = NotificationService(notifications, kit.publish)
-        # requests in batches: one write, one round of sends
-        kit.consume(topics.NOTIFICATION_REQUESTS, on_batch=service.on_notifications_requested)
-
-    return Service(NAME, settings, assemble).starlette()
+    return Service(NAME, settings, partial(assemble, settings=settings)).starlette()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import timedelta
+from functools import partial
 
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
@@ -18,21 +19,21 @@ from scheduler.settings import Settings
 NAME = "scheduler"
 
 
+async def assemble(kit: Kit, settings: Settings) -> None:
+    timers = TimerRepository(kit.db)
+    await timers.ensure_indexes()
+    service = TimerService(
+        timers,
+        kit.publish,
+        owner=f"{socket.gethostname()}:{os.getpid()}",
+        page_size=settings.page_size,
+        longest_sleep=settings.longest_sleep_seconds,
+        retention=timedelta(hours=settings.settled_retention_hours),
+    )
+    kafka.consume(kit, service)
+    kit.background(service.run)  # the firing loop
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-
-    async def assemble(kit: Kit) -> None:
-        timers = TimerRepository(kit.db)
-        await timers.ensure_indexes()
-        service = TimerService(
-            timers,
-            kit.publish,
-            owner=f"{socket.gethostname()}:{os.getpid()}",
-            page_size=settings.page_size,
-            longest_sleep=settings.longest_sleep_seconds,
-            retention=timedelta(hours=settings.settled_retention_hours),
-        )
-        kafka.consume(kit, service)
-        kit.background(service.run)  # the firing loop
-
-    return Service(NAME, settings, assemble).starlette()
+    return Service(NAME, settings, partial(assemble, settings=settings)).starlette()
