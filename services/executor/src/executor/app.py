@@ -11,7 +11,7 @@ from starlette.routing import Route
 from executor.adapters.store import (
     ExecutionRepository,
     ReplyWaitRepository,
-    WorkflowCatalog,
+    WorkflowCatalogue,
     ensure_indexes,
 )
 from executor.handlers import kafka
@@ -26,7 +26,7 @@ NAME = "executor"
 async def assemble(kit: Kit, settings: Settings) -> None:
     await ensure_indexes(kit.db)
     service = ExecutionService(
-        WorkflowCatalog(kit.db),
+        WorkflowCatalogue(kit.db),
         ExecutionRepository(kit.db, check_version_by_read=await kit.mongo.is_ferretdb()),
         ReplyWaitRepository(kit.db),
         kit.publish,

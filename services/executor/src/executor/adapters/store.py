@@ -36,7 +36,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.reply_waits.create_index([("execution_id", ASCENDING)])
 
 
-class WorkflowCatalog:
+class WorkflowCatalogue:
     """Active workflows per trigger, and definitions per immutable version (cached forever:
     a version never changes)."""
 

@@ -21,7 +21,7 @@ from contracts import Envelope, topics
 from contracts.events import EffectSettled, ExecutionRequested, TriggerReceived
 from servicekit.delivery import Permanent
 
-from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, WorkflowCatalog
+from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime import engine_port
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
 from executor.runtime.outbox import SOURCE, outbox_entry
@@ -34,7 +34,14 @@ from executor.runtime.step import (
     embed_first_runs,
     node_runs_document,
 )
-from executor.telemetry import context_from, current_traceparent, record_node_spans, tracer
+from executor.telemetry import (
+    EXECUTIONS,
+    context_from,
+    current_traceparent,
+    link_to,
+    record_node_runs,
+    tracer,
+)
 
 Document = dict[str, Any]
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
@@ -124,7 +131,7 @@ class _Batch:
 class ExecutionService:
     def __init__(
         self,
-        catalogue: WorkflowCatalog,
+        catalogue: WorkflowCatalogue,
         executions: ExecutionRepository,
         reply_waits: ReplyWaitRepository,
         publish: Publish,
@@ -320,10 +327,19 @@ class ExecutionService:
     ) -> None:
         """Apply one command in memory; its node runs, document and outbox join the batch."""
         workflow = await self._compiled_workflow(doc["workflow_id"], int(doc["workflow_version"]))
+        # One trace per execution: every command's span continues the trace its start was
+        # in (kept on the document), linked to the message that resumed it when that came
+        # from another trace (a customer's reply, a retry or cancel from the API).
+        origin = doc.setdefault("traceparent", traceparent)
         with tracer.start_as_current_span(
-            f"execute {doc['workflow_id']}",
-            context=context_from(traceparent),
-            attributes={"execution.id": doc["_id"], "command.type": command.event_type},
+            f"execution {command.event_type}",
+            context=context_from(origin),
+            links=link_to(traceparent) if traceparent != origin else None,
+            attributes={
+                "connectflo.execution.id": doc["_id"],
+                "connectflo.workflow.id": doc["workflow_id"],
+                "connectflo.command.type": command.event_type,
+            },
         ):
             applied = await apply(
                 doc,
@@ -333,7 +349,7 @@ class ExecutionService:
                 limits=self._limits,
                 traceparent=current_traceparent(),
             )
-            record_node_spans(applied.node_runs)
+            record_node_runs(applied.node_runs)
         if not applied.changed:
             return
         for action in applied.actions:
@@ -379,6 +395,9 @@ class ExecutionService:
         # Sent together: the producer batches them; the sends start in order, so events of
         # one execution keep their order on a topic.
         await asyncio.gather(*(self._send(entry) for entry in sends))
+        for execution_id, touched in batch.touched.items():
+            if execution_id not in existed:
+                _count_lifecycle(touched)
 
     async def _perform(self, batch: _Batch, doc: Document, action: Action) -> None:
         """What a command needs done in MongoDB before its state is written (idempotent)."""
@@ -477,3 +496,20 @@ class ExecutionService:
         await self._publish(
             entry["value"].encode(), entry["topic"], entry["key"].encode(), entry["headers"]
         )
+
+
+_OUTCOMES = {
+    "ExecutionStarted": "started",
+    "ExecutionCompleted": "completed",
+    "ExecutionFailed": "failed",
+    "ExecutionCancelled": "cancelled",
+}
+
+
+def _count_lifecycle(touched: _Touched) -> None:
+    """The lifecycle events a written execution sent, counted by trigger type."""
+    trigger_type = touched.doc.get("trigger_type") or "unknown"
+    for entry in touched.outbox:
+        outcome = _OUTCOMES.get(entry["headers"].get("ce_type", ""))
+        if outcome is not None:
+            EXECUTIONS.labels(trigger_type, outcome).inc()
