@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from contracts import Envelope
-from contracts.delivery import Permanent
 from contracts.events import ExecutionRequested
 from prometheus_client import REGISTRY
 from scheduler.service import TimerService
+from servicekit.delivery import Permanent
 
 
 def metric(name: str, **labels: str) -> float:
