@@ -92,6 +92,7 @@ async def test_publish_list_and_activate_versions(stack, http, tenant) -> None:
     )
     assert missing.status_code == 422
     assert "no version 9" in missing.json()["detail"]
+    assert missing.json()["errors"][0]["name"] == "body.version"
     back = await http.post(
         f"/v1/workflows/{workflow_id}/activate", json={"version": 1}, headers=headers
     )
@@ -123,7 +124,8 @@ async def test_publishing_an_invalid_definition_is_422_and_keeps_the_versions(
     broken["nodes"][1]["label"] = "Teleport"
     response = await http.put(f"/v1/workflows/{workflow_id}", json=broken, headers=tenant.headers)
     assert response.status_code == 422
-    assert "set" in response.json()["detail"]["message"]
+    problem = response.json()
+    assert "set" in problem["detail"] and problem["errors"][0]["name"] == "body.nodes[1]"
     got = (await http.get(f"/v1/workflows/{workflow_id}", headers=tenant.headers)).json()
     assert got["latest_version"] == 1
 

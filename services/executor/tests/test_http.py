@@ -27,7 +27,11 @@ def test_metrics_are_served_at_their_path_without_a_redirect() -> None:
 
 def test_validation_names_what_is_wrong() -> None:
     c = client()
-    assert c.post("/v1/workflows/validate", content=b"{oops").status_code == 400
+    for body in (b"{oops", b'{"name": "\xff"}', b"[" * 100_000):
+        bad = c.post("/v1/workflows/validate", content=body)
+        assert bad.status_code == 400
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert bad.json()["status"] == 400 and bad.json()["errors"][0]["name"] == "body"
     assert c.get("/v1/workflows/validate").status_code == 405
     answer = c.post("/v1/workflows/validate", json={"nodes": [], "edges": []})
     assert answer.status_code == 200 and answer.json()["problems"]

@@ -191,11 +191,17 @@ class MemoryConnections:
 
 @dataclass
 class RecordingBroker:
+    """servicekit's Publisher as the routes use it; ``failure``: what the next publishes
+    raise instead (Unavailable: Kafka did not acknowledge in time)."""
+
     published: list[dict[str, Any]] = field(default_factory=list)
+    failure: Exception | None = None
 
     async def publish(
-        self, value: bytes, topic: str, *, key: bytes, headers: dict[str, str]
+        self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]
     ) -> None:
+        if self.failure is not None:
+            raise self.failure
         self.published.append({"value": value, "topic": topic, "key": key, "headers": headers})
 
 
@@ -257,6 +263,21 @@ def gw() -> Harness:
         executor_http=executor,
     )
     return harness
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem with this status: its fields."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert set(problem) == {"type", "title", "status", "detail", "errors"}
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    return problem
+
+
+@pytest.fixture
+def expect_problem() -> Callable[[Any, int], dict[str, Any]]:
+    return assert_problem
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from contracts import topics
-from trigger_gateway.handlers.ingress import MAX_BODY, TriggerIngress
+from trigger_gateway.handlers.ingress import TriggerIngress
 
 GOOD = {"conversation_id": "conv-1", "channel": "chat", "payload": {"text": "hi"}}
 KEY = {"Authorization": "Bearer key-a"}
@@ -153,22 +153,37 @@ async def test_malformed_json_and_other_content_types_reach_the_route(lane) -> N
     assert downstream.bodies == [b"{not json", b"a=1"] and broker.published == []
 
 
-async def test_a_body_over_the_limit_reaches_the_route_whole(lane) -> None:
-    client, downstream, _ = lane
+async def test_a_body_over_the_limit_is_413_naming_it_before_it_is_read_whole(lane) -> None:
+    client, downstream, broker = lane
     chunk = b"x" * 65536
-    count = MAX_BODY // len(chunk) + 4
+    sent = []
 
     async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(count):
+        for _ in range((1 << 20) // len(chunk) + 40):
+            sent.append(len(chunk))
             yield chunk
 
     response = await client.post(
         "/v1/events/incoming_message",
-        content=chunks(),
+        content=chunks(),  # no Content-Length: counted as the bytes arrive
         headers={**KEY, "Content-Type": "application/json"},
     )
-    assert response.status_code == 299
-    assert downstream.bodies == [chunk * count]
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "1048576 bytes" in response.json()["detail"]
+    assert downstream.bodies == [] and broker.published == []
+
+
+async def test_a_declared_length_over_the_limit_is_413_at_once(lane) -> None:
+    client, downstream, _ = lane
+    content = json.dumps({**GOOD, "payload": {"text": "x" * (1 << 20)}}).encode()
+    response = await client.post(
+        "/v1/events/incoming_message",
+        content=content,
+        headers={**KEY, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413 and response.json()["status"] == 413
+    assert downstream.bodies == []
 
 
 async def test_other_routes_pass_straight_through(lane) -> None:
@@ -179,16 +194,18 @@ async def test_other_routes_pass_straight_through(lane) -> None:
     assert len(downstream.bodies) == 3
 
 
-def test_through_the_app_errors_are_fastapis_and_triggers_are_accepted(gw) -> None:
+def test_through_the_app_errors_are_problems_and_triggers_are_accepted(gw) -> None:
     ok = gw.client.post("/v1/events/incoming_message", json=GOOD, headers=gw.as_tenant())
     assert ok.status_code == 202 and len(gw.broker.published) == 1
     bad = gw.client.post(
         "/v1/events/incoming_message", json={"payload": "no"}, headers=gw.as_tenant()
     )
     assert bad.status_code == 422
-    assert any(error["loc"][-1] == "payload" for error in bad.json()["detail"])
+    assert [e["name"] for e in bad.json()["errors"]] == ["body.payload"]
     unknown = gw.client.post("/v1/events/incoming_fax", json=GOOD, headers=gw.as_tenant())
     assert unknown.status_code == 404 and "incoming_message" in unknown.json()["detail"]
     nobody = gw.client.post("/v1/events/incoming_message", json=GOOD)
     assert nobody.status_code == 401 and "API key" in nobody.json()["detail"]
+    for answer in (bad, unknown, nobody):
+        assert answer.headers["content-type"] == "application/problem+json"
     assert len(gw.broker.published) == 1

@@ -44,7 +44,11 @@ def test_put_of_an_invalid_definition_is_422_and_publishes_nothing(gw, builder_j
     bad["nodes"][1]["label"] = ""
     response = gw.client.put(f"/v1/workflows/{wf}", json=bad, headers=gw.as_tenant())
     assert response.status_code == 422
-    assert "node 'r'" in response.json()["detail"]["message"]
+    problem = response.json()
+    assert "node 'r'" in problem["detail"]
+    assert problem["errors"] == [
+        {"name": "body.nodes[1]", "reason": "unknown node", "node_id": "r"}
+    ]
     assert gw.workflows.workflows[wf]["latest_version"] == 1
 
 

@@ -27,6 +27,7 @@ from trigger_gateway.handlers import (
 )
 from trigger_gateway.handlers.deps import Gateway
 from trigger_gateway.handlers.ingress import TriggerIngress
+from trigger_gateway.handlers.problems import install_problem_handlers
 from trigger_gateway.settings import Settings
 
 NAME = "trigger-gateway"
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     service = Service(NAME, settings, assemble)
     app = FastAPI(title="ConnectFlo trigger gateway", version="0.1.0", lifespan=service.lifespan)
+    install_problem_handlers(app, settings)  # RFC 9457 errors, body limit, input checks
     for router in (
         tenants.router,
         workflows.router,

@@ -1,21 +1,37 @@
 """The executor's HTTP route (health, readiness and metrics are the kit's): workflow validation
 for the gateway (the executor owns the node catalogue, so it can tell whether a workflow is
-valid)."""
+valid). A body that is not a JSON text is answered as an RFC 9457 problem, as every API
+error is."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from executor.runtime import engine_port
 
 
-async def validate_workflow(request: Request) -> JSONResponse:
+async def validate_workflow(request: Request) -> Response:
     """POST the builder's JSON; the answer is {"problems": [...]}, errors and warnings."""
     try:
-        definition = json.loads(await request.body())
-    except ValueError as exc:
-        return JSONResponse({"detail": f"body is not JSON: {exc}"}, status_code=400)
+        definition = json.loads((await request.body()).decode("utf-8"))
+    except RecursionError:
+        return _bad_body("is nested too deeply")
+    except ValueError as exc:  # UnicodeDecodeError among them
+        return _bad_body(f"is not a UTF-8 JSON text: {exc}")
     return JSONResponse({"problems": engine_port.validate_definition(definition)})
+
+
+def _bad_body(reason: str) -> Response:
+    problem = {
+        "type": "urn:connectflo:problem:invalid-request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": f"the body {reason}",
+        "errors": [{"name": "body", "reason": reason}],
+    }
+    return Response(
+        json.dumps(problem, ensure_ascii=True), 400, media_type="application/problem+json"
+    )

@@ -41,6 +41,11 @@ def _decoded(part: Any) -> CursorKey:
             return datetime.fromisoformat(part["t"])
         except ValueError:
             raise InvalidCursor("cursor holds an invalid time") from None
-    if part is None or (isinstance(part, str | int) and not isinstance(part, bool)):
+    if part is None:
+        return part
+    # what a cursor holds goes into a MongoDB query: only text and 64-bit integers it can hold
+    if isinstance(part, str) and part.isprintable():
+        return part
+    if isinstance(part, int) and not isinstance(part, bool) and -(2**63) <= part < 2**63:
         return part
     raise InvalidCursor("cursor is not one this API handed out")

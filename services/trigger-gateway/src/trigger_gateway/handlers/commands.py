@@ -11,13 +11,23 @@ from typing import Any
 
 from contracts import Envelope, topics
 from contracts.events import ExecutionCancelRequested, ExecutionRetryRequested
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
+from trigger_gateway.handlers.problems import (
+    TENANT_ERRORS,
+    WITH_BODY,
+    ApiProblem,
+    problem_responses,
+)
 from trigger_gateway.telemetry import current_traceparent, tracer
 
-router = APIRouter(prefix="/v1/executions", tags=["executions"])
+router = APIRouter(
+    prefix="/v1/executions",
+    tags=["executions"],
+    responses=problem_responses(*TENANT_ERRORS, 404, 409),
+)
 SOURCE = "/connectflo/trigger-gateway"
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -37,7 +47,7 @@ class CommandAccepted(BaseModel):
 async def _execution(gw: GatewayDep, tenant: str, execution_id: str) -> dict[str, Any]:
     doc = await gw.executions.get(tenant, execution_id)
     if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no execution {execution_id}")
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no execution {execution_id}")
     return doc
 
 
@@ -51,10 +61,7 @@ async def _send(
             command, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=current_traceparent()
         )
         await gw.broker.publish(
-            envelope.body(),
-            topics.EXECUTION_COMMANDS,
-            key=doc["_id"].encode(),
-            headers=envelope.headers(),
+            envelope.body(), topics.EXECUTION_COMMANDS, doc["_id"].encode(), envelope.headers()
         )
     return CommandAccepted(
         execution_id=doc["_id"],
@@ -64,14 +71,18 @@ async def _send(
     )
 
 
-@router.post("/{execution_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{execution_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(*WITH_BODY),
+)
 async def cancel_execution(
     execution_id: str, tenant: TenantDep, gw: GatewayDep, body: Cancellation | None = None
 ) -> CommandAccepted:
     """Stop an execution that has not finished; 409 when it has."""
     doc = await _execution(gw, tenant, execution_id)
     if doc["status"] in FINISHED:
-        raise HTTPException(
+        raise ApiProblem(
             status.HTTP_409_CONFLICT, f"execution {execution_id} is already {doc['status']}"
         )
     command = ExecutionCancelRequested(
@@ -88,7 +99,7 @@ async def retry_execution(execution_id: str, tenant: TenantDep, gw: GatewayDep) 
     """Run a failed execution again from the node that failed; 409 unless it failed."""
     doc = await _execution(gw, tenant, execution_id)
     if doc["status"] != "failed":
-        raise HTTPException(
+        raise ApiProblem(
             status.HTTP_409_CONFLICT,
             f"execution {execution_id} is {doc['status']}: only a failed one can be retried",
         )

@@ -11,8 +11,11 @@ from fastapi import APIRouter
 
 from trigger_gateway.handlers.deps import CallerDep, GatewayDep
 from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.problems import TENANT_ERRORS, problem_responses
 
-router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
+router = APIRouter(
+    prefix="/v1/dead-letters", tags=["dead letters"], responses=problem_responses(*TENANT_ERRORS)
+)
 
 
 @router.get("")

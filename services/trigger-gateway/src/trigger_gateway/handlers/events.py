@@ -8,11 +8,17 @@ from typing import Any
 
 from contracts import Envelope, topics
 from contracts.events import TriggerReceived
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from trigger_gateway.domain.trigger_types import TRIGGER_TYPES, trigger_type_from_slug
 from trigger_gateway.handlers.deps import Gateway, GatewayDep, TenantDep
+from trigger_gateway.handlers.problems import (
+    TENANT_ERRORS,
+    WITH_BODY,
+    ApiProblem,
+    problem_responses,
+)
 from trigger_gateway.telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1/events", tags=["triggers"])
@@ -38,21 +44,35 @@ class TriggerBody(BaseModel):
 
 
 class TriggerAccepted(BaseModel):
+    """202: published; 200 (`duplicate`): that `event_id` was published before."""
+
     trigger_id: str
     trigger_type: str
     duplicate: bool
     executions_url: str
 
 
-@router.post("/{trigger_type}", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{trigger_type}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        status.HTTP_200_OK: {
+            "model": TriggerAccepted,
+            "description": "A repeated `event_id`: nothing is published again",
+        },
+        **problem_responses(*TENANT_ERRORS, *WITH_BODY, 404),
+    },
+)
 async def receive_trigger(
     trigger_type: str, body: TriggerBody, tenant: TenantDep, gw: GatewayDep, response: Response
 ) -> TriggerAccepted:
+    """A trigger of `trigger_type` (`incoming_message`, ...): published for the tenant's
+    active workflows of that type to run."""
     # Most requests never get here: handlers/ingress.py serves every well-formed one first.
-    # This route answers the rest (so its errors are FastAPI's) and is what the API docs show.
+    # This route answers the rest (so its errors are the API's) and is what the API docs show.
     label = trigger_type_from_slug(trigger_type)
     if label is None:
-        raise HTTPException(
+        raise ApiProblem(
             status.HTTP_404_NOT_FOUND,
             f"unknown trigger type {trigger_type!r}; known: "
             + ", ".join(t.lower().replace(" ", "_") for t in TRIGGER_TYPES),
@@ -65,17 +85,20 @@ async def accept_trigger(
     gw: Gateway, tenant: str, label: str, body: TriggerBody
 ) -> tuple[int, TriggerAccepted]:
     """Publish the trigger, once per sender's event id: 202, or 200 when that event id was
-    published before (nothing is published again)."""
+    published before (nothing is published again).
+
+    An event id whose earlier attempt never got Kafka's acknowledgement (answered 503, or
+    the process died) is published again under the same trigger id, and answered 202 as
+    not a duplicate: the sender never heard of it. Its receipt is kept, not deleted: Kafka
+    may still take the first attempt's message after the timeout, and the executor creates
+    executions once per (trigger, workflow), so one trigger id means one execution."""
     trigger_id = "trg_" + secrets.token_hex(12)
-    duplicate = False
     if body.event_id:
         earlier = await gw.receipts.record(tenant, body.event_id, trigger_id)
         if earlier is not None:
-            trigger_id, duplicate = earlier["trigger_id"], True
+            trigger_id = earlier["trigger_id"]
             if earlier.get("published"):
                 return status.HTTP_200_OK, _accepted(gw, trigger_id, label, duplicate=True)
-            # The first attempt may have died before publishing: publish again. The
-            # executor creates executions idempotently per (trigger, workflow).
     with tracer.start_as_current_span("trigger " + label, attributes={"tenant.id": tenant}):
         event = TriggerReceived(
             trigger_id=trigger_id,
@@ -93,12 +116,12 @@ async def accept_trigger(
         await gw.broker.publish(
             envelope.body(),
             topics.TRIGGERS,
-            key=(body.conversation_id or tenant).encode(),
-            headers=envelope.headers(),
+            (body.conversation_id or tenant).encode(),
+            envelope.headers(),
         )
     if body.event_id:
         await gw.receipts.mark_published(tenant, body.event_id)
-    return status.HTTP_202_ACCEPTED, _accepted(gw, trigger_id, label, duplicate=duplicate)
+    return status.HTTP_202_ACCEPTED, _accepted(gw, trigger_id, label, duplicate=False)
 
 
 def _accepted(gw: Gateway, trigger_id: str, label: str, *, duplicate: bool) -> TriggerAccepted:

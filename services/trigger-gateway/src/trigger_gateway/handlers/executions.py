@@ -6,14 +6,22 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 
 from trigger_gateway.adapters.history import ExecutionFilter
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.problems import TENANT_ERRORS, ApiProblem, problem_responses
 
-router = APIRouter(prefix="/v1/executions", tags=["executions"])
-workflow_router = APIRouter(prefix="/v1/workflows/{workflow_id}/executions", tags=["executions"])
+router = APIRouter(
+    prefix="/v1/executions", tags=["executions"], responses=problem_responses(*TENANT_ERRORS)
+)
+workflow_router = APIRouter(
+    prefix="/v1/workflows/{workflow_id}/executions",
+    tags=["executions"],
+    responses=problem_responses(*TENANT_ERRORS, 404),
+)
+_NOT_FOUND = problem_responses(404)
 
 Status = Literal["created", "running", "waiting", "completed", "failed", "cancelled"]
 TIMELINE_LIMIT = 200
@@ -86,7 +94,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 async def _execution(gw: GatewayDep, tenant: str, execution_id: str) -> dict[str, Any]:
     doc = await gw.executions.get(tenant, execution_id)
     if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no execution {execution_id}")
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no execution {execution_id}")
     return doc
 
 
@@ -96,7 +104,7 @@ async def list_executions(
     gw: GatewayDep,
     trigger_id: str | None = None,
     workflow_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
     """The executions a trigger caused (or a workflow's latest); paged per workflow at
     `/v1/workflows/{id}/executions`."""
@@ -106,7 +114,7 @@ async def list_executions(
     return {"executions": [_summary(d) for d in docs]}
 
 
-@router.get("/{execution_id}")
+@router.get("/{execution_id}", responses=_NOT_FOUND)
 async def get_execution(execution_id: str, tenant: TenantDep, gw: GatewayDep) -> dict[str, Any]:
     """Status, trigger, timing, counters, final variables, error, what it waits for, and the
     first node runs (all of them at `/nodes`)."""
@@ -122,7 +130,7 @@ async def get_execution(execution_id: str, tenant: TenantDep, gw: GatewayDep) ->
     }
 
 
-@router.get("/{execution_id}/nodes")
+@router.get("/{execution_id}/nodes", responses=_NOT_FOUND)
 async def list_node_runs(
     execution_id: str,
     tenant: TenantDep,
@@ -160,7 +168,7 @@ async def list_workflow_executions(
 ) -> dict[str, Any]:
     """A workflow's executions, newest first."""
     if await gw.workflows.get(tenant, workflow_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no workflow {workflow_id}")
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no workflow {workflow_id}")
     after = position("executions", cursor, 2)
     docs = await gw.executions.page(
         tenant,

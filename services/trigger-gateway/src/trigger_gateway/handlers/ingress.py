@@ -4,25 +4,28 @@ Triggers are nearly all the gateway's traffic, and FastAPI's middleware, routing
 solving cost about three times the work of accepting a trigger itself. This ASGI app, in front
 of FastAPI, serves a trigger request whose key, trigger type and body are all valid, calling the
 same ``accept_trigger`` as the route, in a server span that continues the caller's
-``traceparent`` (a crash is answered 500 by the server). Anything else goes on to FastAPI with
-the body replayed, and the route answers it: a 401, 404 or 422 is FastAPI's own, word for
-word."""
+``traceparent``. It answers two errors itself, as the API does everywhere: a body over the
+limit (413, before it is read whole) and Kafka or MongoDB not answering in time (503 with
+Retry-After). Anything else goes on to FastAPI with the body replayed, and the route (or the
+request guard in front of it) answers it: a 401, 404 or 422 is the API's own, word for word."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from opentelemetry.trace import SpanKind
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trigger_gateway.domain.api_keys import digest
+from trigger_gateway.domain.input_text import Refused, check_json_body
 from trigger_gateway.domain.trigger_types import trigger_type_from_slug
 from trigger_gateway.handlers.deps import Gateway, api_key
 from trigger_gateway.handlers.events import TriggerBody, accept_trigger
+from trigger_gateway.handlers.guard import Body, check_head, declared_length, read_body, replay
+from trigger_gateway.handlers.problems import too_large, unavailable
 from trigger_gateway.telemetry import context_from, tracer
 
 PREFIX = "/v1/events/"
-MAX_BODY = 1 << 20  # a larger body goes the long way (FastAPI reads it as before)
 
 
 class TriggerIngress:
@@ -42,11 +45,27 @@ class TriggerIngress:
         ):
             await self.app(scope, receive, send)
             return
-        messages, complete = await _read_body(receive)
-        body = b"".join(m.get("body", b"") for m in messages)
-        if complete and await self._served(scope, body, send):
+        limit = self._gateway().settings.max_body_bytes
+        length = declared_length(scope)
+        if length is not None and length > limit:
+            await too_large(limit)(scope, receive, send)
             return
-        await self.app(scope, _replay(messages, receive), send)
+        messages, body = await read_body(receive, limit)
+        if body is Body.TOO_LARGE:
+            await too_large(limit)(scope, receive, send)
+            return
+        content = b"".join(m.get("body", b"") for m in messages)
+        if body is Body.COMPLETE:
+            try:
+                if await self._served(scope, content, send):
+                    return
+            except Exception as exc:
+                answer = unavailable(exc)
+                if answer is None:
+                    raise
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, replay(messages, receive), send)
 
     async def _served(self, scope: Scope, body: bytes, send: Send) -> bool:
         """True when the request was answered here; False leaves it to the route."""
@@ -55,6 +74,11 @@ class TriggerIngress:
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip()
         if label is None or content_type != b"application/json":
             return False
+        try:
+            check_head(scope)
+            check_json_body(body)
+        except Refused:
+            return False  # the request guard names what is wrong
         key = api_key(
             headers.get(b"authorization", b"").decode("latin-1") or None,
             headers.get(b"x-api-key", b"").decode("latin-1") or None,
@@ -78,33 +102,10 @@ class TriggerIngress:
         ):
             status, accepted = await accept_trigger(gw, tenant, label, trigger)
         answer = accepted.model_dump_json().encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        response_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(answer)),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": answer})
         return True
-
-
-async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
-    """The request's body messages, up to MAX_BODY; complete: every one was read."""
-    messages: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":  # the client went away
-            return messages, False
-        size += len(message.get("body", b""))
-        if size > MAX_BODY:
-            return messages, False
-        if not message.get("more_body", False):
-            return messages, True
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """A receive that hands out what was read already, then the rest from the client."""
-    pending = list(messages)
-
-    async def replayed() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replayed

@@ -8,13 +8,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from trigger_gateway.domain.connections import INTEGRATION_TYPES, ConnectionSpec
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
+from trigger_gateway.handlers.problems import (
+    TENANT_ERRORS,
+    WITH_BODY,
+    ApiProblem,
+    problem_responses,
+)
 
-router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
+router = APIRouter(
+    prefix="/v1/integrations", tags=["integrations"], responses=problem_responses(*TENANT_ERRORS)
+)
+_NOT_FOUND = problem_responses(404)
 
 
 class ConnectionView(BaseModel):
@@ -32,14 +41,14 @@ def _view(doc: dict[str, Any]) -> ConnectionView:
 
 def _known(integration: str) -> str:
     if integration not in INTEGRATION_TYPES:
-        raise HTTPException(
+        raise ApiProblem(
             status.HTTP_404_NOT_FOUND,
             f"unknown integration {integration!r}; known: " + ", ".join(INTEGRATION_TYPES),
         )
     return integration
 
 
-@router.put("/{integration}")
+@router.put("/{integration}", responses=problem_responses(404, *WITH_BODY))
 async def connect_integration(
     integration: str, body: ConnectionSpec, tenant: TenantDep, gw: GatewayDep
 ) -> ConnectionView:
@@ -57,16 +66,16 @@ async def list_integrations(tenant: TenantDep, gw: GatewayDep) -> dict[str, Any]
     }
 
 
-@router.get("/{integration}")
+@router.get("/{integration}", responses=_NOT_FOUND)
 async def get_integration(integration: str, tenant: TenantDep, gw: GatewayDep) -> ConnectionView:
     doc = await gw.connections.get(tenant, _known(integration))
     if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{integration} is not connected")
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"{integration} is not connected")
     return _view(doc)
 
 
-@router.delete("/{integration}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{integration}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
 async def disconnect_integration(integration: str, tenant: TenantDep, gw: GatewayDep) -> Response:
     if not await gw.connections.delete(tenant, _known(integration)):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{integration} is not connected")
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"{integration} is not connected")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

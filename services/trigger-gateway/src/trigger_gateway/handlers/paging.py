@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
-from fastapi import HTTPException, Query, status
+from fastapi import Query, status
 
 from trigger_gateway.domain.paging import CursorKey, InvalidCursor, decode_cursor, encode_cursor
+from trigger_gateway.handlers.problems import INVALID_REQUEST, ApiProblem, FieldError
 
 T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
@@ -24,7 +25,12 @@ def position(kind: str, cursor: str | None, arity: int) -> tuple[Any, ...] | Non
     try:
         return decode_cursor(kind, cursor, arity)
     except InvalidCursor as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"cursor: {exc}") from None
+        raise ApiProblem(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"query.cursor: {exc}",
+            errors=[FieldError(name="query.cursor", reason=str(exc))],
+            type_=INVALID_REQUEST,
+        ) from None
 
 
 def page_of(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from trigger_gateway.domain.api_keys import digest, new_api_key
-from trigger_gateway.handlers.deps import GatewayDep
+from trigger_gateway.handlers.deps import AdminDep, GatewayDep
+from trigger_gateway.handlers.problems import TENANT_ERRORS, WITH_BODY, problem_responses
 
-router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+router = APIRouter(
+    prefix="/v1/tenants", tags=["tenants"], responses=problem_responses(*TENANT_ERRORS, *WITH_BODY)
+)
 
 
 class CreateTenant(BaseModel):
@@ -25,11 +27,7 @@ class TenantCreated(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_tenant(
-    body: CreateTenant, gw: GatewayDep, x_admin_token: Annotated[str | None, Header()] = None
-) -> TenantCreated:
-    if not x_admin_token or not secrets.compare_digest(x_admin_token, gw.settings.admin_token):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong X-Admin-Token")
+async def create_tenant(body: CreateTenant, gw: GatewayDep, _admin: AdminDep) -> TenantCreated:
     tenant_id = "ten_" + secrets.token_hex(8)
     api_key = new_api_key()
     await gw.tenants.create(tenant_id, body.name, digest(api_key))

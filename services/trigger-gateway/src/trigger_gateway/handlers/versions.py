@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Path, status
 from pydantic import BaseModel
 
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.problems import TENANT_ERRORS, ApiProblem, problem_responses
 
-router = APIRouter(prefix="/v1/workflows/{workflow_id}/versions", tags=["workflows"])
+router = APIRouter(
+    prefix="/v1/workflows/{workflow_id}/versions",
+    tags=["workflows"],
+    responses=problem_responses(*TENANT_ERRORS, 404),
+)
+MAX_VERSION = 2**31 - 1
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version (1, 2, ...).")]
 
 
 class VersionView(BaseModel):
@@ -35,7 +42,7 @@ class VersionPage(BaseModel):
 async def _workflow(gw: GatewayDep, tenant: str, workflow_id: str) -> dict[str, Any]:
     doc = await gw.workflows.get(tenant, workflow_id)
     if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no workflow {workflow_id}")
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no workflow {workflow_id}")
     return doc
 
 
@@ -80,13 +87,13 @@ async def list_versions(
 
 @router.get("/{version}")
 async def get_version(
-    workflow_id: str, version: int, tenant: TenantDep, gw: GatewayDep
+    workflow_id: str, version: VersionNumber, tenant: TenantDep, gw: GatewayDep
 ) -> dict[str, Any]:
     """One version with its definition, exactly as published."""
     workflow = await _workflow(gw, tenant, workflow_id)
     doc = await gw.workflows.version(workflow_id, version)
     if doc is None:
-        raise HTTPException(
+        raise ApiProblem(
             status.HTTP_404_NOT_FOUND, f"workflow {workflow_id} has no version {version}"
         )
     return {

@@ -9,17 +9,31 @@ from typing import Annotated, Any
 
 import httpx
 from contracts.workflow import WorkflowDefinition
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.problems import (
+    INVALID_REQUEST,
+    INVALID_WORKFLOW,
+    TENANT_ERRORS,
+    WITH_BODY,
+    ApiProblem,
+    FieldError,
+    problem_responses,
+)
+from trigger_gateway.handlers.versions import MAX_VERSION
 
-router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
+router = APIRouter(
+    prefix="/v1/workflows", tags=["workflows"], responses=problem_responses(*TENANT_ERRORS)
+)
+_NOT_FOUND = problem_responses(404)
+_VALIDATED = problem_responses(*WITH_BODY)  # and 422 naming each bad node, 503 (the executor)
 
 
-class Problem(BaseModel):
+class Finding(BaseModel):
     """One finding of the executor's validation; errors block saving."""
 
     severity: str
@@ -51,7 +65,7 @@ class WorkflowView(BaseModel):
     is_active: bool
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    warnings: list[Problem] = []
+    warnings: list[Finding] = []
 
 
 class WorkflowPage(BaseModel):
@@ -61,36 +75,52 @@ class WorkflowPage(BaseModel):
 
 class Activation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
+    version: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest version."
+    )
 
 
-async def _validated(gw: GatewayDep, definition: WorkflowDefinition) -> list[Problem]:
-    """The executor owns the node catalogue, so it is the one that validates; 422 listing
-    every problem when there are errors."""
+async def _validated(gw: GatewayDep, definition: WorkflowDefinition) -> list[Finding]:
+    """The executor owns the node catalogue, so it is the one that validates; 422 naming
+    every error (its node, and the config field) when there are errors."""
     try:
         response = await gw.executor_http.post(
             "/v1/workflows/validate", json=definition.model_dump(mode="json")
         )
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow validation unavailable: {exc}"
+        raise ApiProblem(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow validation unavailable: {exc!r}"
         ) from None
-    problems = [Problem.model_validate(p) for p in response.json()["problems"]]
-    errors = [p for p in problems if p.severity == "error"]
+    findings = [Finding.model_validate(p) for p in response.json()["problems"]]
+    errors = [f for f in findings if f.severity == "error"]
     if errors:
-        raise HTTPException(
+        raise ApiProblem(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            {
-                "message": "invalid workflow: " + "; ".join(str(p) for p in errors),
-                "problems": [p.model_dump() for p in problems],
-            },
+            "invalid workflow: " + "; ".join(str(f) for f in errors),
+            errors=[_named(definition, f) for f in errors],
+            type_=INVALID_WORKFLOW,
         )
-    return problems
+    return findings
+
+
+def _named(definition: WorkflowDefinition, finding: Finding) -> FieldError:
+    """Where in the body: `body.nodes[3].config.operator`, `body.edges[1]`, or `body`."""
+    name = "body"
+    nodes = [n.id for n in definition.nodes]
+    edges = [e.id for e in definition.edges]
+    if finding.node_id in nodes:
+        name = f"body.nodes[{nodes.index(finding.node_id)}]"
+        if finding.field:
+            field = finding.field.removeprefix("config").lstrip(".")
+            name += ".config" + (f".{field}" if field else "")
+    elif finding.edge_id in edges:
+        name = f"body.edges[{edges.index(finding.edge_id)}]"
+    return FieldError(name=name, reason=finding.message, node_id=finding.node_id)
 
 
 def _view(
-    doc: dict[str, Any], warnings: list[Problem] | None = None, version: int | None = None
+    doc: dict[str, Any], warnings: list[Finding] | None = None, version: int | None = None
 ) -> WorkflowView:
     return WorkflowView(
         id=doc["_id"],
@@ -106,11 +136,11 @@ def _view(
     )
 
 
-def _not_found(workflow_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no workflow {workflow_id}")
+def _not_found(workflow_id: str) -> ApiProblem:
+    return ApiProblem(status.HTTP_404_NOT_FOUND, f"no workflow {workflow_id}")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_VALIDATED)
 async def create_workflow(
     definition: WorkflowDefinition, tenant: TenantDep, gw: GatewayDep
 ) -> WorkflowView:
@@ -140,7 +170,7 @@ async def list_workflows(
     return WorkflowPage(workflows=[_view(d) for d in items], next_cursor=next_cursor)
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", responses=_NOT_FOUND)
 async def get_workflow(workflow_id: str, tenant: TenantDep, gw: GatewayDep) -> dict[str, Any]:
     """The workflow and its latest version's definition."""
     doc = await gw.workflows.get(tenant, workflow_id)
@@ -150,7 +180,7 @@ async def get_workflow(workflow_id: str, tenant: TenantDep, gw: GatewayDep) -> d
     return {**_view(doc).model_dump(exclude={"warnings"}), "definition": definition}
 
 
-@router.put("/{workflow_id}")
+@router.put("/{workflow_id}", responses={**_VALIDATED, **_NOT_FOUND})
 async def publish_workflow(
     workflow_id: str,
     definition: WorkflowDefinition,
@@ -177,7 +207,7 @@ async def publish_workflow(
     return _view(doc, problems, version)
 
 
-@router.post("/{workflow_id}/activate")
+@router.post("/{workflow_id}/activate", responses={**_NOT_FOUND, **problem_responses(413)})
 async def activate_workflow(
     workflow_id: str, tenant: TenantDep, gw: GatewayDep, body: Activation | None = None
 ) -> WorkflowView:
@@ -186,13 +216,18 @@ async def activate_workflow(
     try:
         doc = await gw.workflows.activate(tenant, workflow_id, version)
     except UnknownVersion as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise ApiProblem(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            str(exc),
+            errors=[FieldError(name="body.version", reason=str(exc))],
+            type_=INVALID_REQUEST,
+        ) from None
     if doc is None:
         raise _not_found(workflow_id)
     return _view(doc, version=doc["active_version"])
 
 
-@router.post("/{workflow_id}/deactivate")
+@router.post("/{workflow_id}/deactivate", responses=_NOT_FOUND)
 async def deactivate_workflow(workflow_id: str, tenant: TenantDep, gw: GatewayDep) -> WorkflowView:
     """Triggers start no new execution; running ones finish on their version."""
     doc = await gw.workflows.deactivate(tenant, workflow_id)

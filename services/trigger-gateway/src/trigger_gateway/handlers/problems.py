@@ -1,0 +1,303 @@
+"""Every error the gateway answers is an RFC 9457 problem (`application/problem+json`): type,
+title, status, detail and `errors[]`, each naming the field or node that is wrong.
+
+`install_problem_handlers` is the one call app.py makes: it turns FastAPI's and Starlette's
+errors (validation, HTTPException, 404, 405), a broker or database that does not answer (503
+with Retry-After) and anything unexpected (500) into problems, puts the request guard in front
+of the routes (handlers/guard.py: body limit, NUL and invalid Unicode), and adds the problem
+schema to the OpenAPI document. Routes declare what they can answer with `problem_responses`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from pymongo.errors import ConnectionFailure, PyMongoError
+from servicekit.publisher import Unavailable
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+
+from trigger_gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
+ABOUT_BLANK = "about:blank"
+INVALID_REQUEST = "urn:connectflo:problem:invalid-request"
+INVALID_WORKFLOW = "urn:connectflo:problem:invalid-workflow"
+TOO_LARGE = "urn:connectflo:problem:body-too-large"
+UNAVAILABLE = "urn:connectflo:problem:unavailable"
+
+
+class FieldError(BaseModel):
+    """One thing wrong with the request."""
+
+    name: str = Field(
+        description="Where: `body.conversation_id`, `query.limit`, `header.x-api-key`, `path`, "
+        "or in a workflow `body.nodes[3].config.operator`."
+    )
+    reason: str
+    node_id: str | None = Field(
+        default=None, description="For a workflow's problems: the node it is about."
+    )
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str = Field(
+        description="`about:blank` (the status says it all), or "
+        "`urn:connectflo:problem:{invalid-request, invalid-workflow, body-too-large, "
+        "unavailable}`."
+    )
+    title: str = Field(description="The status's phrase.")
+    status: int
+    detail: str = Field(description="What happened, for a person.")
+    errors: list[FieldError] = Field(
+        default_factory=list, description="Each field or node that is wrong (422)."
+    )
+
+
+class ApiProblem(Exception):
+    """Raised by a route: answered as a problem with this status."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        type_: str = ABOUT_BLANK,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = list(errors)
+        self.type = type_
+        self.headers = dict(headers or {})
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    errors: Iterable[FieldError] = (),
+    type_: str = ABOUT_BLANK,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The answer: ASCII-only JSON, so whatever a detail quotes can always be sent."""
+    body = {
+        "type": type_,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "errors": [e.model_dump(exclude_none=True) for e in errors],
+    }
+    extra = dict(headers or {})
+    if status == 401:
+        extra.setdefault("WWW-Authenticate", "Bearer")
+    if status == 503:
+        extra.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+    content = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
+    return Response(content, status_code=status, headers=extra, media_type=MEDIA_TYPE)
+
+
+def too_large(limit: int) -> Response:
+    return problem_response(
+        413,
+        f"the request body is larger than the limit of {limit} bytes",
+        type_=TOO_LARGE,
+    )
+
+
+def refused(name: str, reason: str) -> Response:
+    """422 for input no route may see (domain/input_text.py)."""
+    return problem_response(
+        422,
+        f"{name} {reason}",
+        errors=[FieldError(name=name, reason=reason)],
+        type_=INVALID_REQUEST,
+    )
+
+
+def unavailable(exc: BaseException) -> Response | None:
+    """503 with Retry-After when ``exc`` says Kafka or MongoDB did not answer in time."""
+    if isinstance(exc, Unavailable):
+        what = "Kafka did not acknowledge the message in time"
+    elif isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout):
+        what = "the database did not answer in time"
+    else:
+        return None
+    log.warning("answered 503: %r", exc)
+    return problem_response(503, f"{what}; retry later", type_=UNAVAILABLE)
+
+
+def _name(loc: Sequence[str | int]) -> str:
+    """('body', 'nodes', 3, 'config') -> 'body.nodes[3].config'."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
+    found = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            reason = f"is not valid JSON: {error.get('ctx', {}).get('error', 'decode error')}"
+            found.append(FieldError(name="body", reason=reason))
+        else:
+            found.append(FieldError(name=_name(loc) or "request", reason=str(error.get("msg"))))
+    return found
+
+
+def summary(errors: Sequence[FieldError], limit: int = 5) -> str:
+    text = "; ".join(f"{e.name}: {e.reason}" for e in errors[:limit])
+    return text + (f"; and {len(errors) - limit} more" if len(errors) > limit else "")
+
+
+async def _on_api_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiProblem)
+    return problem_response(
+        exc.status, exc.detail, errors=exc.errors, type_=exc.type, headers=exc.headers
+    )
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.url.path}"
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route on the path only
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+    return problem_response(exc.status_code, detail, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (asked of the routes, included routers
+    among them, as the router would)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc.errors())
+    return problem_response(422, summary(errors), errors=errors, type_=INVALID_REQUEST)
+
+
+async def _on_infrastructure_error(request: Request, exc: Exception) -> Response:
+    answer = unavailable(exc)
+    if answer is not None:
+        return answer
+    return await _on_unexpected(request, exc)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "an unexpected error; it has been logged")
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+_HANDLERS: dict[type[Exception], Handler] = {
+    ApiProblem: _on_api_problem,
+    StarletteHTTPException: _on_http_exception,
+    RequestValidationError: _on_validation_error,
+    Unavailable: _on_infrastructure_error,
+    PyMongoError: _on_infrastructure_error,
+    Exception: _on_unexpected,
+}
+
+
+def install_problem_handlers(app: FastAPI, settings: Settings) -> None:
+    """Problems for every error, the request guard, and the problem schema in OpenAPI."""
+    from trigger_gateway.handlers.guard import RequestGuard
+
+    for exc_type, handler in _HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_DESCRIPTIONS = {
+    401: "No API key (or admin token), or not a known one",
+    403: "Not allowed for this caller",
+    404: "No such resource (another tenant's ids are not found either)",
+    409: "The resource's state does not allow it",
+    413: "The body is larger than the limit (GATEWAY_MAX_BODY_BYTES, 1 MiB by default)",
+    422: "Invalid input; `errors[]` names each field or node. NUL characters and invalid "
+    "Unicode are refused anywhere in the input",
+    503: "Kafka, MongoDB or the executor did not answer in time; retry after Retry-After",
+}
+_HEADERS = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "`Bearer`: send the API key as `Authorization: Bearer <key>`",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying",
+            "required": True,
+            "schema": {"type": "integer"},
+        }
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status answered as a problem."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
+        }
+        for status in sorted(statuses)
+    }
+
+
+TENANT_ERRORS = (401, 422, 503)
+"""What every route with the tenant's API key can answer: a missing or unknown key, input
+with a NUL or invalid Unicode, MongoDB unavailable."""
+WITH_BODY = (413,)
