@@ -44,6 +44,13 @@ def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) 
     if processor is not None:
         _provider.add_span_processor(processor)
     trace.set_tracer_provider(_provider)
+    # OpenTelemetry's own instrumentations where they fit: a CLIENT span per MongoDB command
+    # and per outgoing HTTP request, children of whatever span is current
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    PymongoInstrumentor().instrument(tracer_provider=_provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
 
 
 def shutdown_tracing() -> None:

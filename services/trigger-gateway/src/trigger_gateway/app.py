@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from servicekit.service import Kit, Service
 
 from trigger_gateway.adapters.connections import ConnectionRepository
@@ -68,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.router.routes.extend(service.routes())  # /healthz, /readyz, /metrics
+    # SERVER spans for the management API; the trigger fast lane in front of FastAPI opens
+    # its own (handlers/ingress.py), so a trigger pays for no middleware
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 
