@@ -256,10 +256,14 @@ class MemoryConsumer:
                 tps.update(TopicPartition(t, p) for t in self.topics)
         return tps
 
+    def fetched_all(self) -> bool:
+        """Every record of the assigned partitions was handed out by ``getmany``."""
+        return all(self._positions[tp] == self.broker.highwater(tp) for tp in self._assigned)
+
     def caught_up(self) -> bool:
-        return all(
-            self._positions[tp] == self.broker.highwater(tp)
-            and self.broker.committed(self.group_id, tp) == self.broker.highwater(tp)
+        """Every record of the assigned partitions handed out and its offset committed."""
+        return self.fetched_all() and all(
+            self.broker.committed(self.group_id, tp) == self.broker.highwater(tp)
             for tp in self._assigned
             if self.broker.highwater(tp)
         )
