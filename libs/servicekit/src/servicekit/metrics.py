@@ -3,9 +3,10 @@ domain metrics live in its own telemetry module, named ``connectflo_<service>_..
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 PREFIX = "connectflo_"
+disable_created_metrics()  # no *_created series: nothing reads them, and they double the output
 
 MESSAGES_PUBLISHED = Counter(
     "connectflo_messages_published_total", "Messages acknowledged by Kafka, by topic.", ["topic"]
