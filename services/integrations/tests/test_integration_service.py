@@ -13,8 +13,9 @@ from contracts import Envelope, topics
 from contracts.events import DeadLettered, EffectSettled, IntegrationRequested
 from integrations.adapters.http_provider import HttpProvider
 from integrations.adapters.store import ConnectionRepository, recorded_outcome
-from integrations.app import NAME, consume
+from integrations.app import NAME
 from integrations.domain.operations import Connection
+from integrations.handlers.kafka import consume
 from integrations.service import IntegrationService
 from integrations.settings import Settings
 from servicekit.testing import MemoryBroker, MemoryMongo, running

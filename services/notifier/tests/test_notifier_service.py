@@ -10,8 +10,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from contracts import Envelope, topics
 from contracts.events import DeadLettered, EffectSettled, NotificationRequested, ReplySent
-from notifier.app import NAME, consume
+from notifier.app import NAME
 from notifier.domain.delivery import plan_delivery
+from notifier.handlers.kafka import consume
 from notifier.service import NotificationService
 from notifier.settings import Settings
 from servicekit.testing import MemoryBroker, MemoryMongo, running

@@ -6,14 +6,12 @@ from __future__ import annotations
 from functools import partial
 
 import httpx
-from contracts import Envelope, topics
-from contracts.events import Event, IntegrationRequested
-from servicekit.delivery import Consumed, Permanent
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
 from integrations.adapters.http_provider import HttpProvider
 from integrations.adapters.store import ConnectionRepository, IntegrationCallRepository
+from integrations.handlers.kafka import consume
 from integrations.service import IntegrationService
 from integrations.settings import Settings
 
@@ -32,18 +30,6 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         kit.publish,
     )
     consume(kit, service)
-
-
-def consume(kit: Kit, service: IntegrationService) -> None:
-    """The integrations' consumers (tests run them on in-memory stores and servicekit.testing)."""
-
-    async def on_integration_requested(envelope: Envelope[Event], _: Consumed) -> None:
-        if not isinstance(envelope.data, IntegrationRequested):
-            raise Permanent(f"{envelope.type} is not an integration request")
-        await service.on_integration_requested(envelope)  # type: ignore[arg-type]
-
-    # one request after the other, each a call to a provider
-    kit.consume(topics.INTEGRATION_REQUESTS, on_record=on_integration_requested)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

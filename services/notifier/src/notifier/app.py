@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from contracts import topics
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
 from notifier.adapters.store import NotificationRepository
+from notifier.handlers.kafka import consume
 from notifier.service import NotificationService
 from notifier.settings import Settings
 
@@ -20,12 +20,6 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     notifications = NotificationRepository(kit.db)
     await notifications.ensure_indexes()
     consume(kit, NotificationService(notifications, kit.publish))
-
-
-def consume(kit: Kit, service: NotificationService) -> None:
-    """The notifier's consumers (tests run them on in-memory stores and servicekit.testing)."""
-    # requests in batches: one write, one round of sends
-    kit.consume(topics.NOTIFICATION_REQUESTS, on_batch=service.on_notifications_requested)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
