@@ -6,7 +6,7 @@ the kit has connected (``kit.db``, ``kit.publish``) and declares its consumers
 (``kit.consume(topic, ...)``), background tasks and what to close at shutdown::
 
     service = Service("notifier", settings, assemble)
-    app = service.starlette()            # or FastAPI(lifespan=service.lifespan) + install()
+    app = service.starlette()    # or FastAPI(lifespan=service.lifespan) + service.routes()
     serve(app, settings, "notifier")     # in __main__.py
 """
 
