@@ -3,7 +3,8 @@ ones KAFKA_BOOTSTRAP_SERVERS / MONGO_URI name), and the five services as real OS
 
 The services under test (deploy/services.tsv) get their own ports (the table's + 10,000:
 18080-18084), consumer groups (the table's + `-e2e`) and database (a fresh one per run), so a
-developer's `make up` stack and its data stay untouched.
+developer's `make up` stack and its data stay untouched. They export their spans to the session's
+trace receiver (tests-e2e/otlp_receiver.py, fixture `trace_receiver`).
 
 A service that dies while a test runs fails that test with the tail of its log (checked while
 waiting and after every test), and the next test gets it restarted; a service a test killed on
@@ -28,6 +29,7 @@ from typing import IO, Any
 
 import httpx
 import pytest
+from otlp_receiver import TraceReceiver
 from pymongo import MongoClient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -288,7 +290,18 @@ def infrastructure() -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(infrastructure: None) -> Iterator[Stack]:
+def trace_receiver() -> Iterator[TraceReceiver]:
+    """Where every service of the session exports its spans (OTLP/HTTP)."""
+    receiver = TraceReceiver()
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack]:
     RUN.mkdir(parents=True, exist_ok=True)
     for log in RUN.glob("*.log"):
         log.unlink()
@@ -301,6 +314,9 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'].port}",
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": trace_receiver.endpoint,
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": trace_receiver.endpoint + "/v1/traces",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: a test waits for its spans this long at most
     }
     groups = []
     for service in SERVICES.values():
