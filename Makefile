@@ -8,7 +8,7 @@ LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
         test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
-        unit e2e bench-engine bench
+        unit e2e fuzz bench-engine bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -69,6 +69,10 @@ unit: ## unit and in-memory broker tests (no infrastructure)
 
 e2e: ## end-to-end tests (starts the infrastructure if it is not running)
 	$(BIN)/pytest tests-e2e -q
+
+fuzz: ## schemathesis against the running gateway (starts the infrastructure if it is not running)
+	@$(LOCAL)/infra.sh start
+	flock -w 3600 /tmp/connectflo-e2e.lock $(PY) tests-e2e/fuzz_api.py --workers 2
 
 bench-engine: bootstrap ## in-process engine benchmark
 	$(PY) services/executor/bench/interpreter.py

@@ -47,6 +47,9 @@ for component in kafka mongo; do
 done
 stage "infrastructure up" "$INFRA" start
 stage "end-to-end tests" pytest_stage tests-e2e -q -p no:cacheprovider
+# schemathesis against the running gateway and executor: every operation, all checks, a fixed
+# seed, 100 examples per operation (tests-e2e/fuzz_api.py, tests-e2e/schemathesis.toml)
+stage "API fuzzing (schemathesis)" "$BIN/python" tests-e2e/fuzz_api.py --workers 2
 
 if ((${#failed[@]})); then
   printf '\nmake test: FAILED: %s\n' "${failed[*]}"

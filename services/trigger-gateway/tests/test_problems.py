@@ -149,3 +149,13 @@ def test_every_operation_documents_its_problems_and_security() -> None:
                 assert list(answer["content"]) == ["application/problem+json"], (where, status)
         assert op["responses"]["401"]["headers"]["WWW-Authenticate"]["required"]
         assert op["responses"]["503"]["headers"]["Retry-After"]["required"]
+
+
+def test_activate_takes_a_json_integer_as_json_schema_counts_them(gw, builder_json) -> None:
+    created = gw.client.post("/v1/workflows", json=builder_json(), headers=gw.as_tenant())
+    wf = created.json()["id"]
+    for version in (1, 1.0):
+        response = gw.client.post(
+            f"/v1/workflows/{wf}/activate", json={"version": version}, headers=gw.as_tenant()
+        )
+        assert response.status_code == 200 and response.json()["active_version"] == 1

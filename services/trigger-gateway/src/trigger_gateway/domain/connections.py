@@ -40,7 +40,13 @@ class HttpConnection(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     mode: Literal["http"]
-    base_url: str = Field(max_length=500, examples=["http://127.0.0.1:9000"])
+    base_url: str = Field(
+        max_length=500,
+        # what the validator below accepts, said in the schema too: a host, no credentials,
+        # no query string or fragment
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?$",
+        examples=["http://127.0.0.1:9000"],
+    )
     timeout_seconds: float = Field(10, gt=0, le=120)
 
     @field_validator("base_url")

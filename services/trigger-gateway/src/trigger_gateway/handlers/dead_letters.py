@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from trigger_gateway.handlers.deps import CallerDep, GatewayDep
-from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.paging import DeadLettersCursor, Limit, page_of, position
 from trigger_gateway.handlers.problems import TENANT_ERRORS, problem_responses
 
 router = APIRouter(
@@ -25,7 +25,7 @@ async def list_dead_letters(
     consumer: str | None = None,
     topic: str | None = None,
     limit: Limit = 50,
-    cursor: CursorParam = None,
+    cursor: DeadLettersCursor = None,
 ) -> dict[str, Any]:
     """Newest first; filter by the consumer that gave up and the original topic."""
     after = position("dead-letters", cursor, 2)

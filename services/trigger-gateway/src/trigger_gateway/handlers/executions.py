@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 
 from trigger_gateway.adapters.history import ExecutionFilter
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
-from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.paging import ExecutionsCursor, Limit, NodesCursor, page_of, position
 from trigger_gateway.handlers.problems import TENANT_ERRORS, ApiProblem, problem_responses
 
 router = APIRouter(
@@ -136,7 +136,7 @@ async def list_node_runs(
     tenant: TenantDep,
     gw: GatewayDep,
     limit: Limit = 100,
-    cursor: CursorParam = None,
+    cursor: NodesCursor = None,
 ) -> dict[str, Any]:
     """The node timeline in run order: each run with its input and output context, timing,
     status and error."""
@@ -164,7 +164,7 @@ async def list_workflow_executions(
     ] = None,
     until: Annotated[datetime | None, Query(description="Created before.")] = None,
     limit: Limit = 50,
-    cursor: CursorParam = None,
+    cursor: ExecutionsCursor = None,
 ) -> dict[str, Any]:
     """A workflow's executions, newest first."""
     if await gw.workflows.get(tenant, workflow_id) is None:

@@ -13,9 +13,22 @@ from trigger_gateway.handlers.problems import INVALID_REQUEST, ApiProblem, Field
 
 T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
-CursorParam = Annotated[
-    str | None, Query(description="`next_cursor` of the previous page; omit for the first.")
-]
+
+
+def _cursor(kind: str) -> Any:
+    """The `cursor` parameter of the listing ``kind``; its format names the listing (the
+    fuzzer makes cursors of that shape: tests-e2e/fuzz_hooks.py)."""
+    return Query(
+        description="`next_cursor` of the previous page; omit for the first.",
+        json_schema_extra={"format": f"{kind}-cursor"},
+    )
+
+
+WorkflowsCursor = Annotated[str | None, _cursor("workflows")]
+VersionsCursor = Annotated[str | None, _cursor("versions")]
+ExecutionsCursor = Annotated[str | None, _cursor("executions")]
+NodesCursor = Annotated[str | None, _cursor("nodes")]
+DeadLettersCursor = Annotated[str | None, _cursor("dead-letters")]
 
 
 def position(kind: str, cursor: str | None, arity: int) -> tuple[Any, ...] | None:

@@ -252,9 +252,43 @@ def _document_problems(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            schemas["JsonValue"] = JSON_VALUE
+            _constrain_free_form(schema)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+JSON_VALUE: dict[str, Any] = {
+    "description": "Any JSON value the API stores: numbers within 64 bits, nesting up to 64 "
+    "levels, no NUL characters.",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "number", "minimum": -(2**63), "maximum": 2**63 - 1},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
+    ],
+}
+_FREE_FORM_KEYS = {"type", "additionalProperties", "title", "description"}
+
+
+def _constrain_free_form(node: Any) -> None:
+    """Free-form objects (`dict[str, Any]`: a payload, a node's config) hold JSON values as
+    the request guard accepts them, and say so."""
+    if isinstance(node, dict):
+        for value in node.values():
+            _constrain_free_form(value)
+        if (
+            node.get("type") == "object"
+            and node.get("additionalProperties") is True
+            and set(node) <= _FREE_FORM_KEYS
+        ):
+            node["additionalProperties"] = {"$ref": "#/components/schemas/JsonValue"}
+    elif isinstance(node, list):
+        for value in node:
+            _constrain_free_form(value)
 
 
 _DESCRIPTIONS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from trigger_gateway.domain.api_keys import digest, new_api_key
 from trigger_gateway.handlers.deps import AdminDep, GatewayDep
@@ -17,6 +17,7 @@ router = APIRouter(
 
 
 class CreateTenant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
 
 

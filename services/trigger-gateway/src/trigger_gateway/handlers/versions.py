@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel
 
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
-from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.paging import Limit, VersionsCursor, page_of, position
 from trigger_gateway.handlers.problems import TENANT_ERRORS, ApiProblem, problem_responses
 
 router = APIRouter(
@@ -56,7 +56,7 @@ async def list_versions(
     tenant: TenantDep,
     gw: GatewayDep,
     limit: Limit = 50,
-    cursor: CursorParam = None,
+    cursor: VersionsCursor = None,
 ) -> VersionPage:
     """Newest first; `active` marks the version new executions run."""
     workflow = await _workflow(gw, tenant, workflow_id)

@@ -10,11 +10,11 @@ from typing import Annotated, Any
 import httpx
 from contracts.workflow import WorkflowDefinition
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
-from trigger_gateway.handlers.paging import CursorParam, Limit, page_of, position
+from trigger_gateway.handlers.paging import Limit, WorkflowsCursor, page_of, position
 from trigger_gateway.handlers.problems import (
     INVALID_REQUEST,
     INVALID_WORKFLOW,
@@ -73,10 +73,21 @@ class WorkflowPage(BaseModel):
     next_cursor: str | None
 
 
+def _whole_number(value: object) -> object:
+    """A JSON integer (2, or 2.0 as JSON Schema counts it), never true, "2" or 2.5."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
 class Activation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: StrictInt | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: the latest version."
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(_whole_number)] | None = (
+        Field(default=None, description="Default: the latest version.")
     )
 
 
@@ -161,7 +172,7 @@ async def create_workflow(
 
 @router.get("")
 async def list_workflows(
-    tenant: TenantDep, gw: GatewayDep, limit: Limit = 50, cursor: CursorParam = None
+    tenant: TenantDep, gw: GatewayDep, limit: Limit = 50, cursor: WorkflowsCursor = None
 ) -> WorkflowPage:
     """The tenant's workflows, newest first."""
     after = position("workflows", cursor, 2)

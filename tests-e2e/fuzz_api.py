@@ -1,0 +1,106 @@
+"""`make fuzz`: schemathesis against the running gateway, every operation, every check.
+
+Starts the executor and the gateway as processes on their own ports (19081, 19080) with a
+fresh database and consumer group (Kafka and FerretDB must be up: `deploy/local/infra.sh
+start`), creates a tenant, runs schemathesis with that tenant's API key and the admin token
+(tests-e2e/schemathesis.toml), stops both and drops the database. Exit status: schemathesis'.
+
+    .venv/bin/python tests-e2e/fuzz_api.py [extra schemathesis run options]
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from pymongo import MongoClient
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = REPO / ".run" / "fuzz"
+GATEWAY_PORT, EXECUTOR_PORT = 19080, 19081
+ADMIN_TOKEN = "fuzz-admin-token"
+GROUP = "connectflo-executor-fuzz"
+SEED = 20261201
+
+
+def start(module: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    log = (RUN / f"{module}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{module} exited while starting; see {log.name}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).is_success:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{module} not ready after 60 s; see {log.name}")
+
+
+def main() -> int:
+    RUN.mkdir(parents=True, exist_ok=True)
+    mongo_uri = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
+    database = "fuzz_" + secrets.token_hex(4)
+    env = {
+        **os.environ,
+        "MONGO_DATABASE": database,
+        "GATEWAY_PORT": str(GATEWAY_PORT),
+        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{EXECUTOR_PORT}",
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
+        "EXECUTOR_PORT": str(EXECUTOR_PORT),
+        "EXECUTOR_GROUP_ID": GROUP,
+    }
+    # the executor starts at the end of the shared topics, not behind what others produced
+    topics = [sys.executable, str(REPO / "deploy/local/kafka_topics.py"), "--skip-to-end", GROUP]
+    subprocess.run(topics, check=True, env=env)
+    processes = []
+    try:
+        processes.append(start("executor", env, EXECUTOR_PORT))
+        processes.append(start("trigger_gateway", env, GATEWAY_PORT))
+        base = f"http://127.0.0.1:{GATEWAY_PORT}"
+        tenant = httpx.post(
+            f"{base}/v1/tenants", json={"name": "Fuzz"}, headers={"X-Admin-Token": ADMIN_TOKEN}
+        )
+        tenant.raise_for_status()
+        env["FUZZ_API_KEY"] = tenant.json()["api_key"]
+        env["FUZZ_ADMIN_TOKEN"] = ADMIN_TOKEN
+        env["PYTHONPATH"] = str(REPO / "tests-e2e")  # the hooks module
+        command = [
+            str(REPO / ".venv/bin/schemathesis"),
+            "--config-file",
+            str(REPO / "tests-e2e/schemathesis.toml"),
+            "run",
+            f"{base}/openapi.json",
+            "--checks",
+            "all",
+            "--seed",
+            str(SEED),
+            "--max-examples",
+            "100",
+            *sys.argv[1:],
+        ]
+        print("fuzz:", " ".join(command), flush=True)
+        return subprocess.run(command, env=env, check=False).returncode
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        MongoClient(mongo_uri).drop_database(database)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
