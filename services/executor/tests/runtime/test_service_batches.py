@@ -21,8 +21,9 @@ from contracts.events import (
     NotificationRequested,
     TriggerReceived,
 )
-from executor.runtime.service import ExecutionService, execution_id_for
+from executor.runtime.service import ExecutionService
 from executor.runtime.step import Limits
+from executor.runtime.triggers import execution_id_for
 
 Doc = dict[str, Any]
 
@@ -175,7 +176,7 @@ def settle(exe: Doc, effect_id: str, name: str) -> EffectSettled:
 async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() -> None:
     svc, store, sent = service(GREETING_REPLY)
 
-    await svc.on_triggers([trigger("t1"), trigger("t2"), trigger("t3")])
+    await svc.triggers.on_batch([trigger("t1"), trigger("t2"), trigger("t3")])
 
     assert len(store.executions) == 3
     assert all(doc["status"] == "completed" for doc in store.executions.values())
@@ -197,11 +198,11 @@ async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() 
 
 async def test_a_redelivered_trigger_sends_the_start_command_instead_of_running_again() -> None:
     svc, store, sent = service(GREETING_REPLY)
-    await svc.on_triggers([trigger("t1")])
+    await svc.triggers.on_batch([trigger("t1")])
     before = copy.deepcopy(store.executions)
     sent.events.clear()
 
-    await svc.on_triggers([trigger("t1")])
+    await svc.triggers.on_batch([trigger("t1")])
 
     assert store.executions == before
     (start,) = sent.of(ExecutionRequested)
@@ -210,14 +211,14 @@ async def test_a_redelivered_trigger_sends_the_start_command_instead_of_running_
 
     # ... and that start command re-publishes the outbox written with the first attempt
     sent.events.clear()
-    await svc.on_commands([command(start)])
+    await svc.commands.on_batch([command(start)])
     assert len(sent.of(ExecutionCompleted)) == 1
     assert store.executions == before
 
 
 async def test_commands_of_one_execution_in_a_batch_read_and_write_it_once() -> None:
     svc, store, sent = service(LOOKUP)
-    await svc.on_triggers([trigger("t1")])
+    await svc.triggers.on_batch([trigger("t1")])
     exe = store.executions[execution_id_for("t1", "wf_1")]
     assert exe["status"] == "waiting"
     (effect_id,) = exe["waiting_for"]
@@ -225,7 +226,7 @@ async def test_commands_of_one_execution_in_a_batch_read_and_write_it_once() -> 
     settled = settle(exe, effect_id, "#1001")
     again = settled.model_copy(update={"command_id": "settle:again"})
 
-    await svc.on_commands([command(settled), command(again)])
+    await svc.commands.on_batch([command(settled), command(again)])
 
     stored = store.executions[exe["_id"]]
     assert stored["status"] == "completed"
@@ -239,7 +240,7 @@ async def test_commands_of_one_execution_in_a_batch_read_and_write_it_once() -> 
 
     # redelivered after a crash before the sends: the outbox goes out again, nothing reruns
     sent.events.clear()
-    await svc.on_commands([command(settled)])
+    await svc.commands.on_batch([command(settled)])
     assert store.executions[exe["_id"]] == stored
     assert len(sent.of(NotificationRequested)) == 1
     assert len(sent.of(ExecutionCompleted)) == 1
@@ -256,7 +257,7 @@ TWO_LOOKUPS = chain(
 async def waiting_on_the_first_lookup() -> tuple[ExecutionService, Store, Sent, Doc, str]:
     """A TWO_LOOKUPS execution, started and waiting for its first lookup's effect."""
     svc, store, sent = service(TWO_LOOKUPS)
-    await svc.on_triggers([trigger("t1")])
+    await svc.triggers.on_batch([trigger("t1")])
     exe = store.executions[execution_id_for("t1", "wf_1")]
     (first,) = exe["waiting_for"]
     return svc, store, sent, exe, first
@@ -264,12 +265,12 @@ async def waiting_on_the_first_lookup() -> tuple[ExecutionService, Store, Sent, 
 
 async def test_a_command_planned_while_the_last_write_is_in_flight_builds_on_it() -> None:
     svc, store, sent, exe, first = await waiting_on_the_first_lookup()
-    flush_first = await svc.plan_commands([command(settle(exe, first, "#1"))])
+    flush_first = await svc.commands.plan([command(settle(exe, first, "#1"))])
     # not written yet: the next command (its effect known only from that plan) is planned
     # on the document being written, without reading MongoDB
-    (second,) = svc._pending[exe["_id"]]["waiting_for"]
+    (second,) = svc.flush.pending[exe["_id"]]["waiting_for"]
     store.calls.clear()
-    flush_second = await svc.plan_commands([command(settle(exe, second, "#2"))])
+    flush_second = await svc.commands.plan([command(settle(exe, second, "#2"))])
     assert "get" not in store.calls
 
     await flush_first()
@@ -279,13 +280,13 @@ async def test_a_command_planned_while_the_last_write_is_in_flight_builds_on_it(
     assert stored["status"] == "completed" and stored["version"] == exe["version"] + 2
     (reply,) = sent.of(NotificationRequested)
     assert reply.request["message"] == "#1 #2"
-    assert svc._pending == {}
+    assert svc.flush.pending == {}
 
 
 async def test_a_failed_write_forgets_what_was_planned_on_it() -> None:
     svc, store, _, exe, first = await waiting_on_the_first_lookup()
-    flush = await svc.plan_commands([command(settle(exe, first, "#1"))])
-    assert exe["_id"] in svc._pending
+    flush = await svc.commands.plan([command(settle(exe, first, "#1"))])
+    assert exe["_id"] in svc.flush.pending
 
     async def down(doc: Doc, expected_version: int, *, fresh: bool = False) -> None:
         raise RuntimeError("MongoDB went away")
@@ -293,14 +294,14 @@ async def test_a_failed_write_forgets_what_was_planned_on_it() -> None:
     store.save = down  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         await flush()
-    assert svc._pending == {}  # the next plan reads MongoDB again
+    assert svc.flush.pending == {}  # the next plan reads MongoDB again
 
 
 async def test_a_new_executions_first_state_is_not_taken_as_written() -> None:
     """A redelivered trigger plans a fresh start for an execution that may have moved on; the
     insert will find it and change nothing, so no later plan may build on that fresh start."""
     svc, _, _ = service(LOOKUP)
-    await svc.on_triggers([trigger("t1")])
-    flush = await svc.plan_triggers([trigger("t1")])  # redelivered
-    assert svc._pending == {}
+    await svc.triggers.on_batch([trigger("t1")])
+    flush = await svc.triggers.plan([trigger("t1")])  # redelivered
+    assert svc.flush.pending == {}
     await flush()

@@ -15,16 +15,10 @@ from contracts.events import (
     ExecutionRequested,
     ExecutionRetryRequested,
 )
+from executor.adapters.execution_documents import node_runs_document
 from executor.runtime import engine_port
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
-from executor.runtime.step import (
-    EMBEDDED_RUNS_MAX_CHARS,
-    Limits,
-    PermanentStepError,
-    apply,
-    embed_first_runs,
-    node_runs_document,
-)
+from executor.runtime.step import Limits, PermanentStepError, apply
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -339,19 +333,3 @@ async def test_an_exhausted_step_budget_continues_in_a_command_to_itself() -> No
     resumed = await run(applied.doc, GREETING, event)
     assert resumed.doc["status"] == "completed"
     assert [run["seq"] for run in resumed.node_runs] == [2, 3, 4]
-
-
-def test_a_new_executions_first_runs_go_into_its_document_unless_too_large() -> None:
-    def stored(first: int, last: int, size: int = 10) -> dict[str, Any]:
-        runs = [{"seq": s, "pad": "x" * size} for s in range(first, last + 1)]
-        return {"seq": first, "last_seq": last, "runs_json": json.dumps(runs)}
-
-    doc: dict[str, Any] = {}
-    assert embed_first_runs(doc, [stored(1, 2), stored(3, 3)]) == []
-    assert [r["seq"] for r in json.loads(doc["first_runs_json"])] == [1, 2, 3]
-    assert doc["first_runs_last_seq"] == 3
-
-    large = [stored(1, 2, size=EMBEDDED_RUNS_MAX_CHARS)]
-    doc = {}
-    assert embed_first_runs(doc, large) == large  # to node_runs: not carried in every write
-    assert "first_runs_json" not in doc

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from executor.adapters.execution_documents import loaded, stored
 
 Document = dict[str, Any]
 
@@ -67,20 +68,6 @@ class WorkflowCatalogue:
         return cached
 
 
-def _stored(doc: Document) -> Document:
-    """The outbox is kept as one JSON text: a server like FerretDB spends its time per field,
-    and an outbox is dozens of fields (headers) per event that nobody queries."""
-    stored = dict(doc)
-    stored["outbox_json"] = json.dumps(stored.pop("outbox", []), separators=(",", ":"))
-    return stored
-
-
-def _loaded(doc: Document | None) -> Document | None:
-    if doc is not None:
-        doc["outbox"] = json.loads(doc.pop("outbox_json", None) or "[]")
-    return doc
-
-
 class ExecutionRepository:
     def __init__(self, db: AsyncDatabase[Document], *, check_version_by_read: bool = False) -> None:
         """``check_version_by_read``: FerretDB on SQLite pushes only ``_id`` equality down to
@@ -95,7 +82,7 @@ class ExecutionRepository:
     async def create(self, doc: Document) -> bool:
         """Insert a new execution; False when one already exists for (trigger, workflow)."""
         try:
-            await self._db.executions.insert_one(_stored(doc))
+            await self._db.executions.insert_one(stored(doc))
         except DuplicateKeyError:
             return False
         return True
@@ -105,7 +92,7 @@ class ExecutionRepository:
         if not docs:
             return set()
         try:
-            await self._db.executions.insert_many([_stored(d) for d in docs], ordered=False)
+            await self._db.executions.insert_many([stored(d) for d in docs], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
@@ -114,14 +101,14 @@ class ExecutionRepository:
         return set()
 
     async def get(self, execution_id: str) -> Document | None:
-        return _loaded(await self._db.executions.find_one({"_id": execution_id}))
+        return loaded(await self._db.executions.find_one({"_id": execution_id}))
 
     async def save(self, doc: Document, expected_version: int, *, fresh: bool = False) -> None:
         """Replace the execution if nobody wrote it since ``expected_version`` was read."""
         if self._check_version_by_read and fresh:
             # Inserted by this process moments ago and owned through its partition: the read
             # would only repeat what we know.
-            await self._db.executions.replace_one({"_id": doc["_id"]}, _stored(doc))
+            await self._db.executions.replace_one({"_id": doc["_id"]}, stored(doc))
             return
         if self._check_version_by_read:
             current = await self._db.executions.find_one(
@@ -129,16 +116,16 @@ class ExecutionRepository:
             )
             if current is None or current.get("version") != expected_version:
                 raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")
-            await self._db.executions.replace_one({"_id": doc["_id"]}, _stored(doc))
+            await self._db.executions.replace_one({"_id": doc["_id"]}, stored(doc))
             return
         result = await self._db.executions.replace_one(
-            {"_id": doc["_id"], "version": expected_version}, _stored(doc)
+            {"_id": doc["_id"], "version": expected_version}, stored(doc)
         )
         if result.matched_count != 1:
             raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")
 
     async def record_node_runs(self, runs: list[Document]) -> None:
-        """Insert node-run documents (one per command, ``step.node_runs_document``); ids are
+        """Insert node-run documents (one per command, ``node_runs_document``); ids are
         deterministic, so a redelivered command adds nothing."""
         if not runs:
             return

@@ -18,13 +18,13 @@ from executor.runtime.service import ExecutionService
 def consume(kit: Kit, service: ExecutionService) -> None:
     kit.consume(
         topics.TRIGGERS,
-        plan=service.plan_triggers,
-        on_batch=service.on_triggers,
+        plan=service.triggers.plan,
+        on_batch=service.triggers.on_batch,
         forget=service.forget,
     )
     kit.consume(
         topics.EXECUTION_COMMANDS,
-        plan=service.plan_commands,
-        on_batch=service.on_commands,
+        plan=service.commands.plan,
+        on_batch=service.commands.on_batch,
         forget=service.forget,
     )

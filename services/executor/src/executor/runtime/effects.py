@@ -1,25 +1,25 @@
-"""Effects to messages: which service carries out a request, and the runtime's own timers.
+"""Effects to decisions: which service carries out a request, and the runtime's own timers.
 
 Every request carries the idempotency key ``execution_id:effect_id`` (the effect id is
 ``node:activation:attempt``, so this is ``execution_id:node_id:...:attempt``). The runtime also
 asks the scheduler for timers of its own, told apart by their effect id prefix:
 ``delay:`` (retry back-off before a request goes out), ``deadline:`` (the waiting time limit)
-and ``reply-timeout:`` (Wait for Reply's timeout). Pending timer keys are kept in the
-execution document (``timers``) so cancelling an execution cancels them.
+and ``reply-timeout:`` (Wait for Reply's timeout). Nothing here changes the execution
+document: each function reads what it needs and returns what to publish, which timers to
+track, what to hold back and what the service must do; ``step`` applies it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import Envelope, topics
 from contracts.events import (
     EffectSettled,
-    Event,
     IntegrationRequested,
     NotificationRequested,
     TimerCancelRequested,
@@ -28,9 +28,10 @@ from contracts.events import (
 
 from executor.runtime import engine_port
 from executor.runtime.engine_port import EffectTarget
-from executor.runtime.outbox import SOURCE, Outbox, outbox_entry
+from executor.runtime.outbox import SOURCE, Message, outbox_entry
 
 Document = dict[str, Any]
+Execution = Mapping[str, Any]  # the execution document, read only
 DELAY = "delay:"
 DEADLINE = "deadline:"
 REPLY_TIMEOUT = "reply-timeout:"
@@ -65,228 +66,184 @@ class ReleaseReplies:
     effect_id: str | None
 
 
+Action = StartChild | AwaitReply | ReleaseReplies
+
+
+@dataclass
+class Request:
+    """What one effect becomes."""
+
+    messages: list[Message] = field(default_factory=list)  # published with the command
+    timers: list[str] = field(default_factory=list)  # keys of timers asked for, to track
+    held: tuple[str, Document] | None = None  # (effect id, entry) held until its delay: timer
+    action: Action | None = None  # done in MongoDB before the state is written
+    answer: tuple[str, dict[str, Any] | None] | None = None  # the path may go on at once
+
+
 def child_execution_id(parent_id: str, effect_id: str) -> str:
     """Deterministic: a redelivered command finds the child it started before."""
     return "exe_" + hashlib.sha256(f"{parent_id}|{effect_id}".encode()).hexdigest()[:24]
 
 
-class EffectRouter:
-    """Turns effects of one command into outbox entries and service actions."""
+def key(doc: Execution, effect_id: str) -> str:
+    """The idempotency key of one of ``doc``'s effects (and of its timer)."""
+    return f"{doc['_id']}:{effect_id}"
 
-    def __init__(
-        self,
-        doc: Document,
-        outbox: Outbox,
-        actions: list[Any],
-        now: Callable[[], datetime],
-        max_depth: int,
-    ) -> None:
-        self._doc = doc
-        self._outbox = outbox
-        self._actions = actions
-        self._now = now
-        self._max_depth = max_depth
 
-    def _key(self, effect_id: str) -> str:
-        return f"{self._doc['_id']}:{effect_id}"
+def request(
+    doc: Execution, effect: engine_port.Effect, now: Callable[[], datetime], max_depth: int
+) -> Request:
+    """What ``effect`` becomes: a request to another service, or work of the executor's own."""
+    if effect.target is EffectTarget.EXECUTOR:
+        return _executor_effect(doc, effect, now, max_depth)
+    message, timers = _to_service(doc, effect, now)
+    answer = None if effect.awaits_result else (effect.effect_id, None)
+    if effect.delay_seconds <= 0:
+        return Request([message], timers, answer=answer)
+    # A retry: the request goes out when the back-off ends (sent as an entry, no trace).
+    envelope = Envelope.wrap(
+        message.event, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=None
+    )
+    held = (effect.effect_id, outbox_entry(message.topic, doc["_id"], envelope))
+    fire_at = now() + timedelta(seconds=effect.delay_seconds)
+    delay = timer(doc, DELAY + effect.effect_id, fire_at)
+    return Request([delay], [*timers, key(doc, DELAY + effect.effect_id)], held, answer=answer)
 
-    def route(self, effect: engine_port.Effect) -> tuple[str, dict[str, Any] | None] | None:
-        """Request ``effect``; (effect id, result) when the path may go on at once."""
-        if effect.target is EffectTarget.EXECUTOR:
-            return self._executor_effect(effect)
-        event, topic = self._request(effect)
-        if effect.delay_seconds > 0:  # a retry: the request goes out when the back-off ends
-            envelope = Envelope.wrap(
-                event, source=SOURCE, tenant_id=self._doc["tenant_id"], traceparent=None
-            )
-            delayed = dict(self._doc.get("delayed") or {})
-            delayed[effect.effect_id] = outbox_entry(topic, self._doc["_id"], envelope)
-            self._doc["delayed"] = delayed
-            self._timer(
-                DELAY + effect.effect_id, self._now() + timedelta(seconds=effect.delay_seconds)
-            )
-        else:
-            self._outbox.emit(topic, event)
-        return None if effect.awaits_result else (effect.effect_id, None)
 
-    def _request(self, effect: engine_port.Effect) -> tuple[Event, str]:
-        common: dict[str, Any] = {
-            "idempotency_key": self._key(effect.effect_id),
-            "execution_id": self._doc["_id"],
-            "tenant_id": self._doc["tenant_id"],
-            "effect_id": effect.effect_id,
-            "node_id": effect.node_id,
-        }
-        if effect.target is EffectTarget.NOTIFIER:
-            channel = effect.request.get("channel") or self._doc.get("channel") or "chat"
-            return (
-                NotificationRequested(
-                    **common,
-                    kind=effect.kind,
-                    channel=str(channel),
-                    conversation_id=self._doc.get("conversation_id"),
-                    request=effect.request,
-                    awaits_result=effect.awaits_result,
-                ),
-                topics.NOTIFICATION_REQUESTS,
-            )
-        if effect.target is EffectTarget.SCHEDULER:
-            self._track_timer(common["idempotency_key"])
-            return TimerRequested(
-                **common, fire_at=self._fire_at(effect.request)
-            ), topics.TIMER_REQUESTS
-        return (
-            IntegrationRequested(**common, kind=effect.kind, request=effect.request),
-            topics.INTEGRATION_REQUESTS,
+def _to_service(
+    doc: Execution, effect: engine_port.Effect, now: Callable[[], datetime]
+) -> tuple[Message, list[str]]:
+    common: dict[str, Any] = {
+        "idempotency_key": key(doc, effect.effect_id),
+        "execution_id": doc["_id"],
+        "tenant_id": doc["tenant_id"],
+        "effect_id": effect.effect_id,
+        "node_id": effect.node_id,
+    }
+    if effect.target is EffectTarget.NOTIFIER:
+        channel = effect.request.get("channel") or doc.get("channel") or "chat"
+        notification = NotificationRequested(
+            **common,
+            kind=effect.kind,
+            channel=str(channel),
+            conversation_id=doc.get("conversation_id"),
+            request=effect.request,
+            awaits_result=effect.awaits_result,
         )
+        return Message(topics.NOTIFICATION_REQUESTS, notification), []
+    if effect.target is EffectTarget.SCHEDULER:
+        requested = TimerRequested(**common, fire_at=_fire_at(effect.request, now))
+        return Message(topics.TIMER_REQUESTS, requested), [common["idempotency_key"]]
+    integration = IntegrationRequested(**common, kind=effect.kind, request=effect.request)
+    return Message(topics.INTEGRATION_REQUESTS, integration), []
 
-    def _executor_effect(
-        self, effect: engine_port.Effect
-    ) -> tuple[str, dict[str, Any] | None] | None:
-        if effect.kind == WAIT_FOR_REPLY:
-            conversation = str(effect.request.get("conversationId") or self._doc["_id"])
-            self._actions.append(AwaitReply(conversation, effect.effect_id))
-            timeout = effect.request.get("timeout_seconds")
-            if timeout:
-                self._timer(
-                    REPLY_TIMEOUT + effect.effect_id,
-                    self._now() + timedelta(seconds=float(timeout)),
-                )
-            return None
-        if effect.kind != EXECUTE_WORKFLOW:
-            raise ValueError(f"no executor-side handling for {effect.kind}")
-        depth = int(self._doc.get("depth", 0)) + 1
-        if depth > self._max_depth:
-            self._refuse(effect, f"sub-workflow depth limit of {self._max_depth} reached")
-            return None
-        child_id = child_execution_id(self._doc["_id"], effect.effect_id)
-        wait = bool(effect.request.get("waitForCompletion", True))
-        self._actions.append(
-            StartChild(
-                child_id=child_id,
-                workflow_id=str(effect.request["workflowId"]),
-                input=dict(effect.request.get("input") or {}),
-                depth=depth,
-                parent_effect_id=effect.effect_id,
-                wait=wait,
-            )
-        )
-        return None if wait else (effect.effect_id, {"executionId": child_id})
 
-    def _refuse(self, effect: engine_port.Effect, message: str) -> None:
-        """Answer an effect with an error in a command to ourselves (the path sees it next)."""
-        self._outbox.emit(
-            topics.EXECUTION_COMMANDS,
-            EffectSettled(
-                command_id=f"refused:{self._key(effect.effect_id)}",
-                execution_id=self._doc["_id"],
-                tenant_id=self._doc["tenant_id"],
-                effect_id=effect.effect_id,
-                idempotency_key=self._key(effect.effect_id),
-                error={"type": "SubWorkflowRefused", "message": message},
-            ),
-        )
+def _executor_effect(
+    doc: Execution, effect: engine_port.Effect, now: Callable[[], datetime], max_depth: int
+) -> Request:
+    if effect.kind == WAIT_FOR_REPLY:
+        conversation = str(effect.request.get("conversationId") or doc["_id"])
+        wait = Request(action=AwaitReply(conversation, effect.effect_id))
+        timeout = effect.request.get("timeout_seconds")
+        if timeout:
+            timeout_id = REPLY_TIMEOUT + effect.effect_id
+            wait.messages.append(timer(doc, timeout_id, now() + timedelta(seconds=float(timeout))))
+            wait.timers.append(key(doc, timeout_id))
+        return wait
+    if effect.kind != EXECUTE_WORKFLOW:
+        raise ValueError(f"no executor-side handling for {effect.kind}")
+    depth = int(doc.get("depth", 0)) + 1
+    if depth > max_depth:
+        return Request([_refusal(doc, effect, f"sub-workflow depth limit of {max_depth} reached")])
+    child_id = child_execution_id(doc["_id"], effect.effect_id)
+    wait_for_it = bool(effect.request.get("waitForCompletion", True))
+    start = StartChild(
+        child_id=child_id,
+        workflow_id=str(effect.request["workflowId"]),
+        input=dict(effect.request.get("input") or {}),
+        depth=depth,
+        parent_effect_id=effect.effect_id,
+        wait=wait_for_it,
+    )
+    answer = None if wait_for_it else (effect.effect_id, {"executionId": child_id})
+    return Request(action=start, answer=answer)
 
-    # -- timers ---------------------------------------------------------------------------
 
-    def _fire_at(self, request: dict[str, Any]) -> datetime:
-        if "until" in request:
-            return datetime.fromisoformat(str(request["until"]))
-        return self._now() + timedelta(seconds=float(request.get("delay_seconds", 0)))
+def _refusal(doc: Execution, effect: engine_port.Effect, message: str) -> Message:
+    """Answer an effect with an error in a command to ourselves (the path sees it next)."""
+    refused = EffectSettled(
+        command_id=f"refused:{key(doc, effect.effect_id)}",
+        execution_id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        effect_id=effect.effect_id,
+        idempotency_key=key(doc, effect.effect_id),
+        error={"type": "SubWorkflowRefused", "message": message},
+    )
+    return Message(topics.EXECUTION_COMMANDS, refused)
 
-    def _track_timer(self, key: str) -> None:
-        self._doc["timers"] = [*self._doc.get("timers", []), key]
 
-    def _timer(self, effect_id: str, fire_at: datetime) -> None:
-        key = self._key(effect_id)
-        self._track_timer(key)
-        self._outbox.emit(
-            topics.TIMER_REQUESTS,
-            TimerRequested(
-                idempotency_key=key,
-                execution_id=self._doc["_id"],
-                tenant_id=self._doc["tenant_id"],
-                effect_id=effect_id,
-                node_id=effect_id.split(":")[1] if ":" in effect_id else effect_id,
-                fire_at=fire_at,
-            ),
-        )
+def _fire_at(request: dict[str, Any], now: Callable[[], datetime]) -> datetime:
+    if "until" in request:
+        return datetime.fromisoformat(str(request["until"]))
+    return now() + timedelta(seconds=float(request.get("delay_seconds", 0)))
 
-    def settled(self, idempotency_key: str) -> None:
-        timers = self._doc.get("timers") or []
-        if idempotency_key in timers:
-            self._doc["timers"] = [key for key in timers if key != idempotency_key]
 
-    def release_delayed(self, effect_id: str) -> bool:
-        """Publish the request a back-off delayed; False if it went out before."""
-        delayed = dict(self._doc.get("delayed") or {})
-        entry = delayed.pop(effect_id.removeprefix(DELAY), None)
-        if entry is None:
-            return False
-        self._doc["delayed"] = delayed
-        # The request is sent now: its CloudEvents time says so (the id stays the same).
-        entry = {**entry, "headers": {**entry["headers"], "ce_time": self._now().isoformat()}}
-        self._outbox.entries.append(entry)
-        return True
+# -- timers ---------------------------------------------------------------------------------
 
-    def waiting_deadline(self, seconds: float) -> None:
-        generation = int(self._doc.get("wait_generation", 0)) + 1
-        effect_id = f"{DEADLINE}{generation}"
-        previous = self._doc.get("deadline_effect")
-        if previous:
-            self._cancel_timer(self._key(previous))
-        self._doc.update(wait_generation=generation, deadline_effect=effect_id)
-        self._timer(effect_id, self._now() + timedelta(seconds=seconds))
 
-    def cancel(self, effect_ids: list[str]) -> None:
-        """Requests the workflow no longer waits on: timers cancelled, reply waits released."""
-        for effect_id in effect_ids:
-            for timer in (effect_id, DELAY + effect_id, REPLY_TIMEOUT + effect_id):
-                if self._key(timer) in (self._doc.get("timers") or []):
-                    self._cancel_timer(self._key(timer))
-            delayed = dict(self._doc.get("delayed") or {})
-            if delayed.pop(effect_id, None) is not None:
-                self._doc["delayed"] = delayed
-            self._actions.append(ReleaseReplies(effect_id=effect_id))
+def timer(doc: Execution, effect_id: str, fire_at: datetime) -> Message:
+    """One of the runtime's own timers (its key, ``key(doc, effect_id)``, is to be tracked)."""
+    requested = TimerRequested(
+        idempotency_key=key(doc, effect_id),
+        execution_id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        effect_id=effect_id,
+        node_id=effect_id.split(":")[1] if ":" in effect_id else effect_id,
+        fire_at=fire_at,
+    )
+    return Message(topics.TIMER_REQUESTS, requested)
 
-    def cancel_all_timers(self) -> None:
-        for key in list(self._doc.get("timers") or []):
-            self._cancel_timer(key)
-        self._doc["delayed"] = {}
 
-    def _cancel_timer(self, key: str) -> None:
-        self.settled(key)
-        self._outbox.emit(
-            topics.TIMER_REQUESTS,
-            TimerCancelRequested(
-                idempotency_key=key, execution_id=self._doc["_id"], tenant_id=self._doc["tenant_id"]
-            ),
-        )
+def timer_cancel(doc: Execution, timer_key: str) -> Message:
+    cancel = TimerCancelRequested(
+        idempotency_key=timer_key, execution_id=doc["_id"], tenant_id=doc["tenant_id"]
+    )
+    return Message(topics.TIMER_REQUESTS, cancel)
 
-    # -- sub-workflows ----------------------------------------------------------------------
 
-    def notify_parent(
-        self, status: str, variables: dict[str, Any] | None, error: dict[str, Any] | None
-    ) -> None:
-        """A child that ends answers the Execute Workflow node waiting in its parent."""
-        parent = self._doc.get("parent")
-        if not parent or not parent.get("wait"):
-            return
-        key = f"{parent['execution_id']}:{parent['effect_id']}"
-        self._outbox.emit(
-            topics.EXECUTION_COMMANDS,
-            EffectSettled(
-                command_id=f"child:{self._doc['_id']}:{status}",
-                execution_id=parent["execution_id"],
-                tenant_id=self._doc["tenant_id"],
-                effect_id=parent["effect_id"],
-                idempotency_key=key,
-                result=None
-                if error
-                else {"executionId": self._doc["_id"], "status": status, **(variables or {})},
-                error=None
-                if not error
-                else {"type": "SubWorkflowFailed", "executionId": self._doc["_id"], **error},
-            ),
-            key=parent["execution_id"],
-        )
+def timers_of(doc: Execution, effect_id: str) -> tuple[str, ...]:
+    """The keys of every timer an effect may have: its own, its back-off, its reply timeout."""
+    return tuple(
+        key(doc, timer) for timer in (effect_id, DELAY + effect_id, REPLY_TIMEOUT + effect_id)
+    )
+
+
+def released(entry: Document, now: datetime) -> Document:
+    """A held-back request as it goes out: its CloudEvents time says when (its id stays)."""
+    return {**entry, "headers": {**entry["headers"], "ce_time": now.isoformat()}}
+
+
+# -- sub-workflows --------------------------------------------------------------------------
+
+
+def parent_answer(
+    doc: Execution, status: str, variables: dict[str, Any] | None, error: dict[str, Any] | None
+) -> Message | None:
+    """A child that ends answers the Execute Workflow node waiting in its parent."""
+    parent = doc.get("parent")
+    if not parent or not parent.get("wait"):
+        return None
+    answer = EffectSettled(
+        command_id=f"child:{doc['_id']}:{status}",
+        execution_id=parent["execution_id"],
+        tenant_id=doc["tenant_id"],
+        effect_id=parent["effect_id"],
+        idempotency_key=f"{parent['execution_id']}:{parent['effect_id']}",
+        result=None
+        if error
+        else {"executionId": doc["_id"], "status": status, **(variables or {})},
+        error=None
+        if not error
+        else {"type": "SubWorkflowFailed", "executionId": doc["_id"], **error},
+    )
+    return Message(topics.EXECUTION_COMMANDS, answer, key=parent["execution_id"])

@@ -1,11 +1,8 @@
-"""The runtime's view of the pure engine (executor.domain): compile, run, store, validate.
-
-One place that knows how engine state is stored (JSON text, see docs/architecture.md) and which
-parts of it the history API shows."""
+"""The runtime's view of the pure engine (executor.domain): compile, run, validate, and which
+parts of the state the history API shows (how it is stored: adapters.execution_documents)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from executor.domain.interpreter import (
@@ -39,21 +36,11 @@ __all__ = [
     "advance",
     "compile_workflow",
     "deliver",
-    "dump_state",
-    "load_state",
     "retry",
     "start",
     "validate_definition",
     "visible_variables",
 ]
-
-
-def dump_state(state: ExecutionState) -> str:
-    return json.dumps(state.to_dict(), separators=(",", ":"), default=str)
-
-
-def load_state(text: str) -> ExecutionState:
-    return ExecutionState.from_dict(json.loads(text))
 
 
 def visible_variables(state: ExecutionState) -> dict[str, Any]:

@@ -1,19 +1,24 @@
-"""The outbox of one command: every event it publishes, built from the execution document.
+"""The events of an execution and how an outbox entry is encoded; no state of its own.
 
-Entries are stored in the execution document (one write with the state) and published after
-the write, so a crash re-publishes, never loses (docs/architecture.md)."""
+``step`` decides which events a command publishes and keeps its outbox; the entries are stored
+in the execution document (one write with the state) and published after the write, so a crash
+re-publishes, never loses (docs/architecture.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from contracts import Envelope, topics
 from contracts.events import (
+    EffectSettled,
     Event,
     ExecutionCancelled,
     ExecutionCompleted,
     ExecutionFailed,
+    ExecutionRequested,
     ExecutionStarted,
     ExecutionWaiting,
     NodesStepped,
@@ -21,10 +26,18 @@ from contracts.events import (
     WaitingFor,
 )
 
-from executor.runtime import engine_port
-
 SOURCE = "/connectflo/executor"
 Document = dict[str, Any]
+Execution = Mapping[str, Any]  # the execution document, read only
+
+
+@dataclass(frozen=True)
+class Message:
+    """An event to publish; ``key`` None: keyed by the execution's id."""
+
+    topic: str
+    event: Event
+    key: str | None = None
 
 
 def outbox_entry(topic: str, key: str, envelope: Envelope[Any]) -> Document:
@@ -36,105 +49,102 @@ def outbox_entry(topic: str, key: str, envelope: Envelope[Any]) -> Document:
     }
 
 
-def error_text(error: dict[str, Any] | None) -> str | None:
-    return None if error is None else str(error.get("message") or error)
+def entry(message: Message, doc: Execution, traceparent: str | None) -> Document:
+    """``message`` as the outbox of ``doc`` stores it."""
+    envelope = Envelope.wrap(
+        message.event, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=traceparent
+    )
+    return outbox_entry(message.topic, message.key or doc["_id"], envelope)
 
 
-def duration_ms(run: engine_port.NodeRun) -> float:
-    return round((run.finished_at - run.started_at).total_seconds() * 1000, 3)
+def command_entry(command: ExecutionRequested | EffectSettled, traceparent: str | None) -> Document:
+    """A command to an execution, keyed by it (its partition owns the execution)."""
+    out = Envelope.wrap(
+        command, source=SOURCE, tenant_id=command.tenant_id, traceparent=traceparent
+    )
+    return outbox_entry(topics.EXECUTION_COMMANDS, command.execution_id, out)
 
 
-class Outbox:
-    """Collects the events of one command for one execution."""
+def _identity(doc: Execution) -> dict[str, Any]:
+    return {
+        "execution_id": doc["_id"],
+        "tenant_id": doc["tenant_id"],
+        "workflow_id": doc["workflow_id"],
+        "workflow_version": doc["workflow_version"],
+    }
 
-    def __init__(self, doc: Document, traceparent: str | None) -> None:
-        self._doc = doc
-        self._traceparent = traceparent
-        self.entries: list[Document] = []
 
-    def emit(self, topic: str, event: Event, key: str | None = None) -> None:
-        envelope = Envelope.wrap(
-            event, source=SOURCE, tenant_id=self._doc["tenant_id"], traceparent=self._traceparent
+def started(doc: Execution, at: datetime) -> Message:
+    event = ExecutionStarted(**_identity(doc), trigger_id=doc["trigger_id"], started_at=at)
+    return Message(topics.EXECUTIONS, event)
+
+
+def stepped(doc: Execution, runs: list[Document]) -> Message:
+    """One NodesStepped for the node runs of a command (``execution_documents.node_run_record``)."""
+    steps = [
+        NodeStep(
+            seq=run["seq"],
+            node_id=run["node_id"],
+            label=run["label"],
+            kind=run["kind"],
+            status=run["status"],
+            port=run["port"],
+            started_at=run["started_at"],
+            finished_at=run["finished_at"],
+            duration_ms=run["duration_ms"],
+            error=run["error"],
         )
-        self.entries.append(outbox_entry(topic, key or self._doc["_id"], envelope))
+        for run in runs
+    ]
+    event = NodesStepped(
+        execution_id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        workflow_id=doc["workflow_id"],
+        steps=steps,
+    )
+    return Message(topics.NODE_STEPS, event)
 
-    def _identity(self) -> dict[str, Any]:
-        doc = self._doc
-        return {
-            "execution_id": doc["_id"],
-            "tenant_id": doc["tenant_id"],
-            "workflow_id": doc["workflow_id"],
-            "workflow_version": doc["workflow_version"],
-        }
 
-    def started(self, at: datetime) -> None:
-        self.emit(
-            topics.EXECUTIONS,
-            ExecutionStarted(**self._identity(), trigger_id=self._doc["trigger_id"], started_at=at),
-        )
+def continued(doc: Execution) -> Message:
+    """The step budget ran out: a command of its own goes on."""
+    command = ExecutionRequested(
+        command_id=f"continue:{doc['_id']}:{doc['node_seq']}",
+        execution_id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+    )
+    return Message(topics.EXECUTION_COMMANDS, command)
 
-    def stepped(self, runs: list[Document]) -> None:
-        """One NodesStepped for the node runs of this command (``step._node_run_doc``s)."""
-        doc = self._doc
-        self.emit(
-            topics.NODE_STEPS,
-            NodesStepped(
-                execution_id=doc["_id"],
-                tenant_id=doc["tenant_id"],
-                workflow_id=doc["workflow_id"],
-                steps=[
-                    NodeStep(
-                        seq=run["seq"],
-                        node_id=run["node_id"],
-                        label=run["label"],
-                        kind=run["kind"],
-                        status=run["status"],
-                        port=run["port"],
-                        started_at=run["started_at"],
-                        finished_at=run["finished_at"],
-                        duration_ms=run["duration_ms"],
-                        error=run["error"],
-                    )
-                    for run in runs
-                ],
-            ),
-        )
 
-    def waiting(self, waiting_for: list[WaitingFor], since: datetime) -> None:
-        self.emit(
-            topics.EXECUTIONS,
-            ExecutionWaiting(**self._identity(), waiting_for=waiting_for, since=since),
-        )
+def waiting(doc: Execution, waiting_for: list[WaitingFor], since: datetime) -> Message:
+    event = ExecutionWaiting(**_identity(doc), waiting_for=waiting_for, since=since)
+    return Message(topics.EXECUTIONS, event)
 
-    def completed(self, started: datetime, at: datetime, elapsed_ms: int) -> None:
-        self.emit(
-            topics.EXECUTIONS,
-            ExecutionCompleted(
-                **self._identity(),
-                started_at=started,
-                completed_at=at,
-                execution_time_ms=elapsed_ms,
-                executed_nodes=self._doc["executed_nodes"],
-            ),
-        )
 
-    def failed(self, started: datetime, at: datetime, elapsed_ms: int, error: Document) -> None:
-        self.emit(
-            topics.EXECUTIONS,
-            ExecutionFailed(
-                **self._identity(),
-                started_at=started,
-                failed_at=at,
-                execution_time_ms=elapsed_ms,
-                node_id=error.get("node_id"),
-                message=str(error.get("message", "failed")),
-            ),
-        )
+def completed(doc: Execution, started: datetime, at: datetime, elapsed_ms: int) -> Message:
+    event = ExecutionCompleted(
+        **_identity(doc),
+        started_at=started,
+        completed_at=at,
+        execution_time_ms=elapsed_ms,
+        executed_nodes=doc["executed_nodes"],
+    )
+    return Message(topics.EXECUTIONS, event)
 
-    def cancelled(self, started: datetime | None, at: datetime, reason: str) -> None:
-        self.emit(
-            topics.EXECUTIONS,
-            ExecutionCancelled(
-                **self._identity(), started_at=started, cancelled_at=at, reason=reason
-            ),
-        )
+
+def failed(
+    doc: Execution, started: datetime, at: datetime, elapsed_ms: int, error: Document
+) -> Message:
+    event = ExecutionFailed(
+        **_identity(doc),
+        started_at=started,
+        failed_at=at,
+        execution_time_ms=elapsed_ms,
+        node_id=error.get("node_id"),
+        message=str(error.get("message", "failed")),
+    )
+    return Message(topics.EXECUTIONS, event)
+
+
+def cancelled(doc: Execution, started: datetime | None, at: datetime, reason: str) -> Message:
+    event = ExecutionCancelled(**_identity(doc), started_at=started, cancelled_at=at, reason=reason)
+    return Message(topics.EXECUTIONS, event)

@@ -3,20 +3,21 @@
 ``apply`` takes the stored execution document, the compiled workflow and a command, runs the
 engine until every path has ended or is suspended (or the step budget is spent), and returns the
 new document (its outbox inside), the node runs to record, and the few things the service must
-do in MongoDB first (start a child execution, register a wait for the customer's reply). The
-service then records node runs, writes the document conditionally on its version, publishes the
-outbox, and only then commits the Kafka offset (docs/architecture.md).
+do in MongoDB first (start a child execution, register a wait for the customer's reply).
+
+This module is the only one that changes the document: ``effects`` and ``outbox`` return what an
+effect or a lifecycle change becomes, and the command's pass below applies it, top to bottom.
+The service then records node runs, writes the document conditionally on its version, publishes
+the outbox, and only then commits the Kafka offset (docs/architecture.md).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from contracts import topics
 from contracts.events import (
     EffectSettled,
     ExecutionCancelRequested,
@@ -26,22 +27,14 @@ from contracts.events import (
 )
 from servicekit.delivery import Permanent
 
-from executor.runtime import engine_port
-from executor.runtime.effects import (
-    DEADLINE,
-    DELAY,
-    REPLY_TIMEOUT,
-    AwaitReply,
-    EffectRouter,
-    ReleaseReplies,
-    StartChild,
-)
-from executor.runtime.outbox import Outbox, duration_ms, error_text
+from executor.adapters import execution_documents as stored
+from executor.runtime import effects, engine_port, outbox
+from executor.runtime.effects import DEADLINE, DELAY, REPLY_TIMEOUT, Action, ReleaseReplies
 
 Document = dict[str, Any]
 Command = ExecutionRequested | EffectSettled | ExecutionCancelRequested | ExecutionRetryRequested
-Action = StartChild | AwaitReply | ReleaseReplies
 FINISHED = ("completed", "failed", "cancelled")
+__all__ = ["Action", "Applied", "Command", "Limits", "PermanentStepError", "apply"]
 
 
 class PermanentStepError(Permanent):
@@ -87,6 +80,8 @@ async def apply(
 
 
 class _Step:
+    """One command's pass: the new document, its outbox, node runs and actions."""
+
     def __init__(
         self,
         doc: Document,
@@ -99,23 +94,22 @@ class _Step:
         self.workflow = workflow
         self.now = now
         self.limits = limits
-        self.outbox = Outbox(doc, traceparent)
+        self.traceparent = traceparent
+        self.entries: list[Document] = []  # the command's outbox
         self.runs: list[Document] = []
         self.steps_published = False
         self.actions: list[Action] = []
-        self.router = EffectRouter(doc, self.outbox, self.actions, now, limits.max_depth)
 
     async def apply(self, command: Command) -> bool:
-        doc = self.doc
         if isinstance(command, ExecutionCancelRequested):
             self._cancel(command.reason)
             return self._commit(command.command_id)
-        if doc.get("state_json") is None:
+        state = stored.state_of(self.doc)
+        if state is None:
             if not isinstance(command, ExecutionRequested):
-                raise PermanentStepError(f"execution {doc['_id']} has not started")
+                raise PermanentStepError(f"execution {self.doc['_id']} has not started")
             state = self._start()
         else:
-            state = engine_port.load_state(doc["state_json"])
             proceed = self._receive(state, command)
             if proceed is None:
                 return False
@@ -136,11 +130,11 @@ class _Step:
     def _start(self) -> engine_port.ExecutionState:
         started = self.now()
         try:
-            state = engine_port.start(self.workflow, _context(self.doc, started))
+            state = engine_port.start(self.workflow, stored.engine_context(self.doc, started))
         except engine_port.NoMatchingTrigger as exc:
             raise PermanentStepError(str(exc)) from exc
         self.doc.update(status="running", started_at=started, total_nodes=len(self.workflow.nodes))
-        self.outbox.started(started)
+        self._emit(outbox.started(self.doc, started))
         return state
 
     def _receive(self, state: engine_port.ExecutionState, command: Command) -> bool | None:
@@ -148,21 +142,10 @@ class _Step:
         if isinstance(command, ExecutionRequested):
             return None if command.command_id.startswith("start:") else True
         if isinstance(command, ExecutionRetryRequested):
-            try:
-                engine_port.retry(self.workflow, state)
-            except engine_port.NotRetryable:
-                return None
-            self.doc.update(status="running", error=None)
-            if self.doc.get("incident"):
-                self.doc["incident"] = {
-                    **self.doc["incident"],
-                    "status": "resolved",
-                    "resolved_at": self.now(),
-                }
-            return True
+            return self._retry(state)
         assert isinstance(command, EffectSettled)
         effect_id = command.effect_id
-        self.router.settled(command.idempotency_key)
+        self._untrack(command.idempotency_key)
         if effect_id.startswith(DEADLINE):
             if self.doc["status"] != "waiting" or effect_id != self.doc.get("deadline_effect"):
                 return None
@@ -171,7 +154,7 @@ class _Step:
             self._settle_status(state)
             return False
         if effect_id.startswith(DELAY):
-            return False if self.router.release_delayed(effect_id) else None
+            return False if self._release_delayed(effect_id) else None
         if effect_id.startswith(REPLY_TIMEOUT):
             waited = effect_id.removeprefix(REPLY_TIMEOUT)
             try:
@@ -186,6 +169,17 @@ class _Step:
             return None  # settled before: a redelivered result
         return True
 
+    def _retry(self, state: engine_port.ExecutionState) -> bool | None:
+        try:
+            engine_port.retry(self.workflow, state)
+        except engine_port.NotRetryable:
+            return None
+        self.doc.update(status="running", error=None)
+        if self.doc.get("incident"):
+            resolved = {"status": "resolved", "resolved_at": self.now()}
+            self.doc["incident"] = {**self.doc["incident"], **resolved}
+        return True
+
     # -- running ---------------------------------------------------------------------------
 
     async def _advance(self, state: engine_port.ExecutionState) -> None:
@@ -197,8 +191,11 @@ class _Step:
             budget -= len(outcome.node_runs)
             for run in outcome.node_runs:
                 self._record(run)
-            answered_now = [self.router.route(effect) for effect in outcome.effects]
-            self.router.cancel(outcome.cancelled_effects)
+            answered_now = [
+                self._take(effects.request(self.doc, effect, self.now, self.limits.max_depth))
+                for effect in outcome.effects
+            ]
+            self._withdraw(outcome.cancelled_effects)
             ready = [answer for answer in answered_now if answer is not None]
             if not ready or state.finished:
                 return
@@ -215,25 +212,25 @@ class _Step:
             doc["executed_nodes"] = int(doc.get("executed_nodes", 0)) + 1
         if run.status == "failed":
             doc["failed_nodes"] = int(doc.get("failed_nodes", 0)) + 1
-        self.runs.append(_node_run_doc(doc, seq, run))
+        self.runs.append(stored.node_run_record(doc, seq, run))
 
     def _abort(self, state: engine_port.ExecutionState, message: str) -> None:
-        self.router.cancel(engine_port.abort(state, {"message": message, "code": "limit"}))
+        self._withdraw(engine_port.abort(state, {"message": message, "code": "limit"}))
 
     def _cancel(self, reason: str) -> None:
         doc, now = self.doc, self.now()
-        if doc.get("state_json") is not None:
-            state = engine_port.load_state(doc["state_json"])
-            self.router.cancel(engine_port.abort(state, {"message": reason, "code": "cancelled"}))
-            doc["state_json"] = engine_port.dump_state(state)
-        self.router.cancel_all_timers()
+        state = stored.state_of(doc)
+        if state is not None:
+            self._withdraw(engine_port.abort(state, {"message": reason, "code": "cancelled"}))
+            doc.update(stored.state_fields(state))
+        self._cancel_all_timers()
         self.actions.append(ReleaseReplies(effect_id=None))
         started = doc.get("started_at")
         doc.update(status="cancelled", finished_at=now, error={"message": reason}, waiting_for=[])
         if started is not None:
             doc["execution_time_ms"] = int((now - started).total_seconds() * 1000)
-        self.outbox.cancelled(started, now, reason)
-        self.router.notify_parent(status="cancelled", variables=None, error={"message": reason})
+        self._emit(outbox.cancelled(doc, started, now, reason))
+        self._notify_parent("cancelled", None, {"message": reason})
 
     # -- after running ---------------------------------------------------------------------
 
@@ -259,19 +256,11 @@ class _Step:
         variables = engine_port.visible_variables(state)
         doc.update(
             status=status,
-            state_json=engine_port.dump_state(state),
-            variables_json=json.dumps(variables, default=str),
+            **stored.state_fields(state, variables),
             waiting_for=sorted(state.waiting),
         )
         if status == "running":  # the step budget ran out: continue in a command of our own
-            self.outbox.emit(
-                topics.EXECUTION_COMMANDS,
-                ExecutionRequested(
-                    command_id=f"continue:{doc['_id']}:{doc['node_seq']}",
-                    execution_id=doc["_id"],
-                    tenant_id=doc["tenant_id"],
-                ),
-            )
+            self._emit(outbox.continued(doc))
         elif status == "waiting":
             doc["waiting_since"] = now
             waiting = [
@@ -282,128 +271,120 @@ class _Step:
                 )
                 for effect_id, activation in state.waiting.items()
             ]
-            self.outbox.waiting(waiting, now)
-            self.router.waiting_deadline(self.limits.max_waiting_seconds)
+            self._emit(outbox.waiting(doc, waiting, now))
+            self._waiting_deadline()
         else:
-            started: datetime = doc["started_at"]
-            elapsed_ms = int((now - started).total_seconds() * 1000)
-            doc.update(finished_at=now, execution_time_ms=elapsed_ms)
-            self.router.cancel_all_timers()
-            if status == "completed":
-                self.outbox.completed(started, now, elapsed_ms)
-                self.router.notify_parent(status, variables["workflow"], None)
-            else:
-                error = dict(state.error or {"message": "failed"})
-                error.setdefault(
-                    "node_id", error.get("nodeId") or (state.retry_from or {}).get("node_id")
-                )
-                doc["error"] = error
-                doc["incident"] = {
-                    "status": "open",
-                    "node_id": error.get("node_id"),
-                    "message": error_text(error),
-                    "opened_at": now,
-                }
-                self.outbox.failed(started, now, elapsed_ms, error)
-                self.router.notify_parent(status, None, error)
+            self._finished(state, status, variables["workflow"], now)
+
+    def _finished(
+        self, state: engine_port.ExecutionState, status: str, variables: Document, now: datetime
+    ) -> None:
+        doc = self.doc
+        started: datetime = doc["started_at"]
+        elapsed_ms = int((now - started).total_seconds() * 1000)
+        doc.update(finished_at=now, execution_time_ms=elapsed_ms)
+        self._cancel_all_timers()
+        if status == "completed":
+            self._emit(outbox.completed(doc, started, now, elapsed_ms))
+            self._notify_parent(status, variables, None)
+            return
+        error = dict(state.error or {"message": "failed"})
+        error.setdefault("node_id", error.get("nodeId") or (state.retry_from or {}).get("node_id"))
+        doc["error"] = error
+        doc["incident"] = {
+            "status": "open",
+            "node_id": error.get("node_id"),
+            "message": stored.error_text(error),
+            "opened_at": now,
+        }
+        self._emit(outbox.failed(doc, started, now, elapsed_ms, error))
+        self._notify_parent(status, None, error)
 
     def _publish_steps(self) -> None:
         """The command's node runs in one NodesStepped, before its lifecycle event."""
         if self.runs and not self.steps_published:
-            self.outbox.stepped(self.runs)
+            self._emit(outbox.stepped(self.doc, self.runs))
             self.steps_published = True
 
     def _commit(self, command_id: str) -> bool:
         self._publish_steps()
         self.doc.update(
-            outbox=self.outbox.entries,
-            last_command_id=command_id,
-            version=int(self.doc["version"]) + 1,
+            outbox=self.entries, last_command_id=command_id, version=int(self.doc["version"]) + 1
         )
         return True
 
+    # -- what effects and lifecycle changes decided, applied to the document -----------------
 
-def _context(doc: Document, started: datetime) -> Document:
-    trigger = json.loads(doc["trigger_json"])
-    conversation = doc.get("conversation_id")
-    return {
-        "execution": {
-            "id": doc["_id"],
-            "workflowId": doc["workflow_id"],
-            "tenantId": doc["tenant_id"],
-            "startedAt": started.isoformat(),
-            "conversationId": conversation,
-            "parentExecutionId": (doc.get("parent") or {}).get("execution_id"),
-        },
-        "trigger": {
-            "type": doc["trigger_type"],
-            "source": trigger.get("payload", {}),
-            "conversationId": conversation,
-            "channel": doc.get("channel"),
-        },
-        "variables": {"workflow": trigger.get("input") or {}, "conversation": {}, "global": {}},
-        "customer": trigger.get("customer"),
-        "resources": {},
-    }
+    def _emit(self, message: outbox.Message) -> None:
+        self.entries.append(outbox.entry(message, self.doc, self.traceparent))
 
+    def _take(self, request: effects.Request) -> tuple[str, dict[str, Any] | None] | None:
+        """Apply what one effect became; (effect id, result) when the path may go on at once."""
+        doc = self.doc
+        if request.held is not None:
+            effect_id, held = request.held
+            doc["delayed"] = {**(doc.get("delayed") or {}), effect_id: held}
+        if request.timers:
+            doc["timers"] = [*doc.get("timers", []), *request.timers]
+        for message in request.messages:
+            self._emit(message)
+        if request.action is not None:
+            self.actions.append(request.action)
+        return request.answer
 
-def _node_run_doc(doc: Document, seq: int, run: engine_port.NodeRun) -> Document:
-    return {
-        "_id": f"{doc['_id']}:{seq:06d}",
-        "execution_id": doc["_id"],
-        "tenant_id": doc["tenant_id"],
-        "workflow_id": doc["workflow_id"],
-        "seq": seq,
-        "node_id": run.node_id,
-        "label": run.label,
-        "kind": run.kind,
-        "status": str(run.status),
-        "port": run.port,
-        "activation": run.activation,
-        "effect_id": run.effect_id,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_ms": duration_ms(run),
-        "input": run.input,
-        "output": run.output,
-        "error": error_text(run.error),
-        "error_detail": run.error,
-        "missing_paths": list(run.missing_paths),
-    }
+    def _untrack(self, timer_key: str) -> None:
+        timers = self.doc.get("timers") or []
+        if timer_key in timers:
+            self.doc["timers"] = [key for key in timers if key != timer_key]
 
+    def _cancel_timer(self, timer_key: str) -> None:
+        self._untrack(timer_key)
+        self._emit(effects.timer_cancel(self.doc, timer_key))
 
-def node_runs_document(runs: list[Document]) -> Document:
-    """The node runs of one command as one document, the runs themselves as JSON text:
-    FerretDB's cost is per document and per field, nobody queries inside a run, and payload
-    keys may hold '.' or '$', which a field name may not. ``_id`` is the first run's, so a
-    redelivered command adds nothing; the history reads runs by (execution_id, seq..last_seq)."""
-    first, last = runs[0], runs[-1]
-    return {
-        "_id": first["_id"],
-        "execution_id": first["execution_id"],
-        "tenant_id": first["tenant_id"],
-        "workflow_id": first["workflow_id"],
-        "seq": first["seq"],
-        "last_seq": last["seq"],
-        "runs_json": json.dumps(runs, default=_json_value, separators=(",", ":")),
-    }
+    def _cancel_all_timers(self) -> None:
+        for timer_key in list(self.doc.get("timers") or []):
+            self._cancel_timer(timer_key)
+        self.doc["delayed"] = {}
 
+    def _withdraw(self, effect_ids: list[str]) -> None:
+        """Requests the workflow no longer waits on: timers cancelled, reply waits released."""
+        doc = self.doc
+        for effect_id in effect_ids:
+            for timer_key in effects.timers_of(doc, effect_id):
+                if timer_key in (doc.get("timers") or []):
+                    self._cancel_timer(timer_key)
+            delayed = dict(doc.get("delayed") or {})
+            if delayed.pop(effect_id, None) is not None:
+                doc["delayed"] = delayed
+            self.actions.append(ReleaseReplies(effect_id=effect_id))
 
-EMBEDDED_RUNS_MAX_CHARS = 32_000
+    def _release_delayed(self, effect_id: str) -> bool:
+        """Publish the request a back-off held back; False if it went out before."""
+        delayed = dict(self.doc.get("delayed") or {})
+        held = delayed.pop(effect_id.removeprefix(DELAY), None)
+        if held is None:
+            return False
+        self.doc["delayed"] = delayed
+        self.entries.append(effects.released(held, self.now()))
+        return True
 
+    def _waiting_deadline(self) -> None:
+        doc = self.doc
+        generation = int(doc.get("wait_generation", 0)) + 1
+        effect_id = f"{DEADLINE}{generation}"
+        previous = doc.get("deadline_effect")
+        if previous:
+            self._cancel_timer(effects.key(doc, previous))
+        doc.update(wait_generation=generation, deadline_effect=effect_id)
+        fire_at = self.now() + timedelta(seconds=self.limits.max_waiting_seconds)
+        deadline = effects.Request(
+            [effects.timer(doc, effect_id, fire_at)], [effects.key(doc, effect_id)]
+        )
+        self._take(deadline)
 
-def embed_first_runs(doc: Document, documents: list[Document]) -> list[Document]:
-    """Put a new execution's first node-run documents into the execution document itself
-    (``first_runs_json``, runs up to ``first_runs_last_seq``), written in the same insert;
-    those too large to carry in every later write of the execution are returned, to go to
-    ``node_runs`` as usual. The history reads both places."""
-    texts = [d["runs_json"] for d in documents]
-    if not texts or sum(len(t) for t in texts) > EMBEDDED_RUNS_MAX_CHARS:
-        return documents
-    doc["first_runs_json"] = "[" + ",".join(t[1:-1] for t in texts) + "]"
-    doc["first_runs_last_seq"] = documents[-1]["last_seq"]
-    return []
-
-
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    def _notify_parent(
+        self, status: str, variables: Document | None, error: Document | None
+    ) -> None:
+        answer = effects.parent_answer(self.doc, status, variables, error)
+        if answer is not None:
+            self._emit(answer)

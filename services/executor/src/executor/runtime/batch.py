@@ -1,0 +1,161 @@
+"""One consumed batch's writes and sends: planned in memory, then flushed in one round each.
+
+The flush writes node runs first (whoever sees an execution's new state also finds its
+timeline), then new executions in one insert and each changed execution replaced conditionally
+on its version, then sends every outbox; the pipeline commits the offsets after it. While it is
+in flight, the documents it replaces are ``pending``: the next batch's plan builds on them
+instead of reading MongoDB (docs/architecture.md, *Pipelined batches*)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from executor.adapters.execution_documents import embed_first_runs
+from executor.adapters.store import ExecutionRepository
+from executor.telemetry import EXECUTIONS
+
+Document = dict[str, Any]
+Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+Flush = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Touched:
+    """An execution changed by the batch: the document to write and what to send after."""
+
+    doc: Document
+    stored_version: int | None  # the version read from MongoDB; None: inserted by the flush
+    fresh: bool  # created by this process moments ago (no version read needed)
+    outbox: list[Document] = field(default_factory=list)
+    command_ids: list[str] = field(default_factory=list)
+    node_runs: list[Document] = field(default_factory=list)  # one document per command
+
+
+@dataclass
+class Batch:
+    """The writes and sends of one consumed batch, done together by its flush."""
+
+    touched: dict[str, Touched] = field(default_factory=dict)
+    # for an execution inserted by the flush: what to send instead of its outbox when it
+    # already existed (a redelivered trigger): its start command, answered by the outbox
+    if_existing: dict[str, Document] = field(default_factory=dict)
+    sends: list[Document] = field(default_factory=list)  # other sends, after the writes
+
+
+class Sender:
+    """Publishes outbox entries (the kit's producer batches them)."""
+
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
+
+    async def send(self, entry: Document) -> None:
+        await self._publish(
+            entry["value"].encode(), entry["topic"], entry["key"].encode(), entry["headers"]
+        )
+
+
+class BatchFlush:
+    """Seals planned batches and flushes them; keeps the documents of the flush in flight."""
+
+    def __init__(self, executions: ExecutionRepository, sender: Sender) -> None:
+        self._executions = executions
+        self._sender = sender
+        self.pending: dict[str, Document] = {}  # written by a flush in flight
+
+    def seal(self, batch: Batch) -> Flush:
+        """Complete the batch's documents with what their write carries, take them as written
+        until it is done (the next batch may be planned meanwhile), and return the flush."""
+        for touched in batch.touched.values():
+            # Everything since the last write goes out with this one, so a crash before the
+            # sends re-publishes all of it when any of its commands is redelivered.
+            touched.doc["outbox"] = touched.outbox
+            touched.doc["applied_commands"] = touched.command_ids
+            if touched.stored_version is not None:
+                # A replace: the state the stored one becomes. Not an insert: that execution
+                # may exist already (a redelivered trigger), and its commands come only after
+                # the insert's outbox, i.e. from MongoDB.
+                self.pending[touched.doc["_id"]] = touched.doc
+
+        async def flush() -> None:
+            try:
+                await self._flush(batch)
+            except BaseException:
+                self.forget()  # not written, or in part: MongoDB is the truth again
+                raise
+            for execution_id, touched in batch.touched.items():
+                if self.pending.get(execution_id) is touched.doc:
+                    del self.pending[execution_id]
+
+        return flush
+
+    def forget(self) -> None:
+        """Drop the documents of writes not known to be done (a flush failed: MongoDB is the
+        truth again)."""
+        self.pending.clear()
+
+    async def _flush(self, batch: Batch) -> None:
+        """Node runs first, then the executions at once (new ones inserted, others replaced
+        conditionally on their version: ConcurrentUpdate fails the batch and the next attempt
+        reads afresh), then every send, then (by the caller's return) the offsets. A new
+        execution's first node runs go in its own document (``embed_first_runs``): one write
+        fewer for the batch, and its state and timeline appear together."""
+        runs: list[Document] = []
+        new: list[Document] = []
+        saves = []
+        for t in batch.touched.values():
+            if t.stored_version is None:
+                new.append(t.doc)
+                runs.extend(embed_first_runs(t.doc, t.node_runs))
+            else:
+                runs.extend(t.node_runs)
+                saves.append(
+                    self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
+                )
+        if runs:
+            await self._executions.record_node_runs(runs)
+        existed, *_ = await _all(self._executions.create_many(new), *saves)
+        sends: list[Document] = []
+        for execution_id, touched in batch.touched.items():
+            if execution_id in existed:
+                # Created by an earlier attempt: its start command re-publishes its outbox
+                # (or is a no-op if it has moved on).
+                sends.append(batch.if_existing[execution_id])
+            else:
+                sends.extend(touched.outbox)
+        sends.extend(batch.sends)
+        # Sent together: the producer batches them; the sends start in order, so events of
+        # one execution keep their order on a topic.
+        await asyncio.gather(*(self._sender.send(entry) for entry in sends))
+        for execution_id, touched in batch.touched.items():
+            if execution_id not in existed:
+                _count_lifecycle(touched)
+
+
+async def _all(*writes: Awaitable[Any]) -> list[Any]:
+    """Run the writes concurrently and wait for every one, then raise the first error: the
+    caller's retry must not overlap a write still in flight."""
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+_OUTCOMES = {
+    "ExecutionStarted": "started",
+    "ExecutionCompleted": "completed",
+    "ExecutionFailed": "failed",
+    "ExecutionCancelled": "cancelled",
+}
+
+
+def _count_lifecycle(touched: Touched) -> None:
+    """The lifecycle events a written execution sent, counted by trigger type."""
+    trigger_type = touched.doc.get("trigger_type") or "unknown"
+    for entry in touched.outbox:
+        outcome = _OUTCOMES.get(entry["headers"].get("ce_type", ""))
+        if outcome is not None:
+            EXECUTIONS.labels(trigger_type, outcome).inc()

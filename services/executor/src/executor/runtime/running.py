@@ -1,0 +1,93 @@
+"""One command of a batch, run: ``step.apply`` under the command's span in the execution's
+trace, then what it asks done in MongoDB before its state is written; the result joins the
+batch (``batch.Touched``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from executor.adapters.execution_documents import node_runs_document
+from executor.adapters.store import ReplyWaitRepository
+from executor.runtime.batch import Batch, Touched
+from executor.runtime.children import ChildStart
+from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
+from executor.runtime.step import Action, Command, Limits, apply
+from executor.runtime.workflows import CompiledWorkflows
+from executor.telemetry import context_from, current_traceparent, link_to, record_node_runs, tracer
+
+Document = dict[str, Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CommandRunner:
+    def __init__(
+        self,
+        workflows: CompiledWorkflows,
+        reply_waits: ReplyWaitRepository,
+        children: ChildStart,
+        limits: Limits,
+    ) -> None:
+        self._workflows = workflows
+        self._reply_waits = reply_waits
+        self._children = children
+        self._limits = limits
+
+    async def run(
+        self,
+        batch: Batch,
+        doc: Document,
+        command: Command,
+        traceparent: str | None,
+        stored_version: int | None,
+        fresh: bool,
+    ) -> None:
+        """Apply one command in memory; its node runs, document and outbox join the batch."""
+        workflow = await self._workflows.get(doc["workflow_id"], int(doc["workflow_version"]))
+        # One trace per execution: every command's span continues the trace its start was
+        # in (kept on the document), linked to the message that resumed it when that came
+        # from another trace (a customer's reply, a retry or cancel from the API).
+        origin = doc.setdefault("traceparent", traceparent)
+        with tracer.start_as_current_span(
+            f"execution {command.event_type}",
+            context=context_from(origin),
+            links=link_to(traceparent) if traceparent != origin else None,
+            attributes={
+                "connectflo.execution.id": doc["_id"],
+                "connectflo.workflow.id": doc["workflow_id"],
+                "connectflo.command.type": command.event_type,
+            },
+        ):
+            applied = await apply(
+                doc,
+                workflow,
+                command,
+                now=_now,
+                limits=self._limits,
+                traceparent=current_traceparent(),
+            )
+            record_node_runs(applied.node_runs)
+        if not applied.changed:
+            return
+        for action in applied.actions:
+            await self._perform(batch, applied.doc, action)
+        touched = batch.touched.setdefault(doc["_id"], Touched(doc, stored_version, fresh))
+        if applied.node_runs:
+            touched.node_runs.append(node_runs_document(applied.node_runs))
+        touched.doc = applied.doc
+        touched.outbox.extend(applied.doc["outbox"])
+        touched.command_ids.append(command.command_id)
+
+    async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:
+        """What a command needs done in MongoDB before its state is written (idempotent)."""
+        if isinstance(action, AwaitReply):
+            await self._reply_waits.add(
+                doc["tenant_id"], action.conversation_id, doc["_id"], action.effect_id
+            )
+        elif isinstance(action, ReleaseReplies):
+            await self._reply_waits.release(doc["_id"], action.effect_id)
+        elif isinstance(action, StartChild):
+            batch.sends.append(await self._children.start(doc, action))

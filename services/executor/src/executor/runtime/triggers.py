@@ -1,0 +1,136 @@
+"""Triggers in: a customer's message first answers executions waiting for it (Wait for Reply);
+otherwise one execution per active workflow of the trigger's type is created and started in the
+same pass, so its first write is its state after the first step, not an empty document and a
+start command to itself."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from contracts import Envelope
+from contracts.events import EffectSettled, ExecutionRequested, TriggerReceived
+
+from executor.adapters.execution_documents import new_execution, trigger_text
+from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
+from executor.runtime.batch import Batch, BatchFlush, Flush, Sender, Touched
+from executor.runtime.outbox import command_entry
+from executor.runtime.running import CommandRunner
+from executor.runtime.step import PermanentStepError
+
+Document = dict[str, Any]
+INCOMING_MESSAGE = "Incoming Message"
+
+
+def execution_id_for(trigger_id: str, workflow_id: str) -> str:
+    """Deterministic, so a redelivered trigger finds the execution it created before."""
+    digest = hashlib.sha256(f"{trigger_id}|{workflow_id}".encode()).hexdigest()
+    return "exe_" + digest[:24]
+
+
+class TriggerIntake:
+    def __init__(
+        self,
+        catalogue: WorkflowCatalogue,
+        reply_waits: ReplyWaitRepository,
+        runner: CommandRunner,
+        flush: BatchFlush,
+        sender: Sender,
+    ) -> None:
+        self._catalogue = catalogue
+        self._reply_waits = reply_waits
+        self._runner = runner
+        self._flush = flush
+        self._sender = sender
+
+    async def on_batch(self, envelopes: list[Envelope[TriggerReceived]]) -> None:
+        """Plan the batch and flush it."""
+        await (await self.plan(envelopes))()
+
+    async def plan(self, envelopes: list[Envelope[TriggerReceived]]) -> Flush:
+        """The batch up to its writes: the flush that does them is returned."""
+        batch = Batch()
+        kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
+        # The two reads at once: each is a round trip, and neither needs the other.
+        waits, active = await asyncio.gather(
+            self._reply_waits_for(envelopes), self._active_workflows(kinds)
+        )
+        for envelope in envelopes:
+            trigger = envelope.data
+            conversation = (trigger.tenant_id, trigger.conversation_id or "")
+            if trigger.trigger_type == INCOMING_MESSAGE and waits.get(conversation):
+                await self._answer_waits(trigger, waits.pop(conversation), envelope.traceparent)
+                continue
+            kind = (trigger.tenant_id, trigger.trigger_type)
+            trigger_json = trigger_text(trigger)
+            for workflow in active[kind]:
+                doc = new_execution(
+                    execution_id=execution_id_for(trigger.trigger_id, workflow["_id"]),
+                    tenant_id=trigger.tenant_id,
+                    workflow=workflow,
+                    version=int(workflow["active_version"]),
+                    trigger_id=trigger.trigger_id,
+                    trigger_json=trigger_json,
+                    conversation_id=trigger.conversation_id,
+                    channel=trigger.channel,
+                )
+                if doc["_id"] not in batch.touched:  # the same trigger twice in one batch
+                    await self._start(batch, doc, envelope.traceparent)
+        return self._flush.seal(batch)
+
+    async def _active_workflows(
+        self, kinds: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[Document]]:
+        """The active workflows of each (tenant, trigger type), read at once."""
+        found = await asyncio.gather(*(self._catalogue.active_for(*kind) for kind in kinds))
+        return dict(zip(kinds, found, strict=True))
+
+    async def _reply_waits_for(
+        self, envelopes: list[Envelope[TriggerReceived]]
+    ) -> dict[tuple[str, str], list[Document]]:
+        """Waits for the conversations of the batch's incoming messages, in one read."""
+        conversations = {
+            (e.data.tenant_id, e.data.conversation_id)
+            for e in envelopes
+            if e.data.conversation_id and e.data.trigger_type == INCOMING_MESSAGE
+        }
+        waits: dict[tuple[str, str], list[Document]] = {}
+        for wait in await self._reply_waits.for_conversations(conversations):
+            waits.setdefault((wait["tenant_id"], wait["conversation_id"]), []).append(wait)
+        return waits
+
+    async def _start(self, batch: Batch, doc: Document, traceparent: str | None) -> None:
+        """Run a new execution's first step now; the flush inserts it with that state."""
+        start = ExecutionRequested(
+            command_id=f"start:{doc['_id']}", execution_id=doc["_id"], tenant_id=doc["tenant_id"]
+        )
+        batch.if_existing[doc["_id"]] = command_entry(start, traceparent)
+        try:
+            await self._runner.run(batch, doc, start, traceparent, stored_version=None, fresh=True)
+        except PermanentStepError:
+            # It can never start (e.g. no trigger node matches): stored as created, and its
+            # start command goes to the dead letters with the reason, as any bad command.
+            batch.touched[doc["_id"]] = Touched(doc, stored_version=None, fresh=True)
+            batch.touched[doc["_id"]].outbox.append(batch.if_existing[doc["_id"]])
+
+    async def _answer_waits(
+        self, trigger: TriggerReceived, waits: list[Document], traceparent: str | None
+    ) -> None:
+        message = {
+            **trigger.payload,
+            "channel": trigger.channel,
+            "receivedAt": trigger.received_at.isoformat(),
+            "triggerId": trigger.trigger_id,
+        }
+        for wait in waits:
+            answer = EffectSettled(
+                command_id=f"reply:{trigger.trigger_id}:{wait['_id']}",
+                execution_id=wait["execution_id"],
+                tenant_id=trigger.tenant_id,
+                effect_id=wait["effect_id"],
+                idempotency_key=f"{wait['execution_id']}:{wait['effect_id']}",
+                result=message,
+            )
+            await self._sender.send(command_entry(answer, traceparent))
+            await self._reply_waits.remove(wait["_id"])
