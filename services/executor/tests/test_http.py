@@ -35,3 +35,11 @@ def test_validation_names_what_is_wrong() -> None:
     assert c.get("/v1/workflows/validate").status_code == 405
     answer = c.post("/v1/workflows/validate", json={"nodes": [], "edges": []})
     assert answer.status_code == 200 and answer.json()["problems"]
+
+
+def test_unknown_routes_and_methods_are_problems() -> None:
+    c = client()
+    for answer, status in ((c.get("/v1/nope"), 404), (c.get("/v1/workflows/validate"), 405)):
+        assert answer.status_code == status
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["status"] == status and answer.json()["detail"]

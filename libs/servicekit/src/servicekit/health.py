@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
+from servicekit.problems import FieldError, problem_response
+
 Check = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT = 2.0  # seconds: a check that has no answer by then has failed
-RETRY_AFTER = "5"
 
 
 async def run_checks(checks: Mapping[str, Check]) -> dict[str, bool]:
@@ -38,7 +39,7 @@ def health_endpoint(alive: Callable[[], bool]) -> Callable[[Request], Awaitable[
     async def healthz(request: Request) -> Response:
         if alive():
             return _json(200, {"status": "ok"})
-        return _problem(503, "Not alive", "a consumer or background task of this process ended")
+        return problem_response(503, "a consumer or background task of this process ended")
 
     return healthz
 
@@ -51,12 +52,11 @@ def ready_endpoint(
         if all(results.values()):
             return _json(200, {"status": "ready", "checks": results})
         failing = sorted(name for name, ok in results.items() if not ok)
-        return _problem(
+        return problem_response(
             503,
-            "Not ready",
             f"not ready: {', '.join(failing)}",
             checks=results,
-            errors=[{"name": name, "reason": "check failed"} for name in failing],
+            errors=[FieldError(name=name, reason="did not answer") for name in failing],
         )
 
     return readyz
@@ -64,13 +64,3 @@ def ready_endpoint(
 
 def _json(status: int, body: object) -> Response:
     return Response(json.dumps(body), status, media_type="application/json")
-
-
-def _problem(status: int, title: str, detail: str, **extra: object) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return Response(
-        json.dumps(body),
-        status,
-        headers={"Retry-After": RETRY_AFTER},
-        media_type="application/problem+json",
-    )

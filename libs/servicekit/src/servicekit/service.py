@@ -32,6 +32,7 @@ from servicekit.consumer import TopicConsumer
 from servicekit.consuming import Consuming, KafkaConsumerFactory
 from servicekit.health import Check, health_endpoint, ready_endpoint
 from servicekit.mongo import Database, DeadLetterRepository, Mongo
+from servicekit.problems import STARLETTE_HANDLERS
 from servicekit.publisher import Publisher
 from servicekit.settings import ServiceSettings
 
@@ -212,7 +213,11 @@ class Service:
 
     def starlette(self, routes: Sequence[BaseRoute] = ()) -> Starlette:
         """The service's app: its routes, health, readiness and metrics, and the lifespan."""
-        return Starlette(routes=[*self.routes(), *routes], lifespan=self.lifespan)
+        return Starlette(
+            routes=[*self.routes(), *routes],
+            lifespan=self.lifespan,
+            exception_handlers=STARLETTE_HANDLERS,  # 404, 405, 500 as problems
+        )
 
 
 def _starting() -> bool:

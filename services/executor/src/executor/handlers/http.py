@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from servicekit.problems import INVALID_REQUEST, FieldError, problem_response
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,13 +26,9 @@ async def validate_workflow(request: Request) -> Response:
 
 
 def _bad_body(reason: str) -> Response:
-    problem = {
-        "type": "urn:connectflo:problem:invalid-request",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": f"the body {reason}",
-        "errors": [{"name": "body", "reason": reason}],
-    }
-    return Response(
-        json.dumps(problem, ensure_ascii=True), 400, media_type="application/problem+json"
+    return problem_response(
+        400,
+        f"the body {reason}",
+        errors=[FieldError(name="body", reason=reason)],
+        type_=INVALID_REQUEST,
     )

@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, status
+from servicekit.problems import INVALID_REQUEST, FieldError
 
 from trigger_gateway.domain.paging import CursorKey, InvalidCursor, decode_cursor, encode_cursor
-from trigger_gateway.handlers.problems import INVALID_REQUEST, ApiProblem, FieldError
+from trigger_gateway.handlers.problems import ApiProblem
 
 T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]

@@ -9,16 +9,25 @@ schema to the OpenAPI document. Routes declare what they can answer with `proble
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
 from pymongo.errors import ConnectionFailure, PyMongoError
+from servicekit.problems import (
+    ABOUT_BLANK,
+    INVALID_REQUEST,
+    MEDIA_TYPE,
+    TOO_LARGE,
+    UNAVAILABLE,
+    FieldError,
+    Problem,
+    on_unexpected,
+    problem_response,
+)
 from servicekit.publisher import Unavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -27,43 +36,6 @@ from starlette.routing import Match
 from trigger_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
-
-MEDIA_TYPE = "application/problem+json"
-RETRY_AFTER_SECONDS = 5
-ABOUT_BLANK = "about:blank"
-INVALID_REQUEST = "urn:connectflo:problem:invalid-request"
-INVALID_WORKFLOW = "urn:connectflo:problem:invalid-workflow"
-TOO_LARGE = "urn:connectflo:problem:body-too-large"
-UNAVAILABLE = "urn:connectflo:problem:unavailable"
-
-
-class FieldError(BaseModel):
-    """One thing wrong with the request."""
-
-    name: str = Field(
-        description="Where: `body.conversation_id`, `query.limit`, `header.x-api-key`, `path`, "
-        "or in a workflow `body.nodes[3].config.operator`."
-    )
-    reason: str
-    node_id: str | None = Field(
-        default=None, description="For a workflow's problems: the node it is about."
-    )
-
-
-class Problem(BaseModel):
-    """An error, as RFC 9457 problem details."""
-
-    type: str = Field(
-        description="`about:blank` (the status says it all), or "
-        "`urn:connectflo:problem:{invalid-request, invalid-workflow, body-too-large, "
-        "unavailable}`."
-    )
-    title: str = Field(description="The status's phrase.")
-    status: int
-    detail: str = Field(description="What happened, for a person.")
-    errors: list[FieldError] = Field(
-        default_factory=list, description="Each field or node that is wrong (422)."
-    )
 
 
 class ApiProblem(Exception):
@@ -84,31 +56,6 @@ class ApiProblem(Exception):
         self.errors = list(errors)
         self.type = type_
         self.headers = dict(headers or {})
-
-
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    errors: Iterable[FieldError] = (),
-    type_: str = ABOUT_BLANK,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """The answer: ASCII-only JSON, so whatever a detail quotes can always be sent."""
-    body = {
-        "type": type_,
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "errors": [e.model_dump(exclude_none=True) for e in errors],
-    }
-    extra = dict(headers or {})
-    if status == 401:
-        extra.setdefault("WWW-Authenticate", "Bearer")
-    if status == 503:
-        extra.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
-    content = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
-    return Response(content, status_code=status, headers=extra, media_type=MEDIA_TYPE)
 
 
 def too_large(limit: int) -> Response:
@@ -213,12 +160,7 @@ async def _on_infrastructure_error(request: Request, exc: Exception) -> Response
     answer = unavailable(exc)
     if answer is not None:
         return answer
-    return await _on_unexpected(request, exc)
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(500, "an unexpected error; it has been logged")
+    return await on_unexpected(request, exc)
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -228,7 +170,7 @@ _HANDLERS: dict[type[Exception], Handler] = {
     RequestValidationError: _on_validation_error,
     Unavailable: _on_infrastructure_error,
     PyMongoError: _on_infrastructure_error,
-    Exception: _on_unexpected,
+    Exception: on_unexpected,
 }
 
 

@@ -11,17 +11,15 @@ import httpx
 from contracts.workflow import WorkflowDefinition
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from servicekit.problems import INVALID_REQUEST, INVALID_WORKFLOW, FieldError
 
 from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.paging import Limit, WorkflowsCursor, page_of, position
 from trigger_gateway.handlers.problems import (
-    INVALID_REQUEST,
-    INVALID_WORKFLOW,
     TENANT_ERRORS,
     WITH_BODY,
     ApiProblem,
-    FieldError,
     problem_responses,
 )
 from trigger_gateway.handlers.versions import MAX_VERSION
