@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from contracts import topics
+from prometheus_client import REGISTRY
+from servicekit.service import HttpMetrics
 from trigger_gateway.handlers.ingress import TriggerIngress
 
 GOOD = {"conversation_id": "conv-1", "channel": "chat", "payload": {"text": "hi"}}
@@ -209,3 +211,17 @@ def test_through_the_app_errors_are_problems_and_triggers_are_accepted(gw) -> No
     for answer in (bad, unknown, nobody):
         assert answer.headers["content-type"] == "application/problem+json"
     assert len(gw.broker.published) == 1
+
+
+async def test_http_metrics_count_the_fast_lane_under_its_route_template(gw: Any) -> None:
+    gateway = gw.client.app.app.state.gateway
+    object.__setattr__(gateway, "receipts", MemoryReceipts())
+    app = HttpMetrics(TriggerIngress(Downstream(), lambda: gateway))
+    labels = {"route": "/v1/events/{trigger_type}", "method": "POST", "status": "202"}
+    before = REGISTRY.get_sample_value("connectflo_http_requests_total", labels) or 0
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+        for slug in ("incoming_message", "new_order"):
+            answer = await client.post(f"/v1/events/{slug}", json=GOOD, headers=KEY)
+            assert answer.status_code == 202
+    assert REGISTRY.get_sample_value("connectflo_http_requests_total", labels) == before + 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from opentelemetry.trace import SpanKind
+from servicekit.service import ROUTE_KEY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trigger_gateway.domain.api_keys import digest
@@ -26,6 +27,9 @@ from trigger_gateway.handlers.problems import too_large, unavailable
 from trigger_gateway.telemetry import context_from, tracer
 
 PREFIX = "/v1/events/"
+
+
+ROUTE = "/v1/events/{trigger_type}"
 
 
 class TriggerIngress:
@@ -45,6 +49,7 @@ class TriggerIngress:
         ):
             await self.app(scope, receive, send)
             return
+        scope[ROUTE_KEY] = ROUTE  # the HTTP metrics' route label, whoever answers
         limit = self._gateway().settings.max_body_bytes
         length = declared_length(scope)
         if length is not None and length > limit:
