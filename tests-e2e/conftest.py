@@ -205,7 +205,7 @@ def _wait_healthy(name: str, port: int, stack: Stack, timeout: float = 60) -> No
                 f"{name} exited with {process.returncode} while starting:\n{stack.log_tail(name)}"
             )
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).is_success:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).is_success:
                 return
         except httpx.HTTPError:
             pass
