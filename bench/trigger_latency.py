@@ -31,7 +31,7 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
 
 def execution_id_for(trigger_id: str, workflow_id: str) -> str:
-    """As services/executor/src/executor/runtime/service.py derives it."""
+    """As services/executor/src/executor/runtime/triggers.py derives it."""
     return "exe_" + hashlib.sha256(f"{trigger_id}|{workflow_id}".encode()).hexdigest()[:24]
 
 

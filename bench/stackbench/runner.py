@@ -154,7 +154,7 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
             raise RuntimeError(
                 "warm-up triggers did not complete: is the execution id still "
                 "exe_ + sha256(trigger_id|workflow_id)[:24]? see services/executor/src/executor/"
-                f"runtime/service.py; logs in {RUN}"
+                f"runtime/triggers.py; logs in {RUN}"
             )
         await bench.meter.calibrate(args.calibrate)
         phases: list[Phase] = []

@@ -49,5 +49,5 @@ WORKFLOW: dict[str, Any] = {
 
 
 def execution_id_for(trigger_id: str, workflow_id: str) -> str:
-    """The executor's id (services/executor/src/executor/runtime/service.py)."""
+    """The executor's id (services/executor/src/executor/runtime/triggers.py)."""
     return "exe_" + hashlib.sha256(f"{trigger_id}|{workflow_id}".encode()).hexdigest()[:24]
