@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.extend(service.routes())  # /healthz, /readyz, /metrics
     # SERVER spans for the management API; the trigger fast lane in front of FastAPI opens
     # its own (handlers/ingress.py), so a trigger pays for no middleware
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app
 
 

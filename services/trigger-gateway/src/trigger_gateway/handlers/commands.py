@@ -21,7 +21,7 @@ from trigger_gateway.handlers.problems import (
     ApiProblem,
     problem_responses,
 )
-from trigger_gateway.telemetry import current_traceparent, tracer
+from trigger_gateway.telemetry import attributes, current_traceparent, tracer
 
 router = APIRouter(
     prefix="/v1/executions",
@@ -55,7 +55,8 @@ async def _send(
     gw: GatewayDep, doc: dict[str, Any], command: ExecutionCancelRequested | ExecutionRetryRequested
 ) -> CommandAccepted:
     with tracer.start_as_current_span(
-        command.event_type, attributes={"execution.id": doc["_id"], "tenant.id": doc["tenant_id"]}
+        command.event_type,
+        attributes=attributes(execution_id=doc["_id"], tenant_id=doc["tenant_id"]),
     ):
         envelope = Envelope.wrap(
             command, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=current_traceparent()

@@ -19,7 +19,7 @@ from trigger_gateway.handlers.problems import (
     ApiProblem,
     problem_responses,
 )
-from trigger_gateway.telemetry import current_traceparent, tracer
+from trigger_gateway.telemetry import attributes, current_traceparent, tracer
 
 router = APIRouter(prefix="/v1/events", tags=["triggers"])
 SOURCE = "/connectflo/trigger-gateway"
@@ -99,7 +99,7 @@ async def accept_trigger(
             trigger_id = earlier["trigger_id"]
             if earlier.get("published"):
                 return status.HTTP_200_OK, _accepted(gw, trigger_id, label, duplicate=True)
-    with tracer.start_as_current_span("trigger " + label, attributes={"tenant.id": tenant}):
+    with tracer.start_as_current_span("trigger " + label, attributes=attributes(tenant_id=tenant)):
         event = TriggerReceived(
             trigger_id=trigger_id,
             tenant_id=tenant,
