@@ -37,6 +37,18 @@ def test_round_trip_through_headers_and_body() -> None:
     assert parsed.traceparent is None
 
 
+def test_the_w3c_trace_context_travels_whole() -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    envelope = Envelope.wrap(
+        trigger(), source="/gw", tenant_id="ten_1", traceparent=traceparent, tracestate="v=1"
+    )
+    assert envelope.headers()["tracestate"] == "v=1"
+    parsed = Envelope.parse(envelope.headers(), envelope.body())
+    assert (parsed.traceparent, parsed.tracestate) == (traceparent, "v=1")
+    alone = Envelope.wrap(trigger(), source="/gw", tenant_id="ten_1", tracestate="v=1")
+    assert "tracestate" not in alone.headers()  # no tracestate without its traceparent
+
+
 @pytest.mark.parametrize("missing", ["ce_id", "ce_type", "tenant_id", "ce_time"])
 def test_a_missing_header_is_named(missing: str) -> None:
     envelope = Envelope.wrap(trigger(), source="/gw", tenant_id="ten_1")

@@ -84,6 +84,7 @@ class Published:
     def __init__(self) -> None:
         self.settled: list[EffectSettled] = []
         self.keys: list[bytes | None] = []
+        self.headers: list[dict[str, str]] = []
         self.fail_for: set[str] = set()
 
     async def __call__(
@@ -95,6 +96,7 @@ class Published:
             raise ConnectionError("broker unavailable")
         self.settled.append(event)
         self.keys.append(key)
+        self.headers.append(headers)
 
     def fired(self) -> list[str]:
         return [s.idempotency_key for s in self.settled]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from contracts import Envelope
-from contracts.events import ExecutionRequested
+from contracts.events import ExecutionRequested, TimerRequested
 from prometheus_client import REGISTRY
 from scheduler.service import TimerService
 from servicekit.delivery import Permanent
@@ -49,6 +49,28 @@ async def test_a_due_timer_fires_once_and_a_future_one_waits(
     clock.advance(3600)
     assert await service.fire_due() == 1
     assert published.fired() == ["exe_1:past:1", "exe_1:later:1"]
+
+
+async def test_a_timer_fires_in_the_trace_of_its_request(published, clock, timers) -> None:
+    service = replica(timers, published, clock, "a")
+    await service.partitions_assigned({0})
+    request = TimerRequested(
+        idempotency_key="exe_1:w:1",
+        execution_id="exe_1",
+        tenant_id="ten_1",
+        effect_id="w:1",
+        node_id="wait",
+        fire_at=clock.now,
+    )
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    envelope = Envelope.wrap(
+        request, source="/test", tenant_id="ten_1", traceparent=traceparent, tracestate="v=1"
+    )
+    await service.on_timer_message(envelope, 0)
+    assert await service.fire_due() == 1
+    (headers,) = published.headers
+    assert headers["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+    assert headers["tracestate"] == "v=1"
 
 
 async def test_replicas_fire_only_the_partitions_they_own(

@@ -79,15 +79,18 @@ async def test_a_well_formed_trigger_is_published_without_the_route(lane) -> Non
     )
 
 
-async def test_the_callers_trace_continues(lane) -> None:
+async def test_the_callers_trace_continues_with_its_tracestate(lane) -> None:
     client, _, broker = lane
     incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     response = await client.post(
-        "/v1/events/incoming_message", json=GOOD, headers={**KEY, "traceparent": incoming}
+        "/v1/events/incoming_message",
+        json=GOOD,
+        headers={**KEY, "traceparent": incoming, "tracestate": "vendor=abc,other=1"},
     )
     assert response.status_code == 202
     (published,) = broker.published
     assert published["headers"]["traceparent"].split("-")[1] == incoming.split("-")[1]
+    assert published["headers"]["tracestate"] == "vendor=abc,other=1"
 
 
 async def test_x_api_key_and_slug_spellings_are_served_too(lane) -> None:

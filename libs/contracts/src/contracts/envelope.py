@@ -1,7 +1,8 @@
 """The Kafka envelope: CloudEvents 1.0 in binary mode.
 
 Attributes travel as headers (``ce_id``, ``ce_type``, ``ce_source``, ``ce_specversion``,
-``ce_time``) plus ``tenant_id`` and the W3C ``traceparent``; the value is the event's JSON.
+``ce_time``) plus ``tenant_id`` and the W3C trace context (``traceparent``, ``tracestate``); the
+value is the event's JSON.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Generic, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -17,6 +18,16 @@ from contracts.events import Event, event_type_of
 
 CE_SPECVERSION = "1.0"
 E = TypeVar("E", bound=Event)
+
+
+class TraceContext(TypedDict):
+    """The W3C trace context an envelope carries (``Envelope.wrap(..., **trace)``)."""
+
+    traceparent: str | None
+    tracestate: str | None
+
+
+NO_TRACE = TraceContext(traceparent=None, tracestate=None)
 
 
 class EnvelopeError(ValueError):
@@ -33,7 +44,13 @@ class Envelope(BaseModel, Generic[E]):
     time: datetime
     tenant_id: str
     traceparent: str | None = None
+    tracestate: str | None = None
     data: E
+
+    @property
+    def trace(self) -> TraceContext:
+        """The trace context this message continues."""
+        return TraceContext(traceparent=self.traceparent, tracestate=self.tracestate)
 
     @property
     def type(self) -> str:
@@ -42,7 +59,13 @@ class Envelope(BaseModel, Generic[E]):
 
     @classmethod
     def wrap(
-        cls, data: E, *, source: str, tenant_id: str, traceparent: str | None = None
+        cls,
+        data: E,
+        *,
+        source: str,
+        tenant_id: str,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
     ) -> Envelope[E]:
         """A new envelope with a fresh id and the current time."""
         return Envelope[E](
@@ -51,6 +74,7 @@ class Envelope(BaseModel, Generic[E]):
             time=datetime.now(UTC),
             tenant_id=tenant_id,
             traceparent=traceparent,
+            tracestate=tracestate,
             data=data,
         )
 
@@ -66,6 +90,8 @@ class Envelope(BaseModel, Generic[E]):
         }
         if self.traceparent:
             headers["traceparent"] = self.traceparent
+            if self.tracestate:
+                headers["tracestate"] = self.tracestate
         return headers
 
     def body(self) -> bytes:
@@ -100,6 +126,7 @@ class Envelope(BaseModel, Generic[E]):
                 time=datetime.fromisoformat(h["ce_time"]),
                 tenant_id=h["tenant_id"],
                 traceparent=h.get("traceparent"),
+                tracestate=h.get("tracestate") or None,
                 data=data,
             )
         except (ValidationError, ValueError) as exc:

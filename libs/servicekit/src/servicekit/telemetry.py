@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from contracts.envelope import TraceContext
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -70,6 +71,16 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def current_trace() -> TraceContext:
+    """The current span's W3C trace context (the caller's tracestate kept), for an envelope:
+    ``Envelope.wrap(event, ..., **current_trace())``."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return TraceContext(
+        traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate")
+    )
+
+
 def context_from(traceparent: str | None, tracestate: str | None = None) -> Context | None:
     """The trace context an incoming traceparent (and tracestate) continues, if any."""
     if not traceparent:
@@ -102,6 +113,7 @@ def consuming(
     *,
     group: str,
     traceparent: str | None = None,
+    tracestate: str | None = None,
     links: list[Link] | None = None,
     batch_size: int | None = None,
     **ours: Any,
@@ -120,7 +132,7 @@ def consuming(
     attrs.update(attributes(**ours))
     with tracer_.start_as_current_span(
         f"process {topic}",
-        context=context_from(traceparent),
+        context=context_from(traceparent, tracestate),
         kind=SpanKind.CONSUMER,
         links=links,
         attributes=attrs,

@@ -9,10 +9,10 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from prometheus_client import Counter, Histogram
-from servicekit.telemetry import attributes, context_from, current_traceparent, link_to
+from servicekit.telemetry import attributes, context_from, current_trace, link_to
 from servicekit.telemetry import tracer as _tracer
 
-__all__ = ["context_from", "current_traceparent", "link_to", "record_node_runs", "tracer"]
+__all__ = ["context_from", "current_trace", "link_to", "record_node_runs", "tracer"]
 
 SERVICE_NAME = "executor"
 tracer = _tracer(SERVICE_NAME)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from contracts import Envelope, topics
+from contracts.envelope import NO_TRACE
 from contracts.events import (
     EffectSettled,
     ExecutionCancelRequested,
@@ -128,7 +129,7 @@ async def run(doc, definition, command, clock=None, **limits: Any):  # type: ign
         command,
         now=clock or Clock(),
         limits=Limits(**limits),
-        traceparent=None,
+        trace=NO_TRACE,
     )
 
 

@@ -14,7 +14,7 @@ def test_without_an_endpoint_spans_are_not_recorded_but_carry_one_trace_id(monke
         "command", context=telemetry.context_from(incoming)
     ) as span:
         assert not span.is_recording()
-        outgoing = telemetry.current_traceparent()
+        outgoing = telemetry.current_trace()["traceparent"]
     assert outgoing is not None
     assert outgoing.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from contracts import Envelope, topics
 from contracts.events import EffectSettled, IntegrationRequested
 from servicekit.publisher import Publish
-from servicekit.telemetry import consuming, current_traceparent
+from servicekit.telemetry import consuming, current_trace
 
 from integrations.adapters.store import recorded_outcome
 from integrations.domain.operations import (
@@ -59,7 +59,7 @@ class IntegrationService:
             tracer,
             topics.INTEGRATION_REQUESTS,
             group=GROUP,
-            traceparent=envelope.traceparent,
+            **envelope.trace,
             execution_id=request.execution_id,
             node_id=request.node_id,
             node_kind=request.kind,
@@ -79,7 +79,7 @@ class IntegrationService:
                 event,
                 source=SOURCE,
                 tenant_id=request.tenant_id,
-                traceparent=current_traceparent(),
+                **current_trace(),
             )
             await self._publish(
                 out.body(), topics.EXECUTION_COMMANDS, request.execution_id.encode(), out.headers()

@@ -6,9 +6,10 @@ import asyncio
 from datetime import UTC, datetime
 
 from contracts import Envelope, topics
+from contracts.envelope import TraceContext
 from contracts.events import EffectSettled, NotificationRequested, ReplySent
 from servicekit.publisher import Publish
-from servicekit.telemetry import consuming, current_traceparent
+from servicekit.telemetry import consuming, current_trace
 
 from notifier.adapters.store import NotificationRepository
 from notifier.domain.delivery import Delivery, plan_delivery
@@ -32,7 +33,7 @@ class NotificationService:
         now = datetime.now(UTC)
         deliveries = [plan_delivery(envelope.data, now) for envelope in envelopes]
         earlier = await self._notifications.record_many([d.record for d in deliveries])
-        sends: list[tuple[str, str, ReplySent | EffectSettled, str, str | None]] = []
+        sends: list[tuple[str, str, ReplySent | EffectSettled, str, TraceContext]] = []
         for envelope, delivery in zip(envelopes, deliveries, strict=True):
             request = envelope.data
             before = earlier.get(delivery.record["_id"])
@@ -46,14 +47,14 @@ class NotificationService:
                 tracer,
                 topics.NOTIFICATION_REQUESTS,
                 group=GROUP,
-                traceparent=envelope.traceparent,
+                **envelope.trace,
                 execution_id=request.execution_id,
                 node_id=request.node_id,
                 node_kind=request.kind,
                 channel=request.channel,
                 delivery_outcome=outcome,
             ):
-                traceparent = current_traceparent()
+                trace = current_trace()
             if delivery.reply_message is not None:
                 reply = ReplySent(
                     notification_id=delivery.record["notification_id"],
@@ -64,7 +65,7 @@ class NotificationService:
                     sent_at=delivery.record.get("delivered_at") or now,
                 )
                 key = request.conversation_id or request.execution_id
-                sends.append((topics.REPLIES, key, reply, request.tenant_id, traceparent))
+                sends.append((topics.REPLIES, key, reply, request.tenant_id, trace))
             if request.awaits_result:  # else the workflow went on; the outcome is stored
                 settled = EffectSettled(
                     command_id="settle:" + request.idempotency_key,
@@ -81,7 +82,7 @@ class NotificationService:
                         request.execution_id,
                         settled,
                         request.tenant_id,
-                        traceparent,
+                        trace,
                     )
                 )
         # Started in order, so events with one key keep their order on a topic.
@@ -93,7 +94,7 @@ class NotificationService:
         key: str,
         event: ReplySent | EffectSettled,
         tenant_id: str,
-        traceparent: str | None,
+        trace: TraceContext,
     ) -> None:
-        out = Envelope.wrap(event, source=SOURCE, tenant_id=tenant_id, traceparent=traceparent)
+        out = Envelope.wrap(event, source=SOURCE, tenant_id=tenant_id, **trace)
         await self._publish(out.body(), topic, key.encode(), out.headers())

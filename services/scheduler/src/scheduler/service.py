@@ -107,7 +107,7 @@ class TimerService:
             telemetry.tracer,
             topics.TIMER_REQUESTS,
             group=GROUP,
-            traceparent=envelope.traceparent,
+            **envelope.trace,
             execution_id=getattr(envelope.data, "execution_id", None),
         ):
             if _carries(envelope, TimerRequested):
@@ -120,7 +120,7 @@ class TimerService:
     async def on_timer_requested(self, envelope: Envelope[TimerRequested], partition: int) -> None:
         request = envelope.data
         doc = timer_document(
-            request, partition=partition, traceparent=envelope.traceparent, stored_at=self._clock()
+            request, partition=partition, trace=envelope.trace, stored_at=self._clock()
         )
         if await self._timers.add(doc):
             telemetry.TIMERS_STORED.inc()
@@ -195,7 +195,7 @@ class TimerService:
         key = timer["execution_id"].encode()
         with telemetry.tracer.start_as_current_span(
             f"send {topics.EXECUTION_COMMANDS}",
-            context=telemetry.context_from(timer.get("traceparent")),
+            context=telemetry.context_from(timer.get("traceparent"), timer.get("tracestate")),
             kind=SpanKind.PRODUCER,
             attributes={
                 **telemetry.producing_attributes(topics.EXECUTION_COMMANDS, key),
@@ -206,7 +206,7 @@ class TimerService:
                 settlement(timer, fired_at),
                 source=SOURCE,
                 tenant_id=timer["tenant_id"],
-                traceparent=telemetry.current_traceparent(),
+                **telemetry.current_trace(),
             )
             await self._publish(out.body(), topics.EXECUTION_COMMANDS, key, out.headers())
 

@@ -8,7 +8,7 @@ from servicekit.telemetry import (
     attributes,
     consuming,
     context_from,
-    current_traceparent,
+    current_trace,
     producing_attributes,
 )
 from servicekit.telemetry import tracer as _tracer
@@ -17,7 +17,7 @@ __all__ = [
     "attributes",
     "consuming",
     "context_from",
-    "current_traceparent",
+    "current_trace",
     "producing_attributes",
     "tracer",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from contracts.envelope import NO_TRACE, TraceContext
 from contracts.events import TimerCancelRequested, TimerRequested
 from scheduler.domain.timers import (
     TimerStatus,
@@ -28,10 +29,15 @@ REQUEST = TimerRequested(
 
 
 def test_a_timer_remembers_the_partition_its_request_came_from() -> None:
-    doc = timer_document(REQUEST, partition=5, traceparent="00-ab-cd-01", stored_at=NOW)
+    doc = timer_document(
+        REQUEST,
+        partition=5,
+        trace=TraceContext(traceparent="00-ab-cd-01", tracestate="v=1"),
+        stored_at=NOW,
+    )
     assert doc["_id"] == "exe_1:wait:0:1"
     assert (doc["partition"], doc["status"], doc["fire_at"]) == (5, "pending", NOW)
-    assert doc["traceparent"] == "00-ab-cd-01"
+    assert (doc["traceparent"], doc["tracestate"]) == ("00-ab-cd-01", "v=1")
 
 
 def test_a_tombstone_is_a_cancelled_timer_that_never_fires() -> None:
@@ -45,7 +51,7 @@ def test_a_tombstone_is_a_cancelled_timer_that_never_fires() -> None:
 
 
 def test_every_firing_of_a_timer_carries_the_same_command_id() -> None:
-    doc = timer_document(REQUEST, partition=0, traceparent=None, stored_at=NOW)
+    doc = timer_document(REQUEST, partition=0, trace=NO_TRACE, stored_at=NOW)
     first, again = settlement(doc, NOW), settlement(doc, NOW + timedelta(seconds=40))
     assert first.command_id == again.command_id == "settle:exe_1:wait:0:1"
     assert (first.effect_id, first.idempotency_key) == ("wait:0:1", "exe_1:wait:0:1")
@@ -76,7 +82,7 @@ def test_only_an_earlier_timer_wakes_a_sleeping_loop() -> None:
 
 
 def test_a_settled_timer_keeps_what_it_was_and_says_how_it_ended() -> None:
-    doc = timer_document(REQUEST, partition=1, traceparent=None, stored_at=NOW)
+    doc = timer_document(REQUEST, partition=1, trace=NO_TRACE, stored_at=NOW)
     later = NOW + timedelta(seconds=1)
     fired = settled_document(doc, TimerStatus.FIRED, later, fired_by="host:42")
     assert (fired["status"], fired["fired_at"], fired["fired_by"]) == ("fired", later, "host:42")

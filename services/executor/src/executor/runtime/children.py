@@ -10,7 +10,7 @@ from contracts.events import EffectSettled, ExecutionRequested
 from executor.adapters.execution_documents import child_trigger_text, new_execution
 from executor.adapters.store import ExecutionRepository, WorkflowCatalogue
 from executor.runtime.effects import StartChild
-from executor.runtime.outbox import command_entry
+from executor.runtime.outbox import command_entry, trace_of
 
 Document = dict[str, Any]
 
@@ -55,7 +55,7 @@ class ChildStart:
             else workflow.get("active_version") or workflow.get("latest_version")
         )
         if workflow is None or version is None:
-            return command_entry(_not_found(parent, action), None)
+            return command_entry(_not_found(parent, action), trace_of(parent))
         child = new_execution(
             execution_id=action.child_id,
             tenant_id=parent["tenant_id"],
@@ -79,7 +79,7 @@ class ChildStart:
             execution_id=action.child_id,
             tenant_id=parent["tenant_id"],
         )
-        return command_entry(start, None)
+        return command_entry(start, trace_of(parent))
 
 
 def _not_found(parent: Document, action: StartChild) -> EffectSettled:

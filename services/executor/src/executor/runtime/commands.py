@@ -48,7 +48,7 @@ class CommandIntake:
                         batch,
                         touched.doc,
                         command,
-                        envelope.traceparent,
+                        envelope.trace,
                         touched.stored_version,
                         touched.fresh,
                     )
@@ -58,7 +58,7 @@ class CommandIntake:
                 batch.sends.extend(doc.get("outbox", []))  # we may have died before sending
                 continue
             await self._runner.run(
-                batch, doc, command, envelope.traceparent, int(doc["version"]), fresh=fresh
+                batch, doc, command, envelope.trace, int(doc["version"]), fresh=fresh
             )
         return self._flush.seal(batch)
 

@@ -101,9 +101,7 @@ def request(
     if effect.delay_seconds <= 0:
         return Request([message], timers, answer=answer)
     # A retry: the request goes out when the back-off ends (sent as an entry, no trace).
-    envelope = Envelope.wrap(
-        message.event, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=None
-    )
+    envelope = Envelope.wrap(message.event, source=SOURCE, tenant_id=doc["tenant_id"])
     held = (effect.effect_id, outbox_entry(message.topic, doc["_id"], envelope))
     fire_at = now() + timedelta(seconds=effect.delay_seconds)
     delay = timer(doc, DELAY + effect.effect_id, fire_at)

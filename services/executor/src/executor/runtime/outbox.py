@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts import Envelope, topics
+from contracts.envelope import TraceContext
 from contracts.events import (
     EffectSettled,
     Event,
@@ -49,19 +50,15 @@ def outbox_entry(topic: str, key: str, envelope: Envelope[Any]) -> Document:
     }
 
 
-def entry(message: Message, doc: Execution, traceparent: str | None) -> Document:
+def entry(message: Message, doc: Execution, trace: TraceContext) -> Document:
     """``message`` as the outbox of ``doc`` stores it."""
-    envelope = Envelope.wrap(
-        message.event, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=traceparent
-    )
+    envelope = Envelope.wrap(message.event, source=SOURCE, tenant_id=doc["tenant_id"], **trace)
     return outbox_entry(message.topic, message.key or doc["_id"], envelope)
 
 
-def command_entry(command: ExecutionRequested | EffectSettled, traceparent: str | None) -> Document:
+def command_entry(command: ExecutionRequested | EffectSettled, trace: TraceContext) -> Document:
     """A command to an execution, keyed by it (its partition owns the execution)."""
-    out = Envelope.wrap(
-        command, source=SOURCE, tenant_id=command.tenant_id, traceparent=traceparent
-    )
+    out = Envelope.wrap(command, source=SOURCE, tenant_id=command.tenant_id, **trace)
     return outbox_entry(topics.EXECUTION_COMMANDS, command.execution_id, out)
 
 
@@ -148,3 +145,8 @@ def failed(
 def cancelled(doc: Execution, started: datetime | None, at: datetime, reason: str) -> Message:
     event = ExecutionCancelled(**_identity(doc), started_at=started, cancelled_at=at, reason=reason)
     return Message(topics.EXECUTIONS, event)
+
+
+def trace_of(doc: Mapping[str, Any]) -> TraceContext:
+    """The trace an execution started in (kept on its document): its commands continue it."""
+    return TraceContext(traceparent=doc.get("traceparent"), tracestate=doc.get("tracestate"))

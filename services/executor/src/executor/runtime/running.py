@@ -7,14 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.envelope import TraceContext
+
 from executor.adapters.execution_documents import node_runs_document
 from executor.adapters.store import ReplyWaitRepository
 from executor.runtime.batch import Batch, Touched
 from executor.runtime.children import ChildStart
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
+from executor.runtime.outbox import trace_of
 from executor.runtime.step import Action, Command, Limits, apply
 from executor.runtime.workflows import CompiledWorkflows
-from executor.telemetry import context_from, current_traceparent, link_to, record_node_runs, tracer
+from executor.telemetry import context_from, current_trace, link_to, record_node_runs, tracer
 
 Document = dict[str, Any]
 
@@ -41,7 +44,7 @@ class CommandRunner:
         batch: Batch,
         doc: Document,
         command: Command,
-        traceparent: str | None,
+        trace: TraceContext,
         stored_version: int | None,
         fresh: bool,
     ) -> None:
@@ -50,11 +53,14 @@ class CommandRunner:
         # One trace per execution: every command's span continues the trace its start was
         # in (kept on the document), linked to the message that resumed it when that came
         # from another trace (a customer's reply, a retry or cancel from the API).
-        origin = doc.setdefault("traceparent", traceparent)
+        if "traceparent" not in doc:
+            doc["traceparent"], doc["tracestate"] = trace["traceparent"], trace["tracestate"]
+        origin = trace_of(doc)
+        resumed_from = trace["traceparent"]
         with tracer.start_as_current_span(
             f"execution {command.event_type}",
-            context=context_from(origin),
-            links=link_to(traceparent) if traceparent != origin else None,
+            context=context_from(**origin),
+            links=link_to(resumed_from) if resumed_from != origin["traceparent"] else None,
             attributes={
                 "connectflo.execution.id": doc["_id"],
                 "connectflo.workflow.id": doc["workflow_id"],
@@ -67,7 +73,7 @@ class CommandRunner:
                 command,
                 now=_now,
                 limits=self._limits,
-                traceparent=current_traceparent(),
+                trace=current_trace(),
             )
             record_node_runs(applied.node_runs)
         if not applied.changed:

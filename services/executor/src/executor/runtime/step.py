@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from contracts.envelope import TraceContext
 from contracts.events import (
     EffectSettled,
     ExecutionCancelRequested,
@@ -68,13 +69,13 @@ async def apply(
     *,
     now: Callable[[], datetime],
     limits: Limits,
-    traceparent: str | None,
+    trace: TraceContext,
 ) -> Applied:
     """Apply ``command`` to the execution ``doc`` (not mutated)."""
     retrying = isinstance(command, ExecutionRetryRequested) and doc["status"] == "failed"
     if doc["status"] in FINISHED and not retrying:
         return Applied(doc, changed=False)
-    step = _Step(dict(doc), workflow, now, limits, traceparent)
+    step = _Step(dict(doc), workflow, now, limits, trace)
     changed = await step.apply(command)
     return Applied(step.doc, step.runs, step.actions, changed)
 
@@ -88,13 +89,13 @@ class _Step:
         workflow: engine_port.CompiledWorkflow,
         now: Callable[[], datetime],
         limits: Limits,
-        traceparent: str | None,
+        trace: TraceContext,
     ) -> None:
         self.doc = doc
         self.workflow = workflow
         self.now = now
         self.limits = limits
-        self.traceparent = traceparent
+        self.trace = trace
         self.entries: list[Document] = []  # the command's outbox
         self.runs: list[Document] = []
         self.steps_published = False
@@ -316,7 +317,7 @@ class _Step:
     # -- what effects and lifecycle changes decided, applied to the document -----------------
 
     def _emit(self, message: outbox.Message) -> None:
-        self.entries.append(outbox.entry(message, self.doc, self.traceparent))
+        self.entries.append(outbox.entry(message, self.doc, self.trace))
 
     def _take(self, request: effects.Request) -> tuple[str, dict[str, Any] | None] | None:
         """Apply what one effect became; (effect id, result) when the path may go on at once."""

@@ -10,6 +10,7 @@ import hashlib
 from typing import Any
 
 from contracts import Envelope
+from contracts.envelope import TraceContext
 from contracts.events import EffectSettled, ExecutionRequested, TriggerReceived
 
 from executor.adapters.execution_documents import new_execution, trigger_text
@@ -60,7 +61,7 @@ class TriggerIntake:
             trigger = envelope.data
             conversation = (trigger.tenant_id, trigger.conversation_id or "")
             if trigger.trigger_type == INCOMING_MESSAGE and waits.get(conversation):
-                await self._answer_waits(trigger, waits.pop(conversation), envelope.traceparent)
+                await self._answer_waits(trigger, waits.pop(conversation), envelope.trace)
                 continue
             kind = (trigger.tenant_id, trigger.trigger_type)
             trigger_json = trigger_text(trigger)
@@ -76,7 +77,7 @@ class TriggerIntake:
                     channel=trigger.channel,
                 )
                 if doc["_id"] not in batch.touched:  # the same trigger twice in one batch
-                    await self._start(batch, doc, envelope.traceparent)
+                    await self._start(batch, doc, envelope.trace)
         return self._flush.seal(batch)
 
     async def _active_workflows(
@@ -100,14 +101,14 @@ class TriggerIntake:
             waits.setdefault((wait["tenant_id"], wait["conversation_id"]), []).append(wait)
         return waits
 
-    async def _start(self, batch: Batch, doc: Document, traceparent: str | None) -> None:
+    async def _start(self, batch: Batch, doc: Document, trace: TraceContext) -> None:
         """Run a new execution's first step now; the flush inserts it with that state."""
         start = ExecutionRequested(
             command_id=f"start:{doc['_id']}", execution_id=doc["_id"], tenant_id=doc["tenant_id"]
         )
-        batch.if_existing[doc["_id"]] = command_entry(start, traceparent)
+        batch.if_existing[doc["_id"]] = command_entry(start, trace)
         try:
-            await self._runner.run(batch, doc, start, traceparent, stored_version=None, fresh=True)
+            await self._runner.run(batch, doc, start, trace, stored_version=None, fresh=True)
         except PermanentStepError:
             # It can never start (e.g. no trigger node matches): stored as created, and its
             # start command goes to the dead letters with the reason, as any bad command.
@@ -115,7 +116,7 @@ class TriggerIntake:
             batch.touched[doc["_id"]].outbox.append(batch.if_existing[doc["_id"]])
 
     async def _answer_waits(
-        self, trigger: TriggerReceived, waits: list[Document], traceparent: str | None
+        self, trigger: TriggerReceived, waits: list[Document], trace: TraceContext
     ) -> None:
         message = {
             **trigger.payload,
@@ -132,5 +133,5 @@ class TriggerIntake:
                 idempotency_key=f"{wait['execution_id']}:{wait['effect_id']}",
                 result=message,
             )
-            await self._sender.send(command_entry(answer, traceparent))
+            await self._sender.send(command_entry(answer, trace))
             await self._reply_waits.remove(wait["_id"])

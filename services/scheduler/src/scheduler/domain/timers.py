@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from contracts.envelope import TraceContext
 from contracts.events import EffectSettled, TimerCancelRequested, TimerRequested
 
 Document = dict[str, Any]
@@ -37,7 +38,7 @@ class CancelOutcome(StrEnum):
 
 
 def timer_document(
-    request: TimerRequested, *, partition: int, traceparent: str | None, stored_at: datetime
+    request: TimerRequested, *, partition: int, trace: TraceContext, stored_at: datetime
 ) -> Document:
     """The pending timer for ``request``, owned by whoever owns ``partition``."""
     return {
@@ -49,7 +50,8 @@ def timer_document(
         "fire_at": request.fire_at,
         "partition": partition,
         "status": TimerStatus.PENDING.value,
-        "traceparent": traceparent,
+        "traceparent": trace["traceparent"],  # the request's: the fire continues its trace
+        "tracestate": trace["tracestate"],
         "stored_at": stored_at,
     }
 

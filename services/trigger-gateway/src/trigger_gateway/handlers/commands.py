@@ -21,7 +21,7 @@ from trigger_gateway.handlers.problems import (
     ApiProblem,
     problem_responses,
 )
-from trigger_gateway.telemetry import attributes, current_traceparent, tracer
+from trigger_gateway.telemetry import attributes, current_trace, tracer
 
 router = APIRouter(
     prefix="/v1/executions",
@@ -59,7 +59,7 @@ async def _send(
         attributes=attributes(execution_id=doc["_id"], tenant_id=doc["tenant_id"]),
     ):
         envelope = Envelope.wrap(
-            command, source=SOURCE, tenant_id=doc["tenant_id"], traceparent=current_traceparent()
+            command, source=SOURCE, tenant_id=doc["tenant_id"], **current_trace()
         )
         await gw.broker.publish(
             envelope.body(), topics.EXECUTION_COMMANDS, doc["_id"].encode(), envelope.headers()

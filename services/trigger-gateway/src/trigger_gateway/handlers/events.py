@@ -19,7 +19,7 @@ from trigger_gateway.handlers.problems import (
     ApiProblem,
     problem_responses,
 )
-from trigger_gateway.telemetry import attributes, current_traceparent, tracer
+from trigger_gateway.telemetry import attributes, current_trace, tracer
 
 router = APIRouter(prefix="/v1/events", tags=["triggers"])
 SOURCE = "/connectflo/trigger-gateway"
@@ -110,9 +110,7 @@ async def accept_trigger(
             customer=body.customer,
             received_at=datetime.now(UTC),
         )
-        envelope = Envelope.wrap(
-            event, source=SOURCE, tenant_id=tenant, traceparent=current_traceparent()
-        )
+        envelope = Envelope.wrap(event, source=SOURCE, tenant_id=tenant, **current_trace())
         await gw.broker.publish(
             envelope.body(),
             topics.TRIGGERS,

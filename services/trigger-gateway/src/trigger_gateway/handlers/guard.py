@@ -25,7 +25,14 @@ from trigger_gateway.domain.input_text import (
 )
 from trigger_gateway.handlers.problems import refused, too_large
 
-READ_HEADERS = (b"authorization", b"x-api-key", b"x-admin-token", b"content-type", b"traceparent")
+READ_HEADERS = (
+    b"authorization",
+    b"x-api-key",
+    b"x-admin-token",
+    b"content-type",
+    b"traceparent",
+    b"tracestate",
+)
 """The headers some route reads: checked like the rest of the input."""
 
 

@@ -99,9 +99,10 @@ class TriggerIngress:
         except ValueError:  # pydantic's ValidationError, a malformed JSON text among them
             return False
         traceparent = headers.get(b"traceparent", b"").decode("latin-1") or None
+        tracestate = headers.get(b"tracestate", b"").decode("latin-1") or None
         with tracer.start_as_current_span(
-            "POST /v1/events/{trigger_type}",
-            context=context_from(traceparent),
+            f"POST {ROUTE}",
+            context=context_from(traceparent, tracestate),
             kind=SpanKind.SERVER,
             attributes={"http.request.method": "POST", "url.path": scope["path"]},
         ):
