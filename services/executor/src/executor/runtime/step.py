@@ -123,7 +123,7 @@ class _Step:
             )
         else:
             await self._advance(state)
-        self._settle_status(state)
+        self._take_state(state)
         return self._commit(command.command_id)
 
     # -- receiving a command ---------------------------------------------------------------
@@ -152,7 +152,7 @@ class _Step:
                 return None
             seconds = self.limits.max_waiting_seconds
             self._abort(state, f"waited longer than the waiting time limit of {seconds:g}s")
-            self._settle_status(state)
+            self._take_state(state)
             return False
         if effect_id.startswith(DELAY):
             return False if self._release_delayed(effect_id) else None
@@ -250,7 +250,9 @@ class _Step:
         running_ms = (self.now() - started).total_seconds() * 1000 - waited_ms
         return running_ms > self.limits.max_running_seconds * 1000
 
-    def _settle_status(self, state: engine_port.ExecutionState) -> None:
+    def _take_state(self, state: engine_port.ExecutionState) -> None:
+        """The engine's state after it ran becomes the document's: status, state, variables,
+        what it waits for, and the lifecycle events of a status change."""
         self._publish_steps()
         doc, now = self.doc, self.now()
         status = str(state.status)
