@@ -251,8 +251,9 @@ class _Step:
         return running_ms > self.limits.max_running_seconds * 1000
 
     def _take_state(self, state: engine_port.ExecutionState) -> None:
-        """The engine's state after it ran becomes the document's: status, state, variables,
-        what it waits for, and the lifecycle events of a status change."""
+        """The engine's state after it ran becomes the document's (status, state, variables,
+        what it waits for), after the node steps: then the event of that status (continue,
+        waiting with its deadline, or finished)."""
         self._publish_steps()
         doc, now = self.doc, self.now()
         status = str(state.status)
