@@ -55,10 +55,11 @@ class Publisher:
         have it within the timeout."""
         pairs = [(k, v.encode()) for k, v in headers.items()]
         try:
-            sent = await asyncio.wait_for(
-                self._producer.send(topic, value, key=key, headers=pairs), self._timeout
-            )
-            await asyncio.wait_for(sent, self._timeout)
+            # one deadline for both waits (metadata and buffer space, then the broker's
+            # acknowledgement); asyncio.timeout, not wait_for: no task per message
+            async with asyncio.timeout(self._timeout):
+                sent = await self._producer.send(topic, value, key=key, headers=pairs)
+                await sent
         except (TimeoutError, KafkaError) as exc:
             raise Unavailable(f"Kafka did not acknowledge a message to {topic}: {exc!r}") from exc
         metrics.MESSAGES_PUBLISHED.labels(topic).inc()

@@ -15,7 +15,7 @@ from typing import Any
 
 from executor.adapters.execution_documents import embed_first_runs
 from executor.adapters.store import ExecutionRepository
-from executor.telemetry import EXECUTIONS
+from executor.telemetry import count_lifecycle
 
 Document = dict[str, Any]
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
@@ -131,7 +131,7 @@ class BatchFlush:
         await asyncio.gather(*(self._sender.send(entry) for entry in sends))
         for execution_id, touched in batch.touched.items():
             if execution_id not in existed:
-                _count_lifecycle(touched)
+                count_lifecycle(touched.doc.get("trigger_type") or "unknown", touched.outbox)
 
 
 async def _all(*writes: Awaitable[Any]) -> list[Any]:
@@ -142,20 +142,3 @@ async def _all(*writes: Awaitable[Any]) -> list[Any]:
         if isinstance(result, BaseException):
             raise result
     return results
-
-
-_OUTCOMES = {
-    "ExecutionStarted": "started",
-    "ExecutionCompleted": "completed",
-    "ExecutionFailed": "failed",
-    "ExecutionCancelled": "cancelled",
-}
-
-
-def _count_lifecycle(touched: Touched) -> None:
-    """The lifecycle events a written execution sent, counted by trigger type."""
-    trigger_type = touched.doc.get("trigger_type") or "unknown"
-    for entry in touched.outbox:
-        outcome = _OUTCOMES.get(entry["headers"].get("ce_type", ""))
-        if outcome is not None:
-            EXECUTIONS.labels(trigger_type, outcome).inc()
