@@ -10,8 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from trigger_gateway.app import create_app
-from trigger_gateway.domain.input_text import Refused, check_json_body, check_query
+from trigger_gateway.domain.input_text import (
+    Refused,
+    check_json_body,
+    check_json_input,
+    check_query,
+)
 from trigger_gateway.settings import Settings
 
 GOOD = {"conversation_id": "conv-1", "channel": "chat", "payload": {"text": "hi"}}
@@ -152,3 +159,32 @@ def test_the_checks_name_where_and_why() -> None:
         check_query(b"a=1&q=x%00")
     check_query(b"a=1&b=%C3%A9&c=a+b&&d")
     assert check_json_body(b"\xef\xbb\xbf[1]") == [1]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(["\x00", "\ud800"])),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(value=json_values, ascii_only=st.booleans())
+def test_the_fast_check_refuses_exactly_what_the_full_walk_refuses(
+    value: Any, ascii_only: bool
+) -> None:
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+
+    def refused(check: Any) -> bool:
+        try:
+            check(raw)
+        except Refused:
+            return True
+        return False
+
+    assert refused(check_json_input) == refused(check_json_body)

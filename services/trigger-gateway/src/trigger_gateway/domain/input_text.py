@@ -66,6 +66,30 @@ def check_query(query_string: bytes) -> None:
         decoded(where, unquote_to_bytes(raw_value.replace(b"+", b" ")))
 
 
+_SHAPES = bytes.maketrans(b"123456789E-", b"000000000e+")
+_SUSPECT_SHAPES = (b"0" * 19, b"e000", b"e+000")
+"""Once every digit is 0, a long integer or a 3-digit exponent (1e400: beyond a 64-bit
+float) shows as one of these."""
+_SUSPECT_TEXT = (b"\\u", b"\x00", b"NaN", b"Infinity")
+"""An escape (of a NUL or a lone surrogate), a NUL, the two non-numbers."""
+
+
+def check_json_input(raw: bytes) -> None:
+    """``check_json_body`` where it can refuse something, else only the UTF-8 check: a JSON
+    text that shows nothing suspect and nests less deep than ``MAX_DEPTH`` has no string, key
+    or number to refuse, so the walk would find nothing (the route's parser still refuses a
+    text that is not JSON). Byte searches only, no parse: this runs for every trigger."""
+    shapes = raw.translate(_SHAPES)
+    if (
+        not any(s in raw for s in _SUSPECT_TEXT)
+        and not any(s in shapes for s in _SUSPECT_SHAPES)
+        and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
+    ):
+        decoded("body", raw.removeprefix(b"\xef\xbb\xbf"))
+        return
+    check_json_body(raw)
+
+
 def check_json_body(raw: bytes) -> Any:
     """The body parsed as JSON (UTF-8, an optional byte order mark), every string and key
     checked; Refused naming the first bad one, or saying why it is not JSON."""

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trigger_gateway.domain.input_text import (
     Refused,
-    check_json_body,
+    check_json_input,
     check_path,
     check_query,
     decoded,
@@ -124,7 +124,7 @@ class RequestGuard:
             content = b"".join(m.get("body", b"") for m in messages)
             if content and is_json(scope):
                 try:
-                    check_json_body(content)
+                    check_json_input(content)
                 except Refused as exc:
                     await refused(exc.name, exc.reason)(scope, receive, send)
                     return

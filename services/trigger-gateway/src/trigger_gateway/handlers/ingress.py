@@ -18,7 +18,7 @@ from servicekit.service import ROUTE_KEY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trigger_gateway.domain.api_keys import digest
-from trigger_gateway.domain.input_text import Refused, check_json_body
+from trigger_gateway.domain.input_text import Refused, check_json_input
 from trigger_gateway.domain.trigger_types import trigger_type_from_slug
 from trigger_gateway.handlers.deps import Gateway, api_key
 from trigger_gateway.handlers.events import TriggerBody, accept_trigger
@@ -81,7 +81,7 @@ class TriggerIngress:
             return False
         try:
             check_head(scope)
-            check_json_body(body)
+            check_json_input(body)
         except Refused:
             return False  # the request guard names what is wrong
         key = api_key(
