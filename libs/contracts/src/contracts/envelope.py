@@ -68,7 +68,9 @@ class Envelope(BaseModel, Generic[E]):
         tracestate: str | None = None,
     ) -> Envelope[E]:
         """A new envelope with a fresh id and the current time."""
-        return Envelope[E](
+        # cls, not Envelope[E]: parameterising costs a cache lookup per message, and the
+        # unparameterised model takes the event as it is (its bound, Event, admits it)
+        return cls(
             id=str(uuid.uuid4()),
             source=source,
             time=datetime.now(UTC),
@@ -120,7 +122,7 @@ class Envelope(BaseModel, Generic[E]):
             raise EnvelopeError(str(exc)) from None
         try:
             data = model.model_validate_json(body)
-            return Envelope[Event](
+            return _ENVELOPE_OF_EVENT(
                 id=h["ce_id"],
                 source=h["ce_source"],
                 time=datetime.fromisoformat(h["ce_time"]),
@@ -131,3 +133,6 @@ class Envelope(BaseModel, Generic[E]):
             )
         except (ValidationError, ValueError) as exc:
             raise EnvelopeError(f"invalid {h['ce_type']}: {exc}") from None
+
+
+_ENVELOPE_OF_EVENT = Envelope[Event]

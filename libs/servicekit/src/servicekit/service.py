@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -241,6 +241,9 @@ class HttpMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # labels() costs a lock and a lookup per call: the series of each route, method and
+        # status are looked up once
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -260,8 +263,15 @@ class HttpMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or scope.get(ROUTE_KEY) or "unmatched"
-            metrics.HTTP_REQUESTS.labels(template, scope["method"], str(status)).inc()
-            metrics.HTTP_DURATION.labels(template).observe(time.perf_counter() - started)
+            key = (template, scope["method"], status)
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = (
+                    metrics.HTTP_REQUESTS.labels(template, scope["method"], str(status)),
+                    metrics.HTTP_DURATION.labels(template),
+                )
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
 
 
 ROUTE_KEY = "connectflo.route"
