@@ -55,15 +55,7 @@ class IntegrationService:
 
     async def on_integration_requested(self, envelope: Envelope[IntegrationRequested]) -> None:
         request = envelope.data
-        with consuming(
-            tracer,
-            topics.INTEGRATION_REQUESTS,
-            group=GROUP,
-            **envelope.trace,
-            execution_id=request.execution_id,
-            node_id=request.node_id,
-            node_kind=request.kind,
-        ) as span:
+        with consuming(tracer, topics.INTEGRATION_REQUESTS, envelope, group=GROUP) as span:
             result, error = await self._call_once(request)
             span.set_attribute("connectflo.integration.outcome", error["type"] if error else "ok")
             event = EffectSettled(

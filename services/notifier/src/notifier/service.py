@@ -46,11 +46,8 @@ class NotificationService:
             with consuming(
                 tracer,
                 topics.NOTIFICATION_REQUESTS,
+                envelope,
                 group=GROUP,
-                **envelope.trace,
-                execution_id=request.execution_id,
-                node_id=request.node_id,
-                node_kind=request.kind,
                 channel=request.channel,
                 delivery_outcome=outcome,
             ):

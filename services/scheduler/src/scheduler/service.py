@@ -103,13 +103,7 @@ class TimerService:
 
     async def on_timer_message(self, envelope: Envelope[Event], partition: int) -> None:
         """Everything on the timers topic: a timer request or the cancel of one."""
-        with telemetry.consuming(
-            telemetry.tracer,
-            topics.TIMER_REQUESTS,
-            group=GROUP,
-            **envelope.trace,
-            execution_id=getattr(envelope.data, "execution_id", None),
-        ):
+        with telemetry.consuming(telemetry.tracer, topics.TIMER_REQUESTS, envelope, group=GROUP):
             if _carries(envelope, TimerRequested):
                 await self.on_timer_requested(envelope, partition)
             elif _carries(envelope, TimerCancelRequested):
