@@ -60,6 +60,26 @@ class EffectSettled(Event):
     result: JsonObject | None = None
     error: JsonObject | None = None
 
+    @classmethod
+    def answering(
+        cls,
+        request: NotificationRequested | IntegrationRequested,
+        *,
+        result: JsonObject | None = None,
+        error: JsonObject | None = None,
+    ) -> EffectSettled:
+        """The outcome of ``request``, for the execution that asked (its command id is the
+        same however often it is sent: the executor applies it once)."""
+        return cls(
+            command_id="settle:" + request.idempotency_key,
+            execution_id=request.execution_id,
+            tenant_id=request.tenant_id,
+            effect_id=request.effect_id,
+            idempotency_key=request.idempotency_key,
+            result=result,
+            error=error,
+        )
+
 
 class ExecutionCancelRequested(Event):
     """Command: stop an execution; its outstanding requests and timers are cancelled."""

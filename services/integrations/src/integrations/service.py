@@ -58,15 +58,7 @@ class IntegrationService:
         with consuming(tracer, topics.INTEGRATION_REQUESTS, envelope, group=GROUP) as span:
             result, error = await self._call_once(request)
             span.set_attribute("connectflo.integration.outcome", error["type"] if error else "ok")
-            event = EffectSettled(
-                command_id="settle:" + request.idempotency_key,
-                execution_id=request.execution_id,
-                tenant_id=request.tenant_id,
-                effect_id=request.effect_id,
-                idempotency_key=request.idempotency_key,
-                result=result,
-                error=error,
-            )
+            event = EffectSettled.answering(request, result=result, error=error)
             out = Envelope.wrap(
                 event,
                 source=SOURCE,

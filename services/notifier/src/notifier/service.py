@@ -64,14 +64,8 @@ class NotificationService:
                 key = request.conversation_id or request.execution_id
                 sends.append((topics.REPLIES, key, reply, request.tenant_id, trace))
             if request.awaits_result:  # else the workflow went on; the outcome is stored
-                settled = EffectSettled(
-                    command_id="settle:" + request.idempotency_key,
-                    execution_id=request.execution_id,
-                    tenant_id=request.tenant_id,
-                    effect_id=request.effect_id,
-                    idempotency_key=request.idempotency_key,
-                    result=delivery.result,
-                    error=delivery.error,
+                settled = EffectSettled.answering(
+                    request, result=delivery.result, error=delivery.error
                 )
                 sends.append(
                     (
