@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from conftest import SERVICES
 from contracts import Envelope, topics
 from contracts.events import TimerCancelRequested
 from kafka_observer import KafkaObserver
@@ -25,8 +26,8 @@ from kafka_observer import KafkaObserver
 pytestmark = pytest.mark.e2e
 
 RUN = Path(__file__).resolve().parents[1] / ".run" / "e2e"
-SCHEDULER_PORT = 18082
-SECOND_SCHEDULER_PORT = 18092
+SCHEDULER_PORT = SERVICES["scheduler"].port
+SECOND_SCHEDULER_PORT = SCHEDULER_PORT + 10
 LATENESS: list[tuple[str, float]] = []  # (scenario, seconds), printed at the end of the module
 
 
