@@ -45,6 +45,23 @@ def past(docs: list[Doc], field_name: str, position: tuple[Any, ...] | None) -> 
     return [d for d in docs if (d[field_name], d["_id"]) < tuple(position)]
 
 
+class MemoryReceipts:
+    """Trigger receipts (provider event ids seen), in memory."""
+
+    def __init__(self) -> None:
+        self.receipts: dict[str, dict[str, Any]] = {}
+
+    async def record(self, tenant_id: str, event_id: str, trigger_id: str) -> Any:
+        key = f"{tenant_id}:{event_id}"
+        if key in self.receipts:
+            return self.receipts[key]
+        self.receipts[key] = {"trigger_id": trigger_id, "published": False}
+        return None
+
+    async def mark_published(self, tenant_id: str, event_id: str) -> None:
+        self.receipts[f"{tenant_id}:{event_id}"]["published"] = True
+
+
 class MemoryTenants:
     async def tenant_for_key(self, key_digest: str) -> str | None:
         return {digest(k): t for k, t in KEYS.items()}.get(key_digest)
@@ -226,6 +243,7 @@ class Harness:
     dead_letters: MemoryDeadLetters
     connections: MemoryConnections
     broker: RecordingBroker
+    receipts: MemoryReceipts
 
     def as_tenant(self, key: str = "key-a") -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -247,6 +265,7 @@ def gw() -> Harness:
         MemoryDeadLetters(),
         MemoryConnections(),
         RecordingBroker(),
+        MemoryReceipts(),
     )
     executor = httpx.AsyncClient(
         transport=httpx.MockTransport(stub_executor), base_url="http://executor.test"
@@ -256,7 +275,7 @@ def gw() -> Harness:
         broker=harness.broker,  # type: ignore[arg-type]
         tenants=MemoryTenants(),  # type: ignore[arg-type]
         workflows=harness.workflows,  # type: ignore[arg-type]
-        receipts=None,  # type: ignore[arg-type]
+        receipts=harness.receipts,  # type: ignore[arg-type]
         executions=harness.executions,  # type: ignore[arg-type]
         dead_letters=harness.dead_letters,  # type: ignore[arg-type]
         connections=harness.connections,  # type: ignore[arg-type]

@@ -36,26 +36,10 @@ class Downstream:
         await send({"type": "http.response.body", "body": b"route"})
 
 
-class MemoryReceipts:
-    def __init__(self) -> None:
-        self.receipts: dict[str, dict[str, Any]] = {}
-
-    async def record(self, tenant_id: str, event_id: str, trigger_id: str) -> Any:
-        key = f"{tenant_id}:{event_id}"
-        if key in self.receipts:
-            return self.receipts[key]
-        self.receipts[key] = {"trigger_id": trigger_id, "published": False}
-        return None
-
-    async def mark_published(self, tenant_id: str, event_id: str) -> None:
-        self.receipts[f"{tenant_id}:{event_id}"]["published"] = True
-
-
 @pytest.fixture
 async def lane(gw: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Downstream, Any]]:
     """The ingress in front of a recording downstream app, with the harness's gateway."""
     gateway = gw.client.app.app.state.gateway  # the TestClient's ingress, its FastAPI app
-    object.__setattr__(gateway, "receipts", MemoryReceipts())
     downstream = Downstream()
     transport = httpx.ASGITransport(app=TriggerIngress(downstream, lambda: gateway))
     async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
@@ -218,7 +202,6 @@ def test_through_the_app_errors_are_problems_and_triggers_are_accepted(gw) -> No
 
 async def test_http_metrics_count_the_fast_lane_under_its_route_template(gw: Any) -> None:
     gateway = gw.client.app.app.state.gateway
-    object.__setattr__(gateway, "receipts", MemoryReceipts())
     app = HttpMetrics(TriggerIngress(Downstream(), lambda: gateway))
     labels = {"route": "/v1/events/{trigger_type}", "method": "POST", "status": "202"}
     before = REGISTRY.get_sample_value("connectflo_http_requests_total", labels) or 0

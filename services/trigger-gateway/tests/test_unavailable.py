@@ -13,21 +13,6 @@ from servicekit.publisher import Unavailable
 GOOD = {"conversation_id": "conv-1", "channel": "chat", "payload": {"text": "hi"}}
 
 
-class MemoryReceipts:
-    def __init__(self) -> None:
-        self.receipts: dict[str, dict[str, Any]] = {}
-
-    async def record(self, tenant_id: str, event_id: str, trigger_id: str) -> Any:
-        key = f"{tenant_id}:{event_id}"
-        if key in self.receipts:
-            return self.receipts[key]
-        self.receipts[key] = {"trigger_id": trigger_id, "published": False}
-        return None
-
-    async def mark_published(self, tenant_id: str, event_id: str) -> None:
-        self.receipts[f"{tenant_id}:{event_id}"]["published"] = True
-
-
 class DownTenants:
     def __init__(self, error: Exception) -> None:
         self.error = error
@@ -94,8 +79,7 @@ def test_mongodb_unavailable_is_503_on_the_routes_and_the_fast_lane(
 def test_an_event_id_whose_publish_failed_is_accepted_on_retry_not_called_a_duplicate(
     expect_problem, gw
 ) -> None:
-    receipts = MemoryReceipts()
-    object.__setattr__(gateway_of(gw), "receipts", receipts)
+    receipts = gw.receipts
     body = {**GOOD, "event_id": "evt-1"}
 
     gw.broker.failure = Unavailable("Kafka did not acknowledge")
