@@ -136,6 +136,23 @@ class MemoryExecutions:
     def __init__(self) -> None:
         self.docs: dict[str, Doc] = {}
         self.runs: list[Doc] = []
+        self.trigger_outcomes: dict[str, Doc] = {}
+
+    async def trigger_outcome(self, tenant_id: str, trigger_id: str) -> Doc | None:
+        doc = self.trigger_outcomes.get(trigger_id)
+        return doc if doc and doc["tenant_id"] == tenant_id else None
+
+    async def find(
+        self, tenant_id: str, *, trigger_id: str | None, workflow_id: str | None, limit: int
+    ) -> list[Doc]:
+        mine = [
+            d
+            for d in self.docs.values()
+            if d["tenant_id"] == tenant_id
+            and trigger_id in (None, d.get("trigger_id"))
+            and workflow_id in (None, d.get("workflow_id"))
+        ]
+        return by_newest(mine, "created_at")[:limit]
 
     async def get(self, tenant_id: str, execution_id: str) -> Doc | None:
         doc = self.docs.get(execution_id)

@@ -60,6 +60,7 @@ class Store:
         self.definition = definition
         self.executions: dict[str, Doc] = {}
         self.node_runs: dict[str, Doc] = {}
+        self.trigger_outcomes: dict[str, Doc] = {}
         self.calls: list[str] = []
 
     # WorkflowCatalogue
@@ -96,6 +97,11 @@ class Store:
         self.calls.append("save")
         assert self.executions[doc["_id"]]["version"] == expected_version
         self.executions[doc["_id"]] = copy.deepcopy(doc)
+
+    async def record_trigger_outcomes(self, docs: list[Doc]) -> None:
+        self.calls.append(f"trigger_outcomes:{len(docs)}")
+        for doc in docs:
+            self.trigger_outcomes.setdefault(doc["_id"], doc)
 
     async def record_node_runs(self, runs: list[Doc]) -> None:
         self.calls.append(f"node_runs:{len(runs)}")
@@ -305,3 +311,25 @@ async def test_a_new_executions_first_state_is_not_taken_as_written() -> None:
     flush = await svc.triggers.plan([trigger("t1")])  # redelivered
     assert svc.flush.pending == {}
     await flush()
+
+
+async def test_a_trigger_its_filter_does_not_admit_starts_nothing_and_says_why() -> None:
+    sms_only = chain(
+        node("t", "trigger", "Incoming Message", channels=["sms"]),
+        node("reply", "action", "Send Reply", message="Hello"),
+    )
+    svc, store, sent = service(sms_only)
+    await svc.triggers.on_batch([trigger("x1"), trigger("x1")])  # the second: a redelivery
+    assert store.executions == {} and sent.of(NotificationRequested) == []
+    outcome = store.trigger_outcomes["x1"]
+    assert outcome["tenant_id"] == "ten_1" and outcome["resumed"] == []
+    (skipped,) = outcome["not_started"]
+    assert skipped["workflow_id"] == "wf_1" and skipped["version"] == 1
+    assert skipped["reason"] == "channel 'chat' is not one of ['sms']"
+
+
+async def test_a_trigger_that_starts_every_active_workflow_writes_no_outcome() -> None:
+    svc, store, _ = service(GREETING_REPLY)
+    await svc.triggers.on_batch([trigger("x1")])
+    assert len(store.executions) == 1 and store.trigger_outcomes == {}
+    assert not any(call.startswith("trigger_outcomes") for call in store.calls)

@@ -23,6 +23,7 @@ from trigger_gateway.handlers import (
     executions,
     integrations,
     tenants,
+    triggers,
     versions,
     workflows,
 )
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         commands.router,
         dead_letters.router,
         integrations.router,
+        triggers.router,
     ):
         app.include_router(router)
     app.router.routes.extend(service.routes())  # /healthz, /readyz, /metrics

@@ -100,6 +100,16 @@ class ExecutionRepository:
             return {docs[e["index"]]["_id"] for e in errors}
         return set()
 
+    async def record_trigger_outcomes(self, docs: list[Document]) -> None:
+        """What triggers did besides starting executions (workflows they did not start, and
+        why; executions they resumed), one document per trigger, ``_id`` = its id: a
+        redelivered trigger's is there already."""
+        try:
+            await self._db.trigger_outcomes.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+
     async def get(self, execution_id: str) -> Document | None:
         return loaded(await self._db.executions.find_one({"_id": execution_id}))
 

@@ -43,6 +43,7 @@ class Batch:
     # already existed (a redelivered trigger): its start command, answered by the outbox
     if_existing: dict[str, Document] = field(default_factory=dict)
     sends: list[Document] = field(default_factory=list)  # other sends, after the writes
+    trigger_outcomes: list[Document] = field(default_factory=list)  # written with executions
 
 
 class Sender:
@@ -116,6 +117,8 @@ class BatchFlush:
                 )
         if runs:
             await self._executions.record_node_runs(runs)
+        if batch.trigger_outcomes:
+            saves.append(self._executions.record_trigger_outcomes(batch.trigger_outcomes))
         existed, *_ = await _all(self._executions.create_many(new), *saves)
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():

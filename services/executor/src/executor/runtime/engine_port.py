@@ -17,6 +17,7 @@ from executor.domain.interpreter import (
     advance,
     compile_workflow,
     deliver,
+    refusal,
     retry,
     start,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "advance",
     "compile_workflow",
     "deliver",
+    "refusal",
     "retry",
     "start",
     "validate_definition",

@@ -37,13 +37,11 @@ class ExecutionService:
         sender = Sender(publish)
         just_created = JustCreated()
         self.flush = BatchFlush(executions, sender)
+        workflows = CompiledWorkflows(catalogue)
         runner = CommandRunner(
-            CompiledWorkflows(catalogue),
-            reply_waits,
-            ChildStart(catalogue, executions, just_created),
-            limits,
+            workflows, reply_waits, ChildStart(catalogue, executions, just_created), limits
         )
-        self.triggers = TriggerIntake(catalogue, reply_waits, runner, self.flush, sender)
+        self.triggers = TriggerIntake(catalogue, workflows, reply_waits, runner, self.flush, sender)
         self.commands = CommandIntake(executions, runner, self.flush, just_created)
 
     def forget(self) -> None:

@@ -15,10 +15,12 @@ from contracts.events import EffectSettled, ExecutionRequested, TriggerReceived
 
 from executor.adapters.execution_documents import new_execution, trigger_text
 from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
+from executor.runtime import engine_port
 from executor.runtime.batch import Batch, BatchFlush, Flush, Sender, Touched
 from executor.runtime.outbox import command_entry
 from executor.runtime.running import CommandRunner
 from executor.runtime.step import PermanentStepError
+from executor.runtime.workflows import CompiledWorkflows
 
 Document = dict[str, Any]
 INCOMING_MESSAGE = "Incoming Message"
@@ -30,16 +32,35 @@ def execution_id_for(trigger_id: str, workflow_id: str) -> str:
     return "exe_" + digest[:24]
 
 
+def outcome(
+    trigger: TriggerReceived,
+    *,
+    not_started: list[Document] | None = None,
+    resumed: list[str] | None = None,
+) -> Document:
+    """What a trigger did besides starting executions (the history API's GET /v1/triggers)."""
+    return {
+        "_id": trigger.trigger_id,
+        "tenant_id": trigger.tenant_id,
+        "trigger_type": trigger.trigger_type,
+        "received_at": trigger.received_at,
+        "not_started": not_started or [],
+        "resumed": resumed or [],
+    }
+
+
 class TriggerIntake:
     def __init__(
         self,
         catalogue: WorkflowCatalogue,
+        workflows: CompiledWorkflows,
         reply_waits: ReplyWaitRepository,
         runner: CommandRunner,
         flush: BatchFlush,
         sender: Sender,
     ) -> None:
         self._catalogue = catalogue
+        self._workflows = workflows
         self._reply_waits = reply_waits
         self._runner = runner
         self._flush = flush
@@ -61,16 +82,38 @@ class TriggerIntake:
             trigger = envelope.data
             conversation = (trigger.tenant_id, trigger.conversation_id or "")
             if trigger.trigger_type == INCOMING_MESSAGE and waits.get(conversation):
-                await self._answer_waits(trigger, waits.pop(conversation), envelope.trace)
+                resumed = waits.pop(conversation)
+                await self._answer_waits(trigger, resumed, envelope.trace)
+                batch.trigger_outcomes.append(
+                    outcome(trigger, resumed=[w["execution_id"] for w in resumed])
+                )
                 continue
             kind = (trigger.tenant_id, trigger.trigger_type)
             trigger_json = trigger_text(trigger)
+            facts = {
+                **trigger.payload,
+                "channel": trigger.channel or trigger.payload.get("channel"),
+            }
+            not_started: list[Document] = []
             for workflow in active[kind]:
+                version = int(workflow["active_version"])
+                compiled = await self._workflows.get(workflow["_id"], version)
+                reason = engine_port.refusal(compiled, trigger.trigger_type, facts)
+                if reason is not None:
+                    not_started.append(
+                        {
+                            "workflow_id": workflow["_id"],
+                            "workflow_name": workflow.get("name"),
+                            "version": version,
+                            "reason": reason,
+                        }
+                    )
+                    continue
                 doc = new_execution(
                     execution_id=execution_id_for(trigger.trigger_id, workflow["_id"]),
                     tenant_id=trigger.tenant_id,
                     workflow=workflow,
-                    version=int(workflow["active_version"]),
+                    version=version,
                     trigger_id=trigger.trigger_id,
                     trigger_json=trigger_json,
                     conversation_id=trigger.conversation_id,
@@ -78,6 +121,9 @@ class TriggerIntake:
                 )
                 if doc["_id"] not in batch.touched:  # the same trigger twice in one batch
                     await self._start(batch, doc, envelope.trace)
+            if not_started or not active[kind]:
+                # a trigger that started less than every active workflow says why
+                batch.trigger_outcomes.append(outcome(trigger, not_started=not_started))
         return self._flush.seal(batch)
 
     async def _active_workflows(

@@ -44,6 +44,12 @@ class ExecutionReadRepository:
         )
         return doc if doc is not None and doc.get("tenant_id") == tenant_id else None
 
+    async def trigger_outcome(self, tenant_id: str, trigger_id: str) -> Document | None:
+        """What the executor recorded of a trigger besides the executions it started (the
+        workflows it did not start and why, the executions it resumed); by ``_id`` alone."""
+        doc = await self._db.trigger_outcomes.find_one({"_id": trigger_id})
+        return doc if doc is not None and doc.get("tenant_id") == tenant_id else None
+
     async def find(
         self, tenant_id: str, *, trigger_id: str | None, workflow_id: str | None, limit: int
     ) -> list[Document]:

@@ -50,6 +50,10 @@ class TriggerAccepted(BaseModel):
     trigger_type: str
     duplicate: bool
     executions_url: str
+    trigger_url: str = Field(
+        description="What the trigger did: the executions it started or resumed, and the "
+        "workflows it did not start with the reason"
+    )
 
 
 @router.post(
@@ -128,4 +132,5 @@ def _accepted(gw: Gateway, trigger_id: str, label: str, *, duplicate: bool) -> T
         trigger_type=label,
         duplicate=duplicate,
         executions_url=f"{gw.settings.public_url}/v1/executions?trigger_id={trigger_id}",
+        trigger_url=f"{gw.settings.public_url}/v1/triggers/{trigger_id}",
     )

@@ -69,7 +69,7 @@ _RUN_FIELDS = (
 )
 
 
-def _summary(doc: dict[str, Any]) -> dict[str, Any]:
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
     fields = {k: doc.get(k) for k in _SUMMARY_FIELDS}
     return {"id": doc["_id"], **fields, **{camel: doc.get(k) for k, camel in _CAMEL.items()}}
 
@@ -111,7 +111,7 @@ async def list_executions(
     docs = await gw.executions.find(
         tenant, trigger_id=trigger_id, workflow_id=workflow_id, limit=limit
     )
-    return {"executions": [_summary(d) for d in docs]}
+    return {"executions": [summary(d) for d in docs]}
 
 
 @router.get("/{execution_id}", responses=_NOT_FOUND)
@@ -121,7 +121,7 @@ async def get_execution(execution_id: str, tenant: TenantDep, gw: GatewayDep) ->
     doc = await _execution(gw, tenant, execution_id)
     runs = await gw.executions.node_runs(doc, limit=TIMELINE_LIMIT + 1)
     return {
-        **_summary(doc),
+        **summary(doc),
         "trigger": _decoded(doc.get("trigger_json")),
         "variables": _decoded(doc.get("variables_json")),
         "timeline": [_node_run(r) for r in runs[:TIMELINE_LIMIT]],
@@ -178,4 +178,4 @@ async def list_workflow_executions(
         after=after,
     )
     items, next_cursor = page_of("executions", docs, limit, lambda d: (d["created_at"], d["_id"]))
-    return {"executions": [_summary(d) for d in items], "next_cursor": next_cursor}
+    return {"executions": [summary(d) for d in items], "next_cursor": next_cursor}

@@ -20,6 +20,7 @@ from executor.domain.interpreter.lifecycle import (
     abort,
     advance,
     deliver,
+    refusal,
     retry,
     start,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "advance",
     "compile_workflow",
     "deliver",
+    "refusal",
     "retry",
     "start",
 ]

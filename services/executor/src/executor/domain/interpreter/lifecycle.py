@@ -66,6 +66,25 @@ def start(workflow: CompiledWorkflow, context: dict[str, Any]) -> ExecutionState
     return ExecutionState(context=context, frontier=deque([Activation(n) for n in starts]))
 
 
+def refusal(
+    workflow: CompiledWorkflow, trigger_type: str, trigger: Mapping[str, Any]
+) -> str | None:
+    """Why a trigger of this type (its facts: the payload, with its channel) starts no
+    execution of the workflow, or None when one of its trigger nodes admits it (each trigger
+    kind's filter: channels, numbers, stores, intent and confidence, score, policy)."""
+    kind = CATALOGUE.trigger_for(trigger_type)
+    starts = workflow.triggers.get(kind.name, ()) if kind is not None else ()
+    if kind is None or not starts:
+        return f"the workflow has no {trigger_type!r} trigger"
+    reasons = []
+    for node_id in starts:
+        reason = kind.admits(workflow.nodes[node_id].config, trigger) if kind.admits else None
+        if reason is None:
+            return None
+        reasons.append(reason if len(starts) == 1 else f"{node_id}: {reason}")
+    return "; ".join(reasons)
+
+
 def deliver(
     workflow: CompiledWorkflow,
     state: ExecutionState,

@@ -223,6 +223,8 @@ class NodeContext:
 
 
 Execute = Callable[[NodeContext, Any], Awaitable[NodeOutcome]]
+Admits = Callable[[Any, Mapping[str, Any]], str | None]
+"""A trigger kind's filter: (its config, the trigger) -> why it does not start, or None."""
 
 
 @dataclass(frozen=True, slots=True)

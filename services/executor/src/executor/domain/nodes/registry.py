@@ -25,6 +25,7 @@ from executor.domain.nodes.advanced import (
 )
 from executor.domain.nodes.configuration import ai_configuration, knowledge_base
 from executor.domain.nodes.contract import (
+    Admits,
     Category,
     Control,
     EffectTarget,
@@ -119,6 +120,7 @@ class NodeKind:
     execute: Execute
     doc: str
     module: str
+    admits: Admits | None = None  # trigger kinds: why a trigger does not start the workflow
 
     @classmethod
     def from_module(cls, module: ModuleType) -> NodeKind:
@@ -135,6 +137,9 @@ class NodeKind:
             raise TypeError(
                 f"{module.__name__}: configuration kinds, and only they, have a ResourceConfig"
             )
+        admits = getattr(module, "admits", None)
+        if (metadata.category is Category.TRIGGER) != (admits is not None):
+            raise TypeError(f"{module.__name__}: trigger kinds, and only they, have an admits()")
         return cls(
             name=metadata.name,
             category=metadata.category,
@@ -148,6 +153,7 @@ class NodeKind:
             execute=execute,
             doc=module.__doc__.strip(),
             module=module.__name__,
+            admits=admits,
         )
 
     def port_for(self, label: str | None) -> str:

@@ -1,11 +1,12 @@
 """Incoming Message: starts the workflow when a customer writes on a chat, SMS or WhatsApp channel.
 
 Inside the workflow the message is available as `trigger.text`, `trigger.channel`,
-`trigger.conversationId` and so on. `channels` is documented but not applied yet: every message
-starts the workflow, whatever its channel (issue 11 applies trigger filters).
+`trigger.conversationId` and so on. With `channels` set, only a message on one of them starts
+the workflow (empty: every channel).
 """
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from executor.domain.nodes.contract import NodeConfig, NodeContext, NodeOutcome, node_kind
 
@@ -19,3 +20,10 @@ class Config(NodeConfig):
 @node_kind("trigger.incoming_message", labels=("Incoming Message",))
 async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
     return NodeOutcome(output={"channel": ctx.trigger_payload.get("channel")})
+
+
+def admits(config: Config, trigger: Mapping[str, Any]) -> str | None:
+    """Why a message does not start the workflow, or None when it does."""
+    if config.channels and trigger.get("channel") not in config.channels:
+        return f"channel {trigger.get('channel')!r} is not one of {config.channels}"
+    return None

@@ -1,9 +1,12 @@
 """Intent Detected: starts the workflow when an intent is detected in a customer message.
 
-The workflow reads `trigger.intent`, `trigger.confidence` and `trigger.text`. `intent` and
-`minConfidence` are documented but not applied yet: every detected intent starts the workflow,
-whatever its name and confidence (issue 11 applies trigger filters).
+The workflow reads `trigger.intent`, `trigger.confidence` and `trigger.text`. With `intent`
+set, only that intent starts the workflow; with `minConfidence` above 0, only a detection at
+least that confident (`trigger.confidence`, from 0 to 1; a detection without one does not).
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import Field
 
@@ -18,3 +21,17 @@ class Config(NodeConfig):
 @node_kind("trigger.intent_detected", labels=("Intent Detected",))
 async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
     return NodeOutcome(output={"intent": ctx.trigger_payload.get("intent", config.intent)})
+
+
+def admits(config: Config, trigger: Mapping[str, Any]) -> str | None:
+    """Why a detected intent does not start the workflow, or None when it does."""
+    intent = trigger.get("intent")
+    if config.intent is not None and intent != config.intent:
+        return f"intent {intent!r} is not {config.intent!r}"
+    if config.minConfidence > 0:
+        confidence = trigger.get("confidence")
+        if not isinstance(confidence, int | float) or isinstance(confidence, bool):
+            return f"no confidence given (at least {config.minConfidence} needed)"
+        if confidence < config.minConfidence:
+            return f"confidence {confidence} is below {config.minConfidence}"
+    return None

@@ -1,9 +1,11 @@
 """Sentiment Negative: starts the workflow when a message is reported as negative.
 
-Scores run from -1 (angry) to 1 (delighted); the score is `trigger.score`. `threshold` is
-documented but not applied yet: every report starts the workflow, whatever its score (issue 11
-applies trigger filters).
+Scores run from -1 (angry) to 1 (delighted); the score is `trigger.score`. Only a report at or
+below `threshold` starts the workflow (a report without a score does not).
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import Field
 
@@ -17,3 +19,13 @@ class Config(NodeConfig):
 @node_kind("trigger.sentiment_negative", labels=("Sentiment Negative",))
 async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
     return NodeOutcome(output={"score": ctx.trigger_payload.get("score")})
+
+
+def admits(config: Config, trigger: Mapping[str, Any]) -> str | None:
+    """Why a sentiment report does not start the workflow, or None when it does."""
+    score = trigger.get("score")
+    if not isinstance(score, int | float) or isinstance(score, bool):
+        return f"no score given (at most {config.threshold} needed)"
+    if score > config.threshold:
+        return f"score {score} is above the threshold {config.threshold}"
+    return None

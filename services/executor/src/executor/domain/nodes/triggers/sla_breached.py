@@ -1,11 +1,12 @@
 """SLA Breached: starts the workflow when a conversation is reported to have missed an SLA.
 
-The workflow reads `trigger.conversationId`, `trigger.policy` and `trigger.waitedMinutes`.
-`policy` is documented but not applied yet: every breach starts the workflow, whatever its
-policy (issue 11 applies trigger filters); the output falls back to it when the trigger has none.
+The workflow reads `trigger.conversationId`, `trigger.policy` and `trigger.waitedMinutes`. Only
+a breach of the node's `policy` starts the workflow; a report that names no policy counts as
+that policy (the output falls back to it too).
 """
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from executor.domain.nodes.contract import NodeConfig, NodeContext, NodeOutcome, node_kind
 
@@ -17,3 +18,11 @@ class Config(NodeConfig):
 @node_kind("trigger.sla_breached", labels=("SLA Breached",))
 async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
     return NodeOutcome(output={"policy": ctx.trigger_payload.get("policy", config.policy)})
+
+
+def admits(config: Config, trigger: Mapping[str, Any]) -> str | None:
+    """Why a breach does not start the workflow, or None when it does."""
+    policy = trigger.get("policy", config.policy)
+    if policy != config.policy:
+        return f"policy {policy!r} is not {config.policy!r}"
+    return None
