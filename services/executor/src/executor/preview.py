@@ -19,6 +19,7 @@ from executor.domain.interpreter import (
     RunStatus,
     advance,
     deliver,
+    refusal,
     start,
 )
 
@@ -71,7 +72,20 @@ async def run_preview(
     mocks: Mapping[str, Sequence[Any]],
     now: Callable[[], datetime],
 ) -> dict[str, Any]:
-    """Run to the end (or to an unanswered effect) and report as `connectflo preview` prints."""
+    """Run to the end (or to an unanswered effect) and report as `connectflo preview` prints;
+    status `not_started` with the reason when the workflow's trigger node does not admit the
+    trigger (its filter), as the executor decides."""
+    trigger = context["trigger"]
+    reason = refusal(workflow, trigger["type"], trigger["source"])
+    if reason is not None:
+        return {
+            "status": "not_started",
+            "not_started": reason,
+            "executed": [],
+            "variables": {},
+            "effects": [],
+            "error": None,
+        }
     state = start(workflow, context)
     answers = _Mocks(mocks)
     executed: list[dict[str, Any]] = []

@@ -98,7 +98,7 @@ def test_preview_reports_waiting_when_a_mock_holds_the_effect(capsys):
 
 def test_preview_reports_a_failure_with_the_node(capsys):
     workflow = GOLDEN / "order-status-bot" / "workflow.json"
-    payload = json.dumps({"text": "my order", "orderId": "1"})
+    payload = json.dumps({"text": "my order", "orderId": "1", "channel": "chat"})
 
     main(
         [
@@ -129,3 +129,18 @@ def test_preview_refuses_an_invalid_workflow(tmp_path, capsys):
 def test_preview_rejects_a_mock_that_is_not_json():
     with pytest.raises(SystemExit):
         main(["preview", "w.json", "--trigger-type", "T", "--mock", "shop=not json"])
+
+
+def test_preview_starts_nothing_for_a_trigger_the_workflow_does_not_admit(capsys):
+    arguments = [
+        "preview",
+        str(GOLDEN / "refund-request" / "workflow.json"),
+        "--trigger-type",
+        "Intent Detected",
+        "--payload",
+        json.dumps({"intent": "cancel_subscription", "confidence": 0.1}),
+    ]
+    assert main(arguments) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "not_started" and report["effects"] == []
+    assert report["not_started"] == "intent 'cancel_subscription' is not 'refund_request'"
