@@ -36,13 +36,19 @@ _provider: TracerProvider | None = None
 _recording = False  # spans are recorded (an exporter is set): else consuming() makes none
 
 
+def exporting_spans() -> bool:
+    """Spans go somewhere (OTEL_EXPORTER_OTLP_ENDPOINT is set): only then are they recorded
+    and the instrumentations installed."""
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
 def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) -> None:
     """Install the process's tracer provider (once; later calls change nothing).
     ``processor``: where spans go instead of OTLP (tests: an in-memory exporter)."""
     global _provider, _recording
     if _provider is not None:
         return
-    exporting = processor is not None or bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    exporting = processor is not None or exporting_spans()
     _recording = exporting
     if not exporting:
         sampler: Sampler | None = ALWAYS_OFF
@@ -60,6 +66,10 @@ def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) 
     if processor is not None:
         _provider.add_span_processor(processor)
     trace.set_tracer_provider(_provider)
+    if not exporting:
+        # an instrumentation costs CPU even when nothing is recorded (docs/architecture.md,
+        # Tracing): none is installed when no span is exported
+        return
     # OpenTelemetry's own instrumentations where they fit: a CLIENT span per MongoDB command
     # and per outgoing HTTP request, children of whatever span is current
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor

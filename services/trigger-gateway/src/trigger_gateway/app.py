@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from servicekit.service import Kit, Service
+from servicekit.telemetry import exporting_spans
 
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
@@ -71,11 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.router.routes.extend(service.routes())  # /healthz, /readyz, /metrics
-    # SERVER spans for the management API; the trigger fast lane in front of FastAPI opens
-    # its own (handlers/ingress.py), so a trigger pays for no middleware
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
-    )
+    if exporting_spans():
+        # SERVER spans for the management API; the trigger fast lane in front of FastAPI opens
+        # its own (handlers/ingress.py), so a trigger pays for no middleware
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+        )
     return app
 
 
