@@ -59,9 +59,22 @@ SEGMENTS = st.lists(st.one_of(KEYS, st.integers(-3, 3)), max_size=4)
 # --- a reference resolver, written from the package docstring, not from the code ----------
 
 
+class Quoted(str):
+    """A key written `["..."]`: a mapping key only, never a list index (the documented rule:
+    an index reads a list element, a quoted key only an object's key)."""
+
+
+def quoted(segments: list[str | int], brackets: list[bool]) -> list[str | int]:
+    """The segments as ``spell`` writes them: a bracketed string is a quoted key."""
+    flags = brackets + [False] * len(segments)
+    return [Quoted(s) if b and isinstance(s, str) else s for s, b in zip(segments, flags, strict=False)]
+
+
 def ref_step(node: Any, segment: str | int) -> Any:
     if isinstance(node, dict):
         return node.get(str(segment), MISSING)
+    if isinstance(node, list) and isinstance(segment, Quoted):
+        return MISSING
     if isinstance(node, list) and isinstance(segment, int):
         return node[segment] if -len(node) <= segment < len(node) else MISSING
     if isinstance(node, list) and re.fullmatch(r"-?(0|[1-9][0-9]*)", str(segment)):
@@ -110,7 +123,7 @@ def test_get_path_agrees_with_the_reference(
 ) -> None:
     assume(all(" " not in str(s) or b for s, b in zip(segments, brackets, strict=False)))
     path = spell(root, segments, brackets)
-    expected = ref_get(ctx, root, segments)
+    expected = ref_get(ctx, root, quoted(segments, brackets))
     actual = get_path(ctx, path)
     assert actual is MISSING if expected is MISSING else actual == expected, path
 
