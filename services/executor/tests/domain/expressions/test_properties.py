@@ -67,7 +67,9 @@ class Quoted(str):
 def quoted(segments: list[str | int], brackets: list[bool]) -> list[str | int]:
     """The segments as ``spell`` writes them: a bracketed string is a quoted key."""
     flags = brackets + [False] * len(segments)
-    return [Quoted(s) if b and isinstance(s, str) else s for s, b in zip(segments, flags, strict=False)]
+    return [
+        Quoted(s) if b and isinstance(s, str) else s for s, b in zip(segments, flags, strict=False)
+    ]
 
 
 def ref_step(node: Any, segment: str | int) -> Any:
