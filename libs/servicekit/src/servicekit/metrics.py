@@ -1,11 +1,11 @@
 """The Prometheus metrics every service has, under one prefix (``connectflo_``); a service's
-domain metrics live in its own telemetry module, named ``connectflo_<service>_...``."""
+domain metrics (executions, deliveries, integration calls, timers) live in its own telemetry
+module, under the same prefix."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
-PREFIX = "connectflo_"
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: nothing reads them
 
 MESSAGES_PUBLISHED = Counter(

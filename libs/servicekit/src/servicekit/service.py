@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -33,10 +32,8 @@ from servicekit.consuming import Consuming, KafkaConsumerFactory
 from servicekit.health import Check, health_endpoint, ready_endpoint
 from servicekit.mongo import Database, DeadLetterRepository, Mongo
 from servicekit.problems import STARLETTE_HANDLERS
-from servicekit.publisher import Publisher
+from servicekit.publisher import Publish, Publisher
 from servicekit.settings import ServiceSettings
-
-log = logging.getLogger(__name__)
 
 
 class Storage(Protocol):
@@ -109,8 +106,8 @@ class Kit:
         return self.mongo.db
 
     @property
-    def publish(self) -> Any:
-        """publish(value, topic, key, headers): servicekit.publisher.Publish"""
+    def publish(self) -> Publish:
+        """publish(value, topic, key, headers)"""
         return self.publisher.publish
 
     def consume(self, topic: str, **handling: Any) -> TopicConsumer:
