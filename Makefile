@@ -65,7 +65,7 @@ catalogue-check:
 	  || (echo "docs/node-catalogue.md is stale: run make catalogue" && exit 1)
 
 unit: ## unit and in-memory broker tests (no infrastructure)
-	$(BIN)/pytest libs services -q
+	$(BIN)/pytest libs services deploy/local/sandbox -q
 
 e2e: ## end-to-end tests (starts the infrastructure if it is not running)
 	$(BIN)/pytest tests-e2e -q

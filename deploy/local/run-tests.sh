@@ -36,7 +36,7 @@ stage "types (mypy --strict)" "$BIN/mypy"
 stage "imports (no service imports another)" "$BIN/lint-imports"
 stage "schemas are current" "$BIN/python" -m contracts.schemas docs/schemas --check
 stage "node catalogue is current" make -s catalogue-check
-stage "unit tests" pytest_stage libs services -q -p no:cacheprovider
+stage "unit tests" pytest_stage libs services deploy/local/sandbox -q -p no:cacheprovider
 
 # One end-to-end session at a time on this machine: they share Kafka's ports and consumer groups.
 exec 8>/tmp/connectflo-e2e.lock

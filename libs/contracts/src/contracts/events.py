@@ -22,6 +22,29 @@ class Event(BaseModel):
     event_type: ClassVar[str]
 
 
+class MediaItem(BaseModel):
+    """An attachment of a message: where the provider keeps it, and its type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    url: str
+    content_type: str | None = None
+
+
+class InboundMessage(BaseModel):
+    """A customer's message as a channel delivered it: recorded in the conversation's log.
+
+    ``contact_address`` is the customer's (a phone number in E.164, an email address, a chat
+    visitor id), ``tenant_address`` the tenant's (its number, its mailbox, its widget)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    contact_address: str
+    tenant_address: str | None = None
+    body: str = ""
+    media: list[MediaItem] = Field(default_factory=list)
+    provider: str | None = Field(default=None, description="twilio, widget, sendgrid, ...")
+    provider_message_id: str | None = Field(default=None, description="e.g. Twilio's MessageSid")
+
+
 class TriggerReceived(Event):
     """Something happened that may start workflows: a chat message, an SMS, a call, an order."""
 
@@ -34,6 +57,9 @@ class TriggerReceived(Event):
     payload: JsonObject = Field(default_factory=dict, description="What `trigger.<field>` reads.")
     customer: JsonObject | None = None
     received_at: datetime
+    message: InboundMessage | None = Field(
+        default=None, description="The customer's message, when a channel delivered one."
+    )
 
 
 class ExecutionRequested(Event):
@@ -273,6 +299,22 @@ class ReplySent(Event):
     sent_at: datetime
 
 
+class DeliveryStatusReported(Event):
+    """A provider's word on an outbound message (Twilio's status callback, a SendGrid event),
+    verified by the gateway; the notifier records it on the message (keyed by
+    ``provider_message_id``)."""
+
+    event_type: ClassVar[str] = "DeliveryStatusReported"
+    tenant_id: str
+    provider: str = Field(description="twilio, sendgrid, ...")
+    provider_message_id: str = Field(description="e.g. Twilio's MessageSid")
+    status: str = Field(description="queued, sent, delivered, failed, undelivered, read, ...")
+    error_code: str | None = None
+    error_message: str | None = None
+    reported_at: datetime
+    event_id: str = Field(description="Unique per report: provider retries reuse it.")
+
+
 class DeadLettered(Event):
     """A message that could not be handled after its attempts, with the error and its origin."""
 
@@ -323,6 +365,7 @@ for _model in (
     TimerRequested,
     TimerCancelRequested,
     ReplySent,
+    DeliveryStatusReported,
     DeadLettered,
 ):
     if _model.event_type in EVENT_TYPES:

@@ -41,6 +41,9 @@ TIMER_REQUESTS = "connectflo.timers.requests.v1"
 REPLIES = "connectflo.replies.v1"
 """Replies delivered to a conversation (chat channel), keyed by conversation id."""
 
+DELIVERY_STATUS = "connectflo.deliveries.status.v1"
+"""DeliveryStatusReported from providers' callbacks, keyed by the provider's message id."""
+
 DEAD_LETTERS = "connectflo.dead-letters.v1"
 """Messages that could not be handled after their retries, with the error and the origin."""
 
@@ -53,5 +56,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(INTEGRATION_REQUESTS, 6),
     TopicSpec(TIMER_REQUESTS, 6),
     TopicSpec(REPLIES, 6),
+    TopicSpec(DELIVERY_STATUS, 6),
     TopicSpec(DEAD_LETTERS, 1),
 )

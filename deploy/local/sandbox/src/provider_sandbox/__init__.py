@@ -1,0 +1,1 @@
+"""The provider sandbox (development and tests only, never deployed): see its README."""
