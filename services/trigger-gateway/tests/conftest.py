@@ -297,6 +297,9 @@ def gw() -> Harness:
         dead_letters=harness.dead_letters,  # type: ignore[arg-type]
         connections=harness.connections,  # type: ignore[arg-type]
         executor_http=executor,
+        # conversations and contacts are tested on FerretDB (tests-e2e/test_conversations.py)
+        conversations=None,  # type: ignore[arg-type]
+        contacts=None,  # type: ignore[arg-type]
     )
     return harness
 

@@ -8,6 +8,7 @@ from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from executor.adapters.conversations import ConversationRepository
 from executor.adapters.store import (
     ExecutionRepository,
     ReplyWaitRepository,
@@ -29,6 +30,7 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         WorkflowCatalogue(kit.db),
         ExecutionRepository(kit.db, check_version_by_read=await kit.mongo.is_ferretdb()),
         ReplyWaitRepository(kit.db),
+        ConversationRepository(kit.db),
         kit.publish,
         limits=Limits(
             max_steps=settings.max_steps_per_command,

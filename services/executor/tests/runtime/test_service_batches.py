@@ -21,6 +21,7 @@ from contracts.events import (
     NotificationRequested,
     TriggerReceived,
 )
+from executor.adapters.conversations import ConversationWrites, Update, decoded_variables
 from executor.runtime.service import ExecutionService
 from executor.runtime.step import Limits
 from executor.runtime.triggers import execution_id_for
@@ -113,6 +114,102 @@ class Store:
         self.calls.append("reply_waits")
         return []
 
+    async def add(
+        self, tenant_id: str, conversation_id: str, execution_id: str, effect: str
+    ) -> None:
+        self.calls.append("reply_wait_added")
+
+
+# An in-memory ConversationRepository: it applies the updates the executor plans ($set,
+# $unset, $setOnInsert on dotted paths; a status filter) as MongoDB would, so a test sees what a
+# second execution reads. The end-to-end tests run the real one on FerretDB.
+
+
+def _matches(doc: Doc, filter_: Doc) -> bool:
+    for key, wanted in filter_.items():
+        value = doc.get(key)
+        if isinstance(wanted, dict) and "$in" in wanted:
+            if value not in wanted["$in"]:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def _set(doc: Doc, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc.setdefault(part, {})
+    doc[last] = value
+
+
+def _unset(doc: Doc, path: str) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc.get(part, {})
+    doc.pop(last, None)
+
+
+def apply(collection: dict[str, Doc], update: Update) -> None:
+    ref = update.filter["_id"]
+    doc = collection.get(ref)
+    if doc is None:
+        if not update.upsert:
+            return
+        doc = {"_id": ref}
+        for path, value in update.update.get("$setOnInsert", {}).items():
+            _set(doc, path, value)
+        collection[ref] = doc
+    elif not _matches(doc, update.filter):
+        return
+    for path, value in update.update.get("$set", {}).items():
+        _set(doc, path, copy.deepcopy(value))
+    for path in update.update.get("$unset", {}):
+        _unset(doc, path)
+
+
+class MemoryConversations:
+    def __init__(self) -> None:
+        self.conversations_by_id: dict[str, Doc] = {}
+        self.tenants: dict[str, Doc] = {}
+        self.messages: dict[str, Doc] = {}
+        self.contacts_by_id: dict[str, Doc] = {}
+        self.addresses: dict[str, str] = {}
+        self.calls: list[str] = []
+
+    async def conversations(self, refs: Any) -> dict[str, Doc]:
+        return {
+            r: copy.deepcopy(self.conversations_by_id[r])
+            for r in refs
+            if r in self.conversations_by_id
+        }
+
+    async def tenant_variables(self, tenants: Any) -> dict[str, Doc]:
+        return {
+            t: decoded_variables(self.tenants[t].get("variables"))
+            for t in tenants
+            if t in self.tenants
+        }
+
+    async def contacts(self, refs: Any) -> dict[str, Doc]:
+        return {
+            r: copy.deepcopy(self.contacts_by_id[self.addresses[r]])
+            for r in refs
+            if r in self.addresses
+        }
+
+    async def write(self, writes: ConversationWrites) -> None:
+        self.calls.append("conversations")
+        for update in writes.conversations:
+            apply(self.conversations_by_id, update)
+        for update in writes.tenant_variables:
+            apply(self.tenants, update)
+        for message in writes.messages:
+            self.messages.setdefault(message["_id"], message)
+
+    def variables(self, ref: str) -> Doc:
+        return decoded_variables(self.conversations_by_id[ref].get("variables"))
+
 
 class Catalogue:
     def __init__(self, store: Store) -> None:
@@ -138,13 +235,16 @@ class Sent:
         return [event for _, event in self.events if isinstance(event, kind)]
 
 
-def service(definition: Doc) -> tuple[ExecutionService, Store, Sent]:
+def service(
+    definition: Doc, conversations: MemoryConversations | None = None
+) -> tuple[ExecutionService, Store, Sent]:
     store = Store(definition)
     sent = Sent(store)
     svc = ExecutionService(
         Catalogue(store),  # type: ignore[arg-type]
         store,  # type: ignore[arg-type]
         store,  # type: ignore[arg-type]
+        conversations or MemoryConversations(),  # type: ignore[arg-type]
         sent,
         limits=Limits(),
     )
@@ -333,3 +433,170 @@ async def test_a_trigger_that_starts_every_active_workflow_writes_no_outcome() -
     await svc.triggers.on_batch([trigger("x1")])
     assert len(store.executions) == 1 and store.trigger_outcomes == {}
     assert not any(call.startswith("trigger_outcomes") for call in store.calls)
+
+
+# -- conversations: the message log, persisted variables, contacts, status ----------------------
+
+COUNTING = chain(
+    TRIGGER,
+    node("c", "action", "Set Variable", path="conversation.count", operation="increment"),
+    node("g", "action", "Set Variable", path="global.seen", operation="increment"),
+    node("n", "action", "Set Variable", path="conversation.name", value="{{customer.name}}"),
+    node("reply", "action", "Send Reply", message="#{{conversation.count}}"),
+)
+ASKING = chain(
+    TRIGGER,
+    node("ask", "action", "Send Reply", message="Your order number?"),
+    node("wait", "advanced", "Wait for Reply", timeoutSeconds=60),
+    node("keep", "action", "Set Variable", path="conversation.order", value="{{trigger.text}}"),
+)
+
+
+def message(trigger_id: str, conversation: str = "conv-1", **customer: Any) -> Envelope[Any]:
+    event = TriggerReceived(
+        trigger_id=trigger_id,
+        tenant_id="ten_1",
+        trigger_type="Incoming Message",
+        conversation_id=conversation,
+        channel="sms",
+        payload={"text": f"text of {trigger_id}"},
+        customer=customer or None,
+        received_at=datetime.now(UTC),
+        message={
+            "contact_address": "+15550001111",
+            "tenant_address": "+15559990000",
+            "body": f"text of {trigger_id}",
+            "provider": "twilio",
+            "provider_message_id": "SM" + trigger_id,
+        },
+    )
+    return Envelope.wrap(event, source="/test", tenant_id="ten_1")
+
+
+def variables_of(store: Store, trigger_id: str) -> Doc:
+    doc = store.executions[execution_id_for(trigger_id, "wf_1")]
+    return json.loads(doc["variables_json"])
+
+
+async def test_conversation_and_global_variables_persist_across_executions() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(COUNTING, memory)
+
+    await svc.triggers.on_batch([message("t1")])
+    await svc.triggers.on_batch([message("t2")])
+    await svc.triggers.on_batch([message("t3", conversation="conv-2")])
+
+    assert variables_of(store, "t1")["conversation"]["count"] == 1
+    assert variables_of(store, "t2")["conversation"]["count"] == 2  # read what t1 wrote
+    assert variables_of(store, "t3")["conversation"]["count"] == 1  # another conversation
+    assert memory.variables("ten_1:conv-1")["count"] == 2
+    assert memory.variables("ten_1:conv-2")["count"] == 1
+    # the tenant's (global) variable is one for every conversation
+    assert decoded_variables(memory.tenants["ten_1"]["variables"]) == {"seen": 3}
+    replies = [r.request["message"] for r in sent.of(NotificationRequested)]
+    assert replies == ["#1", "#2", "#1"]
+
+
+async def test_a_batch_with_two_messages_of_one_conversation_orders_their_writes() -> None:
+    memory = MemoryConversations()
+    svc, _, _ = service(COUNTING, memory)
+
+    await svc.triggers.on_batch([message("t1"), message("t2")])
+
+    # both started from what was stored before the batch (a snapshot at start), so each
+    # counted 1; the last write of the variable wins (docs/architecture.md, *Conversations*)
+    assert memory.variables("ten_1:conv-1")["count"] == 1
+    assert len(memory.messages) == 2
+
+
+async def test_a_message_is_logged_once_and_its_conversation_upserted() -> None:
+    memory = MemoryConversations()
+    svc, _, _ = service(GREETING_REPLY, memory)
+
+    first = message("t1")
+    await svc.triggers.on_batch([first])
+    await svc.triggers.on_batch([first])  # redelivered
+
+    (logged,) = memory.messages.values()
+    assert logged["direction"] == "inbound"
+    assert logged["body"] == "text of t1"
+    assert logged["provider_message_id"] == "SMt1"
+    assert (logged["from"], logged["to"]) == ("+15550001111", "+15559990000")
+    conversation = memory.conversations_by_id["ten_1:conv-1"]
+    assert conversation["tenant_id"] == "ten_1"
+    assert conversation["channel"] == "sms"
+    assert conversation["contact_address"] == "+15550001111"
+    assert conversation["status"] == "open"  # its run completed
+    assert conversation["last_message_at"] == logged["created_at"]
+
+
+async def test_a_closed_conversation_reopens_on_the_customers_next_message() -> None:
+    memory = MemoryConversations()
+    svc, _, _ = service(GREETING_REPLY, memory)
+    await svc.triggers.on_batch([message("t1")])
+    memory.conversations_by_id["ten_1:conv-1"]["status"] = "closed"
+
+    await svc.triggers.on_batch([message("t2")])
+
+    conversation = memory.conversations_by_id["ten_1:conv-1"]
+    assert conversation["status"] == "open"
+    assert "reopened_at" in conversation
+
+
+async def test_an_agents_conversation_keeps_its_status_while_runs_go_on() -> None:
+    memory = MemoryConversations()
+    svc, _, _ = service(GREETING_REPLY, memory)
+    await svc.triggers.on_batch([message("t1")])
+    memory.conversations_by_id["ten_1:conv-1"]["status"] = "with_agent"
+
+    await svc.triggers.on_batch([message("t2")])
+
+    assert memory.conversations_by_id["ten_1:conv-1"]["status"] == "with_agent"
+
+
+async def test_the_status_follows_a_run_that_waits_for_the_customer() -> None:
+    memory = MemoryConversations()
+    svc, store, _ = service(ASKING, memory)
+
+    await svc.triggers.on_batch([message("t1")])
+
+    exe = store.executions[execution_id_for("t1", "wf_1")]
+    assert exe["status"] == "waiting"
+    assert memory.conversations_by_id["ten_1:conv-1"]["status"] == "waiting_on_customer"
+
+
+async def test_the_contact_found_by_the_customers_address_is_the_customer() -> None:
+    memory = MemoryConversations()
+    memory.contacts_by_id["ct_1"] = {
+        "_id": "ct_1",
+        "name": "Ada Lovelace",
+        "phone": "+15550001111",
+        "attributes": {"plan": "pro"},
+    }
+    memory.addresses["ten_1:phone:+15550001111"] = "ct_1"
+    svc, store, _ = service(COUNTING, memory)
+
+    await svc.triggers.on_batch([message("t1")])
+
+    doc = store.executions[execution_id_for("t1", "wf_1")]
+    customer = json.loads(doc["trigger_json"])["customer"]
+    assert customer == {
+        "id": "ct_1",
+        "name": "Ada Lovelace",
+        "phone": "+15550001111",
+        "metadata": {"plan": "pro"},
+        "tags": [],
+    }
+    assert variables_of(store, "t1")["conversation"]["name"] == "Ada Lovelace"
+    assert memory.conversations_by_id["ten_1:conv-1"]["contact_id"] == "ct_1"
+
+
+async def test_what_the_trigger_says_of_the_customer_wins_over_the_profile() -> None:
+    memory = MemoryConversations()
+    memory.contacts_by_id["ct_1"] = {"_id": "ct_1", "name": "Old Name", "email": "a@x.io"}
+    memory.addresses["ten_1:email:a@x.io"] = "ct_1"
+    svc, store, _ = service(COUNTING, memory)
+
+    await svc.triggers.on_batch([message("t1", name="New Name", email="A@x.io")])
+
+    assert variables_of(store, "t1")["conversation"]["name"] == "New Name"

@@ -8,6 +8,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from servicekit.service import Kit, Service
 from servicekit.telemetry import exporting_spans
 
+from trigger_gateway.adapters import conversations as conversation_store
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.history import ExecutionReadRepository
@@ -19,6 +20,8 @@ from trigger_gateway.adapters.store import (
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
     commands,
+    contacts,
+    conversations,
     dead_letters,
     events,
     executions,
@@ -41,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def assemble(kit: Kit) -> None:
         await ensure_indexes(kit.db)
+        await conversation_store.ensure_indexes(kit.db)
         http = httpx.AsyncClient(base_url=settings.executor_url, timeout=10)
         kit.on_stop(http.aclose)
         app.state.gateway = Gateway(
@@ -53,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dead_letters=DeadLetterReadRepository(kit.db),
             connections=ConnectionRepository(kit.db),
             executor_http=http,
+            conversations=conversation_store.ConversationRepository(kit.db),
+            contacts=conversation_store.ContactRepository(kit.db),
         )
 
     service = Service(NAME, settings, assemble)
@@ -69,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dead_letters.router,
         integrations.router,
         triggers.router,
+        conversations.router,
+        conversations.variables_router,
+        contacts.router,
     ):
         app.include_router(router)
     app.router.routes.extend(service.routes())  # /healthz, /readyz, /metrics

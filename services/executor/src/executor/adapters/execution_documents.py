@@ -56,14 +56,36 @@ def new_execution(
     }
 
 
-def trigger_text(trigger: TriggerReceived) -> str:
-    """What an execution keeps of the trigger that created it."""
-    return trigger.model_dump_json(include={"payload", "customer"})
+def trigger_text(
+    trigger: TriggerReceived,
+    *,
+    customer: Document | None = None,
+    conversation: Document | None = None,
+    tenant: Document | None = None,
+) -> str:
+    """What an execution starts from: the trigger's payload, the customer (the trigger's,
+    over the contact's profile), and the conversation and tenant variables read when it was
+    created (``scopes``)."""
+    return json.dumps(
+        {
+            "payload": trigger.payload,
+            "customer": customer if customer is not None else trigger.customer,
+            "scopes": {"conversation": conversation or {}, "global": tenant or {}},
+        },
+        separators=(",", ":"),
+        default=str,
+    )
 
 
 def child_trigger_text(parent: Mapping[str, Any], workflow_input: dict[str, Any]) -> str:
-    """A child execution's trigger: its parent's, with the Execute Workflow node's input."""
-    return json.dumps({**trigger_of(parent), "input": workflow_input}, default=str)
+    """A child execution's trigger: its parent's, with the Execute Workflow node's input and
+    the conversation and tenant variables as the parent has them now."""
+    state = state_of(parent)
+    variables = {} if state is None else state.context.get("variables", {})
+    scopes = {s: variables.get(s) or {} for s in ("conversation", "global")}
+    return json.dumps(
+        {**trigger_of(parent), "input": workflow_input, "scopes": scopes}, default=str
+    )
 
 
 def trigger_of(doc: Mapping[str, Any]) -> Document:
@@ -75,6 +97,7 @@ def engine_context(doc: Mapping[str, Any], started: datetime) -> Document:
     """What the engine starts from: the execution, its trigger and the workflow's input."""
     trigger = trigger_of(doc)
     conversation = doc.get("conversation_id")
+    scopes = trigger.get("scopes") or {}
     return {
         "execution": {
             "id": doc["_id"],
@@ -90,7 +113,11 @@ def engine_context(doc: Mapping[str, Any], started: datetime) -> Document:
             "conversationId": conversation,
             "channel": doc.get("channel"),
         },
-        "variables": {"workflow": trigger.get("input") or {}, "conversation": {}, "global": {}},
+        "variables": {
+            "workflow": trigger.get("input") or {},
+            "conversation": dict(scopes.get("conversation") or {}),
+            "global": dict(scopes.get("global") or {}),
+        },
         "customer": trigger.get("customer"),
         "resources": {},
     }

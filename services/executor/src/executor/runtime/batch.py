@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor.adapters.conversations import ConversationRepository, ConversationWrites
 from executor.adapters.execution_documents import embed_first_runs
 from executor.adapters.store import ExecutionRepository
 from executor.telemetry import count_lifecycle
@@ -44,6 +45,8 @@ class Batch:
     if_existing: dict[str, Document] = field(default_factory=dict)
     sends: list[Document] = field(default_factory=list)  # other sends, after the writes
     trigger_outcomes: list[Document] = field(default_factory=list)  # written with executions
+    # conversations, their messages and tenant variables: written before the executions
+    conversations: ConversationWrites = field(default_factory=ConversationWrites)
 
 
 class Sender:
@@ -61,8 +64,14 @@ class Sender:
 class BatchFlush:
     """Seals planned batches and flushes them; keeps the documents of the flush in flight."""
 
-    def __init__(self, executions: ExecutionRepository, sender: Sender) -> None:
+    def __init__(
+        self,
+        executions: ExecutionRepository,
+        conversations: ConversationRepository,
+        sender: Sender,
+    ) -> None:
         self._executions = executions
+        self._conversations = conversations
         self._sender = sender
         self.pending: dict[str, Document] = {}  # written by a flush in flight
 
@@ -115,8 +124,12 @@ class BatchFlush:
                 saves.append(
                     self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
                 )
-        if runs:
-            await self._executions.record_node_runs(runs)
+        # Node runs and conversations (with the variables the commands wrote) at once, before
+        # the executions: whoever sees an execution's new state finds both written.
+        first = [self._executions.record_node_runs(runs)] if runs else []
+        if batch.conversations:
+            first.append(self._conversations.write(batch.conversations))
+        await _all(*first)
         if batch.trigger_outcomes:
             saves.append(self._executions.record_trigger_outcomes(batch.trigger_outcomes))
         existed, *_ = await _all(self._executions.create_many(new), *saves)

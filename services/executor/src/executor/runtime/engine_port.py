@@ -45,6 +45,12 @@ __all__ = [
 ]
 
 
+def scope_variables(state: ExecutionState) -> dict[str, Any]:
+    """Every scope of the execution's variables (workflow, conversation, global)."""
+    variables: dict[str, Any] = state.context.get("variables", {})
+    return variables
+
+
 def visible_variables(state: ExecutionState) -> dict[str, Any]:
     """What the history API shows: the workflow and conversation scopes."""
     variables = state.context.get("variables", {})

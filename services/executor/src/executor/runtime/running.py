@@ -9,13 +9,14 @@ from typing import Any
 
 from contracts.envelope import TraceContext
 
+from executor.adapters.conversations import conversation_ref
 from executor.adapters.execution_documents import node_runs_document
 from executor.adapters.store import ReplyWaitRepository
 from executor.runtime.batch import Batch, Touched
 from executor.runtime.children import ChildStart
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
 from executor.runtime.outbox import trace_of
-from executor.runtime.step import Action, Command, Limits, apply
+from executor.runtime.step import FINISHED, Action, Applied, Command, Limits, apply
 from executor.runtime.workflows import CompiledWorkflows
 from executor.telemetry import context_from, current_trace, link_to, record_node_runs, tracer
 
@@ -80,12 +81,35 @@ class CommandRunner:
             return
         for action in applied.actions:
             await self._perform(batch, applied.doc, action)
+        self._conversation(batch, applied)
         touched = batch.touched.setdefault(doc["_id"], Touched(doc, stored_version, fresh))
         if applied.node_runs:
             touched.node_runs.append(node_runs_document(applied.node_runs))
         touched.doc = applied.doc
         touched.outbox.extend(applied.doc["outbox"])
         touched.command_ids.append(command.command_id)
+
+    def _conversation(self, batch: Batch, applied: Applied) -> None:
+        """What the command changed of its conversation: the variables it wrote (conversation
+        and global), and the status its run leaves the conversation in, when that changed."""
+        doc = applied.doc
+        conversation_id = doc.get("conversation_id")
+        if applied.variable_writes:
+            batch.conversations.variables(
+                doc["tenant_id"], conversation_id, applied.variable_writes
+            )
+        if conversation_id is None:
+            return
+        if doc["status"] in FINISHED:
+            status = "open"
+        elif doc.get("waiting_on_customer"):
+            status = "waiting_on_customer"
+        else:
+            status = "bot"
+        if doc.get("conversation_status") != status:
+            doc["conversation_status"] = status
+            ref = conversation_ref(doc["tenant_id"], conversation_id)
+            batch.conversations.status(ref, status, _now())
 
     async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:
         """What a command needs done in MongoDB before its state is written (idempotent)."""

@@ -14,10 +14,12 @@ are committed after that. Who does what:
 
 from __future__ import annotations
 
+from executor.adapters.conversations import ConversationRepository
 from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime.batch import BatchFlush, Publish, Sender
 from executor.runtime.children import ChildStart, JustCreated
 from executor.runtime.commands import CommandIntake
+from executor.runtime.conversations import ConversationIntake
 from executor.runtime.running import CommandRunner
 from executor.runtime.step import Limits
 from executor.runtime.triggers import TriggerIntake
@@ -30,18 +32,27 @@ class ExecutionService:
         catalogue: WorkflowCatalogue,
         executions: ExecutionRepository,
         reply_waits: ReplyWaitRepository,
+        conversations: ConversationRepository,
         publish: Publish,
         *,
         limits: Limits,
     ) -> None:
         sender = Sender(publish)
         just_created = JustCreated()
-        self.flush = BatchFlush(executions, sender)
+        self.flush = BatchFlush(executions, conversations, sender)
         workflows = CompiledWorkflows(catalogue)
         runner = CommandRunner(
             workflows, reply_waits, ChildStart(catalogue, executions, just_created), limits
         )
-        self.triggers = TriggerIntake(catalogue, workflows, reply_waits, runner, self.flush, sender)
+        self.triggers = TriggerIntake(
+            catalogue,
+            workflows,
+            reply_waits,
+            runner,
+            self.flush,
+            sender,
+            ConversationIntake(conversations),
+        )
         self.commands = CommandIntake(executions, runner, self.flush, just_created)
 
     def forget(self) -> None:

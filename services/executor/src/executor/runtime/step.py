@@ -29,8 +29,16 @@ from contracts.events import (
 from servicekit.delivery import Permanent
 
 from executor.adapters import execution_documents as stored
+from executor.adapters.conversations import VariableWrite, changed_variables, scope_texts
 from executor.runtime import effects, engine_port, outbox
-from executor.runtime.effects import DEADLINE, DELAY, REPLY_TIMEOUT, Action, ReleaseReplies
+from executor.runtime.effects import (
+    DEADLINE,
+    DELAY,
+    REPLY_TIMEOUT,
+    WAIT_FOR_REPLY,
+    Action,
+    ReleaseReplies,
+)
 
 Document = dict[str, Any]
 Command = ExecutionRequested | EffectSettled | ExecutionCancelRequested | ExecutionRetryRequested
@@ -60,6 +68,8 @@ class Applied:
     node_runs: list[Document] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     changed: bool = True
+    # the conversation and global variables the command changed, to persist with its write
+    variable_writes: list[VariableWrite] = field(default_factory=list)
 
 
 async def apply(
@@ -77,7 +87,7 @@ async def apply(
         return Applied(doc, changed=False)
     step = _Step(dict(doc), workflow, now, limits, trace)
     changed = await step.apply(command)
-    return Applied(step.doc, step.runs, step.actions, changed)
+    return Applied(step.doc, step.runs, step.actions, changed, step.variable_writes)
 
 
 class _Step:
@@ -100,6 +110,8 @@ class _Step:
         self.runs: list[Document] = []
         self.steps_published = False
         self.actions: list[Action] = []
+        self.variables_before: dict[str, dict[str, str]] = {}
+        self.variable_writes: list[VariableWrite] = []
 
     async def apply(self, command: Command) -> bool:
         if isinstance(command, ExecutionCancelRequested):
@@ -110,7 +122,9 @@ class _Step:
             if not isinstance(command, ExecutionRequested):
                 raise PermanentStepError(f"execution {self.doc['_id']} has not started")
             state = self._start()
+            self.variables_before = scope_texts(engine_port.scope_variables(state))
         else:
+            self.variables_before = scope_texts(engine_port.scope_variables(state))
             proceed = self._receive(state, command)
             if proceed is None:
                 return False
@@ -258,11 +272,15 @@ class _Step:
         doc, now = self.doc, self.now()
         status = str(state.status)
         variables = engine_port.visible_variables(state)
+        after = scope_texts(engine_port.scope_variables(state))
+        self.variable_writes = changed_variables(self.variables_before, after)
+        self.variables_before = after
         doc.update(
             status=status,
             **stored.state_fields(state, variables),
             waiting_for=sorted(state.waiting),
         )
+        doc["waiting_on_customer"] = False
         if status == "running":  # the step budget ran out: continue in a command of our own
             self._emit(outbox.continued(doc))
         elif status == "waiting":
@@ -277,6 +295,7 @@ class _Step:
             ]
             self._emit(outbox.waiting(doc, waiting, now))
             self._waiting_deadline()
+            doc["waiting_on_customer"] = any(w.kind == WAIT_FOR_REPLY for w in waiting)
         else:
             self._finished(state, status, variables["workflow"], now)
 

@@ -17,6 +17,7 @@ from executor.adapters.execution_documents import new_execution, trigger_text
 from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime import engine_port
 from executor.runtime.batch import Batch, BatchFlush, Flush, Sender, Touched
+from executor.runtime.conversations import ConversationIntake
 from executor.runtime.outbox import command_entry
 from executor.runtime.running import CommandRunner
 from executor.runtime.step import PermanentStepError
@@ -58,7 +59,9 @@ class TriggerIntake:
         runner: CommandRunner,
         flush: BatchFlush,
         sender: Sender,
+        conversations: ConversationIntake,
     ) -> None:
+        self._conversations = conversations
         self._catalogue = catalogue
         self._workflows = workflows
         self._reply_waits = reply_waits
@@ -74,12 +77,15 @@ class TriggerIntake:
         """The batch up to its writes: the flush that does them is returned."""
         batch = Batch()
         kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
-        # The two reads at once: each is a round trip, and neither needs the other.
-        waits, active = await asyncio.gather(
-            self._reply_waits_for(envelopes), self._active_workflows(kinds)
+        # The reads at once: each is a round trip, and none needs another.
+        waits, active, loaded = await asyncio.gather(
+            self._reply_waits_for(envelopes),
+            self._active_workflows(kinds),
+            self._conversations.load([e.data for e in envelopes]),
         )
         for envelope in envelopes:
             trigger = envelope.data
+            loaded.record(batch.conversations, trigger)
             conversation = (trigger.tenant_id, trigger.conversation_id or "")
             if trigger.trigger_type == INCOMING_MESSAGE and waits.get(conversation):
                 resumed = waits.pop(conversation)
@@ -89,7 +95,13 @@ class TriggerIntake:
                 )
                 continue
             kind = (trigger.tenant_id, trigger.trigger_type)
-            trigger_json = trigger_text(trigger)
+            scopes = loaded.scopes(trigger)
+            trigger_json = trigger_text(
+                trigger,
+                customer=scopes.customer,
+                conversation=scopes.conversation,
+                tenant=scopes.tenant,
+            )
             facts = {
                 **trigger.payload,
                 "channel": trigger.channel or trigger.payload.get("channel"),

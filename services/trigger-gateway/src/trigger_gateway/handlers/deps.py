@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from trigger_gateway.adapters.connections import ConnectionRepository
+from trigger_gateway.adapters.conversations import ContactRepository, ConversationRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.history import ExecutionReadRepository
 from trigger_gateway.adapters.store import TenantRepository, TriggerReceiptRepository
@@ -40,6 +41,8 @@ class Gateway:
     dead_letters: DeadLetterReadRepository
     connections: ConnectionRepository
     executor_http: httpx.AsyncClient
+    conversations: ConversationRepository
+    contacts: ContactRepository
 
 
 async def gateway(request: Request) -> Gateway:

@@ -30,6 +30,9 @@ VersionsCursor = Annotated[str | None, _cursor("versions")]
 ExecutionsCursor = Annotated[str | None, _cursor("executions")]
 NodesCursor = Annotated[str | None, _cursor("nodes")]
 DeadLettersCursor = Annotated[str | None, _cursor("dead-letters")]
+ConversationsCursor = Annotated[str | None, _cursor("conversations")]
+MessagesCursor = Annotated[str | None, _cursor("messages")]
+ContactsCursor = Annotated[str | None, _cursor("contacts")]
 
 
 def position(kind: str, cursor: str | None, arity: int) -> tuple[Any, ...] | None:

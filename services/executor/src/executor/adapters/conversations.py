@@ -1,0 +1,213 @@
+"""Conversations, their message log, contacts and the tenant's variables, as the executor reads
+and writes them (docs/architecture.md, *Conversations*).
+
+The executor writes a conversation from two places, each a field-level atomic update, never a
+read-modify-write: the trigger intake (a customer's message: the conversation upserted, its
+message logged, its status) and the commands of its executions (the variables they changed,
+the status their runs leave it in). The gateway's API writes status, tags and variables the same
+way; the notifier logs outbound messages. Documents are keyed so every write is by ``_id``:
+``<tenant>:<conversation id>`` for conversations, the tenant id for tenant variables,
+``<tenant>:<kind>:<address>`` for the contact index.
+
+Variables are stored one field per variable (``variables.<name>``), each value as JSON text:
+customer data may hold keys MongoDB refuses (``.``, ``$``), and two writers of different
+variables never touch the same field. Field names are the variable names with ``%``, ``.``
+and ``$`` percent-encoded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, unquote
+
+from pymongo import InsertOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+Document = dict[str, Any]
+PERSISTED_SCOPES = ("conversation", "global")
+# A conversation's status as its runs leave it; an agent's or a closed one is not the bot's.
+BOT_STATUSES = ("open", "bot", "waiting_on_customer")
+
+
+def conversation_ref(tenant_id: str, conversation_id: str) -> str:
+    """The ``_id`` of a conversation (the gateway computes the same)."""
+    return f"{tenant_id}:{conversation_id}"
+
+
+def address_ref(tenant_id: str, kind: str, address: str) -> str:
+    """The ``_id`` of a contact's address in ``contact_addresses`` (phone, email, external_id)."""
+    return f"{tenant_id}:{kind}:{address.strip().lower() if kind == 'email' else address.strip()}"
+
+
+def field_name(name: str) -> str:
+    return quote(name, safe="") if any(c in name for c in "%.$") else name
+
+
+def decoded_variables(stored: Document | None) -> Document:
+    """``variables`` of a stored document, as the workflow reads them."""
+    return {unquote(k): json.loads(v) for k, v in (stored or {}).items()}
+
+
+@dataclass(frozen=True)
+class VariableWrite:
+    """One persisted variable a command changed: its JSON text, or None when removed."""
+
+    scope: str  # conversation or global
+    name: str
+    text: str | None
+
+
+def scope_texts(variables: Document) -> dict[str, dict[str, str]]:
+    """The persisted scopes of an engine context's variables, each value as JSON text."""
+    return {
+        scope: {
+            name: json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+            for name, value in (variables.get(scope) or {}).items()
+        }
+        for scope in PERSISTED_SCOPES
+    }
+
+
+def changed_variables(
+    before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]
+) -> list[VariableWrite]:
+    writes = []
+    for scope in PERSISTED_SCOPES:
+        old, new = before.get(scope, {}), after.get(scope, {})
+        writes += [VariableWrite(scope, n, t) for n, t in new.items() if old.get(n) != t]
+        writes += [VariableWrite(scope, n, None) for n in old if n not in new]
+    return writes
+
+
+@dataclass(frozen=True)
+class Update:
+    """One update by ``_id`` (``filter`` may narrow it), as MongoDB takes it."""
+
+    filter: Document
+    update: Document
+    upsert: bool = False
+
+    def op(self) -> UpdateOne:
+        return UpdateOne(self.filter, self.update, upsert=self.upsert)
+
+
+@dataclass
+class ConversationWrites:
+    """A batch's writes to conversations, messages and tenant variables, in the order they were
+    planned; done by one bulk write per collection (``ConversationRepository.write``)."""
+
+    conversations: list[Update] = field(default_factory=list)
+    tenant_variables: list[Update] = field(default_factory=list)
+    messages: list[Document] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.conversations or self.tenant_variables or self.messages)
+
+    def upsert(self, ref: str, fields: Document, on_insert: Document) -> None:
+        self.conversations.append(
+            Update({"_id": ref}, {"$set": fields, "$setOnInsert": on_insert}, upsert=True)
+        )
+
+    def status(self, ref: str, status: str, at: datetime) -> None:
+        """The status a run leaves its conversation in, unless an agent has it or it closed."""
+        self.conversations.append(
+            Update(
+                {"_id": ref, "status": {"$in": list(BOT_STATUSES)}},
+                {"$set": {"status": status, "updated_at": at}},
+            )
+        )
+
+    def variables(
+        self, tenant_id: str, conversation_id: str | None, writes: Iterable[VariableWrite]
+    ) -> None:
+        """Every changed variable as its own field: the last write of a variable wins."""
+        by_scope: dict[str, tuple[Document, Document]] = {}
+        for write in writes:
+            if write.scope == "conversation" and conversation_id is None:
+                continue  # an execution outside any conversation keeps them to itself
+            sets, unsets = by_scope.setdefault(write.scope, ({}, {}))
+            name = "variables." + field_name(write.name)
+            if write.text is None:
+                unsets[name] = ""
+            else:
+                sets[name] = write.text
+        for scope, (sets, unsets) in by_scope.items():
+            update: Document = {}
+            if sets:
+                update["$set"] = sets
+            if unsets:
+                update["$unset"] = unsets
+            if scope == "global":
+                self.tenant_variables.append(Update({"_id": tenant_id}, update, upsert=True))
+            else:
+                assert conversation_id is not None
+                ref = conversation_ref(tenant_id, conversation_id)
+                # No upsert: the conversation exists (its trigger's write came first).
+                self.conversations.append(Update({"_id": ref}, update))
+
+
+class ConversationRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def conversations(self, refs: Iterable[str]) -> dict[str, Document]:
+        ids = sorted(set(refs))
+        if not ids:
+            return {}
+        cursor = self._db.conversations.find(
+            {"_id": {"$in": ids}}, projection={"status": 1, "variables": 1, "contact_id": 1}
+        )
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def tenant_variables(self, tenants: Iterable[str]) -> dict[str, Document]:
+        ids = sorted(set(tenants))
+        if not ids:
+            return {}
+        cursor = self._db.tenant_variables.find({"_id": {"$in": ids}})
+        return {doc["_id"]: decoded_variables(doc.get("variables")) async for doc in cursor}
+
+    async def contacts(self, address_refs: Iterable[str]) -> dict[str, Document]:
+        """The contact of each address that has one: two reads (the index, then the contacts)."""
+        ids = sorted(set(address_refs))
+        if not ids:
+            return {}
+        index = {
+            d["_id"]: d["contact_id"]
+            async for d in self._db.contact_addresses.find({"_id": {"$in": ids}})
+        }
+        if not index:
+            return {}
+        contacts = {
+            d["_id"]: d
+            async for d in self._db.contacts.find({"_id": {"$in": sorted(set(index.values()))}})
+        }
+        return {ref: contacts[cid] for ref, cid in index.items() if cid in contacts}
+
+    async def write(self, writes: ConversationWrites) -> None:
+        """Each collection's writes in order (a later update of a document after an earlier
+        one), the collections at once; messages by deterministic id (a redelivered trigger
+        logs nothing twice)."""
+        results = await asyncio.gather(
+            _bulk(self._db.conversations, [u.op() for u in writes.conversations]),
+            _bulk(self._db.tenant_variables, [u.op() for u in writes.tenant_variables]),
+            _bulk(self._db.messages, [InsertOne(m) for m in writes.messages], ordered=False),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
+async def _bulk(collection: Any, ops: list[Any], *, ordered: bool = True) -> None:
+    if not ops:
+        return
+    try:
+        await collection.bulk_write(ops, ordered=ordered)
+    except BulkWriteError as exc:
+        if ordered or any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise

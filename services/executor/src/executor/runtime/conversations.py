@@ -1,0 +1,195 @@
+"""What a trigger does to its conversation, and what an execution starts from.
+
+A trigger that names a conversation upserts it (channel, addresses, last message time; a closed
+conversation reopens on the customer's next message) and logs the customer's message; the
+executions it starts read the conversation's and the tenant's persisted variables and the
+contact found by the customer's address (``customer``). All of a batch's reads are done at once
+(``ConversationIntake.load``), its writes with the batch's flush (``ConversationWrites``)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.events import InboundMessage, TriggerReceived
+
+from executor.adapters.conversations import (
+    ConversationRepository,
+    ConversationWrites,
+    address_ref,
+    conversation_ref,
+    decoded_variables,
+)
+
+Document = dict[str, Any]
+INCOMING_MESSAGE = "Incoming Message"
+PHONE_CHANNELS = ("sms", "whatsapp", "voice")
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """What an execution of a trigger starts from besides the trigger itself."""
+
+    conversation: Document
+    tenant: Document
+    customer: Document | None
+
+
+def message_of(trigger: TriggerReceived) -> InboundMessage | None:
+    """The customer's message a trigger carries: the channel's, or for a message posted to
+    the API with a conversation id, one made from its payload and customer."""
+    if trigger.message is not None:
+        return trigger.message
+    if trigger.trigger_type != INCOMING_MESSAGE or not trigger.conversation_id:
+        return None
+    payload, customer = trigger.payload, trigger.customer or {}
+    body = next((payload[k] for k in ("text", "message", "body") if k in payload), "")
+    address = next((customer[k] for k in ("phone", "email", "id") if customer.get(k)), None)
+    return InboundMessage(
+        contact_address=str(address or trigger.conversation_id),
+        body=body if isinstance(body, str) else str(body),
+        provider="api",
+    )
+
+
+def _addresses(trigger: TriggerReceived) -> list[str]:
+    """The contact-index refs that may name the trigger's customer, most specific first."""
+    tenant, customer = trigger.tenant_id, trigger.customer or {}
+    refs = []
+    if customer.get("id"):
+        refs.append(address_ref(tenant, "external_id", str(customer["id"])))
+    message = trigger.message
+    if message is not None:
+        kind = "phone" if trigger.channel in PHONE_CHANNELS else "email"
+        if trigger.channel in (*PHONE_CHANNELS, "email"):
+            refs.append(address_ref(tenant, kind, message.contact_address))
+    for kind in ("email", "phone"):
+        if customer.get(kind):
+            refs.append(address_ref(tenant, kind, str(customer[kind])))
+    return refs
+
+
+def profile(contact: Document) -> Document:
+    """A contact as ``customer`` shows it (the product guide's fields)."""
+    fields = {
+        "id": contact["_id"],
+        "name": contact.get("name"),
+        "email": contact.get("email"),
+        "phone": contact.get("phone"),
+        "externalId": contact.get("external_id"),
+        "metadata": contact.get("attributes") or {},
+        "tags": contact.get("tags") or [],
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@dataclass
+class Loaded:
+    """A batch's conversations, tenant variables and contacts, read at once."""
+
+    conversations: dict[str, Document]
+    tenants: dict[str, Document]
+    contacts: dict[str, Document]
+
+    def scopes(self, trigger: TriggerReceived) -> Scopes:
+        stored = None
+        if trigger.conversation_id:
+            stored = self.conversations.get(
+                conversation_ref(trigger.tenant_id, trigger.conversation_id)
+            )
+        contact = next((self.contacts[r] for r in _addresses(trigger) if r in self.contacts), None)
+        customer = trigger.customer
+        if contact is not None:
+            customer = {**profile(contact), **(customer or {})}
+        return Scopes(
+            conversation=decoded_variables((stored or {}).get("variables")),
+            tenant=self.tenants.get(trigger.tenant_id, {}),
+            customer=customer,
+        )
+
+    def record(self, writes: ConversationWrites, trigger: TriggerReceived) -> None:
+        """The trigger's conversation upserted and its message logged (before the executions
+        it starts set the status their runs leave it in)."""
+        if not trigger.conversation_id:
+            return
+        ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
+        at = trigger.received_at
+        message = message_of(trigger)
+        fields: Document = {"updated_at": at}
+        on_insert: Document = {
+            "tenant_id": trigger.tenant_id,
+            "conversation_id": trigger.conversation_id,
+            "channel": trigger.channel,
+            "tags": [],
+            "assignee": None,
+            "created_at": at,
+        }
+        stored = self.conversations.get(ref)
+        if stored is None:
+            on_insert["status"] = "open"
+        elif stored.get("status") == "closed" and message is not None:
+            fields.update(status="open", reopened_at=at)  # the customer wrote again
+        contact = next((self.contacts[r] for r in _addresses(trigger) if r in self.contacts), None)
+        if contact is not None:
+            fields["contact_id"] = contact["_id"]
+        if message is not None:
+            fields.update(
+                last_message_at=at,
+                last_inbound_at=at,
+                contact_address=message.contact_address,
+                tenant_address=message.tenant_address,
+            )
+            writes.messages.append(inbound_record(trigger, message))
+        else:
+            on_insert["last_message_at"] = at  # listings sort by it: never missing
+        # The channel is the conversation's since its first message (a call's follow-up SMS is
+        # another conversation): only set on insert.
+        writes.upsert(ref, fields, on_insert)
+        # Kept in memory for later triggers of this batch (a second message reopens nothing).
+        self.conversations[ref] = {
+            **(stored or {}),
+            "_id": ref,
+            "status": fields.get("status", (stored or {}).get("status", "open")),
+        }
+
+
+def inbound_record(trigger: TriggerReceived, message: InboundMessage) -> Document:
+    """The customer's message in the conversation's log; its id derives from the trigger's,
+    so a redelivered trigger logs it once."""
+    digest = hashlib.sha256(trigger.trigger_id.encode()).hexdigest()[:24]
+    return {
+        "_id": "msg_" + digest,
+        "tenant_id": trigger.tenant_id,
+        "conversation_id": trigger.conversation_id,
+        "direction": "inbound",
+        "channel": trigger.channel,
+        "body": message.body,
+        "media": [m.model_dump() for m in message.media],
+        "from": message.contact_address,
+        "to": message.tenant_address,
+        "provider": message.provider,
+        "provider_message_id": message.provider_message_id,
+        "status": "received",
+        "status_history": [{"status": "received", "at": trigger.received_at}],
+        "trigger_id": trigger.trigger_id,
+        "created_at": trigger.received_at,
+    }
+
+
+class ConversationIntake:
+    def __init__(self, conversations: ConversationRepository) -> None:
+        self._conversations = conversations
+
+    async def load(self, triggers: list[TriggerReceived]) -> Loaded:
+        """The batch's conversations, its tenants' variables and its customers' contacts."""
+        refs = {
+            conversation_ref(t.tenant_id, t.conversation_id) for t in triggers if t.conversation_id
+        }
+        conversations, tenants, contacts = await asyncio.gather(
+            self._conversations.conversations(refs),
+            self._conversations.tenant_variables({t.tenant_id for t in triggers}),
+            self._conversations.contacts({r for t in triggers for r in _addresses(t)}),
+        )
+        return Loaded(conversations, tenants, contacts)

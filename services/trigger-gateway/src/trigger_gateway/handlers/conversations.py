@@ -1,0 +1,230 @@
+"""Conversations (tenant-scoped): list and filter them, read one with its variables and message
+log, change its status, tags, assignee and variables; the tenant's (global) variables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+from servicekit.problems import INVALID_REQUEST, FieldError
+
+from trigger_gateway.adapters.conversations import ConversationFilter, decoded_variables
+from trigger_gateway.handlers.deps import GatewayDep, TenantDep
+from trigger_gateway.handlers.paging import (
+    ConversationsCursor,
+    Limit,
+    MessagesCursor,
+    page_of,
+    position,
+)
+from trigger_gateway.handlers.problems import (
+    TENANT_ERRORS,
+    WITH_BODY,
+    ApiProblem,
+    problem_responses,
+)
+
+router = APIRouter(
+    prefix="/v1/conversations", tags=["conversations"], responses=problem_responses(*TENANT_ERRORS)
+)
+variables_router = APIRouter(
+    prefix="/v1/variables", tags=["conversations"], responses=problem_responses(*TENANT_ERRORS)
+)
+Status = Literal["open", "bot", "waiting_on_customer", "with_agent", "closed"]
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
+VariableName = Annotated[str, Field(min_length=1, max_length=200)]
+RECENT_MESSAGES = 50
+"""Messages embedded in one conversation (newest); the rest are paged at `/messages`."""
+_FIELDS = (
+    "channel",
+    "status",
+    "tags",
+    "assignee",
+    "contact_id",
+    "contact_address",
+    "tenant_address",
+    "created_at",
+    "updated_at",
+    "last_message_at",
+    "last_inbound_at",
+    "last_outbound_at",
+    "reopened_at",
+)
+_MESSAGE_FIELDS = (
+    "direction",
+    "channel",
+    "body",
+    "media",
+    "from",
+    "to",
+    "provider",
+    "provider_message_id",
+    "status",
+    "status_history",
+    "error",
+    "trigger_id",
+    "execution_id",
+    "node_id",
+    "created_at",
+)
+
+
+class ConversationChange(BaseModel):
+    """What to change; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Status | None = None
+    assignee: str | None = Field(default=None, max_length=200, description="An agent's id.")
+    tags: list[Tag] | None = Field(default=None, max_length=100, description="Replaces them.")
+    add_tags: list[Tag] = Field(default_factory=list, max_length=100)
+    remove_tags: list[Tag] = Field(default_factory=list, max_length=100)
+    variables: dict[VariableName, Any] = Field(
+        default_factory=dict,
+        description="Merged into `conversation.*` (a JSON merge patch: null removes one).",
+    )
+
+
+class VariablesChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    variables: dict[VariableName, Any] = Field(
+        description="Merged into `global.*` (a JSON merge patch: null removes one)."
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": doc["conversation_id"], **{k: doc.get(k) for k in _FIELDS}}
+
+
+def message_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": doc["_id"], **{k: doc.get(k) for k in _MESSAGE_FIELDS}}
+
+
+@router.get("")
+async def list_conversations(
+    tenant: TenantDep,
+    gw: GatewayDep,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    channel: Annotated[str | None, Query(max_length=50)] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    contact_id: Annotated[str | None, Query(max_length=200)] = None,
+    contact_address: Annotated[
+        str | None, Query(max_length=320, description="The customer's number or address.")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Last message at or after (ISO 8601; naive is UTC).")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Last message before.")] = None,
+    limit: Limit = 50,
+    cursor: ConversationsCursor = None,
+) -> dict[str, Any]:
+    """The tenant's conversations, the most recent message first."""
+    after = position("conversations", cursor, 2)
+    which = ConversationFilter(
+        status=status_,
+        channel=channel,
+        tag=tag,
+        contact_id=contact_id,
+        contact_address=contact_address,
+        since=_utc(since),
+        until=_utc(until),
+    )
+    docs = await gw.conversations.page(tenant, which, limit=limit + 1, after=after)
+    items, next_cursor = page_of(
+        "conversations", docs, limit, lambda d: (d["last_message_at"], d["_id"])
+    )
+    return {"conversations": [summary(d) for d in items], "next_cursor": next_cursor}
+
+
+async def _conversation(gw: GatewayDep, tenant: str, conversation_id: str) -> dict[str, Any]:
+    doc = await gw.conversations.get(tenant, conversation_id)
+    if doc is None:
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id}")
+    return doc
+
+
+@router.get("/{conversation_id}", responses=problem_responses(404))
+async def get_conversation(
+    conversation_id: str, tenant: TenantDep, gw: GatewayDep
+) -> dict[str, Any]:
+    """Its status, tags, assignee, contact, variables (`conversation.*`) and latest messages
+    (oldest first; all of them, newest first, at `/messages`)."""
+    doc = await _conversation(gw, tenant, conversation_id)
+    recent = await gw.conversations.messages(
+        tenant, conversation_id, limit=RECENT_MESSAGES + 1, after=None
+    )
+    return {
+        **summary(doc),
+        "variables": decoded_variables(doc.get("variables")),
+        "messages": [message_view(m) for m in reversed(recent[:RECENT_MESSAGES])],
+        "messages_truncated": len(recent) > RECENT_MESSAGES,
+        "messages_url": f"{gw.settings.public_url}/v1/conversations/{conversation_id}/messages",
+    }
+
+
+@router.get("/{conversation_id}/messages", responses=problem_responses(404))
+async def list_messages(
+    conversation_id: str,
+    tenant: TenantDep,
+    gw: GatewayDep,
+    limit: Limit = 50,
+    cursor: MessagesCursor = None,
+) -> dict[str, Any]:
+    """Every inbound and outbound message, newest first, with its delivery status history."""
+    await _conversation(gw, tenant, conversation_id)
+    after = position("messages", cursor, 2)
+    docs = await gw.conversations.messages(tenant, conversation_id, limit=limit + 1, after=after)
+    items, next_cursor = page_of("messages", docs, limit, lambda d: (d["created_at"], d["_id"]))
+    return {
+        "conversation_id": conversation_id,
+        "messages": [message_view(m) for m in items],
+        "next_cursor": next_cursor,
+    }
+
+
+@router.patch("/{conversation_id}", responses=problem_responses(404, *WITH_BODY))
+async def change_conversation(
+    conversation_id: str, change: ConversationChange, tenant: TenantDep, gw: GatewayDep
+) -> dict[str, Any]:
+    """Status, assignee, tags and variables; what the API writes, executions read when they
+    start (docs/architecture.md, *Conversations*)."""
+    fields: dict[str, Any] = change.model_dump(include={"status", "assignee"}, exclude_unset=True)
+    if change.tags is not None:
+        if change.add_tags or change.remove_tags:
+            raise ApiProblem(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "body.tags: give the tags, or tags to add and remove, not both",
+                errors=[FieldError(name="body.tags", reason="with add_tags or remove_tags")],
+                type_=INVALID_REQUEST,
+            )
+        fields["tags"] = list(dict.fromkeys(change.tags))
+    doc = await gw.conversations.update(
+        tenant,
+        conversation_id,
+        fields,
+        change.variables,
+        add_tags=change.add_tags,
+        remove_tags=change.remove_tags,
+    )
+    if doc is None:
+        raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id}")
+    return {**summary(doc), "variables": decoded_variables(doc.get("variables"))}
+
+
+@variables_router.get("")
+async def get_variables(tenant: TenantDep, gw: GatewayDep) -> dict[str, Any]:
+    """The tenant's variables (`global.*` in every workflow)."""
+    return {"variables": await gw.conversations.tenant_variables(tenant)}
+
+
+@variables_router.patch("", responses=problem_responses(*WITH_BODY))
+async def change_variables(
+    change: VariablesChange, tenant: TenantDep, gw: GatewayDep
+) -> dict[str, Any]:
+    """Merge into the tenant's variables; executions started after see them."""
+    return {"variables": await gw.conversations.update_tenant_variables(tenant, change.variables)}
