@@ -297,6 +297,10 @@ class ReplySent(Event):
     execution_id: str
     message: str
     sent_at: datetime
+    message_id: str | None = Field(
+        default=None, description="The reply's id in the conversation's message log."
+    )
+    channel: str | None = None
 
 
 class DeliveryStatusReported(Event):
