@@ -1,0 +1,65 @@
+"""The sandbox's environment (prefix SANDBOX_): read once at start, never deployed."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """What the sandbox reads from its environment; the defaults suit `make up` and tests."""
+
+    port: int = 8090
+    # (AccountSid, AuthToken) pairs that exist from the start and survive a reset
+    twilio_accounts: tuple[tuple[str, str], ...] = ()
+    # Twilio API requests per second and account before 429 / 20429
+    twilio_rps: float = 1000.0
+    # between two steps of an outbound message's lifecycle (queued -> sent -> delivered)
+    twilio_delivery_delay_ms: int = 20
+    # a status callback answered 5xx or not at all is sent again this many times
+    twilio_callback_retries: int = 3
+    twilio_callback_backoff_ms: int = 100
+    # Twilio waits 15 s for a webhook's answer
+    twilio_webhook_timeout_s: float = 15.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            port=int(env.get("SANDBOX_PORT", defaults.port)),
+            twilio_accounts=parse_accounts(env.get("SANDBOX_TWILIO_ACCOUNTS", "")),
+            twilio_rps=float(env.get("SANDBOX_TWILIO_RPS", defaults.twilio_rps)),
+            twilio_delivery_delay_ms=int(
+                env.get("SANDBOX_TWILIO_DELIVERY_DELAY_MS", defaults.twilio_delivery_delay_ms)
+            ),
+            twilio_callback_retries=int(
+                env.get("SANDBOX_TWILIO_CALLBACK_RETRIES", defaults.twilio_callback_retries)
+            ),
+            twilio_callback_backoff_ms=int(
+                env.get("SANDBOX_TWILIO_CALLBACK_BACKOFF_MS", defaults.twilio_callback_backoff_ms)
+            ),
+            twilio_webhook_timeout_s=float(
+                env.get("SANDBOX_TWILIO_WEBHOOK_TIMEOUT_S", defaults.twilio_webhook_timeout_s)
+            ),
+        )
+
+
+def parse_accounts(value: str) -> tuple[tuple[str, str], ...]:
+    """ "AC...:token,AC...:token" -> ((sid, token), ...); ValueError naming a malformed entry."""
+    accounts = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        sid, sep, token = entry.partition(":")
+        if not sep or not ACCOUNT_SID.match(sid) or not token:
+            raise ValueError(
+                f"SANDBOX_TWILIO_ACCOUNTS: {sid[:40]!r} is not AC + 32 hex digits ':' auth token"
+            )
+        accounts.append((sid, token))
+    return tuple(accounts)

@@ -1,0 +1,216 @@
+"""The sandbox as a real HTTP server (uvicorn in a thread, a free port), a webhook receiver
+playing the tenant's app, and the official twilio SDK pointed at the sandbox."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from provider_sandbox.app import create_app
+from provider_sandbox.settings import SandboxSettings
+from twilio.rest import Client
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+SEEDED = ("AC" + "5eed" * 8, "seeded-auth-token")
+
+
+class ThreadedServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 and a free port, in a daemon thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port: int = self.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start within 10 s")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.socket.close()
+
+
+@dataclass
+class Received:
+    method: str
+    url: str
+    path: str
+    headers: dict[str, str]
+    form: dict[str, str]
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: str = EMPTY_TWIML
+    content_type: str = "text/xml"
+
+
+@dataclass
+class Receiver:
+    """The tenant's side: records every request, answers the queued Answer for its path (else
+    200 with empty TwiML)."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    answers: dict[str, list[Answer]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, path: str, *answers: Answer) -> None:
+        with self.lock:
+            self.answers.setdefault(path, []).extend(answers)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.answers.clear()
+
+    def at(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+    def wait_for(self, path: str, count: int, timeout: float = 10) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(found := self.at(path)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {count} requests to {path} in {timeout}s")
+            time.sleep(0.01)
+        return found
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.api_route("/{path:path}", methods=["GET", "POST"])
+        async def receive(request: Request) -> Response:
+            form = await request.form()
+            received = Received(
+                request.method,
+                str(request.url),
+                request.url.path,
+                dict(request.headers),
+                {k: v for k, v in form.items() if isinstance(v, str)},
+            )
+            with self.lock:
+                self.requests.append(received)
+                queued = self.answers.get(request.url.path)
+                answer = queued.pop(0) if queued else Answer()
+            return Response(answer.body, answer.status, media_type=answer.content_type)
+
+        return app
+
+
+@pytest.fixture(scope="session")
+def receiver_server() -> Iterator[Receiver]:
+    receiver = Receiver()
+    with ThreadedServer(receiver.app()) as server:
+        receiver.url = server.url
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[ThreadedServer]:
+    settings = SandboxSettings(
+        twilio_accounts=(SEEDED,),
+        twilio_delivery_delay_ms=5,
+        twilio_callback_retries=2,
+        twilio_callback_backoff_ms=10,
+        twilio_webhook_timeout_s=5,
+    )
+    with ThreadedServer(create_app(settings)) as server:
+        yield server
+
+
+@pytest.fixture
+def receiver(receiver_server: Receiver) -> Receiver:
+    receiver_server.reset()
+    return receiver_server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: ThreadedServer) -> Iterator[httpx.Client]:
+    """The sandbox's HTTP API, reset before each test."""
+    with httpx.Client(base_url=sandbox_server.url, timeout=10) as client:
+        assert client.delete("/sandbox/twilio").status_code == 200
+        yield client
+
+
+@dataclass(frozen=True)
+class TwilioAccount:
+    sid: str
+    token: str
+
+
+@pytest.fixture
+def account(sandbox: httpx.Client) -> TwilioAccount:
+    created = sandbox.post("/sandbox/twilio/accounts", json={})
+    assert created.status_code == 201, created.text
+    return TwilioAccount(created.json()["account_sid"], created.json()["auth_token"])
+
+
+def sdk_client(base_url: str, username: str, password: str, **kwargs: Any) -> Client:
+    """The recipe of the README: the official client, its api domain's base URL changed."""
+    client = Client(username, password, **kwargs)
+    client.api.base_url = base_url
+    client.messaging.base_url = base_url
+    return client
+
+
+@pytest.fixture
+def twilio(sandbox_server: ThreadedServer, account: TwilioAccount) -> Client:
+    return sdk_client(sandbox_server.url, account.sid, account.token)
+
+
+TENANT_NUMBER = "+14155550100"
+CUSTOMER = "+14155550199"
+
+
+@pytest.fixture
+def number(twilio: Client, receiver: Receiver) -> Any:
+    """The tenant's number, its SmsUrl on the receiver."""
+    return twilio.incoming_phone_numbers.create(
+        phone_number=TENANT_NUMBER, sms_url=f"{receiver.url}/webhooks/twilio/messages"
+    )
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+# Test modules cannot import this conftest (importlib import mode): helpers come as fixtures.
+@pytest.fixture
+def client_for(sandbox_server: ThreadedServer) -> Callable[..., Client]:
+    """client_for(username, password, **Client kwargs): an SDK client on the sandbox."""
+    return lambda username, password, **kwargs: sdk_client(
+        sandbox_server.url, username, password, **kwargs
+    )
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture() -> Callable[..., None]:
+    return wait_until
