@@ -78,9 +78,12 @@ class Receiver:
     answers: dict[str, list[Answer]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self, path: str, *answers: Answer) -> None:
+    def answer(
+        self, path: str, status: int = 200, body: str = EMPTY_TWIML, content_type: str = "text/xml"
+    ) -> None:
+        """Queue the next answer to a request for `path`."""
         with self.lock:
-            self.answers.setdefault(path, []).extend(answers)
+            self.answers.setdefault(path, []).append(Answer(status, body, content_type))
 
     def reset(self) -> None:
         with self.lock:

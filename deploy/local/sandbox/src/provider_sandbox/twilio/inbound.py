@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import TwilioApiError
 from .incoming import content_type_of, incoming_params, opt_out_change
-from .outbound import E164, OutboundRequest, is_whatsapp, prepare_outbound, segments_of
+from .outbound import (
+    OutboundRequest,
+    is_phone_number,
+    is_whatsapp,
+    prepare_outbound,
+    segments_of,
+)
 from .sids import MEDIA_MESSAGE, MESSAGE, mint
 from .state import WHATSAPP, Message, PhoneNumber, TwilioState, WebhookRecord, bare_address
 from .twiml import TwimlError, message_verbs
@@ -54,7 +60,7 @@ class Customer:
         )
         prefix = WHATSAPP if whatsapp else ""
         sender, recipient = (prefix + bare_address(a) for a in (request.from_, request.to))
-        if not E164.match(bare_address(sender)):
+        if not is_phone_number(sender):
             raise HTTPException(422, f"from {request.from_!r} is not an E.164 number")
         number = self.state.number_for(recipient)
         if number is None:

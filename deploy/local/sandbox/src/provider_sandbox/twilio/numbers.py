@@ -12,12 +12,11 @@ from fastapi.responses import JSONResponse
 from .auth import AccountDependency, account_path
 from .errors import bad_request, not_found
 from .forms import FormParams, form_params, query_params
+from .outbound import is_phone_number
 from .paging import page_of
 from .resources import number_resource
 from .sids import PHONE_NUMBER, mint
 from .state import Account, PhoneNumber, TwilioState, now
-
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 # form parameter -> PhoneNumber attribute, for create and update
 SETTABLE = {
@@ -65,7 +64,7 @@ def _number_to_buy(state: TwilioState, params: FormParams) -> str:
             wanted = f"+1{area_code}555{secrets.randbelow(10_000):04d}"
             if state.number_for(wanted) is None:
                 return wanted
-    if not E164.match(wanted):
+    if not is_phone_number(wanted):
         raise bad_request(21421, "PhoneNumber is invalid")
     if state.number_for(wanted) is not None:
         raise bad_request(21422, "PhoneNumber is not available")

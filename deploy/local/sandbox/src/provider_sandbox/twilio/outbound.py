@@ -13,7 +13,7 @@ from .segments import num_segments
 from .sids import MEDIA_MESSAGE, MESSAGE, MESSAGING_SERVICE, is_sid, mint
 from .state import WHATSAPP, Account, Message, MessagingService, TwilioState, bare_address
 
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600
 MAX_MEDIA = 10
 
@@ -27,6 +27,12 @@ class OutboundRequest:
     messaging_service_sid: str | None = None
     status_callback: str | None = None
     direction: str = "outbound-api"
+
+
+def is_phone_number(address: str) -> bool:
+    """E.164 with a plausible length: 7 to 15 digits, 11 for North America (+1 and ten)."""
+    number = bare_address(address)
+    return bool(E164.match(number)) and (not number.startswith("+1") or len(number) == 12)
 
 
 def is_whatsapp(address: str) -> bool:
@@ -87,7 +93,7 @@ def prepare_outbound(state: TwilioState, account: Account, request: OutboundRequ
     if len(request.media_urls) > MAX_MEDIA:
         raise bad_request(21623, "Number of media files exceeds allowed limit")
     service = _service(state, account, request.messaging_service_sid)
-    if not E164.match(bare_address(to)):
+    if not is_phone_number(to):
         raise bad_request(21211, f"The 'To' number {to} is not a valid phone number.")
     refusal = refusal_for(to)
     if refusal is not None:
@@ -97,7 +103,7 @@ def prepare_outbound(state: TwilioState, account: Account, request: OutboundRequ
         raise bad_request(
             21910, "Invalid From and To pair. From and To should be of the same channel"
         )
-    if not E164.match(bare_address(sender)):
+    if not is_phone_number(sender):
         raise bad_request(
             21212,
             f"The 'From' number {sender} is not a valid phone number, shortcode, "
