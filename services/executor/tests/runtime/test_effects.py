@@ -122,3 +122,21 @@ def test_only_a_child_its_parent_waits_for_answers_it() -> None:
         "executionId": "exe_c",
         "message": "boom",
     }
+
+
+def test_a_re_prompted_wait_says_its_prompt_on_the_channel_then_waits() -> None:
+    e = effect(
+        engine_port.EffectTarget.EXECUTOR,
+        effects.WAIT_FOR_REPLY,
+        effect_id="w:1:2",
+        request={"conversationId": "conv-1", "prompt": "Digits only, please"},
+    )
+    request = decide(e)
+    (prompt,) = request.messages
+    assert isinstance(prompt.event, NotificationRequested)
+    assert prompt.event.kind == "action.send_reply"
+    assert prompt.event.channel == "sms"
+    assert prompt.event.request == {"message": "Digits only, please"}
+    assert prompt.event.idempotency_key == "exe_1:w:1:2"  # each re-prompt its own
+    assert prompt.event.awaits_result is False
+    assert request.action == AwaitReply("conv-1", "w:1:2")

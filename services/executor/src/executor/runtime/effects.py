@@ -142,6 +142,9 @@ def _executor_effect(
     if effect.kind == WAIT_FOR_REPLY:
         conversation = str(effect.request.get("conversationId") or doc["_id"])
         wait = Request(action=AwaitReply(conversation, effect.effect_id))
+        prompt = effect.request.get("prompt")
+        if prompt:  # a re-prompt: said on the conversation's channel, then waited for
+            wait.messages.append(_prompt(doc, effect, str(prompt)))
         timeout = effect.request.get("timeout_seconds")
         if timeout:
             timeout_id = REPLY_TIMEOUT + effect.effect_id
@@ -165,6 +168,23 @@ def _executor_effect(
     )
     answer = None if wait_for_it else (effect.effect_id, {"executionId": child_id})
     return Request(action=start, answer=answer)
+
+
+def _prompt(doc: Execution, effect: engine_port.Effect, text: str) -> Message:
+    """Wait for Reply's re-prompt, delivered as a Send Reply that nothing waits for."""
+    notification = NotificationRequested(
+        idempotency_key=key(doc, effect.effect_id),
+        execution_id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        effect_id=effect.effect_id,
+        node_id=effect.node_id,
+        kind="action.send_reply",
+        channel=str(doc.get("channel") or "chat"),
+        conversation_id=doc.get("conversation_id"),
+        request={"message": text},
+        awaits_result=False,
+    )
+    return Message(topics.NOTIFICATION_REQUESTS, notification)
 
 
 def _refusal(doc: Execution, effect: engine_port.Effect, message: str) -> Message:

@@ -249,6 +249,7 @@ class _Stepper:
             None if node.kind.control is None else self._frame(node, activation),
             node.wired_ports,
             node.inbound,
+            activation.attempt,
         )
         run = NodeRun(
             node_id,
@@ -311,6 +312,8 @@ class _Stepper:
             self._failed(node, activation, count, run, _failure(node, TypeError("no effect kind")))
             return
         attempt = activation.attempt
+        if activation.effect_id is not None:
+            attempt += 1  # asked again after its result came: a new effect
         effect_id = f"{node.id}:{count}:{attempt}"
         retry = getattr(node.config, "retry", None)
         delay = 0.0

@@ -140,6 +140,7 @@ class NodeContext:
 
     __slots__ = (
         "activation",
+        "attempt",
         "context",
         "delivered",
         "frame",
@@ -161,8 +162,10 @@ class NodeContext:
         frame: dict[str, Any] | None = None,
         wired_ports: frozenset[str] = frozenset(),
         inbound: int = 0,
+        attempt: int = 1,
     ) -> None:
         self.node_id = node_id
+        self.attempt = attempt
         self.label = label
         self.context = context
         self.now = now
@@ -218,7 +221,9 @@ class NodeContext:
         return ""
 
     def request(self, payload: dict[str, Any], *, output: Any = None) -> NodeOutcome:
-        """Suspend this path until the runtime delivers the result of `payload`."""
+        """Suspend this path until the runtime delivers the result of `payload`. Asked again
+        after a result was delivered (Wait for Reply's re-prompt), it is the next attempt:
+        a new effect, with its own idempotency key."""
         return NodeOutcome(port=None, output=output, request=payload)
 
 
