@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 from pymongo import MongoClient
+from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, dev_key_file
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run" / "fuzz"
@@ -60,6 +61,8 @@ def main() -> int:
         "EXECUTOR_PORT": str(EXECUTOR_PORT),
         "EXECUTOR_GROUP_ID": GROUP,
     }
+    if not (env.get(KEKS_VARIABLE) or env.get(KEK_FILE_VARIABLE)):  # sealed secrets' KEK
+        env[KEK_FILE_VARIABLE] = str(dev_key_file(REPO / ".run" / "dev-keks"))
     # the executor starts at the end of the shared topics, not behind what others produced
     topics = [sys.executable, str(REPO / "deploy/local/kafka_topics.py"), "--skip-to-end", GROUP]
     subprocess.run(topics, check=True, env=env)

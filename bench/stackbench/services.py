@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, dev_key_file
 
 from .settings import ADMIN_TOKEN, KAFKA, MONGO, PORT_BASE, REPO, RUN, SERVICES, Service
 
@@ -37,6 +38,8 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # no span export in a benchmark
+        if not (self.env.get(KEKS_VARIABLE) or self.env.get(KEK_FILE_VARIABLE)):  # sealed secrets
+            self.env[KEK_FILE_VARIABLE] = str(dev_key_file(REPO / ".run" / "dev-keks"))
         for service in SERVICES.values():
             self.env[f"{service.prefix}_PORT"] = str(PORT_BASE + service.offset)
             if service.group is not None:

@@ -6,14 +6,17 @@ status code, what is published."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
+from servicekit.sealing import Kek, Keyring, Sealed
+from trigger_gateway.adapters.channels import ChannelConflict, PhoneNumber, TwilioAccount
 from trigger_gateway.adapters.history import embedded_runs, runs_of
 from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.app import create_app
@@ -223,6 +226,64 @@ class MemoryConnections:
         return self.docs.pop(f"{tenant_id}:{integration}", None) is not None
 
 
+class MemoryTwilioAccounts:
+    """adapters/channels.TwilioAccountRepository in memory: an account sid and a number
+    belong to one tenant (the MongoDB one: tests-e2e/test_twilio_accounts_store.py)."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, TwilioAccount] = {}
+        self.numbers: dict[str, PhoneNumber] = {}
+
+    async def get(self, tenant_id: str) -> TwilioAccount | None:
+        account = self.accounts.get(tenant_id)
+        if account is None:
+            return None
+        mine = sorted(
+            (n for n in self.numbers.values() if n.tenant_id == tenant_id),
+            key=lambda n: n.phone_number,
+        )
+        return replace(account, numbers=mine)
+
+    async def put(
+        self, tenant_id: str, account_sid: str, auth_token: Sealed | None, numbers: list[Any]
+    ) -> TwilioAccount:
+        if any(a.account_sid == account_sid and t != tenant_id for t, a in self.accounts.items()):
+            raise ChannelConflict(account_sid=account_sid)
+        taken = [
+            n.phone_number
+            for n in numbers
+            if n.phone_number in self.numbers
+            and self.numbers[n.phone_number].tenant_id != tenant_id
+        ]
+        if taken:
+            raise ChannelConflict(numbers=taken)
+        now = datetime.now()
+        before = self.accounts.get(tenant_id)
+        token = auth_token or (before.auth_token if before else None)
+        assert token is not None, "the route checks there is a token"
+        self.accounts[tenant_id] = TwilioAccount(
+            tenant_id, account_sid, token, [], before.created_at if before else now, now
+        )
+        self.numbers = {k: n for k, n in self.numbers.items() if n.tenant_id != tenant_id}
+        self.numbers.update({n.phone_number: n for n in numbers})
+        found = await self.get(tenant_id)
+        assert found is not None
+        return found
+
+    async def delete(self, tenant_id: str) -> bool:
+        self.numbers = {k: n for k, n in self.numbers.items() if n.tenant_id != tenant_id}
+        return self.accounts.pop(tenant_id, None) is not None
+
+    async def for_number(self, phone_number: str) -> tuple[PhoneNumber, TwilioAccount] | None:
+        number = self.numbers.get(phone_number)
+        if number is None or number.tenant_id not in self.accounts:
+            return None
+        return number, replace(self.accounts[number.tenant_id], numbers=[number])
+
+    async def for_account_sid(self, account_sid: str) -> TwilioAccount | None:
+        return next((a for a in self.accounts.values() if a.account_sid == account_sid), None)
+
+
 @dataclass
 class RecordingBroker:
     """servicekit's Publisher as the routes use it; ``failure``: what the next publishes
@@ -261,6 +322,8 @@ class Harness:
     connections: MemoryConnections
     broker: RecordingBroker
     receipts: MemoryReceipts
+    twilio: MemoryTwilioAccounts
+    keyring: Keyring
 
     def as_tenant(self, key: str = "key-a") -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -283,6 +346,8 @@ def gw() -> Harness:
         MemoryConnections(),
         RecordingBroker(),
         MemoryReceipts(),
+        MemoryTwilioAccounts(),
+        Keyring([Kek("test1", os.urandom(32))]),
     )
     executor = httpx.AsyncClient(
         transport=httpx.MockTransport(stub_executor), base_url="http://executor.test"
@@ -300,6 +365,8 @@ def gw() -> Harness:
         # conversations and contacts are tested on FerretDB (tests-e2e/test_conversations.py)
         conversations=None,  # type: ignore[arg-type]
         contacts=None,  # type: ignore[arg-type]
+        twilio=harness.twilio,  # type: ignore[arg-type]
+        keyring=harness.keyring,
     )
     return harness
 

@@ -236,7 +236,7 @@ class Keyring:
             nonce=nonce,
             ciphertext=AESGCM(data_key).encrypt(nonce, plain, owner),
             fingerprint=self._fingerprint(owner, plain),
-            sealed_at=datetime.now(UTC),
+            sealed_at=_milliseconds(datetime.now(UTC)),
         )
 
     def open(self, sealed: Sealed, *, tenant_id: str, purpose: str) -> Secret:
@@ -297,6 +297,11 @@ class Keyring:
             hkdf = HKDF(hashes.SHA256(), _KEY_BYTES, salt=None, info=b"connectflo fingerprint v1")
             key = self._fingerprint_keys[self._sealing.kid] = hkdf.derive(self._sealing.key)
         return hmac.new(key, owner + b"\x00" + plain, hashlib.sha256).hexdigest()[:8]
+
+
+def _milliseconds(moment: datetime) -> datetime:
+    """As BSON keeps a date: a stored Sealed reads back equal."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _owner(tenant_id: str, purpose: str) -> bytes:

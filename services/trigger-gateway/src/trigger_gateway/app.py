@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from servicekit.sealing import Keyring
 from servicekit.service import Kit, Service
 from servicekit.telemetry import exporting_spans
 
 from trigger_gateway.adapters import conversations as conversation_store
+from trigger_gateway.adapters.channels import TwilioAccountRepository, ensure_channel_indexes
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.history import ExecutionReadRepository
@@ -19,6 +23,7 @@ from trigger_gateway.adapters.store import (
 )
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
+    channels,
     commands,
     contacts,
     conversations,
@@ -28,6 +33,7 @@ from trigger_gateway.handlers import (
     integrations,
     tenants,
     triggers,
+    twilio,
     versions,
     workflows,
 )
@@ -37,6 +43,7 @@ from trigger_gateway.handlers.problems import install_problem_handlers
 from trigger_gateway.settings import Settings
 
 NAME = "trigger-gateway"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def assemble(kit: Kit) -> None:
         await ensure_indexes(kit.db)
         await conversation_store.ensure_indexes(kit.db)
+        await ensure_channel_indexes(kit.db)
+        keyring = Keyring.from_environment()
+        if keyring is None:
+            log.warning("no KEK (CONNECTFLO_KEKS, CONNECTFLO_KEK_FILE): Twilio accounts answer 503")
         http = httpx.AsyncClient(base_url=settings.executor_url, timeout=10)
         kit.on_stop(http.aclose)
         app.state.gateway = Gateway(
@@ -59,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             executor_http=http,
             conversations=conversation_store.ConversationRepository(kit.db),
             contacts=conversation_store.ContactRepository(kit.db),
+            twilio=TwilioAccountRepository(kit.db),
+            keyring=keyring,
         )
 
     service = Service(NAME, settings, assemble)
@@ -78,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversations.router,
         conversations.variables_router,
         contacts.router,
+        channels.router,
+        twilio.router,
     ):
         app.include_router(router)
     app.router.routes.extend(service.routes())  # /healthz, /readyz, /metrics

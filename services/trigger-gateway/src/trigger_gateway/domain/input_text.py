@@ -1,9 +1,9 @@
-"""What no input may carry, wherever it is (path, query, headers, JSON body strings and keys):
-NUL characters and text that is not Unicode (FerretDB's PostgreSQL storage refuses both: a NUL
-that got through answered 500), integers beyond 64 bits (BSON has none), NaN and Infinity
-(JSON has none, so a stored one could never be answered) and JSON nested deeper than
-``MAX_DEPTH`` (MongoDB refuses documents nested over 100 levels; stored workflows wrap the
-body in a few levels of their own).
+"""What no input may carry, wherever it is (path, query, headers, JSON body strings and keys,
+form fields): NUL characters and text that is not Unicode (FerretDB's PostgreSQL storage
+refuses both: a NUL that got through answered 500), integers beyond 64 bits (BSON has none),
+NaN and Infinity (JSON has none, so a stored one could never be answered) and JSON nested
+deeper than ``MAX_DEPTH`` (MongoDB refuses documents nested over 100 levels; stored workflows
+wrap the body in a few levels of their own).
 
 Pure checks: each raises Refused naming where the input is wrong, as the problem's ``errors[]``
 does (``body.payload.text``, ``query.cursor``, ``header.x-api-key``, ``path``)."""
@@ -133,3 +133,27 @@ def _check_value(name: str, value: Any, depth: int) -> None:
 def _printable(key: str) -> str:
     """A key as it can be shown in a name: NULs and lone surrogates escaped."""
     return key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+MAX_FORM_FIELDS = 1000
+
+
+def form_fields(raw: bytes) -> list[tuple[str, str]]:
+    """An `application/x-www-form-urlencoded` body as (name, value) pairs in order, blank
+    values kept (a provider's signature covers them); Refused naming the first name or value
+    that is not UTF-8 or holds a NUL, or a body of more than ``MAX_FORM_FIELDS`` fields."""
+    text = decoded("body", raw)
+    pairs = []
+    for index, part in enumerate(p for p in text.split("&") if p):
+        if index >= MAX_FORM_FIELDS:
+            raise Refused("body", f"has more than {MAX_FORM_FIELDS} fields")
+        raw_name, _, raw_value = part.partition("=")
+        name_bytes = unquote_to_bytes(raw_name.replace("+", " "))
+        where = "body." + name_bytes.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+        pairs.append(
+            (
+                decoded(where, name_bytes),
+                decoded(where, unquote_to_bytes(raw_value.replace("+", " "))),
+            )
+        )
+    return pairs

@@ -9,7 +9,9 @@ from typing import Annotated, Protocol
 import httpx
 from fastapi import Depends, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPBearer
+from servicekit.sealing import Keyring
 
+from trigger_gateway.adapters.channels import TwilioAccountRepository
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.conversations import ContactRepository, ConversationRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
@@ -43,6 +45,8 @@ class Gateway:
     executor_http: httpx.AsyncClient
     conversations: ConversationRepository
     contacts: ContactRepository
+    twilio: TwilioAccountRepository
+    keyring: Keyring | None  # None: no KEK configured, nothing sealed can be opened
 
 
 async def gateway(request: Request) -> Gateway:

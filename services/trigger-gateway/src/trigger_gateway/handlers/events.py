@@ -1,4 +1,8 @@
-"""Trigger ingress: `POST /v1/events/{trigger_type}` publishes TriggerReceived on Kafka."""
+"""Trigger ingress: `POST /v1/events/{trigger_type}` publishes TriggerReceived on Kafka.
+
+``publish_trigger`` (receipts, span, envelope, key) is every trigger's way to Kafka: the
+API's here and in the fast lane (handlers/ingress.py), the providers' webhooks'
+(handlers/twilio.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts import Envelope, topics
-from contracts.events import TriggerReceived
+from contracts.events import InboundMessage, TriggerReceived
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,42 +92,72 @@ async def receive_trigger(
 async def accept_trigger(
     gw: Gateway, tenant: str, label: str, body: TriggerBody
 ) -> tuple[int, TriggerAccepted]:
-    """Publish the trigger, once per sender's event id: 202, or 200 when that event id was
-    published before (nothing is published again).
+    """The API's trigger published (``publish_trigger``): 202, or 200 when its event id was
+    published before (nothing is published again)."""
+    trigger_id, duplicate = await publish_trigger(
+        gw,
+        tenant,
+        label,
+        event_id=body.event_id,
+        conversation_id=body.conversation_id,
+        channel=body.channel,
+        payload=body.payload,
+        customer=body.customer,
+    )
+    status_code = status.HTTP_200_OK if duplicate else status.HTTP_202_ACCEPTED
+    return status_code, _accepted(gw, trigger_id, label, duplicate=duplicate)
+
+
+async def publish_trigger(
+    gw: Gateway,
+    tenant: str,
+    label: str,
+    *,
+    event_id: str | None,
+    conversation_id: str | None,
+    channel: str | None,
+    payload: dict[str, Any],
+    customer: dict[str, Any] | None,
+    message: InboundMessage | None = None,
+) -> tuple[str, bool]:
+    """Publish a TriggerReceived keyed by its conversation (else the tenant), once per
+    sender's event id (the API's ``event_id``, a provider's message id): the trigger id, and
+    whether that event id was published before (then nothing is published again).
 
     An event id whose earlier attempt never got Kafka's acknowledgement (answered 503, or
-    the process died) is published again under the same trigger id, and answered 202 as
-    not a duplicate: the sender never heard of it. Its receipt is kept, not deleted: Kafka
-    may still take the first attempt's message after the timeout, and the executor creates
+    the process died) is published again under the same trigger id, and answered as not a
+    duplicate: the sender never heard of it. Its receipt is kept, not deleted: Kafka may
+    still take the first attempt's message after the timeout, and the executor creates
     executions once per (trigger, workflow), so one trigger id means one execution."""
     trigger_id = "trg_" + secrets.token_hex(12)
-    if body.event_id:
-        earlier = await gw.receipts.record(tenant, body.event_id, trigger_id)
+    if event_id:
+        earlier = await gw.receipts.record(tenant, event_id, trigger_id)
         if earlier is not None:
             trigger_id = earlier["trigger_id"]
             if earlier.get("published"):
-                return status.HTTP_200_OK, _accepted(gw, trigger_id, label, duplicate=True)
+                return trigger_id, True
     with tracer.start_as_current_span("trigger " + label, attributes=attributes(tenant_id=tenant)):
         event = TriggerReceived(
             trigger_id=trigger_id,
             tenant_id=tenant,
             trigger_type=label,
-            conversation_id=body.conversation_id,
-            channel=body.channel,
-            payload=body.payload,
-            customer=body.customer,
+            conversation_id=conversation_id,
+            channel=channel,
+            payload=payload,
+            customer=customer,
             received_at=datetime.now(UTC),
+            message=message,
         )
         envelope = Envelope.wrap(event, source=SOURCE, tenant_id=tenant, **current_trace())
         await gw.broker.publish(
             envelope.body(),
             topics.TRIGGERS,
-            (body.conversation_id or tenant).encode(),
+            (conversation_id or tenant).encode(),
             envelope.headers(),
         )
-    if body.event_id:
-        await gw.receipts.mark_published(tenant, body.event_id)
-    return status.HTTP_202_ACCEPTED, _accepted(gw, trigger_id, label, duplicate=False)
+    if event_id:
+        await gw.receipts.mark_published(tenant, event_id)
+    return trigger_id, False
 
 
 def _accepted(gw: Gateway, trigger_id: str, label: str, *, duplicate: bool) -> TriggerAccepted:

@@ -3,9 +3,10 @@
 - A body over the limit: 413 naming the limit, at once when Content-Length says so, else as
   soon as the bytes that arrived pass it (the body is never read whole, let alone parsed).
 - NUL characters or invalid Unicode in the path, the query string, the headers the gateway
-  reads, or anywhere in a JSON body (strings and keys); integers beyond 64 bits, NaN,
-  Infinity, JSON nested too deep, a JSON body that does not parse: 422 naming where
-  (domain/input_text.py). Nothing of it reaches a route, so nothing of it reaches MongoDB.
+  reads, anywhere in a JSON body (strings and keys) or in a form body's names and values
+  (provider webhooks); integers beyond 64 bits, NaN, Infinity, JSON nested too deep, a JSON
+  body that does not parse: 422 naming where (domain/input_text.py). Nothing of it reaches a
+  route, so nothing of it reaches MongoDB.
 
 The trigger ingress (handlers/ingress.py) serves triggers before FastAPI and uses the same
 reading and checks."""
@@ -22,6 +23,7 @@ from trigger_gateway.domain.input_text import (
     check_path,
     check_query,
     decoded,
+    form_fields,
 )
 from trigger_gateway.handlers.problems import refused, too_large
 
@@ -69,6 +71,15 @@ def is_json(scope: Scope) -> bool:
             return media == b"application/json" or (
                 media.startswith(b"application/") and media.endswith(b"+json")
             )
+    return False
+
+
+def is_form(scope: Scope) -> bool:
+    """`application/x-www-form-urlencoded`: how Twilio posts its webhooks."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media: bytes = value.split(b";")[0].strip().lower()
+            return media == b"application/x-www-form-urlencoded"
     return False
 
 
@@ -125,6 +136,12 @@ class RequestGuard:
             if content and is_json(scope):
                 try:
                     check_json_input(content)
+                except Refused as exc:
+                    await refused(exc.name, exc.reason)(scope, receive, send)
+                    return
+            elif content and is_form(scope):
+                try:
+                    form_fields(content)
                 except Refused as exc:
                     await refused(exc.name, exc.reason)(scope, receive, send)
                     return

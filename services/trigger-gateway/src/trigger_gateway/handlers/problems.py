@@ -239,6 +239,7 @@ _DESCRIPTIONS = {
     404: "No such resource (another tenant's ids are not found either)",
     409: "The resource's state does not allow it",
     413: "The body is larger than the limit (GATEWAY_MAX_BODY_BYTES, 1 MiB by default)",
+    415: "The body is not of the media type this operation takes",
     422: "Invalid input; `errors[]` names each field or node. NUL characters and invalid "
     "Unicode are refused anywhere in the input",
     503: "Kafka, MongoDB or the executor did not answer in time; retry after Retry-After",
