@@ -31,6 +31,7 @@ import httpx
 import pytest
 from otlp_receiver import TraceReceiver
 from pymongo import MongoClient
+from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, dev_key_file
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run" / "e2e"
@@ -318,6 +319,8 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": trace_receiver.endpoint + "/v1/traces",
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: a test waits for its spans this long at most
     }
+    if not (env.get(KEKS_VARIABLE) or env.get(KEK_FILE_VARIABLE)):  # sealed secrets' KEK
+        env[KEK_FILE_VARIABLE] = str(dev_key_file(REPO / ".run" / "dev-keks"))
     groups = []
     for service in SERVICES.values():
         env[f"{service.prefix}_PORT"] = str(service.port)

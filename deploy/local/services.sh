@@ -195,6 +195,12 @@ case "$cmd" in
   start)
     [[ -x "$PY" ]] || die "$PY not found: run deploy/local/bootstrap.sh first"
     lock
+    # Sealed secrets need a KEK (servicekit.sealing): unless one is configured, a key file made
+    # once under .run/ (mode 0600), the same for every service.
+    if [[ -z "${CONNECTFLO_KEKS:-}" && -z "${CONNECTFLO_KEK_FILE:-}" ]]; then
+      export CONNECTFLO_KEK_FILE="$REPO/.run/dev-keks"
+      "$PY" -m servicekit.sealing dev-key-file "$CONNECTFLO_KEK_FILE" >/dev/null
+    fi
     STARTED=()
     rc=0
     for s in "${targets[@]}"; do launch "$s" || rc=1; done
