@@ -1,10 +1,11 @@
 """End-to-end fixtures: the real Kafka and MongoDB-wire server (started by our own scripts, or the
-ones KAFKA_BOOTSTRAP_SERVERS / MONGO_URI name), and the five services as real OS processes.
+ones KAFKA_BOOTSTRAP_SERVERS / MONGO_URI name), and the five services as real OS processes, with
+the provider sandbox (deploy/local/sandbox: Twilio & co., `SANDBOX_URL`) as one more process.
 
 The services under test (deploy/services.tsv) get their own ports (the table's + 10,000:
-18080-18084), consumer groups (the table's + `-e2e`) and database (a fresh one per run), so a
-developer's `make up` stack and its data stay untouched. They export their spans to the session's
-trace receiver (tests-e2e/otlp_receiver.py, fixture `trace_receiver`).
+18080-18084, the sandbox 18090), consumer groups (the table's + `-e2e`) and database (a fresh
+one per run), so a developer's `make up` stack and its data stay untouched. They export their
+spans to the session's trace receiver (tests-e2e/otlp_receiver.py, fixture `trace_receiver`).
 
 A service that dies while a test runs fails that test with the tail of its log (checked while
 waiting and after every test), and the next test gets it restarted; a service a test killed on
@@ -69,8 +70,11 @@ def _service_table() -> dict[str, Service]:
         }
 
 
-# Started in the table's order: the consumers first, the gateway last.
-SERVICES = _service_table()
+# Started in the table's order: the sandbox, the consumers, the gateway last.
+PROCESSES = _service_table()
+# The provider sandbox is a process of the stack, not a service of the kit: no Kafka, no MongoDB.
+SANDBOX_URL = f"http://127.0.0.1:{PROCESSES['sandbox'].port}"
+SERVICES = {name: service for name, service in PROCESSES.items() if name != "sandbox"}
 
 
 class ServiceDied(AssertionError):
@@ -100,7 +104,7 @@ class Stack:
 
     def start(self, name: str) -> None:
         """Start (or restart) one service and wait until it is healthy."""
-        module, port = SERVICES[name].module, SERVICES[name].port
+        module, port = PROCESSES[name].module, PROCESSES[name].port
         log = (RUN / f"{name}.log").open("ab")
         log.write(f"\n--- e2e: starting {name} at {time.strftime('%H:%M:%S')} ---\n".encode())
         log.flush()
@@ -130,7 +134,7 @@ class Stack:
 
     def restart_missing(self) -> None:
         """Start every service that is not running (killed by a test, or died)."""
-        for name in SERVICES:
+        for name in PROCESSES:
             process = self.processes.get(name)
             if process is None or process.poll() is not None:
                 self.start(name)
@@ -322,7 +326,7 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
     if not (env.get(KEKS_VARIABLE) or env.get(KEK_FILE_VARIABLE)):  # sealed secrets' KEK
         env[KEK_FILE_VARIABLE] = str(dev_key_file(REPO / ".run" / "dev-keks"))
     groups = []
-    for service in SERVICES.values():
+    for service in PROCESSES.values():
         env[f"{service.prefix}_PORT"] = str(service.port)
         if service.group is not None:
             env[f"{service.prefix}_GROUP_ID"] = service.group
@@ -348,7 +352,7 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         env=env,
     )
     try:
-        for name in SERVICES:
+        for name in PROCESSES:
             stack.start(name)
         yield stack
     finally:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run the five ConnectFlo services locally, each as its own OS process from the workspace venv.
+# Run the five ConnectFlo services and the provider sandbox locally, each as its own OS process
+# from the workspace venv.
 #
 # Usage: deploy/local/services.sh start|stop|restart|status|logs [-f] [SERVICE...]
-#   SERVICE: a name in deploy/services.tsv (default: all five, in its order)
+#   SERVICE: a name in deploy/services.tsv (default: all of them, in its order)
 #   start    `.venv/bin/python -m <module>` in the background (no-op when running), then waits for
 #            GET http://127.0.0.1:<port>/readyz answering 200 (MongoDB and Kafka reachable, every
 #            consumer has its partitions; 60s; on failure the log tail, exit 1), then until
