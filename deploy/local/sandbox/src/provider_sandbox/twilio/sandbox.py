@@ -10,7 +10,7 @@ from ..settings import SandboxSettings
 from .accounts import accounts_router
 from .auth import RateLimiter, account_guard, credentials_guard
 from .delivery import DeliveryLifecycle
-from .errors import TwilioApiError, not_found
+from .errors import not_found
 from .inbound import Customer, inbound_router
 from .inspection import inspection_router
 from .messages import messages_router
@@ -75,6 +75,3 @@ def _unknown_paths() -> APIRouter:
         raise not_found(request.url.path)
 
     return router
-
-
-__all__ = ["TwilioApiError", "TwilioSandbox"]

@@ -51,7 +51,10 @@ class WebhookSender:
         self._client: httpx.AsyncClient | None = None
 
     async def open(self) -> None:
-        self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False)
+        # webhooks go to local apps: never through a proxy from the environment
+        self._client = httpx.AsyncClient(
+            transport=self._transport, follow_redirects=False, trust_env=False
+        )
 
     async def close(self) -> None:
         if self._client is not None:
