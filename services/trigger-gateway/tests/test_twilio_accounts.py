@@ -84,11 +84,11 @@ def test_changing_the_numbers_keeps_the_token_and_the_ids(gw) -> None:
 def test_a_new_account_needs_its_token(gw, expect_problem) -> None:
     body = account()
     del body["auth_token"]
-    problem = expect_problem(gw.client.put(PATH, json=body, headers=gw.as_tenant()), 422)
+    problem = expect_problem(gw.client.put(PATH, json=body, headers=gw.as_tenant()), 409)
     assert [e["name"] for e in problem["errors"]] == ["body.auth_token"]
     gw.client.put(PATH, json=account(), headers=gw.as_tenant())
     body["account_sid"] = "AC" + "f" * 32  # another account: its token
-    expect_problem(gw.client.put(PATH, json=body, headers=gw.as_tenant()), 422)
+    expect_problem(gw.client.put(PATH, json=body, headers=gw.as_tenant()), 409)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +102,10 @@ def test_a_new_account_needs_its_token(gw, expect_problem) -> None:
         ({"numbers": [{"phone_number": "+0123456789"}]}, "body.numbers[0].phone_number"),
         (
             {"numbers": [{"phone_number": "+1501712266", "whatsapp": "maybe"}]},
+            "body.numbers[0].whatsapp",
+        ),
+        (
+            {"numbers": [{"phone_number": "+1501712266", "whatsapp": 0}]},
             "body.numbers[0].whatsapp",
         ),
         ({"numbers": [{"phone_number": "+15017122661"}] * 2}, "body.numbers"),
@@ -140,7 +144,7 @@ def test_another_tenant_can_neither_read_nor_change_nor_remove_the_account(
     expect_problem(gw.client.delete(PATH, headers=gw.as_tenant("key-b")), 404)
     without_token = account()
     del without_token["auth_token"]  # keeping "the stored token" is for one's own account
-    expect_problem(gw.client.put(PATH, json=without_token, headers=gw.as_tenant("key-b")), 422)
+    expect_problem(gw.client.put(PATH, json=without_token, headers=gw.as_tenant("key-b")), 409)
     other_token = account(auth_token="ffeeddccbbaa99887766554433221100", numbers=[])
     expect_problem(gw.client.put(PATH, json=other_token, headers=gw.as_tenant("key-b")), 409)
     assert gw.client.get(PATH, headers=gw.as_tenant("key-a")).json() == before

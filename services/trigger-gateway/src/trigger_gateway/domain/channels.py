@@ -35,7 +35,9 @@ class PhoneNumberSpec(BaseModel):
     phone_number: str = Field(
         pattern=E164, description="E.164, as Twilio shows it", examples=["+15017122661"]
     )
-    whatsapp: bool = Field(False, description="Also a WhatsApp sender (`whatsapp:` addresses).")
+    whatsapp: bool = Field(
+        False, strict=True, description="Also a WhatsApp sender (`whatsapp:` addresses)."
+    )
     name: str | None = Field(None, min_length=1, max_length=100)
 
 
@@ -49,7 +51,7 @@ class TwilioAccountSpec(BaseModel):
         Field(
             description="The account's Auth Token (32 hex digits): sealed at rest, never "
             "answered. May be left out when the account sid is the one connected already "
-            "(the stored token is kept); required otherwise.",
+            "(the stored token is kept); otherwise 409.",
             json_schema_extra={"pattern": AUTH_TOKEN},
         ),
     ] = None

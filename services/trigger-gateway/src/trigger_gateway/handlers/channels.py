@@ -10,7 +10,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
-from servicekit.problems import INVALID_REQUEST, UNAVAILABLE, FieldError
+from servicekit.problems import UNAVAILABLE, FieldError
 from servicekit.sealing import Keyring
 
 from trigger_gateway.adapters.channels import ChannelConflict, PhoneNumber, TwilioAccount
@@ -99,16 +99,17 @@ async def connect_twilio(
 ) -> TwilioAccountView:
     """Connect the tenant's Twilio account (or change it): its account sid, auth token and
     the numbers customers write to. The numbers listed replace those connected before.
-    409 names an account sid or numbers another tenant has connected."""
+    409 names an account sid or numbers another tenant has connected, or the auth token when
+    it is left out but no token of this account sid is stored."""
     keyring = keyring_of(gw)
     current = await gw.twilio.get(tenant)
     if body.auth_token is None and (current is None or current.account_sid != body.account_sid):
-        reason = "is required to connect an account (a new account sid)"
+        # well-formed, but there is no stored token of this account to keep
+        reason = "is required: no token of this account sid is stored to keep"
         raise ApiProblem(
-            422,
-            f"body.auth_token: {reason}",
+            status.HTTP_409_CONFLICT,
+            f"body.auth_token {reason}",
             errors=[FieldError(name="body.auth_token", reason=reason)],
-            type_=INVALID_REQUEST,
         )
     sealed = None
     if body.auth_token is not None:
