@@ -107,6 +107,18 @@ class EffectSettled(Event):
         )
 
 
+class MessageQueued(Event):
+    """Command: a customer's message for a run that is busy (the workflow's `queue` policy,
+    keyed by execution id). The run takes it at its next Wait for Reply; if the run ends
+    first, it passes the message back to the triggers topic, where it starts the next run."""
+
+    event_type: ClassVar[str] = "MessageQueued"
+    command_id: str
+    execution_id: str
+    tenant_id: str
+    trigger: TriggerReceived
+
+
 class ExecutionCancelRequested(Event):
     """Command: stop an execution; its outstanding requests and timers are cancelled."""
 
@@ -319,6 +331,28 @@ class DeliveryStatusReported(Event):
     event_id: str = Field(description="Unique per report: provider retries reuse it.")
 
 
+class DeliveryFailed(Event):
+    """Public: an execution's message did not reach the person: refused when sent (an invalid
+    or unsubscribed number, a channel not connected) or reported failed or undelivered by the
+    provider later. On ``connectflo.executions.v1``, keyed by execution id: a reply does not
+    wait for its delivery, so this may come after the execution has ended."""
+
+    event_type: ClassVar[str] = "DeliveryFailed"
+    failure_id: str = Field(description="The same however often it is published: dedup on it.")
+    tenant_id: str
+    execution_id: str
+    node_id: str
+    notification_id: str
+    message_id: str = Field(description="The message in the conversation's log.")
+    conversation_id: str | None
+    channel: str
+    provider: str | None = Field(description="twilio, ...; None when nothing was sent.")
+    provider_message_id: str | None = None
+    status: str = Field(description="failed or undelivered")
+    error: JsonObject = Field(description="{type, code, message, retryable}")
+    failed_at: datetime
+
+
 class DeadLettered(Event):
     """A message that could not be handled after its attempts, with the error and its origin."""
 
@@ -358,6 +392,7 @@ for _model in (
     EffectSettled,
     ExecutionCancelRequested,
     ExecutionRetryRequested,
+    MessageQueued,
     ExecutionStarted,
     ExecutionWaiting,
     ExecutionCancelled,
@@ -370,6 +405,7 @@ for _model in (
     TimerCancelRequested,
     ReplySent,
     DeliveryStatusReported,
+    DeliveryFailed,
     DeadLettered,
 ):
     if _model.event_type in EVENT_TYPES:

@@ -24,7 +24,8 @@ EXECUTION_COMMANDS = "connectflo.executions.commands.v1"
 """Commands for one execution (start, resume with a result), keyed by execution id."""
 
 EXECUTIONS = "connectflo.executions.v1"
-"""Public lifecycle events: ExecutionStarted / ExecutionCompleted / ExecutionFailed."""
+"""Public lifecycle events: ExecutionStarted / ExecutionCompleted / ExecutionFailed, and the
+notifier's DeliveryFailed (an execution's message that did not reach the person)."""
 
 NODE_STEPS = "connectflo.node-steps.v1"
 """Public progress events: one NodesStepped per command (its node runs), keyed by execution id."""

@@ -16,8 +16,10 @@ from contracts import Envelope
 from contracts.events import (
     EffectSettled,
     Event,
+    ExecutionCancelRequested,
     ExecutionCompleted,
     ExecutionRequested,
+    MessageQueued,
     NotificationRequested,
     TriggerReceived,
 )
@@ -62,6 +64,7 @@ class Store:
         self.executions: dict[str, Doc] = {}
         self.node_runs: dict[str, Doc] = {}
         self.trigger_outcomes: dict[str, Doc] = {}
+        self.reply_waits: dict[str, Doc] = {}
         self.calls: list[str] = []
 
     # WorkflowCatalogue
@@ -112,12 +115,31 @@ class Store:
     # ReplyWaitRepository
     async def for_conversations(self, conversations: set[tuple[str, str]]) -> list[Doc]:
         self.calls.append("reply_waits")
-        return []
+        return [
+            dict(w)
+            for w in self.reply_waits.values()
+            if (w["tenant_id"], w["conversation_id"]) in conversations
+        ]
 
     async def add(
-        self, tenant_id: str, conversation_id: str, execution_id: str, effect: str
+        self, tenant_id: str, conversation_id: str, execution_id: str, effect_id: str
     ) -> None:
         self.calls.append("reply_wait_added")
+        self.reply_waits[f"{execution_id}:{effect_id}"] = {
+            "_id": f"{execution_id}:{effect_id}",
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "execution_id": execution_id,
+            "effect_id": effect_id,
+        }
+
+    async def remove(self, wait_id: str) -> None:
+        self.reply_waits.pop(wait_id, None)
+
+    async def release(self, execution_id: str, effect_id: str | None) -> None:
+        for wait_id, wait in list(self.reply_waits.items()):
+            if wait["execution_id"] == execution_id and effect_id in (None, wait["effect_id"]):
+                del self.reply_waits[wait_id]
 
 
 # An in-memory ConversationRepository: it applies the updates the executor plans ($set,
@@ -127,7 +149,9 @@ class Store:
 
 def _matches(doc: Doc, filter_: Doc) -> bool:
     for key, wanted in filter_.items():
-        value = doc.get(key)
+        value: Any = doc
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
         if isinstance(wanted, dict) and "$in" in wanted:
             if value not in wanted["$in"]:
                 return False
@@ -600,3 +624,149 @@ async def test_what_the_trigger_says_of_the_customer_wins_over_the_profile() -> 
     await svc.triggers.on_batch([message("t1", name="New Name", email="A@x.io")])
 
     assert variables_of(store, "t1")["conversation"]["name"] == "New Name"
+
+
+# -- routing policies: what a message does while the conversation has a run ---------------------
+
+
+def busy_then_asking(**trigger_config: Any) -> Doc:
+    """Busy on a lookup first, then waits for the customer and echoes the reply."""
+    return chain(
+        node("t", "trigger", "Incoming Message", **trigger_config),
+        node("shop", "integration", "Shopify", action="getOrder", orderId="1", outputVariable="o"),
+        node("wait", "advanced", "Wait for Reply"),
+        node("echo", "action", "Send Reply", message="got: {{workflow.reply.text}}"),
+    )
+
+
+def commands_sent(sent: Sent, kind: type) -> list[Any]:
+    return [e for topic, e in sent.events if topic.endswith("commands.v1") and isinstance(e, kind)]
+
+
+async def deliver(svc: ExecutionService, sent: Sent, kind: type) -> None:
+    """The commands of ``kind`` the service sent, consumed."""
+    await svc.commands.on_batch([command(c) for c in commands_sent(sent, kind)])
+
+
+async def settle_lookup(svc: ExecutionService, store: Store, trigger_id: str) -> None:
+    exe = store.executions[execution_id_for(trigger_id, "wf_1")]
+    (effect_id,) = exe["waiting_for"]
+    await svc.commands.on_batch([command(settle(exe, effect_id, "#1"))])
+
+
+def echoed(sent: Sent) -> list[str]:
+    return [
+        n.request["message"]
+        for n in sent.of(NotificationRequested)
+        if n.request["message"].startswith("got")
+    ]
+
+
+async def test_queue_a_message_for_a_busy_run_reaches_its_next_wait_for_reply() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(busy_then_asking(), memory)
+    await svc.triggers.on_batch([message("t1")])
+    run = execution_id_for("t1", "wf_1")
+    assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": run}
+
+    await svc.triggers.on_batch([message("t2")])  # the run is busy on its lookup
+
+    assert execution_id_for("t2", "wf_1") not in store.executions  # no second run
+    (queued,) = commands_sent(sent, MessageQueued)
+    assert queued.execution_id == run
+    await deliver(svc, sent, MessageQueued)
+    await settle_lookup(svc, store, "t1")
+    assert store.executions[run]["status"] == "completed"
+    assert echoed(sent) == ["got: text of t2"]
+    assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {}  # its end forgot it
+    assert store.trigger_outcomes["t2"]["queued"] == [run]
+
+
+async def test_queued_messages_within_the_burst_window_reach_the_run_as_one() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(busy_then_asking(burstSeconds=5), memory)
+    await svc.triggers.on_batch([message("t1")])
+
+    await svc.triggers.on_batch([message("t2"), message("t3")])
+    await deliver(svc, sent, MessageQueued)
+    await settle_lookup(svc, store, "t1")
+
+    assert echoed(sent) == ["got: text of t2\ntext of t3"]
+
+
+async def test_a_message_queued_for_a_run_that_ends_starts_the_next_run() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(LOOKUP, memory)  # busy, then ends without waiting
+    await svc.triggers.on_batch([message("t1")])
+    await svc.triggers.on_batch([message("t2")])
+    await deliver(svc, sent, MessageQueued)
+    sent.events.clear()
+
+    await settle_lookup(svc, store, "t1")
+
+    (passed_on,) = [e for t, e in sent.events if t.endswith("triggers.v1")]
+    assert passed_on.trigger_id == "t2"
+    await svc.triggers.on_batch([Envelope.wrap(passed_on, source="/test", tenant_id="ten_1")])
+    assert execution_id_for("t2", "wf_1") in store.executions  # the next run
+
+
+async def test_a_waiting_run_takes_the_message_as_its_reply() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(ASKING, memory)
+    await svc.triggers.on_batch([message("t1")])
+
+    await svc.triggers.on_batch([message("t2")])
+
+    assert execution_id_for("t2", "wf_1") not in store.executions
+    (answer,) = commands_sent(sent, EffectSettled)
+    assert answer.result["text"] == "text of t2"
+
+
+async def test_interrupt_cancels_the_run_and_starts_anew() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(busy_then_asking(whileRunning="interrupt"), memory)
+    await svc.triggers.on_batch([message("t1")])
+
+    await svc.triggers.on_batch([message("t2")])
+
+    first, second = execution_id_for("t1", "wf_1"), execution_id_for("t2", "wf_1")
+    (cancel,) = commands_sent(sent, ExecutionCancelRequested)
+    assert cancel.execution_id == first
+    assert second in store.executions
+    assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": second}
+    await deliver(svc, sent, ExecutionCancelRequested)
+    assert store.executions[first]["status"] == "cancelled"
+    # the cancelled run's end does not forget the run that replaced it
+    assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": second}
+
+
+async def test_parallel_starts_a_run_per_message_and_resume_one_while_busy() -> None:
+    for policy in ("parallel", "resume"):
+        svc, store, sent = service(busy_then_asking(whileRunning=policy), MemoryConversations())
+        await svc.triggers.on_batch([message("t1")])
+        await svc.triggers.on_batch([message("t2")])
+        assert execution_id_for("t2", "wf_1") in store.executions, policy
+        assert commands_sent(sent, MessageQueued) == []
+
+
+async def test_a_message_queued_for_a_run_that_has_just_ended_is_passed_on() -> None:
+    svc, store, sent = service(LOOKUP, MemoryConversations())
+    await svc.triggers.on_batch([message("t1")])
+    await svc.triggers.on_batch([message("t2")])
+    await settle_lookup(svc, store, "t1")  # ends before the queued message reaches it
+    sent.events.clear()
+
+    await deliver_again(svc, sent)
+
+    (passed_on,) = [e for t, e in sent.events if t.endswith("triggers.v1")]
+    assert passed_on.trigger_id == "t2"
+
+
+async def deliver_again(svc: ExecutionService, sent: Sent) -> None:
+    queued = MessageQueued(
+        command_id="queued:t2:" + execution_id_for("t1", "wf_1"),
+        execution_id=execution_id_for("t1", "wf_1"),
+        tenant_id="ten_1",
+        trigger=message("t2").data,
+    )
+    await svc.commands.on_batch([command(queued)])

@@ -122,6 +122,17 @@ class ConversationWrites:
             )
         )
 
+    def run_started(self, ref: str, workflow_id: str, execution_id: str) -> None:
+        """The workflow's run in the conversation (its routing policy reads it)."""
+        self.conversations.append(
+            Update({"_id": ref}, {"$set": {f"active_runs.{workflow_id}": execution_id}})
+        )
+
+    def run_ended(self, ref: str, workflow_id: str, execution_id: str) -> None:
+        """Forget the run, unless a newer one of the workflow has taken its place."""
+        run = f"active_runs.{workflow_id}"
+        self.conversations.append(Update({"_id": ref, run: execution_id}, {"$unset": {run: ""}}))
+
     def variables(
         self, tenant_id: str, conversation_id: str | None, writes: Iterable[VariableWrite]
     ) -> None:
@@ -160,7 +171,8 @@ class ConversationRepository:
         if not ids:
             return {}
         cursor = self._db.conversations.find(
-            {"_id": {"$in": ids}}, projection={"status": 1, "variables": 1, "contact_id": 1}
+            {"_id": {"$in": ids}},
+            projection={"status": 1, "variables": 1, "contact_id": 1, "active_runs": 1},
         )
         return {doc["_id"]: doc async for doc in cursor}
 

@@ -109,6 +109,24 @@ class Loaded:
             customer=customer,
         )
 
+    def active_runs(self, trigger: TriggerReceived) -> dict[str, str]:
+        """The conversation's runs by workflow (one per workflow: the latest it started)."""
+        if not trigger.conversation_id:
+            return {}
+        stored = self.conversations.get(
+            conversation_ref(trigger.tenant_id, trigger.conversation_id)
+        )
+        return dict((stored or {}).get("active_runs") or {})
+
+    def run_started(
+        self, writes: ConversationWrites, trigger: TriggerReceived, workflow_id: str, run: str
+    ) -> None:
+        assert trigger.conversation_id is not None
+        ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
+        writes.run_started(ref, workflow_id, run)
+        stored = self.conversations.setdefault(ref, {"_id": ref})
+        stored["active_runs"] = {**(stored.get("active_runs") or {}), workflow_id: run}
+
     def record(self, writes: ConversationWrites, trigger: TriggerReceived) -> None:
         """The trigger's conversation upserted and its message logged (before the executions
         it starts set the status their runs leave it in)."""
@@ -153,6 +171,16 @@ class Loaded:
             "_id": ref,
             "status": fields.get("status", (stored or {}).get("status", "open")),
         }
+
+
+def reply_of(trigger: TriggerReceived) -> Document:
+    """A customer's message as a Wait for Reply receives it."""
+    return {
+        **trigger.payload,
+        "channel": trigger.channel,
+        "receivedAt": trigger.received_at.isoformat(),
+        "triggerId": trigger.trigger_id,
+    }
 
 
 def inbound_record(trigger: TriggerReceived, message: InboundMessage) -> Document:

@@ -17,11 +17,13 @@ from contracts.events import (
     EffectSettled,
     Event,
     ExecutionCancelled,
+    ExecutionCancelRequested,
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionRequested,
     ExecutionStarted,
     ExecutionWaiting,
+    MessageQueued,
     NodesStepped,
     NodeStep,
     WaitingFor,
@@ -56,7 +58,10 @@ def entry(message: Message, doc: Execution, trace: TraceContext) -> Document:
     return outbox_entry(message.topic, message.key or doc["_id"], envelope)
 
 
-def command_entry(command: ExecutionRequested | EffectSettled, trace: TraceContext) -> Document:
+def command_entry(
+    command: ExecutionRequested | EffectSettled | ExecutionCancelRequested | MessageQueued,
+    trace: TraceContext,
+) -> Document:
     """A command to an execution, keyed by it (its partition owns the execution)."""
     out = Envelope.wrap(command, source=SOURCE, tenant_id=command.tenant_id, **trace)
     return outbox_entry(topics.EXECUTION_COMMANDS, command.execution_id, out)

@@ -100,6 +100,9 @@ class CommandRunner:
             )
         if conversation_id is None:
             return
+        ref = conversation_ref(doc["tenant_id"], conversation_id)
+        if doc["status"] in FINISHED and doc.pop("conversation_run", False):
+            batch.conversations.run_ended(ref, doc["workflow_id"], doc["_id"])
         if doc["status"] in FINISHED:
             status = "open"
         elif doc.get("waiting_on_customer"):
@@ -108,7 +111,6 @@ class CommandRunner:
             status = "bot"
         if doc.get("conversation_status") != status:
             doc["conversation_status"] = status
-            ref = conversation_ref(doc["tenant_id"], conversation_id)
             batch.conversations.status(ref, status, _now())
 
     async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:

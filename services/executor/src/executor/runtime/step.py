@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from contracts import topics
 from contracts.envelope import TraceContext
 from contracts.events import (
     EffectSettled,
     ExecutionCancelRequested,
     ExecutionRequested,
     ExecutionRetryRequested,
+    MessageQueued,
+    TriggerReceived,
     WaitingFor,
 )
 from servicekit.delivery import Permanent
@@ -31,6 +34,7 @@ from servicekit.delivery import Permanent
 from executor.adapters import execution_documents as stored
 from executor.adapters.conversations import VariableWrite, changed_variables, scope_texts
 from executor.runtime import effects, engine_port, outbox
+from executor.runtime.conversations import reply_of
 from executor.runtime.effects import (
     DEADLINE,
     DELAY,
@@ -41,7 +45,13 @@ from executor.runtime.effects import (
 )
 
 Document = dict[str, Any]
-Command = ExecutionRequested | EffectSettled | ExecutionCancelRequested | ExecutionRetryRequested
+Command = (
+    ExecutionRequested
+    | EffectSettled
+    | ExecutionCancelRequested
+    | ExecutionRetryRequested
+    | MessageQueued
+)
 FINISHED = ("completed", "failed", "cancelled")
 __all__ = ["Action", "Applied", "Command", "Limits", "PermanentStepError", "apply"]
 
@@ -84,7 +94,13 @@ async def apply(
     """Apply ``command`` to the execution ``doc`` (not mutated)."""
     retrying = isinstance(command, ExecutionRetryRequested) and doc["status"] == "failed"
     if doc["status"] in FINISHED and not retrying:
-        return Applied(doc, changed=False)
+        if not isinstance(command, MessageQueued):
+            return Applied(doc, changed=False)
+        # It ended before it took the message: the message goes back to the triggers.
+        ended = _Step(dict(doc), workflow, now, limits, trace)
+        ended.doc["queued_messages"] = [_queued(command)]
+        ended._pass_on_queued()
+        return Applied(ended.doc, changed=ended._commit(command.command_id))
     step = _Step(dict(doc), workflow, now, limits, trace)
     changed = await step.apply(command)
     return Applied(step.doc, step.runs, step.actions, changed, step.variable_writes)
@@ -118,6 +134,9 @@ class _Step:
             self._cancel(command.reason)
             return self._commit(command.command_id)
         state = stored.state_of(self.doc)
+        if state is None and isinstance(command, MessageQueued):
+            self.doc["queued_messages"] = [*self.doc.get("queued_messages", []), _queued(command)]
+            return self._commit(command.command_id)  # taken when it starts, or passed on
         if state is None:
             if not isinstance(command, ExecutionRequested):
                 raise PermanentStepError(f"execution {self.doc['_id']} has not started")
@@ -158,6 +177,8 @@ class _Step:
             return None if command.command_id.startswith("start:") else True
         if isinstance(command, ExecutionRetryRequested):
             return self._retry(state)
+        if isinstance(command, MessageQueued):
+            return self._queue(state, _queued(command))
         assert isinstance(command, EffectSettled)
         effect_id = command.effect_id
         self._untrack(command.idempotency_key)
@@ -184,6 +205,48 @@ class _Step:
             return None  # settled before: a redelivered result
         return True
 
+    def _queue(self, state: engine_port.ExecutionState, queued: Document) -> bool:
+        """A message for this busy run: the reply of the Wait for Reply it waits at now, or
+        kept for its next one."""
+        for effect_id, activation in list(state.waiting.items()):
+            if self.workflow.nodes[activation.node_id].kind.name == WAIT_FOR_REPLY:
+                engine_port.deliver(self.workflow, state, effect_id, queued["reply"])
+                self._withdraw([effect_id])  # its timeout and its registered wait
+                self.doc["waiting_on_customer"] = False
+                return True
+        self.doc["queued_messages"] = [*self.doc.get("queued_messages", []), queued]
+        return False
+
+    def _take_queued(self) -> Document:
+        """The next queued message for a Wait for Reply: those that came within the
+        workflow's burst window of each other, as one."""
+        queued: list[Document] = self.doc["queued_messages"]
+        burst = engine_port.routing(self.workflow).burst_seconds
+        taken = [queued[0]]
+        for entry in queued[1:]:
+            gap = datetime.fromisoformat(entry["reply"]["receivedAt"]) - datetime.fromisoformat(
+                taken[-1]["reply"]["receivedAt"]
+            )
+            if gap.total_seconds() > burst:
+                break
+            taken.append(entry)
+        self.doc["queued_messages"] = queued[len(taken) :]
+        if len(taken) == 1:
+            reply: Document = taken[0]["reply"]
+            return reply
+        replies = [t["reply"] for t in taken]
+        text = "\n".join(str(r.get("text", "")) for r in replies if r.get("text"))
+        return {**replies[-1], "text": text, "messages": replies}
+
+    def _pass_on_queued(self) -> None:
+        """Messages queued for a run that ended go back to the triggers, in order (keyed by
+        their conversation): each starts, or is queued for, the next run."""
+        for entry in self.doc.get("queued_messages") or []:
+            trigger = TriggerReceived.model_validate(entry["trigger"])
+            key = trigger.conversation_id or trigger.tenant_id
+            self._emit(outbox.Message(topics.TRIGGERS, trigger, key=key))
+        self.doc["queued_messages"] = []
+
     def _retry(self, state: engine_port.ExecutionState) -> bool | None:
         try:
             engine_port.retry(self.workflow, state)
@@ -207,7 +270,9 @@ class _Step:
             for run in outcome.node_runs:
                 self._record(run)
             answered_now = [
-                self._take(effects.request(self.doc, effect, self.now, self.limits.max_depth))
+                (effect.effect_id, self._take_queued())
+                if effect.kind == WAIT_FOR_REPLY and self.doc.get("queued_messages")
+                else self._take(effects.request(self.doc, effect, self.now, self.limits.max_depth))
                 for effect in outcome.effects
             ]
             self._withdraw(outcome.cancelled_effects)
@@ -240,6 +305,7 @@ class _Step:
             doc.update(stored.state_fields(state))
         self._cancel_all_timers()
         self.actions.append(ReleaseReplies(effect_id=None))
+        self._pass_on_queued()
         started = doc.get("started_at")
         doc.update(status="cancelled", finished_at=now, error={"message": reason}, waiting_for=[])
         if started is not None:
@@ -307,6 +373,7 @@ class _Step:
         elapsed_ms = int((now - started).total_seconds() * 1000)
         doc.update(finished_at=now, execution_time_ms=elapsed_ms)
         self._cancel_all_timers()
+        self._pass_on_queued()
         if status == "completed":
             self._emit(outbox.completed(doc, started, now, elapsed_ms))
             self._notify_parent(status, variables, None)
@@ -411,3 +478,8 @@ class _Step:
         answer = effects.parent_answer(self.doc, status, variables, error)
         if answer is not None:
             self._emit(answer)
+
+
+def _queued(command: MessageQueued) -> Document:
+    """A queued message as the run keeps it: the trigger (to pass on) and the reply."""
+    return {"trigger": command.trigger.model_dump(mode="json"), "reply": reply_of(command.trigger)}

@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import Envelope
 from contracts.envelope import TraceContext
-from contracts.events import EffectSettled, ExecutionRequested, TriggerReceived
+from contracts.events import (
+    EffectSettled,
+    ExecutionCancelRequested,
+    ExecutionRequested,
+    MessageQueued,
+    TriggerReceived,
+)
 
 from executor.adapters.execution_documents import new_execution, trigger_text
 from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime import engine_port
 from executor.runtime.batch import Batch, BatchFlush, Flush, Sender, Touched
-from executor.runtime.conversations import ConversationIntake
+from executor.runtime.conversations import ConversationIntake, Loaded, reply_of
 from executor.runtime.outbox import command_entry
 from executor.runtime.running import CommandRunner
-from executor.runtime.step import PermanentStepError
+from executor.runtime.step import FINISHED, PermanentStepError
 from executor.runtime.workflows import CompiledWorkflows
 
 Document = dict[str, Any]
@@ -33,21 +40,28 @@ def execution_id_for(trigger_id: str, workflow_id: str) -> str:
     return "exe_" + digest[:24]
 
 
-def outcome(
-    trigger: TriggerReceived,
-    *,
-    not_started: list[Document] | None = None,
-    resumed: list[str] | None = None,
-) -> Document:
-    """What a trigger did besides starting executions (the history API's GET /v1/triggers)."""
-    return {
-        "_id": trigger.trigger_id,
-        "tenant_id": trigger.tenant_id,
-        "trigger_type": trigger.trigger_type,
-        "received_at": trigger.received_at,
-        "not_started": not_started or [],
-        "resumed": resumed or [],
-    }
+@dataclass
+class Routed:
+    """What a trigger did besides starting executions (the history API's GET /v1/triggers):
+    the workflows it did not start and why, the waiting runs it answered, the busy runs it
+    was queued for, the runs it interrupted."""
+
+    not_started: list[Document] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)
+
+    def outcome(self, trigger: TriggerReceived) -> Document:
+        return {
+            "_id": trigger.trigger_id,
+            "tenant_id": trigger.tenant_id,
+            "trigger_type": trigger.trigger_type,
+            "received_at": trigger.received_at,
+            "not_started": self.not_started,
+            "resumed": self.answered,
+            "queued": self.queued,
+            "interrupted": self.interrupted,
+        }
 
 
 class TriggerIntake:
@@ -86,57 +100,125 @@ class TriggerIntake:
         for envelope in envelopes:
             trigger = envelope.data
             loaded.record(batch.conversations, trigger)
-            conversation = (trigger.tenant_id, trigger.conversation_id or "")
-            if trigger.trigger_type == INCOMING_MESSAGE and waits.get(conversation):
-                resumed = waits.pop(conversation)
-                await self._answer_waits(trigger, resumed, envelope.trace)
-                batch.trigger_outcomes.append(
-                    outcome(trigger, resumed=[w["execution_id"] for w in resumed])
+            await self._route(batch, envelope, active, waits, loaded)
+        return self._flush.seal(batch)
+
+    async def _route(
+        self,
+        batch: Batch,
+        envelope: Envelope[TriggerReceived],
+        active: dict[tuple[str, str], list[Document]],
+        waits: dict[tuple[str, str], list[Document]],
+        loaded: Loaded,
+    ) -> None:
+        """What one trigger does: for a customer's message in a conversation, each workflow's
+        routing policy decides with the run it has there (docs/architecture.md, *Routing
+        policies*); otherwise it starts a run of every active workflow that admits it."""
+        trigger = envelope.data
+        message = trigger.trigger_type == INCOMING_MESSAGE and bool(trigger.conversation_id)
+        waiting = (
+            waits.pop((trigger.tenant_id, trigger.conversation_id or ""), []) if message else []
+        )
+        runs = loaded.active_runs(trigger) if message else {}
+        workflows = active[(trigger.tenant_id, trigger.trigger_type)]
+        # Waits of runs that no workflow's policy handles (another workflow's, a child's): the
+        # message is their reply, as it is for the runs that wait under queue or resume.
+        own = {runs.get(w["_id"]) for w in workflows}
+        others = [w for w in waiting if w["execution_id"] not in own]
+        routed = Routed(answered=[w["execution_id"] for w in others])
+        if others:
+            await self._answer_waits(trigger, others, envelope.trace)
+        scopes = loaded.scopes(trigger)
+        trigger_json = trigger_text(
+            trigger,
+            customer=scopes.customer,
+            conversation=scopes.conversation,
+            tenant=scopes.tenant,
+        )
+        facts = {**trigger.payload, "channel": trigger.channel or trigger.payload.get("channel")}
+        for workflow in workflows:
+            version = int(workflow["active_version"])
+            compiled = await self._workflows.get(workflow["_id"], version)
+            reason = engine_port.refusal(compiled, trigger.trigger_type, facts)
+            if reason is not None:
+                routed.not_started.append(
+                    {
+                        "workflow_id": workflow["_id"],
+                        "workflow_name": workflow.get("name"),
+                        "version": version,
+                        "reason": reason,
+                    }
                 )
                 continue
-            kind = (trigger.tenant_id, trigger.trigger_type)
-            scopes = loaded.scopes(trigger)
-            trigger_json = trigger_text(
-                trigger,
-                customer=scopes.customer,
-                conversation=scopes.conversation,
-                tenant=scopes.tenant,
+            if message and not await self._by_policy(
+                batch, envelope, compiled, runs.get(workflow["_id"]), waiting, routed
+            ):
+                continue
+            doc = new_execution(
+                execution_id=execution_id_for(trigger.trigger_id, workflow["_id"]),
+                tenant_id=trigger.tenant_id,
+                workflow=workflow,
+                version=version,
+                trigger_id=trigger.trigger_id,
+                trigger_json=trigger_json,
+                conversation_id=trigger.conversation_id,
+                channel=trigger.channel,
             )
-            facts = {
-                **trigger.payload,
-                "channel": trigger.channel or trigger.payload.get("channel"),
-            }
-            not_started: list[Document] = []
-            for workflow in active[kind]:
-                version = int(workflow["active_version"])
-                compiled = await self._workflows.get(workflow["_id"], version)
-                reason = engine_port.refusal(compiled, trigger.trigger_type, facts)
-                if reason is not None:
-                    not_started.append(
-                        {
-                            "workflow_id": workflow["_id"],
-                            "workflow_name": workflow.get("name"),
-                            "version": version,
-                            "reason": reason,
-                        }
-                    )
-                    continue
-                doc = new_execution(
-                    execution_id=execution_id_for(trigger.trigger_id, workflow["_id"]),
+            if doc["_id"] in batch.touched:  # the same trigger twice in one batch
+                continue
+            await self._start(batch, doc, envelope.trace)
+            started = batch.touched[doc["_id"]].doc
+            if message and started["status"] not in FINISHED:
+                started["conversation_run"] = True  # its end forgets it (running.py)
+                loaded.run_started(batch.conversations, trigger, workflow["_id"], doc["_id"])
+        if routed.not_started or routed.answered or routed.queued or not workflows:
+            # a trigger that did less than start every active workflow says what it did
+            batch.trigger_outcomes.append(routed.outcome(trigger))
+
+    async def _by_policy(
+        self,
+        batch: Batch,
+        envelope: Envelope[TriggerReceived],
+        compiled: engine_port.CompiledWorkflow,
+        run: str | None,
+        waiting: list[Document],
+        routed: Routed,
+    ) -> bool:
+        """Whether the message starts a run of this workflow; else it answered, queued for
+        or interrupted the run the conversation has."""
+        trigger = envelope.data
+        policy = engine_port.routing(compiled).while_running
+        wait = next((w for w in waiting if run and w["execution_id"] == run), None)
+        if policy == "parallel":
+            return True
+        if policy == "interrupt":
+            if run is not None:
+                cancel = ExecutionCancelRequested(
+                    command_id=f"interrupt:{trigger.trigger_id}:{run}",
+                    execution_id=run,
                     tenant_id=trigger.tenant_id,
-                    workflow=workflow,
-                    version=version,
-                    trigger_id=trigger.trigger_id,
-                    trigger_json=trigger_json,
-                    conversation_id=trigger.conversation_id,
-                    channel=trigger.channel,
+                    reason=f"interrupted by the customer's message {trigger.trigger_id}",
                 )
-                if doc["_id"] not in batch.touched:  # the same trigger twice in one batch
-                    await self._start(batch, doc, envelope.trace)
-            if not_started or not active[kind]:
-                # a trigger that started less than every active workflow says why
-                batch.trigger_outcomes.append(outcome(trigger, not_started=not_started))
-        return self._flush.seal(batch)
+                batch.sends.append(command_entry(cancel, envelope.trace))
+                routed.interrupted.append(run)
+            return True
+        if wait is not None:
+            await self._answer_waits(trigger, [wait], envelope.trace)
+            routed.answered.append(run or "")
+            return False
+        if routed.answered:
+            return False  # a waiting run took the message as its reply
+        if run is not None and policy == "queue":
+            queued = MessageQueued(
+                command_id=f"queued:{trigger.trigger_id}:{run}",
+                execution_id=run,
+                tenant_id=trigger.tenant_id,
+                trigger=trigger,
+            )
+            batch.sends.append(command_entry(queued, envelope.trace))
+            routed.queued.append(run)
+            return False
+        return True
 
     async def _active_workflows(
         self, kinds: list[tuple[str, str]]
@@ -176,12 +258,7 @@ class TriggerIntake:
     async def _answer_waits(
         self, trigger: TriggerReceived, waits: list[Document], trace: TraceContext
     ) -> None:
-        message = {
-            **trigger.payload,
-            "channel": trigger.channel,
-            "receivedAt": trigger.received_at.isoformat(),
-            "triggerId": trigger.trigger_id,
-        }
+        message = reply_of(trigger)
         for wait in waits:
             answer = EffectSettled(
                 command_id=f"reply:{trigger.trigger_id}:{wait['_id']}",

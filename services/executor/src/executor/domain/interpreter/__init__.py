@@ -17,11 +17,13 @@ from executor.domain.interpreter.lifecycle import (
     EffectNotWaiting,
     NoMatchingTrigger,
     NotRetryable,
+    Routing,
     abort,
     advance,
     deliver,
     refusal,
     retry,
+    routing,
     start,
 )
 from executor.domain.interpreter.records import (
@@ -45,6 +47,7 @@ __all__ = [
     "NoMatchingTrigger",
     "NodeRun",
     "NotRetryable",
+    "Routing",
     "RunStatus",
     "StepOutcome",
     "WorkflowInvalid",
@@ -54,5 +57,6 @@ __all__ = [
     "deliver",
     "refusal",
     "retry",
+    "routing",
     "start",
 ]

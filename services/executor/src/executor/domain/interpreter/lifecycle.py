@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -83,6 +84,24 @@ def refusal(
             return None
         reasons.append(reason if len(starts) == 1 else f"{node_id}: {reason}")
     return "; ".join(reasons)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What a customer's message does while its conversation has a run of the workflow."""
+
+    while_running: str = "queue"
+    burst_seconds: float = 3.0
+
+
+def routing(workflow: CompiledWorkflow) -> Routing:
+    """The policy of the workflow's (first) Incoming Message trigger; the default otherwise."""
+    for node_id in workflow.triggers.get("trigger.incoming_message", ()):
+        config = workflow.nodes[node_id].config
+        return Routing(
+            getattr(config, "whileRunning", "queue"), getattr(config, "burstSeconds", 3.0)
+        )
+    return Routing()
 
 
 def deliver(
