@@ -18,11 +18,14 @@ import pytest
 from servicekit.sealing import Kek, Keyring, Sealed
 from trigger_gateway.adapters.channels import ChannelConflict, PhoneNumber, TwilioAccount
 from trigger_gateway.adapters.history import embedded_runs, runs_of
+from trigger_gateway.adapters.reply_feed import ReplyFeed
+from trigger_gateway.adapters.widgets import Widget, WidgetDirectory, widget_of
 from trigger_gateway.adapters.workflows import UnknownVersion
 from trigger_gateway.app import create_app
 from trigger_gateway.domain.api_keys import digest
 from trigger_gateway.handlers.deps import Gateway
 from trigger_gateway.handlers.ingress import TriggerIngress
+from trigger_gateway.handlers.widget_state import WidgetChannel
 from trigger_gateway.settings import Settings
 
 with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx is what we use
@@ -402,3 +405,76 @@ def workflow_json(name: str = "Greeting", trigger: str = "Incoming Message") -> 
         ],
         "edges": [{"id": "e", "source": "t", "target": "r"}],
     }
+
+
+class MemoryWidgets:
+    """The chat widgets (adapters/widgets.WidgetRepository), in memory."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Doc] = {}
+
+    async def create(self, tenant_id: str, widget_key: str, **fields: Any) -> Widget:
+        now = datetime.now()
+        doc = {"_id": widget_key, "tenant_id": tenant_id, "created_at": now, "updated_at": now}
+        doc.update(fields, secret=fields["secret"].to_document())
+        self.docs[widget_key] = doc
+        return widget_of(doc)
+
+    async def get(self, widget_key: str) -> Widget | None:
+        doc = self.docs.get(widget_key)
+        return None if doc is None else widget_of(doc)
+
+    async def of_tenant(self, tenant_id: str) -> list[Widget]:
+        return [widget_of(d) for d in self.docs.values() if d["tenant_id"] == tenant_id]
+
+    async def update(self, tenant_id: str, widget_key: str, fields: Doc) -> Widget | None:
+        doc = self.docs.get(widget_key)
+        if doc is None or doc["tenant_id"] != tenant_id:
+            return None
+        doc.update(fields, updated_at=datetime.now())
+        return widget_of(doc)
+
+    async def delete(self, tenant_id: str, widget_key: str) -> bool:
+        doc = self.docs.get(widget_key)
+        if doc is None or doc["tenant_id"] != tenant_id:
+            return False
+        del self.docs[widget_key]
+        return True
+
+
+class MemoryReplyLog:
+    """A conversation's outbound messages (adapters/widgets.ReplyLog), oldest first."""
+
+    def __init__(self) -> None:
+        self.messages: list[Doc] = []
+
+    async def after(self, tenant_id: str, conversation_id: str, last_id: str | None) -> list[Doc]:
+        mine = [
+            m
+            for m in self.messages
+            if (m["tenant_id"], m["conversation_id"]) == (tenant_id, conversation_id)
+        ]
+        if last_id is None:
+            return mine
+        ids = [m["_id"] for m in mine]
+        return mine[ids.index(last_id) + 1 :] if last_id in ids else []
+
+
+@dataclass
+class Chat:
+    """The gateway with the chat widget channel on in-memory widgets and reply log."""
+
+    gw: Harness
+    widgets: MemoryWidgets
+    replies: MemoryReplyLog
+    feed: ReplyFeed
+    channel: WidgetChannel
+
+
+@pytest.fixture
+def chat(gw: Harness) -> Chat:
+    widgets, replies, feed = MemoryWidgets(), MemoryReplyLog(), ReplyFeed()
+    directory = WidgetDirectory(widgets, gw.keyring)  # type: ignore[arg-type]
+    channel = WidgetChannel(directory, replies, feed)  # type: ignore[arg-type]
+    gw.client.app.app.state.widget_channel = channel  # type: ignore[attr-defined]
+    return Chat(gw, widgets, replies, feed, channel)

@@ -137,8 +137,9 @@ def test_every_operation_documents_its_problems_and_security() -> None:
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     for method, path, op in operations():
         where = f"{method.upper()} {path}"
-        # a provider's webhook has no API key: the provider's signature is checked (403)
-        webhook = path.startswith("/webhooks/")
+        # a provider's webhook has no API key: the provider's signature is checked (403);
+        # nor have the chat widget's public routes: the session's signature is
+        webhook = path.startswith(("/webhooks/", "/widget/"))
         assert bool(op.get("security")) is not webhook, where
         for status in ("403" if webhook else "401", "422", "503"):
             assert status in op["responses"], (where, status)

@@ -35,6 +35,8 @@ from trigger_gateway.handlers import (
     triggers,
     twilio,
     versions,
+    widget,
+    widget_state,
     workflows,
 )
 from trigger_gateway.handlers.deps import Gateway
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             twilio=TwilioAccountRepository(kit.db),
             keyring=keyring,
         )
+        app.state.widget_channel = await widget_state.assemble(kit, keyring)
 
     service = Service(NAME, settings, assemble)
     app = FastAPI(title="ConnectFlo trigger gateway", version="0.1.0", lifespan=service.lifespan)
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         twilio.router,
     ):
         app.include_router(router)
+    widget.install(app, settings)  # the chat widget's routes, and CORS per widget
     app.router.routes.extend(service.routes())  # /healthz, /readyz, /metrics
     if exporting_spans():
         # SERVER spans for the management API; the trigger fast lane in front of FastAPI opens
