@@ -353,6 +353,24 @@ class DeliveryFailed(Event):
     failed_at: datetime
 
 
+class CallTurn(Event):
+    """What a phone call says and does next, as the execution answering the caller decided
+    (keyed by the call's sid): the gateway answers Twilio's pending voice request with it as
+    TwiML. ``answers`` names the caller's input it answers, ``<CallSid>:<n>`` (the call
+    coming in is ``:0``, each gathered answer the next number); ``verbs`` in order, each one
+    of ``{"say": {"text"}}``, ``{"gather": {"timeout_seconds"}}``, ``{"enqueue": {"queue"}}``,
+    ``{"dial": {"number"}}``, ``{"hangup": {}}``."""
+
+    event_type: ClassVar[str] = "CallTurn"
+    tenant_id: str
+    call_sid: str
+    conversation_id: str | None = None
+    answers: str
+    verbs: list[JsonObject]
+    execution_id: str
+    decided_at: datetime
+
+
 class DeadLettered(Event):
     """A message that could not be handled after its attempts, with the error and its origin."""
 
@@ -404,6 +422,7 @@ for _model in (
     TimerRequested,
     TimerCancelRequested,
     ReplySent,
+    CallTurn,
     DeliveryStatusReported,
     DeliveryFailed,
     DeadLettered,

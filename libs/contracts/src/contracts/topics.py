@@ -42,6 +42,9 @@ TIMER_REQUESTS = "connectflo.timers.requests.v1"
 REPLIES = "connectflo.replies.v1"
 """Replies delivered to a conversation (chat channel), keyed by conversation id."""
 
+CALLS = "connectflo.calls.v1"
+"""CallTurn: what a phone call says and does next (TwiML for the gateway), keyed by call sid."""
+
 DELIVERY_STATUS = "connectflo.deliveries.status.v1"
 """DeliveryStatusReported from providers' callbacks, keyed by the provider's message id."""
 
@@ -58,5 +61,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(TIMER_REQUESTS, 6),
     TopicSpec(REPLIES, 6),
     TopicSpec(DELIVERY_STATUS, 6),
+    TopicSpec(CALLS, 6),
     TopicSpec(DEAD_LETTERS, 1),
 )

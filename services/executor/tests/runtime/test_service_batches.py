@@ -70,9 +70,9 @@ class Store:
     # WorkflowCatalogue
     async def active_for(self, tenant_id: str, trigger_type: str) -> list[Doc]:
         self.calls.append("active_for")
-        return [
-            {"_id": "wf_1", "active_version": 1, "name": "w", "trigger_type": "Incoming Message"}
-        ]
+        if trigger_type != self.definition["triggerType"]:
+            return []
+        return [{"_id": "wf_1", "active_version": 1, "name": "w", "trigger_type": trigger_type}]
 
     async def definition_of(self, workflow_id: str, version: int) -> Doc:
         return self.definition
@@ -770,3 +770,63 @@ async def deliver_again(svc: ExecutionService, sent: Sent) -> None:
         trigger=message("t2").data,
     )
     await svc.commands.on_batch([command(queued)])
+
+
+# -- a phone call: the turns the caller hears ----------------------------------------------------
+
+CALL = {
+    "name": "call",
+    "triggerType": "Incoming Call",
+    "nodes": [
+        node("t", "trigger", "Incoming Call"),
+        node("hi", "action", "Send Reply", message="Hello, what is your order number?"),
+        node("ask", "advanced", "Wait for Reply", timeoutSeconds=8),
+        node("bye", "action", "Send Reply", message="Order {{workflow.reply.text}}, thanks."),
+    ],
+    "edges": [
+        {"id": "e1", "source": "t", "target": "hi"},
+        {"id": "e2", "source": "hi", "target": "ask"},
+        {"id": "e3", "source": "ask", "target": "bye"},
+    ],
+}
+
+
+def call_event(trigger_type: str, trigger_id: str, turn: int, **payload: Any) -> Envelope[Any]:
+    event = TriggerReceived(
+        trigger_id=trigger_id,
+        tenant_id="ten_1",
+        trigger_type=trigger_type,
+        conversation_id="call-1",
+        channel="voice",
+        payload={"callSid": "CA1", "callTurn": f"CA1:{turn}", **payload},
+        received_at=datetime.now(UTC),
+    )
+    return Envelope.wrap(event, source="/test", tenant_id="ten_1")
+
+
+async def test_a_call_hears_its_turns_and_the_execution_hangs_up_at_its_end() -> None:
+    from contracts.events import CallTurn
+
+    memory = MemoryConversations()
+    svc, store, sent = service(CALL, memory)
+
+    await svc.triggers.on_batch([call_event("Incoming Call", "c0", 0, **{"from": "+1555"})])
+
+    (first,) = sent.of(CallTurn)
+    assert first.answers == "CA1:0"
+    assert first.verbs == [
+        {"say": {"text": "Hello, what is your order number?"}},
+        {"gather": {"timeout_seconds": 8}},
+    ]
+    assert sent.of(NotificationRequested) == []  # said on the call, not through the notifier
+    sent.events.clear()
+
+    await svc.triggers.on_batch([call_event("Incoming Message", "c1", 1, text="4 2")])
+    await deliver(svc, sent, EffectSettled)
+
+    (second,) = sent.of(CallTurn)
+    assert second.answers == "CA1:1"
+    assert second.verbs == [{"say": {"text": "Order 4 2, thanks."}}, {"hangup": {}}]
+    assert store.executions[execution_id_for("c0", "wf_1")]["status"] == "completed"
+    said = [m["body"] for m in memory.messages.values() if m["direction"] == "outbound"]
+    assert sorted(said) == ["Hello, what is your order number?", "Order 4 2, thanks."]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from contracts.events import InboundMessage, TriggerReceived
@@ -221,3 +222,24 @@ class ConversationIntake:
             self._conversations.contacts({r for t in triggers for r in _addresses(t)}),
         )
         return Loaded(conversations, tenants, contacts)
+
+
+def said_record(doc: Document, text: str, index: int, at: datetime) -> Document:
+    """What a phone call said to the caller, in the conversation's log (one per <Say>)."""
+    call = doc["call"]
+    digest = hashlib.sha256(f"{doc['_id']}:{call['answered']}:{index}".encode()).hexdigest()
+    return {
+        "_id": "msg_" + digest[:24],
+        "tenant_id": doc["tenant_id"],
+        "conversation_id": doc.get("conversation_id"),
+        "direction": "outbound",
+        "channel": "voice",
+        "body": text,
+        "media": [],
+        "provider": "twilio",
+        "provider_message_id": call["sid"],
+        "status": "sent",
+        "status_history": [{"status": "sent", "at": at}],
+        "execution_id": doc["_id"],
+        "created_at": at,
+    }

@@ -78,6 +78,10 @@ class Request:
     held: tuple[str, Document] | None = None  # (effect id, entry) held until its delay: timer
     action: Action | None = None  # done in MongoDB before the state is written
     answer: tuple[str, dict[str, Any] | None] | None = None  # the path may go on at once
+    # on a phone call: what it says and does (TwiML verbs), and whether that ends the turn
+    # (the caller then hears it: docs/architecture.md, *Voice*)
+    voice: list[Document] = field(default_factory=list)
+    ends_turn: bool = False
 
 
 def child_execution_id(parent_id: str, effect_id: str) -> str:
@@ -96,6 +100,8 @@ def request(
     """What ``effect`` becomes: a request to another service, or work of the executor's own."""
     if effect.target is EffectTarget.EXECUTOR:
         return _executor_effect(doc, effect, now, max_depth)
+    if doc.get("call") and effect.kind in VOICE_KINDS:
+        return _on_the_call(effect)
     message, timers = _to_service(doc, effect, now)
     answer = None if effect.awaits_result else (effect.effect_id, None)
     if effect.delay_seconds <= 0:
@@ -143,7 +149,12 @@ def _executor_effect(
         conversation = str(effect.request.get("conversationId") or doc["_id"])
         wait = Request(action=AwaitReply(conversation, effect.effect_id))
         prompt = effect.request.get("prompt")
-        if prompt:  # a re-prompt: said on the conversation's channel, then waited for
+        if doc.get("call"):  # the caller is asked: <Gather> ends the turn
+            timeout = effect.request.get("timeout_seconds")
+            wait.voice = [*([{"say": {"text": str(prompt)}}] if prompt else [])]
+            wait.voice.append({"gather": {"timeout_seconds": min(int(timeout or 5), 60)}})
+            wait.ends_turn = True
+        elif prompt:  # a re-prompt: said on the conversation's channel, then waited for
             wait.messages.append(_prompt(doc, effect, str(prompt)))
         timeout = effect.request.get("timeout_seconds")
         if timeout:
@@ -168,6 +179,29 @@ def _executor_effect(
     )
     answer = None if wait_for_it else (effect.effect_id, {"executionId": child_id})
     return Request(action=start, answer=answer)
+
+
+VOICE_KINDS = frozenset({"action.send_reply", "action.end_chat", "action.assign_agent"})
+
+
+def _on_the_call(effect: engine_port.Effect) -> Request:
+    """A reply, a goodbye or a handoff on a phone call: TwiML verbs of the call's turn, done
+    by the executor itself (the gateway answers Twilio with them), the path going on at once."""
+    request = effect.request
+    verbs: list[Document] = []
+    text = request.get("message")
+    if text:
+        verbs.append({"say": {"text": str(text)}})
+    ends_turn = effect.kind != "action.send_reply"
+    result: Document = {"channel": "voice", "status": "said"}
+    if effect.kind == "action.end_chat":
+        verbs.append({"hangup": {}})
+        result["status"] = "hung_up"
+    elif ends_turn:  # an agent takes the call: it waits in the queue Twilio holds for them
+        queue = str(request.get("queue") or request.get("agentId") or "support")
+        verbs.append({"enqueue": {"queue": queue}})
+        result.update(status="enqueued", queue=queue)
+    return Request(answer=(effect.effect_id, result), voice=verbs, ends_turn=ends_turn)
 
 
 def _prompt(doc: Execution, effect: engine_port.Effect, text: str) -> Message:

@@ -14,6 +14,7 @@ from executor.adapters.execution_documents import node_runs_document
 from executor.adapters.store import ReplyWaitRepository
 from executor.runtime.batch import Batch, Touched
 from executor.runtime.children import ChildStart
+from executor.runtime.conversations import said_record
 from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
 from executor.runtime.outbox import trace_of
 from executor.runtime.step import FINISHED, Action, Applied, Command, Limits, apply
@@ -100,6 +101,10 @@ class CommandRunner:
             )
         if conversation_id is None:
             return
+        at = _now()
+        batch.conversations.messages.extend(
+            said_record(doc, text, index, at) for index, text in enumerate(applied.said)
+        )
         ref = conversation_ref(doc["tenant_id"], conversation_id)
         if doc["status"] in FINISHED and doc.pop("conversation_run", False):
             batch.conversations.run_ended(ref, doc["workflow_id"], doc["_id"])
@@ -111,7 +116,7 @@ class CommandRunner:
             status = "bot"
         if doc.get("conversation_status") != status:
             doc["conversation_status"] = status
-            batch.conversations.status(ref, status, _now())
+            batch.conversations.status(ref, status, at)
 
     async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:
         """What a command needs done in MongoDB before its state is written (idempotent)."""

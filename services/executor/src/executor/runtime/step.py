@@ -21,6 +21,7 @@ from typing import Any
 from contracts import topics
 from contracts.envelope import TraceContext
 from contracts.events import (
+    CallTurn,
     EffectSettled,
     ExecutionCancelRequested,
     ExecutionRequested,
@@ -80,6 +81,7 @@ class Applied:
     changed: bool = True
     # the conversation and global variables the command changed, to persist with its write
     variable_writes: list[VariableWrite] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)  # on a phone call, for the message log
 
 
 async def apply(
@@ -103,7 +105,7 @@ async def apply(
         return Applied(ended.doc, changed=ended._commit(command.command_id))
     step = _Step(dict(doc), workflow, now, limits, trace)
     changed = await step.apply(command)
-    return Applied(step.doc, step.runs, step.actions, changed, step.variable_writes)
+    return Applied(step.doc, step.runs, step.actions, changed, step.variable_writes, step.said)
 
 
 class _Step:
@@ -127,6 +129,7 @@ class _Step:
         self.steps_published = False
         self.actions: list[Action] = []
         self.variables_before: dict[str, dict[str, str]] = {}
+        self.said: list[str] = []  # what a phone call said, for the message log
         self.variable_writes: list[VariableWrite] = []
 
     async def apply(self, command: Command) -> bool:
@@ -168,6 +171,19 @@ class _Step:
         except engine_port.NoMatchingTrigger as exc:
             raise PermanentStepError(str(exc)) from exc
         self.doc.update(status="running", started_at=started, total_nodes=len(self.workflow.nodes))
+        payload = stored.trigger_of(self.doc).get("payload") or {}
+        if (
+            self.doc.get("channel") == "voice"
+            and payload.get("callSid")
+            and payload.get("callTurn")
+        ):
+            # a phone call: this execution answers the caller (docs/architecture.md, *Voice*)
+            self.doc["call"] = {
+                "sid": str(payload["callSid"]),
+                "answers": str(payload["callTurn"]),
+                "answered": None,
+            }
+            self.doc["call_verbs"] = []
         self._emit(outbox.started(self.doc, started))
         return state
 
@@ -203,6 +219,7 @@ class _Step:
             engine_port.deliver(self.workflow, state, effect_id, command.result, command.error)
         except engine_port.EffectNotWaiting:
             return None  # settled before: a redelivered result
+        self._caller_spoke(command.result)
         return True
 
     def _queue(self, state: engine_port.ExecutionState, queued: Document) -> bool:
@@ -211,6 +228,7 @@ class _Step:
         for effect_id, activation in list(state.waiting.items()):
             if self.workflow.nodes[activation.node_id].kind.name == WAIT_FOR_REPLY:
                 engine_port.deliver(self.workflow, state, effect_id, queued["reply"])
+                self._caller_spoke(queued["reply"])
                 self._withdraw([effect_id])  # its timeout and its registered wait
                 self.doc["waiting_on_customer"] = False
                 return True
@@ -270,7 +288,7 @@ class _Step:
             for run in outcome.node_runs:
                 self._record(run)
             answered_now = [
-                (effect.effect_id, self._take_queued())
+                (effect.effect_id, self._caller_spoke(self._take_queued()))
                 if effect.kind == WAIT_FOR_REPLY and self.doc.get("queued_messages")
                 else self._take(effects.request(self.doc, effect, self.now, self.limits.max_depth))
                 for effect in outcome.effects
@@ -306,6 +324,7 @@ class _Step:
         self._cancel_all_timers()
         self.actions.append(ReleaseReplies(effect_id=None))
         self._pass_on_queued()
+        self._end_call()
         started = doc.get("started_at")
         doc.update(status="cancelled", finished_at=now, error={"message": reason}, waiting_for=[])
         if started is not None:
@@ -374,6 +393,7 @@ class _Step:
         doc.update(finished_at=now, execution_time_ms=elapsed_ms)
         self._cancel_all_timers()
         self._pass_on_queued()
+        self._end_call()
         if status == "completed":
             self._emit(outbox.completed(doc, started, now, elapsed_ms))
             self._notify_parent(status, variables, None)
@@ -420,7 +440,48 @@ class _Step:
             self._emit(message)
         if request.action is not None:
             self.actions.append(request.action)
+        if request.voice and doc.get("call"):
+            doc["call_verbs"] = [*doc.get("call_verbs", []), *request.voice]
+            if request.ends_turn:
+                self._call_turn()
         return request.answer
+
+    # -- a phone call: the turns the caller hears ------------------------------------------
+
+    def _caller_spoke(self, reply: Document | None) -> Document | None:
+        """A reply from the caller: the turn this execution answers next."""
+        call = self.doc.get("call")
+        if call and reply and reply.get("callTurn"):
+            self.doc["call"] = {**call, "answers": str(reply["callTurn"])}
+        return reply
+
+    def _call_turn(self) -> None:
+        """What the caller hears next, once per input of theirs (the gateway is holding their
+        request): the verbs so far, in one CallTurn."""
+        doc, call = self.doc, self.doc["call"]
+        if call["answered"] == call["answers"]:
+            return  # this input was answered: the verbs wait for the caller's next one
+        turn = CallTurn(
+            tenant_id=doc["tenant_id"],
+            call_sid=call["sid"],
+            conversation_id=doc.get("conversation_id"),
+            answers=call["answers"],
+            verbs=doc.get("call_verbs", []),
+            execution_id=doc["_id"],
+            decided_at=self.now(),
+        )
+        self._emit(outbox.Message(topics.CALLS, turn, key=call["sid"]))
+        self.said.extend(v["say"]["text"] for v in turn.verbs if "say" in v)
+        doc["call"] = {**call, "answered": call["answers"]}
+        doc["call_verbs"] = []
+
+    def _end_call(self) -> None:
+        """An execution that ends with the caller waiting for an answer hangs up after what
+        it had to say."""
+        call = self.doc.get("call")
+        if call and call["answered"] != call["answers"]:
+            self.doc["call_verbs"] = [*self.doc.get("call_verbs", []), {"hangup": {}}]
+            self._call_turn()
 
     def _untrack(self, timer_key: str) -> None:
         timers = self.doc.get("timers") or []
