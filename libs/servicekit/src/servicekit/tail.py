@@ -75,8 +75,10 @@ class TopicTail:
 
     async def _follow(self, consumer: Any) -> None:
         await consumer.start()
-        await consumer.topics()  # the cluster's metadata, so the partitions are known
-        numbers = consumer.partitions_for_topic(self.topic)
+        # a consumer without a group or subscription keeps no metadata of the topic yet: ask
+        # the brokers (aiokafka's client, as the publisher's readiness check does)
+        cluster = await consumer._client.fetch_all_metadata()
+        numbers = cluster.partitions_for_topic(self.topic)
         if not numbers:
             raise KafkaError(f"topic {self.topic} has no partitions (does it exist?)")
         partitions = [TopicPartition(self.topic, p) for p in sorted(numbers)]
