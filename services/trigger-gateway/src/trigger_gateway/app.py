@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 
 import httpx
+from contracts import topics
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from servicekit.sealing import Keyring
 from servicekit.service import Kit, Service
+from servicekit.tail import TopicTail
 from servicekit.telemetry import exporting_spans
 
 from trigger_gateway.adapters import conversations as conversation_store
+from trigger_gateway.adapters.call_turns import CallTurns
 from trigger_gateway.adapters.channels import TwilioAccountRepository, ensure_channel_indexes
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
@@ -34,6 +37,7 @@ from trigger_gateway.handlers import (
     tenants,
     triggers,
     twilio,
+    twilio_voice,
     versions,
     widget,
     widget_state,
@@ -76,6 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             keyring=keyring,
         )
         app.state.widget_channel = await widget_state.assemble(kit, keyring)
+        app.state.call_turns = turns = CallTurns()
+        tail = TopicTail(
+            topics.CALLS, turns.on_records, bootstrap_servers=kit.settings.kafka_bootstrap_servers
+        )
+        kit.background(tail.run)
+        kit.checks[f"tail {topics.CALLS}"] = tail.ready
 
     service = Service(NAME, settings, assemble)
     app = FastAPI(title="ConnectFlo trigger gateway", version="0.1.0", lifespan=service.lifespan)
@@ -96,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contacts.router,
         channels.router,
         twilio.router,
+        twilio_voice.router,
     ):
         app.include_router(router)
     widget.install(app, settings)  # the chat widget's routes, and CORS per widget

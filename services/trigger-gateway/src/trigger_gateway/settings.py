@@ -23,6 +23,16 @@ class Settings(ServiceSettings):
         description="The executor validates workflow definitions before they are saved.",
     )
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL printed in links.")
+    voice_turn_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=13,
+        description="How long a Twilio voice request waits for its turn before a hold "
+        "(Twilio gives up at 15 s).",
+    )
+    voice_holds: int = Field(
+        3, ge=0, description="Holds before a caller who got no answer hears an apology."
+    )
     max_body_bytes: int = Field(
         1 << 20, ge=1, description="Larger request bodies are refused (413) before parsing."
     )

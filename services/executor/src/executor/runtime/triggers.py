@@ -168,7 +168,7 @@ class TriggerIntake:
                 continue
             await self._start(batch, doc, envelope.trace)
             started = batch.touched[doc["_id"]].doc
-            if message and started["status"] not in FINISHED:
+            if trigger.conversation_id and started["status"] not in FINISHED:
                 started["conversation_run"] = True  # its end forgets it (running.py)
                 loaded.run_started(batch.conversations, trigger, workflow["_id"], doc["_id"])
         if routed.not_started or routed.answered or routed.queued or not workflows:
