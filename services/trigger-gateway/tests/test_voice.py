@@ -50,8 +50,9 @@ def test_what_is_said_before_a_gather_is_said_inside_it_and_silence_comes_back()
     )
     assert text == (
         '<?xml version="1.0" encoding="UTF-8"?><Response>'
-        '<Gather action="https://gw.example/webhooks/twilio/voice/gather?turn=1" input="speech dtmf"'
-        ' method="POST" speechTimeout="auto" timeout="7"><Say>Hello</Say><Say>Your order?</Say>'
+        '<Gather action="https://gw.example/webhooks/twilio/voice/gather?turn=1"'
+        ' input="speech dtmf" method="POST" speechTimeout="auto" timeout="7">'
+        "<Say>Hello</Say><Say>Your order?</Say>"
         "</Gather>"
         '<Redirect method="POST">https://gw.example/webhooks/twilio/voice/gather?turn=1&amp;silent=1'
         "</Redirect></Response>"
