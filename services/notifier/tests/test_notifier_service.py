@@ -1,135 +1,126 @@
-"""The notifier's own consumer on the kit's in-memory broker, with an in-memory notifications
-store: requests in, replies and settlements out, the delivery rule around the batch."""
+"""The notifier's own consumer on the kit's in-memory broker, its repositories on an in-memory
+MongoDB: chat replies in, logged in their conversation, ReplySent and settlements out, the batch
+shape (one round of writes, no reads), the delivery rule around the batch."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import Any
 
 from aiokafka import TopicPartition
-from contracts import Envelope, topics
-from contracts.events import DeadLettered, EffectSettled, NotificationRequested, ReplySent
+from contracts import topics
+from contracts.events import DeliveryFailed, EffectSettled, ReplySent
 from notifier.app import NAME
-from notifier.domain.delivery import plan_delivery
-from notifier.handlers.kafka import consume
-from notifier.service import NotificationService
-from notifier.settings import Settings
-from servicekit.testing import MemoryBroker, MemoryMongo, running
+from notifier.domain.delivery import message_id
+from servicekit.testing import running
 
 
-class MemoryNotifications:
-    """NotificationRepository in a dict; remembers each write (one per batch)."""
+async def test_a_chat_reply_is_published_logged_and_its_conversation_touched(notifier) -> None:
+    conversation = notifier.conversation("conv-1")
+    notifier.send(notifier.request(1))
+    await notifier.run()
 
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.writes: list[list[str]] = []
-        self.refuse: set[str] = set()  # idempotency keys whose write fails (a bad document)
-        self.hold: asyncio.Event | None = None  # writes wait for it when set
-
-    async def record_many(self, docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        self.writes.append(sorted(doc["_id"] for doc in docs))
-        if self.hold is not None:
-            await self.hold.wait()
-        if any(doc["_id"] in self.refuse for doc in docs):
-            raise ValueError("document refused")
-        earlier = {}
-        for doc in docs:
-            if doc["_id"] in self.docs:
-                earlier[doc["_id"]] = self.docs[doc["_id"]]
-            else:
-                self.docs[doc["_id"]] = doc
-        return earlier
+    (reply,) = notifier.events(topics.REPLIES, ReplySent)
+    assert reply.message == "Hello Ada 1" and reply.channel == "chat"
+    (message,) = notifier.messages()
+    assert reply.message_id == message["_id"] == message_id("exe_1:reply:1:1")
+    assert message["direction"] == "outbound" and message["body"] == "Hello Ada 1"
+    assert message["status"] == "sent" and message["provider"] == "widget"
+    assert [h["status"] for h in message["status_history"]] == ["sent"]
+    assert (message["execution_id"], message["node_id"]) == ("exe_1", "reply")
+    assert message["notification_id"] == reply.notification_id
+    stored = notifier.db.conversations.docs[conversation["_id"]]
+    assert stored["last_outbound_at"] == message["created_at"] == stored["last_message_at"]
+    assert notifier.events(topics.EXECUTION_COMMANDS) == []  # the reply awaits no result
 
 
-def request(
-    channel: str = "chat", kind: str = "action.send_reply", n: int = 1
-) -> NotificationRequested:
-    return NotificationRequested(
-        idempotency_key=f"exe_{n}:reply:1",
-        execution_id=f"exe_{n}",
-        tenant_id="ten_1",
-        effect_id="reply",
-        node_id="reply",
-        kind=kind,
-        channel=channel,
-        conversation_id=f"conv-{n}",
-        request={"message": f"Hello Ada {n}"},
-    )
+async def test_a_batch_of_chat_replies_costs_one_round_of_writes_and_no_read(notifier) -> None:
+    for n in (1, 2, 3):
+        notifier.conversation(f"conv-{n}")
+        notifier.send(notifier.request(n))
+    await notifier.run()
+
+    assert len(notifier.events(topics.REPLIES)) == 3
+    assert sorted(notifier.db.commands) == [
+        ("conversations", "bulk_write"),
+        ("messages", "bulk_write"),
+        ("notifications", "insert"),
+    ]
 
 
-class Notifier:
-    """The notifier's consumer on an in-memory broker."""
+async def test_a_redelivered_request_is_answered_as_the_first_time_and_logged_once(
+    notifier,
+) -> None:
+    for _ in range(2):
+        notifier.send(notifier.request(1, awaits_result=True))
+    await notifier.run()
 
-    def __init__(self) -> None:
-        self.broker = MemoryBroker()
-        self.store = MemoryNotifications()
-        self.mongo = MemoryMongo()
-        self.kit = self.broker.kit(NAME, Settings(handling_attempts=1), self.mongo)
-        consume(self.kit, NotificationService(self.store, self.kit.publish))  # type: ignore[arg-type]
-
-    def send(self, event: NotificationRequested) -> None:
-        envelope = Envelope.wrap(event, source="/test", tenant_id=event.tenant_id)
-        self.broker.send(topics.NOTIFICATION_REQUESTS, envelope, key=event.execution_id.encode())
-
-    def replies(self) -> list[ReplySent]:
-        return self.broker.events(topics.REPLIES)  # type: ignore[return-value]
-
-    def settled(self) -> list[EffectSettled]:
-        return self.broker.events(topics.EXECUTION_COMMANDS)  # type: ignore[return-value]
-
-    def dead(self) -> list[DeadLettered]:
-        return self.broker.events(topics.DEAD_LETTERS)  # type: ignore[return-value]
-
-
-def test_chat_reply_is_delivered() -> None:
-    delivery = plan_delivery(request(), datetime.now(UTC))
-    assert delivery.reply_message == "Hello Ada 1"
-    assert delivery.result is not None and delivery.result["status"] == "delivered"
-    assert delivery.error is None
-
-
-def test_unconnected_channel_answers_an_error_naming_it() -> None:
-    delivery = plan_delivery(request(channel="sms"), datetime.now(UTC))
-    assert delivery.result is None and delivery.error is not None
-    assert "sms" in delivery.error["message"]
-
-
-async def test_request_in_reply_and_settlement_out_once_per_idempotency_key() -> None:
-    notifier = Notifier()
-    async with running(notifier.kit):
-        for _ in range(2):  # a redelivery records nothing new, and is answered as the first
-            notifier.send(request())
-            await notifier.broker.idle()
-
-    store = notifier.store
-    assert len(store.docs) == 1
-    replies, settled = notifier.replies(), notifier.settled()
-    assert [r.message for r in replies] == ["Hello Ada 1", "Hello Ada 1"]
-    assert {r.notification_id for r in replies} == {store.docs["exe_1:reply:1"]["notification_id"]}
-    assert [s.effect_id for s in settled] == ["reply", "reply"]
+    assert len(notifier.db.notifications.docs) == 1 and len(notifier.messages()) == 1
+    replies = notifier.events(topics.REPLIES, ReplySent)
+    assert [r.message for r in replies] == ["Hello Ada 1"] * 2
+    assert len({r.notification_id for r in replies} | {r.message_id for r in replies}) == 2
+    settled = notifier.events(topics.EXECUTION_COMMANDS, EffectSettled)
+    assert [s.command_id for s in settled] == ["settle:exe_1:reply:1:1"] * 2
     assert settled[0].result == settled[1].result
+    assert settled[0].result["message_id"] == replies[0].message_id
     # keyed so a conversation's replies and an execution's commands keep their order
     assert [r.key for r in notifier.broker.records(topics.REPLIES)] == [b"conv-1"] * 2
     assert [r.key for r in notifier.broker.records(topics.EXECUTION_COMMANDS)] == [b"exe_1"] * 2
 
 
-async def test_requests_read_together_are_recorded_in_one_write_and_committed_after_it() -> None:
-    notifier = Notifier()
-    notifier.store.hold = asyncio.Event()
+async def test_an_unknown_channel_is_an_error_the_workflow_sees_and_a_failed_message(
+    notifier,
+) -> None:
+    notifier.conversation("conv-1")
+    notifier.send(notifier.request(1, channel="pigeon", awaits_result=True))
+    notifier.send(notifier.request(2, channel="pigeon"))  # a reply the workflow did not wait for
+    await notifier.run()
+
+    (settled,) = notifier.events(topics.EXECUTION_COMMANDS, EffectSettled)
+    assert settled.result is None and settled.error is not None
+    assert settled.error["type"] == "ChannelNotConnected" and "pigeon" in settled.error["message"]
+    assert settled.error["retryable"] is False
+    failed = notifier.events(topics.EXECUTIONS, DeliveryFailed)
+    assert sorted(f.execution_id for f in failed) == ["exe_1", "exe_2"]
+    assert {f.error["type"] for f in failed} == {"ChannelNotConnected"}
+    assert {m["status"] for m in notifier.messages()} == {"failed"}
+    assert notifier.events(topics.REPLIES) == []
+    failure = notifier.db.conversations.docs["ten_1:conv-1"]["last_delivery_failure"]
+    assert failure["message_id"] == message_id("exe_1:reply:1:1")
+    assert failure["error"]["type"] == "ChannelNotConnected"
+
+
+async def test_kinds_that_send_no_message_answer_not_connected_and_log_nothing(notifier) -> None:
+    notifier.send(notifier.request(1, kind="action.add_tag", awaits_result=True))
+    await notifier.run()
+    (settled,) = notifier.events(topics.EXECUTION_COMMANDS, EffectSettled)
+    assert settled.error["type"] == "ChannelNotConnected"
+    assert notifier.messages() == [] and notifier.events(topics.EXECUTIONS) == []
+
+
+async def test_a_conversation_that_does_not_exist_is_not_created(notifier) -> None:
+    notifier.send(notifier.request(1))
+    await notifier.run()
+    assert notifier.db.conversations.docs == {}
+    assert len(notifier.events(topics.REPLIES)) == 1
+
+
+async def test_requests_read_together_are_recorded_in_one_write_and_committed_after_it(
+    notifier,
+) -> None:
+    notifier.db.hold = asyncio.Event()
     for n in (1, 2, 3):
-        notifier.send(request(n=n))  # waiting before the consumer starts: one batch
+        notifier.send(notifier.request(n))  # waiting before the consumer starts: one batch
     async with running(notifier.kit):
         async with asyncio.timeout(2):
-            while not notifier.store.writes:  # noqa: ASYNC110
+            while not notifier.db.commands:  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
         await asyncio.sleep(0.2)  # longer than the pipeline's commit interval
         assert notifier.broker.commits == []  # nothing committed while the write is pending
-        notifier.store.hold.set()
+        notifier.db.hold.set()
         await notifier.broker.idle()
 
-    assert notifier.store.writes == [["exe_1:reply:1", "exe_2:reply:1", "exe_3:reply:1"]]
-    assert sorted(r.message for r in notifier.replies()) == [f"Hello Ada {n}" for n in (1, 2, 3)]
+    assert notifier.db.commands.count(("notifications", "insert")) == 1
+    assert sorted(notifier.db.notifications.docs) == [f"exe_{n}:reply:1:1" for n in (1, 2, 3)]
     group = notifier.kit.settings.group_id
     committed = {
         tp: offset
@@ -144,23 +135,23 @@ async def test_requests_read_together_are_recorded_in_one_write_and_committed_af
     assert committed == on_partitions
 
 
-async def test_a_poison_record_is_dead_lettered_alone_and_the_rest_of_its_batch_delivered() -> None:
-    notifier = Notifier()
-    notifier.store.refuse.add("exe_2:reply:1")
+async def test_a_poison_record_is_dead_lettered_alone_and_the_rest_of_its_batch_delivered(
+    notifier,
+) -> None:
+    notifier.db.notifications.refuse.add("exe_2:reply:1:1")
     for n in (1, 2, 3):
-        notifier.send(request(n=n))
+        notifier.send(notifier.request(n))
     notifier.broker.append(
         topics.NOTIFICATION_REQUESTS, b"not json", headers={"ce_type": "NotificationRequested"}
     )
-    async with running(notifier.kit):
-        await notifier.broker.idle()
+    await notifier.run()
 
     # the batch failed as a whole, then went one record at a time
-    assert sorted(notifier.store.docs) == ["exe_1:reply:1", "exe_3:reply:1"]
-    assert sorted(r.message for r in notifier.replies()) == ["Hello Ada 1", "Hello Ada 3"]
-    dead = notifier.dead()
+    assert sorted(notifier.db.notifications.docs) == ["exe_1:reply:1:1", "exe_3:reply:1:1"]
+    replies = notifier.events(topics.REPLIES, ReplySent)
+    assert sorted(r.message for r in replies) == ["Hello Ada 1", "Hello Ada 3"]
+    dead = notifier.events(topics.DEAD_LETTERS)
     assert len(dead) == 2  # the request its store refused, and the garbage
     assert sorted(d.error_type for d in dead) == ["EnvelopeError", "ValueError"]
     assert {d.consumer for d in dead} == {NAME}
-    stored = notifier.mongo.dead_letters()
-    assert sorted(d["dead_letter_id"] for d in stored) == sorted(d.dead_letter_id for d in dead)
+    assert sorted(notifier.db.dead_letters.docs) == sorted(d.dead_letter_id for d in dead)

@@ -1,25 +1,60 @@
-"""The notifier, assembled from the service kit: delivers messages to people and settles the
-waiting executions."""
+"""The notifier, assembled from the service kit: delivers messages to people (chat replies on
+the replies topic, SMS and WhatsApp through the tenants' Twilio accounts), logs them in their
+conversations, records their delivery status and settles the waiting executions."""
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
+from servicekit.sealing import Keyring
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
+from notifier.adapters.conversations import ConversationUpdates
+from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
+from notifier.adapters.twilio_accounts import TwilioAccounts
+from notifier.adapters.twilio_client import TwilioMessages
+from notifier.delivery_status import DeliveryStatus
 from notifier.handlers.kafka import consume
+from notifier.sending import TwilioSending
 from notifier.service import NotificationService
 from notifier.settings import Settings
 
 NAME = "notifier"
+log = logging.getLogger(__name__)
 
 
 async def assemble(kit: Kit, settings: Settings) -> None:
     notifications = NotificationRepository(kit.db)
+    messages = MessageLog(kit.db)
     await notifications.ensure_indexes()
-    consume(kit, NotificationService(notifications, kit.publish))
+    await messages.ensure_indexes()
+    conversations = ConversationUpdates(kit.db)
+    keyring = Keyring.from_environment()
+    if keyring is None:
+        log.warning("no KEK (CONNECTFLO_KEKS, CONNECTFLO_KEK_FILE): no SMS or WhatsApp is sent")
+    if not settings.status_callback_url:
+        log.warning("NOTIFIER_STATUS_CALLBACK_URL unset: Twilio will report no delivery status")
+    twilio = TwilioMessages(
+        api_base_url=settings.twilio_api_base_url,
+        timeout_seconds=settings.twilio_timeout_seconds,
+        max_in_flight=settings.twilio_max_in_flight,
+    )
+    kit.on_stop(twilio.close)
+    status = DeliveryStatus(messages, conversations, kit.publish)
+    sending = TwilioSending(
+        TwilioAccounts(kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds),
+        conversations,
+        notifications,
+        messages,
+        twilio,
+        status,
+        status_callback_url=settings.status_callback_url,
+    )
+    service = NotificationService(notifications, messages, conversations, sending, kit.publish)
+    consume(kit, service, status)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -1,9 +1,16 @@
-"""Deliver a notification once per idempotency key, then settle the execution's effect."""
+"""Deliver a batch of notification requests once per idempotency key, log every message in its
+conversation, then answer: ReplySent for chat replies, EffectSettled for the executions that
+wait for the outcome, DeliveryFailed for every message that did not go out.
+
+Per batch: (SMS and WhatsApp only: one read of their conversations and accounts), one round of
+writes (records, messages, conversations), (SMS and WhatsApp only: one round of sends to Twilio,
+one round of writes of what it answered), one round of publishes. A chat reply costs no read."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from contracts import Envelope, topics
 from contracts.envelope import TraceContext
@@ -11,81 +18,142 @@ from contracts.events import EffectSettled, NotificationRequested, ReplySent
 from servicekit.publisher import Publish
 from servicekit.telemetry import consuming, current_trace
 
+from notifier.adapters.conversations import ConversationUpdates
+from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
-from notifier.domain.delivery import Delivery, plan_delivery
+from notifier.domain.delivery import Delivery, Route, plan_delivery
+from notifier.domain.lifecycle import FAILED_STATUSES, PENDING
+from notifier.publishing import Outgoing as OutgoingEvent
+from notifier.publishing import delivery_failed, publish_all
+from notifier.sending import TwilioSending, conversation_writes
 from notifier.telemetry import DELIVERIES, tracer
 
-SOURCE = "/connectflo/notifier"
+Document = dict[str, Any]
 GROUP = "notifier"
 
 
 class NotificationService:
-    def __init__(self, notifications: NotificationRepository, publish: Publish) -> None:
+    def __init__(
+        self,
+        notifications: NotificationRepository,
+        messages: MessageLog,
+        conversations: ConversationUpdates,
+        twilio: TwilioSending,
+        publish: Publish,
+    ) -> None:
         self._notifications = notifications
+        self._messages = messages
+        self._conversations = conversations
+        self._twilio = twilio
         self._publish = publish
 
     async def on_notifications_requested(
         self, envelopes: list[Envelope[NotificationRequested]]
     ) -> None:
-        """Record every delivery of the batch in one write (a redelivered request finds its
-        earlier record and is answered as the first time), then send the replies and the
-        settlements together."""
+        """Record every delivery of the batch in one round (a redelivered request finds its
+        earlier record and is answered as the first time, and sends nothing), send what is
+        new, then publish the answers together."""
         now = datetime.now(UTC)
-        deliveries = [plan_delivery(envelope.data, now) for envelope in envelopes]
-        earlier = await self._notifications.record_many([d.record for d in deliveries])
-        sends: list[tuple[str, str, ReplySent | EffectSettled, str, TraceContext]] = []
-        for envelope, delivery in zip(envelopes, deliveries, strict=True):
-            request = envelope.data
-            before = earlier.get(delivery.record["_id"])
-            if before is not None:  # a redelivery: answer as the first time, act no more
-                delivery = Delivery(
-                    before, before.get("result"), before.get("error"), before.get("message")
-                )
-            outcome = "duplicate" if before is not None else delivery.record.get("status")
-            DELIVERIES.labels(request.channel or "none", outcome or "unknown").inc()
-            with consuming(
-                tracer,
-                topics.NOTIFICATION_REQUESTS,
-                envelope,
-                group=GROUP,
-                channel=request.channel,
-                delivery_outcome=outcome,
-            ):
-                trace = current_trace()
-            if delivery.reply_message is not None:
-                reply = ReplySent(
-                    notification_id=delivery.record["notification_id"],
-                    tenant_id=request.tenant_id,
-                    conversation_id=request.conversation_id,
-                    execution_id=request.execution_id,
-                    message=delivery.reply_message,
-                    sent_at=delivery.record.get("delivered_at") or now,
-                )
-                key = request.conversation_id or request.execution_id
-                sends.append((topics.REPLIES, key, reply, request.tenant_id, trace))
-            if request.awaits_result:  # else the workflow went on; the outcome is stored
-                settled = EffectSettled.answering(
-                    request, result=delivery.result, error=delivery.error
-                )
-                sends.append(
-                    (
-                        topics.EXECUTION_COMMANDS,
-                        request.execution_id,
-                        settled,
-                        request.tenant_id,
-                        trace,
-                    )
-                )
-        # Started in order, so events with one key keep their order on a topic.
-        await asyncio.gather(*(self._send(*send) for send in sends))
+        requests = [envelope.data for envelope in envelopes]
+        deliveries = [plan_delivery(request, now) for request in requests]
+        if any(d.route is Route.TWILIO for d in deliveries):
+            deliveries = await self._twilio.address(requests, deliveries, now)
+        earlier = await self._record(deliveries, now)
+        answers: list[tuple[Delivery, str]] = []
+        to_send: list[Delivery] = []
+        settle_later: list[Delivery] = []
+        for delivery in deliveries:
+            before = earlier.get(delivery.key)
+            if self._twilio.may_send(delivery, before):
+                to_send.append(delivery)
+            elif before is None:
+                answers.append((delivery, str(delivery.record.get("status"))))
+            elif before.get("status") == PENDING and delivery.route is Route.TWILIO:
+                settle_later.append(self._twilio.interrupted(delivery, now))
+            else:  # a redelivery: answer as the first time, act no more
+                answers.append((_as_recorded(delivery, before), "duplicate"))
+        traces = {envelope.data.idempotency_key: self._trace_of(envelope) for envelope in envelopes}
+        finished = [*await self._twilio.send(to_send, now), *settle_later]
+        outgoing = await self._twilio.record(finished, now, traces)
+        answers += [(d, str(d.record["status"])) for d in finished]
+        by_key = {d.key: (d, outcome) for d, outcome in answers}
+        for request in requests:
+            delivery, outcome = by_key[request.idempotency_key]
+            DELIVERIES.labels(delivery.record.get("channel") or "none", outcome).inc()
+            outgoing += self._answers(request, delivery, traces[request.idempotency_key], now)
+        await publish_all(self._publish, outgoing)
 
-    async def _send(
-        self,
-        topic: str,
-        key: str,
-        event: ReplySent | EffectSettled,
-        tenant_id: str,
-        trace: TraceContext,
-    ) -> None:
-        out = Envelope.wrap(event, source=SOURCE, tenant_id=tenant_id, **trace)
-        await self._publish(out.body(), topic, key.encode(), out.headers())
+    async def _record(self, deliveries: list[Delivery], now: datetime) -> dict[str, Document]:
+        """Records, messages and conversations written at once; the earlier records of
+        requests that were recorded before, by idempotency key."""
+        messages = [d.message for d in deliveries if d.message is not None]
+        earlier, _, _ = await asyncio.gather(
+            self._notifications.record_many([d.record for d in deliveries]),
+            self._messages.insert(messages),
+            self._conversations.record(*conversation_writes(deliveries, now)),
+        )
+        return earlier
+
+    @staticmethod
+    def _trace_of(envelope: Envelope[NotificationRequested]) -> TraceContext:
+        request = envelope.data
+        with consuming(
+            tracer,
+            topics.NOTIFICATION_REQUESTS,
+            envelope,
+            group=GROUP,
+            channel=request.channel,
+        ):
+            return current_trace()
+
+    @staticmethod
+    def _answers(
+        request: NotificationRequested, delivery: Delivery, trace: TraceContext, now: datetime
+    ) -> list[OutgoingEvent]:
+        out: list[OutgoingEvent] = []
+        record = delivery.record
+        if delivery.route is Route.CHAT and record.get("status") == "delivered":
+            reply = ReplySent(
+                notification_id=record["notification_id"],
+                tenant_id=request.tenant_id,
+                conversation_id=request.conversation_id,
+                execution_id=request.execution_id,
+                message=str(record.get("message", "")),
+                sent_at=record.get("delivered_at") or now,
+                message_id=record.get("message_id"),
+                channel=record.get("channel"),
+            )
+            key = request.conversation_id or request.execution_id
+            out.append(OutgoingEvent(topics.REPLIES, key, reply, request.tenant_id, trace))
+        if request.awaits_result:  # else the workflow went on; the outcome is stored
+            error = record.get("error")
+            settled = EffectSettled.answering(
+                request, result=None if error else record.get("result"), error=error
+            )
+            key = request.execution_id
+            commands = topics.EXECUTION_COMMANDS
+            out.append(OutgoingEvent(commands, key, settled, request.tenant_id, trace))
+        message = delivery.message
+        if message is not None and message.get("status") in FAILED_STATUSES:
+            out.append(delivery_failed(message, trace))
+        return out
+
+
+def _as_recorded(delivery: Delivery, before: Document) -> Delivery:
+    """A redelivered request as its record says it went: its answer, and its message as the
+    failure announcement needs it (the announcement goes again: it may not have gone out)."""
+    message = None
+    if delivery.message is not None and before.get("status") == "failed":
+        error = dict(before.get("error") or {})
+        message = {
+            **delivery.message,
+            "status": "failed",
+            "provider": before.get("provider", delivery.message.get("provider")),
+            "error": {
+                "type": error.get("type"),
+                "code": error.get("provider_code"),
+                "message": error.get("message"),
+                "retryable": error.get("retryable"),
+            },
+        }
+    return Delivery(delivery.route, before, message, delivery.outbound)

@@ -10,7 +10,14 @@ tracer = _tracer(SERVICE_NAME)
 
 DELIVERIES = Counter(
     "connectflo_deliveries_total",
-    "Deliveries to people by channel and outcome: sent, failed, duplicate (a redelivered "
-    "request answered from its record).",
+    "Deliveries to people by channel and outcome: delivered (a chat reply published), sent "
+    "(accepted by the provider), failed, duplicate (a redelivered request answered from its "
+    "record).",
     ["channel", "outcome"],
+)
+DELIVERY_REPORTS = Counter(
+    "connectflo_delivery_reports_total",
+    "Providers' status reports by provider and whether their message was found (matched) or "
+    "the report kept until its message's provider id is written (kept).",
+    ["provider", "outcome"],
 )

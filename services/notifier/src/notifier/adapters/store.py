@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
@@ -32,11 +32,18 @@ class NotificationRepository:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
                 raise
-            earlier: dict[str, Document] = {}
-            for error in errors:
-                key = docs[error["index"]]["_id"]
-                found = await self._db.notifications.find_one({"_id": key})
-                if found is not None:
-                    earlier[key] = found
-            return earlier
+            keys = sorted({docs[error["index"]]["_id"] for error in errors})
+            cursor = self._db.notifications.find({"_id": {"$in": keys}})
+            return {doc["_id"]: doc async for doc in cursor}
         return {}
+
+    async def record_outcomes(self, docs: list[Document]) -> None:
+        """What became of deliveries recorded as pending (status, provider id, result or
+        error), one update each, in one command."""
+        fields = ("status", "provider_message_id", "sent_at", "result", "error")
+        ops = [
+            UpdateOne({"_id": doc["_id"]}, {"$set": {f: doc[f] for f in fields if f in doc}})
+            for doc in docs
+        ]
+        if ops:
+            await self._db.notifications.bulk_write(ops)

@@ -1,13 +1,16 @@
-"""The notifier's consumer: notification requests in, in batches (one write, one round of
-sends); offsets committed after the work (servicekit.consuming)."""
+"""The notifier's consumers, in one group: notification requests, and providers' delivery
+status reports; each in batches (one round of writes, one of sends), offsets committed after
+the work (servicekit.consuming)."""
 
 from __future__ import annotations
 
 from contracts import topics
 from servicekit.service import Kit
 
+from notifier.delivery_status import DeliveryStatus
 from notifier.service import NotificationService
 
 
-def consume(kit: Kit, service: NotificationService) -> None:
+def consume(kit: Kit, service: NotificationService, status: DeliveryStatus) -> None:
     kit.consume(topics.NOTIFICATION_REQUESTS, on_batch=service.on_notifications_requested)
+    kit.consume(topics.DELIVERY_STATUS, on_batch=status.on_delivery_status_reported)

@@ -1,0 +1,85 @@
+"""The conversations as the notifier reads and writes them (the executor creates them: ``_id``
+= ``<tenant>:<conversation id>``). Read: the customer's and the tenant's addresses, for a
+message whose request names none. Written: when the conversation last had an outbound message
+(``$max``, so a late or redelivered write never moves it back) and its last failed delivery.
+Field-level updates by ``_id``, never an upsert: a conversation the executor did not create is
+not made here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+
+
+def conversation_ref(tenant_id: str, conversation_id: str) -> str:
+    """The ``_id`` of a conversation (the executor and the gateway compute the same)."""
+    return f"{tenant_id}:{conversation_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message sent in a conversation at ``at``."""
+
+    ref: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A message of the conversation that did not reach the customer."""
+
+    ref: str
+    message_id: str
+    status: str
+    error: Document
+    at: datetime
+
+
+class ConversationUpdates:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._conversations = db.conversations
+
+    async def addresses(self, refs: Iterable[str]) -> dict[str, Document]:
+        ids = sorted(set(refs))
+        if not ids:
+            return {}
+        cursor = self._conversations.find(
+            {"_id": {"$in": ids}},
+            projection={"contact_address": 1, "tenant_address": 1, "channel": 1},
+        )
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def record(self, sent: list[Outgoing], failed: list[Failure]) -> None:
+        """One update per conversation: its last outbound time, its last failed delivery."""
+        latest: dict[str, datetime] = {}
+        for outgoing in sent:
+            if outgoing.ref not in latest or latest[outgoing.ref] < outgoing.at:
+                latest[outgoing.ref] = outgoing.at
+        failures = {f.ref: f for f in sorted(failed, key=lambda f: f.at)}  # the last one wins
+        ops = []
+        for ref in sorted(set(latest) | set(failures)):
+            update: Document = {}
+            if ref in latest:
+                at = latest[ref]
+                update["$max"] = {"last_outbound_at": at, "last_message_at": at, "updated_at": at}
+            if ref in failures:
+                f = failures[ref]
+                update["$set"] = {
+                    "last_delivery_failure": {
+                        "message_id": f.message_id,
+                        "status": f.status,
+                        "error": f.error,
+                        "at": f.at,
+                    }
+                }
+                update.setdefault("$max", {})["updated_at"] = max(f.at, latest.get(ref, f.at))
+            ops.append(UpdateOne({"_id": ref}, update))
+        if ops:
+            await self._conversations.bulk_write(ops, ordered=False)
