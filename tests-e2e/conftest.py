@@ -319,6 +319,10 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'].port}",
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}",
+        "NOTIFIER_TWILIO_API_BASE_URL": SANDBOX_URL,
+        "NOTIFIER_STATUS_CALLBACK_URL": (
+            f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}/webhooks/twilio/status"
+        ),
         "OTEL_EXPORTER_OTLP_ENDPOINT": trace_receiver.endpoint,
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": trace_receiver.endpoint + "/v1/traces",
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: a test waits for its spans this long at most

@@ -202,6 +202,11 @@ case "$cmd" in
       export CONNECTFLO_KEK_FILE="$REPO/.run/dev-keks"
       "$PY" -m servicekit.sealing dev-key-file "$CONNECTFLO_KEK_FILE" >/dev/null
     fi
+    # The notifier sends SMS and WhatsApp through the sandbox and has Twilio report their status
+    # to this gateway (production: Twilio's own API, the gateway's public URL).
+    export NOTIFIER_TWILIO_API_BASE_URL="${NOTIFIER_TWILIO_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)}"
+    gateway_url="${GATEWAY_PUBLIC_URL:-http://127.0.0.1:$(port_of trigger-gateway)}"
+    export NOTIFIER_STATUS_CALLBACK_URL="${NOTIFIER_STATUS_CALLBACK_URL:-$gateway_url/webhooks/twilio/status}"
     STARTED=()
     rc=0
     for s in "${targets[@]}"; do launch "$s" || rc=1; done
