@@ -16,7 +16,9 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from provider_sandbox.app import create_app
 from provider_sandbox.settings import SandboxSettings
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SEEDED = ("AC" + "5eed" * 8, "seeded-auth-token")
@@ -217,3 +219,130 @@ def client_for(sandbox_server: ThreadedServer) -> Callable[..., Client]:
 @pytest.fixture(name="wait_until")
 def wait_until_fixture() -> Callable[..., None]:
     return wait_until
+
+
+@dataclass
+class Heard:
+    """One request the voice app got, and whether its X-Twilio-Signature was Twilio's."""
+
+    path: str
+    url: str
+    query: dict[str, str]
+    form: dict[str, str]
+    signed: bool
+
+
+Answer_ = Callable[[Heard], Response]
+
+
+def twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), media_type="text/xml")
+
+
+class VoiceApp:
+    """The tenant's voice app, shaped like the gateway's voice webhooks: every request verified
+    with RequestValidator.validate (403 otherwise), TwiML built with VoiceResponse. The default
+    script: Say+Gather (then a Redirect with silent=1), a hold (Pause+Redirect to /voice/wait),
+    then Say+Hangup. `answers[path]` replaces a step."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.token = ""
+        self.heard: list[Heard] = []
+        self.gather_timeout = 30
+        self.answers: dict[str, Answer_] = {}
+
+    def reset(self, token: str) -> None:
+        self.token = token
+        self.heard = []
+        self.gather_timeout = 30  # seconds, played SANDBOX_TWILIO_PAUSE_SCALE (0.1) as long
+        self.answers = {
+            "/voice": self.greet,
+            "/voice/gather": self.hold,
+            "/voice/wait": self.reply,
+            "/voice/status": lambda heard: Response(status_code=204),
+        }
+
+    def at(self, path: str) -> list[Heard]:
+        return [h for h in self.heard if h.path == path]
+
+    def greet(self, heard: Heard) -> Response:
+        response = VoiceResponse()
+        gather = Gather(
+            input="speech dtmf",
+            action=f"{self.url}/voice/gather?turn=1",
+            method="POST",
+            timeout=self.gather_timeout,
+            speech_timeout="auto",
+        )
+        gather.say("Hi, this is Acme. How can I help?")
+        response.append(gather)
+        response.redirect(f"{self.url}/voice/gather?turn=1&silent=1", method="POST")
+        return twiml(response)
+
+    def hold(self, heard: Heard) -> Response:
+        response = VoiceResponse()
+        if heard.query.get("silent"):
+            response.say("We did not hear you. Goodbye.")
+            response.hangup()
+            return twiml(response)
+        response.pause(length=1)
+        wait = f"{self.url}/voice/wait?answers={heard.form['CallSid']}:1&hold=1"
+        response.redirect(wait, method="POST")
+        return twiml(response)
+
+    def reply(self, heard: Heard) -> Response:
+        said = self.at("/voice/gather")[-1].form.get("SpeechResult", "nothing")
+        response = VoiceResponse()
+        response.say(f"You said: {said}. Your order ships tomorrow. Goodbye.")
+        response.hangup()
+        return twiml(response)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.api_route("/{path:path}", methods=["GET", "POST"])
+        async def receive(request: Request) -> Response:
+            form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+            url = str(request.url)
+            signature = request.headers.get("x-twilio-signature", "")
+            heard = Heard(
+                request.url.path,
+                url,
+                dict(request.query_params),
+                form,
+                RequestValidator(self.token).validate(url, form, signature),
+            )
+            self.heard.append(heard)
+            if not heard.signed:
+                return Response("forged", status_code=403)
+            answer = self.answers.get(request.url.path)
+            return answer(heard) if answer else Response(status_code=404)
+
+        return app
+
+
+@pytest.fixture(scope="session")
+def voice_server() -> Iterator[VoiceApp]:
+    voice = VoiceApp()
+    with ThreadedServer(voice.app()) as server:
+        voice.url = server.url
+        yield voice
+
+
+@pytest.fixture
+def voice(voice_server: VoiceApp, account: TwilioAccount) -> VoiceApp:
+    """The voice app (its default script, nothing heard), verifying with the test account's
+    token."""
+    voice_server.reset(account.token)
+    return voice_server
+
+
+@pytest.fixture
+def voice_number(twilio: Client, voice: VoiceApp) -> Any:
+    """The tenant's number: VoiceUrl and StatusCallback on the voice app."""
+    return twilio.incoming_phone_numbers.create(
+        phone_number=TENANT_NUMBER,
+        voice_url=f"{voice.url}/voice",
+        status_callback=f"{voice.url}/voice/status",
+    )

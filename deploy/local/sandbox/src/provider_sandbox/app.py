@@ -65,6 +65,16 @@ def create_app(
             for d, n in sorted(directions.items())
         ]
         lines += [
+            "# HELP connectflo_sandbox_twilio_calls Calls the sandbox's Twilio played, by state",
+            "# TYPE connectflo_sandbox_twilio_calls gauge",
+        ]
+        states: dict[str, int] = {}
+        for call in twilio.state.calls.values():
+            states[call.state] = states.get(call.state, 0) + 1
+        lines += [
+            f'connectflo_sandbox_twilio_calls{{state="{s}"}} {n}' for s, n in sorted(states.items())
+        ]
+        lines += [
             "# HELP connectflo_sandbox_twilio_webhooks Webhook requests sent, by kind",
             "# TYPE connectflo_sandbox_twilio_webhooks gauge",
         ]

@@ -26,6 +26,14 @@ class SandboxSettings:
     twilio_callback_backoff_ms: int = 100
     # Twilio waits 15 s for a webhook's answer
     twilio_webhook_timeout_s: float = 15.0
+    # a call's <Pause length> and <Gather timeout> are played this many times as long
+    twilio_pause_scale: float = 0.1
+    twilio_gather_timeout_scale: float | None = None  # None: twilio_pause_scale
+
+    @property
+    def gather_timeout_scale(self) -> float:
+        scale = self.twilio_gather_timeout_scale
+        return self.twilio_pause_scale if scale is None else scale
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
@@ -46,6 +54,14 @@ class SandboxSettings:
             ),
             twilio_webhook_timeout_s=float(
                 env.get("SANDBOX_TWILIO_WEBHOOK_TIMEOUT_S", defaults.twilio_webhook_timeout_s)
+            ),
+            twilio_pause_scale=float(
+                env.get("SANDBOX_TWILIO_PAUSE_SCALE", defaults.twilio_pause_scale)
+            ),
+            twilio_gather_timeout_scale=(
+                float(gather_scale)
+                if (gather_scale := env.get("SANDBOX_TWILIO_GATHER_TIMEOUT_SCALE"))
+                else None
             ),
         )
 

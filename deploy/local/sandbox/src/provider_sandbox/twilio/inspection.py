@@ -1,5 +1,6 @@
 """For tests: every message with its status history and webhooks, every webhook sent, and a
-reset (`DELETE /sandbox/twilio`, which keeps the accounts of SANDBOX_TWILIO_ACCOUNTS)."""
+reset (`DELETE /sandbox/twilio`: calls too; it keeps the accounts of SANDBOX_TWILIO_ACCOUNTS).
+Calls are inspected under /sandbox/twilio/calls (caller.py)."""
 
 from __future__ import annotations
 
@@ -60,10 +61,13 @@ def inspection_router(state: TwilioState, reset: Callable[[], Awaitable[None]]) 
 
     @router.get("/webhooks")
     async def webhooks(
-        kind: str | None = None, message_sid: str | None = None, url: str | None = None
+        kind: str | None = None,
+        message_sid: str | None = None,
+        call_sid: str | None = None,
+        url: str | None = None,
     ) -> dict[str, Any]:
         """Every webhook request sent, oldest first, each attempt on its own."""
-        wanted = {"kind": kind, "message_sid": message_sid, "url": url}
+        wanted = {"kind": kind, "message_sid": message_sid, "call_sid": call_sid, "url": url}
         return {
             "webhooks": [
                 w.to_json()

@@ -1,6 +1,6 @@
 """IncomingPhoneNumbers (`/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers`): buy (any
 valid E.164 number nobody in the sandbox owns), list, fetch, update, release. A number's SmsUrl
-receives what arrives at it by SMS or WhatsApp; its VoiceUrl is kept for the voice part."""
+receives what arrives at it by SMS or WhatsApp, its VoiceUrl the calls (twiml_player.py)."""
 
 import re
 import secrets

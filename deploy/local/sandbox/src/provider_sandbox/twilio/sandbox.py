@@ -1,5 +1,5 @@
-"""The sandbox's Twilio assembled: its state, the webhook sender, the delivery lifecycle and
-the routes (Twilio's own paths, then the sandbox's under /sandbox/twilio)."""
+"""The sandbox's Twilio assembled: its state, the webhook sender, the delivery lifecycle, the
+call player and the routes (Twilio's own paths, then the sandbox's under /sandbox/twilio)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from ..settings import SandboxSettings
 from .accounts import accounts_router
 from .auth import RateLimiter, account_guard, credentials_guard
+from .caller import caller_router
+from .calls_api import calls_router
 from .delivery import DeliveryLifecycle
 from .errors import not_found
 from .inbound import Customer, inbound_router
@@ -17,6 +19,7 @@ from .messages import messages_router
 from .numbers import numbers_router
 from .services import services_router
 from .state import TwilioState
+from .twiml_player import CallPlayer
 from .webhooks import WebhookSender
 
 
@@ -38,16 +41,25 @@ class TwilioSandbox:
             delay_s=settings.twilio_delivery_delay_ms / 1000,
             callback_retries=settings.twilio_callback_retries,
         )
+        self.calls = CallPlayer(
+            self.state,
+            self.sender,
+            pause_scale=settings.twilio_pause_scale,
+            gather_timeout_scale=settings.gather_timeout_scale,
+            callback_retries=settings.twilio_callback_retries,
+        )
 
     async def start(self) -> None:
         await self.sender.open()
 
     async def stop(self) -> None:
         await self.lifecycle.stop()
+        await self.calls.stop()
         await self.sender.close()
 
     async def reset(self) -> None:
         await self.lifecycle.stop()
+        await self.calls.stop()
         self.state.reset()
         self.limiter.reset()
 
@@ -59,7 +71,9 @@ class TwilioSandbox:
             numbers_router(self.state, guard),
             messages_router(self.state, guard, self.lifecycle.start),
             services_router(self.state, credentials_guard(self.state, self.limiter)),
+            calls_router(self.state, guard, self.calls),
             inbound_router(customer),
+            caller_router(self.state, self.calls),
             inspection_router(self.state, self.reset),
             _unknown_paths(),
         ]

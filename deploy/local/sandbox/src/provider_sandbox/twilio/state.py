@@ -1,4 +1,5 @@
-"""What the sandbox's Twilio holds, in memory: accounts, numbers, messages, the webhooks sent."""
+"""What the sandbox's Twilio holds, in memory: accounts, numbers, messages, calls, the webhooks
+sent."""
 
 from __future__ import annotations
 
@@ -80,8 +81,10 @@ class WebhookRecord:
     """One HTTP request the sandbox sent as Twilio, and what it got back."""
 
     id: int
-    kind: str  # incoming-message, incoming-message-fallback, status-callback
-    message_sid: str
+    # incoming-message, incoming-message-fallback, status-callback; a call's: incoming-call,
+    # incoming-call-fallback, redirect, gather-action, call-status-callback
+    kind: str
+    message_sid: str | None
     url: str
     method: str
     params: dict[str, str]
@@ -93,6 +96,7 @@ class WebhookRecord:
     content_type: str | None = None
     body: str | None = None
     error: str | None = None
+    call_sid: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -103,6 +107,7 @@ class WebhookRecord:
             "id": self.id,
             "kind": self.kind,
             "message_sid": self.message_sid,
+            "call_sid": self.call_sid,
             "url": self.url,
             "method": self.method,
             "params": self.params,
@@ -151,6 +156,53 @@ class Message:
         self.history.append(StatusChange(status, self.date_updated))
 
 
+@dataclass
+class Call:
+    """A phone call to one of the numbers, as the sandbox plays it. `state` is the sandbox's
+    (ringing, in-progress, at_gather, completed, failed); `call_status` what Twilio reports."""
+
+    sid: str
+    account_sid: str
+    from_: str
+    to: str
+    phone_number_sid: str
+    status_callback: str
+    status_callback_method: str
+    state: str = "ringing"
+    # every verb played, in order, with its attributes (the caller's answers on its Gather)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    # why it ended: caller, hangup, handed-over, end-of-twiml, application-error, api
+    ended_by: str | None = None
+    error: dict[str, Any] | None = None  # {code, message, url} of an application error
+    date_created: datetime = field(default_factory=now)
+    date_updated: datetime = field(default_factory=now)
+    end_time: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ("completed", "failed")
+
+    @property
+    def call_status(self) -> str:
+        """Twilio's CallStatus: a call that met an application error was answered (the caller
+        heard Twilio's apology), so it too is `completed`."""
+        if self.ended:
+            return "completed"
+        return "ringing" if self.state == "ringing" else "in-progress"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.date_created).total_seconds()
+
+    def move_to(self, state: str) -> None:
+        self.state = state
+        self.date_updated = now()
+        if self.ended and self.end_time is None:
+            self.end_time = self.date_updated
+
+
 class TwilioState:
     """The whole in-memory Twilio of the sandbox; `reset` keeps the env-seeded accounts."""
 
@@ -161,6 +213,7 @@ class TwilioState:
         self.numbers: dict[str, PhoneNumber] = {}
         self.services: dict[str, MessagingService] = {}
         self.messages: dict[str, Message] = {}
+        self.calls: dict[str, Call] = {}
         self.webhooks: list[WebhookRecord] = []
         # (sender, recipient) pairs where the recipient answered STOP, until START
         self.opt_outs: set[tuple[str, str]] = set()
@@ -172,6 +225,7 @@ class TwilioState:
         self.numbers.clear()
         self.services.clear()
         self.messages.clear()
+        self.calls.clear()
         self.webhooks.clear()
         self.opt_outs.clear()
 

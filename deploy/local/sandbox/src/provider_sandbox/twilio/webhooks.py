@@ -65,11 +65,12 @@ class WebhookSender:
         self,
         *,
         kind: str,
-        message_sid: str,
         url: str,
         method: str,
         params: dict[str, str],
         auth_token: str,
+        message_sid: str | None = None,
+        call_sid: str | None = None,
         signing: Signing = "valid",
         retries: int = 0,
     ) -> WebhookRecord:
@@ -79,7 +80,15 @@ class WebhookSender:
         attempt = 1
         while True:
             record = await self._attempt(
-                kind, message_sid, url, method, params, auth_token, signing, token, attempt
+                kind,
+                (message_sid, call_sid),
+                url,
+                method,
+                params,
+                auth_token,
+                signing,
+                token,
+                attempt,
             )
             retryable = record.status is None or record.status >= 500
             if record.succeeded or not retryable or attempt > retries:
@@ -90,7 +99,7 @@ class WebhookSender:
     async def _attempt(
         self,
         kind: str,
-        message_sid: str,
+        sids: tuple[str | None, str | None],
         url: str,
         method: str,
         params: dict[str, str],
@@ -116,7 +125,8 @@ class WebhookSender:
         record = WebhookRecord(
             id=self.state.next_webhook_id(),
             kind=kind,
-            message_sid=message_sid,
+            message_sid=sids[0],
+            call_sid=sids[1],
             url=target,
             method="GET" if get else "POST",
             params=dict(params),
