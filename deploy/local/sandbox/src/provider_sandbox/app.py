@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -53,38 +54,38 @@ def create_app(
     @app.get("/metrics", response_class=PlainTextResponse, tags=["health"])
     async def metrics() -> str:
         """Prometheus text: what the sandbox recorded (it depends on no metrics library)."""
+        state = twilio.state
         lines = [
-            "# HELP connectflo_sandbox_twilio_messages Messages the sandbox's Twilio holds",
-            "# TYPE connectflo_sandbox_twilio_messages gauge",
-        ]
-        directions: dict[str, int] = {}
-        for message in twilio.state.messages.values():
-            directions[message.direction] = directions.get(message.direction, 0) + 1
-        lines += [
-            f'connectflo_sandbox_twilio_messages{{direction="{d}"}} {n}'
-            for d, n in sorted(directions.items())
-        ]
-        lines += [
-            "# HELP connectflo_sandbox_twilio_calls Calls the sandbox's Twilio played, by state",
-            "# TYPE connectflo_sandbox_twilio_calls gauge",
-        ]
-        states: dict[str, int] = {}
-        for call in twilio.state.calls.values():
-            states[call.state] = states.get(call.state, 0) + 1
-        lines += [
-            f'connectflo_sandbox_twilio_calls{{state="{s}"}} {n}' for s, n in sorted(states.items())
-        ]
-        lines += [
-            "# HELP connectflo_sandbox_twilio_webhooks Webhook requests sent, by kind",
-            "# TYPE connectflo_sandbox_twilio_webhooks gauge",
-        ]
-        kinds: dict[str, int] = {}
-        for record in twilio.state.webhooks:
-            kinds[record.kind] = kinds.get(record.kind, 0) + 1
-        lines += [
-            f'connectflo_sandbox_twilio_webhooks{{kind="{k}"}} {n}'
-            for k, n in sorted(kinds.items())
+            *_gauge(
+                "messages",
+                "Messages the sandbox's Twilio holds",
+                "direction",
+                (m.direction for m in state.messages.values()),
+            ),
+            *_gauge(
+                "calls",
+                "Calls the sandbox's Twilio played, by state",
+                "state",
+                (c.state for c in state.calls.values()),
+            ),
+            *_gauge(
+                "webhooks",
+                "Webhook requests sent, by kind",
+                "kind",
+                (w.kind for w in state.webhooks),
+            ),
         ]
         return "\n".join(lines) + "\n"
 
     return app
+
+
+def _gauge(name: str, help_text: str, label: str, values: Iterable[str]) -> list[str]:
+    """A Prometheus gauge counting `values` by label value."""
+    metric = f"connectflo_sandbox_twilio_{name}"
+    counts = Counter(values)
+    return [
+        f"# HELP {metric} {help_text}",
+        f"# TYPE {metric} gauge",
+        *(f'{metric}{{{label}="{value}"}} {n}' for value, n in sorted(counts.items())),
+    ]
