@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a fresh Debian 12 machine needs before anything else in this repo:
-#   uv 0.13.8 (pip), Java 17+, Maven, Go (apt, only when missing), then the workspace venv
-#   (`uv sync --all-packages --frozen`, cache in .cache/uv).
+#   uv 0.13.8 (pip), Java 17+, Maven, Go, Chromium (apt, only when missing), then the workspace
+#   venv (`uv sync --all-packages --frozen`, cache in .cache/uv).
 # Idempotent and quiet when everything is already there.
 #
 # Usage: deploy/local/bootstrap.sh [--infra]
@@ -78,6 +78,15 @@ if ! version_ge "${go_version:-0}" "$GO_MIN"; then
   else
     die "go $GO_MIN+ needed to build FerretDB, found '${go_version:-none}' (Debian 12's golang is 1.19: use a newer Go, e.g. golang-1.2x from bookworm-backports, first on PATH)"
   fi
+fi
+
+# --- Chromium: the chat page's browser test (tests-e2e/test_chat_page.py) ----------------------
+# Debian's package, which Playwright (dev group) drives by executable_path: Playwright downloads
+# no browser of its own. Its .debs are kept in .cache/apt, so a reinstall downloads nothing.
+if ! command -v chromium >/dev/null; then
+  mkdir -p "$REPO/.cache/apt/partial"
+  if id _apt >/dev/null 2>&1; then $SUDO chown _apt "$REPO/.cache/apt/partial"; fi
+  apt_install -o "Dir::Cache::Archives=$REPO/.cache/apt" chromium
 fi
 
 # --- the workspace venv --------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""`make up`'s last step: a demo tenant with an API key and an active example workflow.
+"""`make up`'s last step: a demo tenant with an API key, an active example workflow and a chat
+widget.
 
-Idempotent: the tenant and workflow are remembered in .run/demo.json and reused while the
-database still has them. Prints the curl that triggers the workflow and where to see the result.
+Idempotent: the tenant, workflow and widget are remembered in .run/demo.json and reused while the
+database still has them. Prints the curl that triggers the workflow, where to see the result, and
+the chat page (the widget embedded in a page of the gateway's) to try it in a browser.
 """
 
 from __future__ import annotations
@@ -47,9 +49,28 @@ def demo_state(http: httpx.Client) -> dict[str, str]:
     return state
 
 
+def demo_widget(http: httpx.Client, state: dict[str, str]) -> str | None:
+    """The demo tenant's chat widget (made once, remembered in the state); None when the
+    gateway cannot make one (no key-encryption key: it answers 503)."""
+    auth = {"Authorization": f"Bearer {state['api_key']}"}
+    known = state.get("widget_key")
+    if known and http.get(f"/v1/channels/widgets/{known}", headers=auth).status_code == 200:
+        return known
+    port = GATEWAY.rsplit(":", 1)[1]
+    spec = {"name": "Demo chat", "allowed_origins": [f"http://localhost:{port}"]}
+    created = http.post("/v1/channels/widgets", json=spec, headers=auth)
+    if created.status_code != 201:
+        print(f"demo: no chat widget ({created.status_code} {created.text})", file=sys.stderr)
+        return None
+    state["widget_key"] = created.json()["widget_key"]  # its secret is not kept: not needed
+    STATE.write_text(json.dumps(state, indent=2))
+    return state["widget_key"]
+
+
 def main() -> None:
     with httpx.Client(base_url=GATEWAY, timeout=30) as http:
         state = demo_state(http)
+        widget_key = demo_widget(http, state)
     body = json.dumps(
         {
             "conversation_id": "demo-conversation",
@@ -72,6 +93,10 @@ The answer holds executions_url; see the executions of the workflow (newest firs
     '{GATEWAY}/v1/executions?workflow_id={state["workflow_id"]}'
 and one execution with its node timeline:
   curl -s -H 'Authorization: Bearer {key}' {GATEWAY}/v1/executions/<id>
+""")
+    if widget_key:
+        print(f"""Or chat with it in a browser (the chat widget, its replies streamed back):
+  {GATEWAY}/widget/demo?key={widget_key}
 """)
 
 

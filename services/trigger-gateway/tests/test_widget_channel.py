@@ -86,7 +86,7 @@ def test_an_allowed_origin_is_an_origin_not_a_url(gw, expect_problem) -> None:
         json={"allowed_origins": ["https://shop.example.com/path"]},
         headers=gw.as_tenant(),
     )
-    assert expect_problem(response, 422)["errors"][0]["name"] == "body.allowed_origins"
+    assert expect_problem(response, 422)["errors"][0]["name"] == "body.allowed_origins[0]"
 
 
 def test_a_signed_message_is_one_trigger_on_the_visitor_s_conversation(gw, chat) -> None:
