@@ -56,6 +56,7 @@ class WidgetSpec(BaseModel):
     )
     require_identity: bool = Field(
         False,
+        strict=True,
         description="Only identity-verified visitors: a session needs the user's "
         "`external_id` and `user_hash` = hex HMAC-SHA256(secret, external_id), computed by "
         "the tenant's backend.",
@@ -73,7 +74,7 @@ class WidgetChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=100)
     allowed_origins: list[Origin] | None = Field(None, max_length=50)
-    require_identity: bool | None = None
+    require_identity: bool | None = Field(None, strict=True)
 
     @field_validator("allowed_origins")
     @classmethod
