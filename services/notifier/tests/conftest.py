@@ -373,10 +373,13 @@ class Notifier:
         envelope = Envelope.wrap(event, source="/test", tenant_id=event.tenant_id)
         self.broker.send(topics.NOTIFICATION_REQUESTS, envelope, key=event.execution_id.encode())
 
-    def report(self, sid: str, status: str, error_code: str | None = None) -> None:
-        """A status callback as the gateway publishes it."""
+    def report(
+        self, sid: str, status: str, error_code: str | None = None, tenant: str = TENANT
+    ) -> None:
+        """A status callback as the gateway publishes it (for the tenant whose account signed
+        it)."""
         event = DeliveryStatusReported(
-            tenant_id=TENANT,
+            tenant_id=tenant,
             provider="twilio",
             provider_message_id=sid,
             status=status,
@@ -384,7 +387,7 @@ class Notifier:
             reported_at=datetime.now(UTC),
             event_id=f"twilio:{sid}:{status}",
         )
-        envelope = Envelope.wrap(event, source="/test", tenant_id=TENANT)
+        envelope = Envelope.wrap(event, source="/test", tenant_id=tenant)
         self.broker.send(topics.DELIVERY_STATUS, envelope, key=sid.encode())
 
     def events(self, topic: str, kind: type[Event] | None = None) -> list[Any]:

@@ -106,7 +106,7 @@ async def test_a_report_that_overtakes_the_creates_answer_is_applied_with_the_si
     async with running(notifier.kit):
         notifier.report(SID, "sent")  # its message's sid is not written yet
         await notifier.broker.idle()
-        assert f"twilio:{SID}:sent" in notifier.db.delivery_reports.docs
+        assert f"ten_1:twilio:{SID}:sent" in notifier.db.delivery_reports.docs
         notifier.send(sms_reply(notifier))
         await notifier.broker.idle()
     (message,) = notifier.messages()
@@ -120,4 +120,14 @@ async def test_a_report_about_a_message_nobody_logged_is_kept_not_dead_lettered(
     notifier.report("SM" + "9" * 32, "delivered")
     await notifier.run()
     assert notifier.events(topics.DEAD_LETTERS) == []
-    assert list(notifier.db.delivery_reports.docs) == [f"twilio:SM{'9' * 32}:delivered"]
+    assert list(notifier.db.delivery_reports.docs) == [f"ten_1:twilio:SM{'9' * 32}:delivered"]
+
+
+async def test_a_report_of_another_tenants_account_changes_nothing(notifier) -> None:
+    async with running(notifier.kit):
+        await sent_message(notifier)
+        notifier.report(SID, "failed", error_code="30007", tenant="ten_2")  # its own signature
+        await notifier.broker.idle()
+    (message,) = notifier.messages()
+    assert message["status"] == "queued" and message["error"] is None
+    assert notifier.events(topics.EXECUTIONS) == []

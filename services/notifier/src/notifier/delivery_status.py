@@ -41,14 +41,14 @@ class DeliveryStatus:
     async def on_delivery_status_reported(
         self, envelopes: list[Envelope[DeliveryStatusReported]]
     ) -> None:
-        """Keep the batch's reports, find their messages (one read per provider), record what
-        they change in one round, then announce the failures."""
-        by_provider: dict[str, dict[str, list[Report]]] = {}
-        traces: dict[tuple[str, str], TraceContext] = {}
+        """Keep the batch's reports, find their messages (one read per tenant and provider),
+        record what they change, then announce the failures."""
+        by_source: dict[tuple[str, str], dict[str, list[Report]]] = {}
+        traces: dict[str, TraceContext] = {}
         for envelope in envelopes:
             event = envelope.data
             with consuming(tracer, topics.DELIVERY_STATUS, envelope, group=GROUP):
-                traces[(event.provider, event.provider_message_id)] = current_trace()
+                traces[event.provider_message_id] = current_trace()
             report = Report(
                 event_id=event.event_id,
                 status=event.status,
@@ -56,23 +56,21 @@ class DeliveryStatus:
                 error_code=event.error_code,
                 error_message=event.error_message,
             )
-            by_provider.setdefault(event.provider, {}).setdefault(
-                event.provider_message_id, []
-            ).append(report)
+            source = (event.tenant_id, event.provider)
+            by_source.setdefault(source, {}).setdefault(event.provider_message_id, []).append(
+                report
+            )
         outgoing: list[Outgoing] = []
         now = datetime.now(UTC)
-        for provider, reports in by_provider.items():
-            await self._messages.keep_reports(
-                provider, [(sid, r) for sid, rs in reports.items() for r in rs]
-            )
-            found = await self._messages.by_provider_ids(provider, reports)
+        for (tenant, provider), reports in by_source.items():
+            kept = [(sid, r) for sid, rs in reports.items() for r in rs]
+            await self._messages.keep_reports(tenant, provider, kept)
+            found = await self._messages.by_provider_ids(tenant, provider, reports)
             for sid in reports:
                 DELIVERY_REPORTS.labels(provider, "matched" if sid in found else "kept").inc(
                     len(reports[sid])
                 )
-            outgoing += await self.apply(
-                found, reports, now, {sid: traces[(provider, sid)] for sid in reports}
-            )
+            outgoing += await self.apply(found, reports, now, traces)
         await publish_all(self._publish, outgoing)
 
     async def apply(

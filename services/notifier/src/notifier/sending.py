@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from contracts.envelope import NO_TRACE, TraceContext
 from contracts.events import NotificationRequested
@@ -35,6 +36,7 @@ from notifier.domain.lifecycle import PENDING
 from notifier.publishing import Outgoing as OutgoingEvent
 
 log = logging.getLogger(__name__)
+Document = dict[str, Any]
 
 
 class TwilioSending:
@@ -152,20 +154,21 @@ class TwilioSending:
             self._messages.record_sent(list(messages.values())),
             self._conversations.record(*conversation_writes(deliveries, now)),
         )
-        accepted = {
-            m["provider_message_id"]: (key, m)
-            for key, m in messages.items()
-            if m["provider_message_id"]
-        }
-        early = await self._messages.reports_for(TWILIO, accepted)
-        if not early:
-            return []
-        return await self._status.apply(
-            {sid: accepted[sid][1] for sid in early},
-            early,
-            now,
-            {sid: traces.get(accepted[sid][0]) or NO_TRACE for sid in early},
-        )
+        by_tenant: dict[str, dict[str, tuple[str, Document]]] = {}
+        for key, m in messages.items():
+            if m["provider_message_id"]:
+                by_tenant.setdefault(m["tenant_id"], {})[m["provider_message_id"]] = (key, m)
+        outgoing: list[OutgoingEvent] = []
+        for tenant, accepted in by_tenant.items():
+            early = await self._messages.reports_for(tenant, TWILIO, accepted)
+            if early:
+                outgoing += await self._status.apply(
+                    {sid: accepted[sid][1] for sid in early},
+                    early,
+                    now,
+                    {sid: traces.get(accepted[sid][0]) or NO_TRACE for sid in early},
+                )
+        return outgoing
 
 
 def conversation_writes(

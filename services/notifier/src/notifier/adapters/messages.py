@@ -1,7 +1,7 @@
 """The conversation's message log as the notifier writes it (`messages`: one document per
 outbound message, ``_id`` = ``msg_`` + a digest of the idempotency key; the executor logs the
 inbound ones), and the provider reports kept until their message is known
-(`delivery_reports`, ``_id`` = the report's event id).
+(`delivery_reports`, ``_id`` = tenant and the report's event id).
 
 Status writes are field-level and conditional, never a read-modify-write of the document: a
 history entry is pushed only if its event id is not recorded yet, the status is set only if it
@@ -64,13 +64,16 @@ class MessageLog:
         ]
         await _bulk(self._messages, ops)
 
-    async def by_provider_ids(self, provider: str, ids: Iterable[str]) -> dict[str, Document]:
-        """The messages a provider knows by these ids, by id."""
+    async def by_provider_ids(
+        self, tenant_id: str, provider: str, ids: Iterable[str]
+    ) -> dict[str, Document]:
+        """The tenant's messages a provider knows by these ids, by id (a report is about the
+        tenant whose account the provider signed it with: never another tenant's message)."""
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         cursor = self._messages.find(
-            {"provider": provider, "provider_message_id": {"$in": wanted}},
+            {"provider": provider, "provider_message_id": {"$in": wanted}, "tenant_id": tenant_id},
             projection={"status_history": 0},
         )
         return {doc["provider_message_id"]: doc async for doc in cursor}
@@ -102,11 +105,16 @@ class MessageLog:
                 )
         await _bulk(self._messages, ops)
 
-    async def keep_reports(self, provider: str, reports: list[tuple[str, Report]]) -> None:
-        """Provider reports by event id, with the provider's message id they are about."""
+    async def keep_reports(
+        self, tenant_id: str, provider: str, reports: list[tuple[str, Report]]
+    ) -> None:
+        """A tenant's provider reports by event id, with the provider's message id they are
+        about."""
         docs = [
             {
-                "_id": report.event_id,
+                "_id": f"{tenant_id}:{report.event_id}",
+                "tenant_id": tenant_id,
+                "event_id": report.event_id,
                 "provider": provider,
                 "provider_message_id": provider_id,
                 "status": report.status,
@@ -118,20 +126,22 @@ class MessageLog:
         ]
         await _bulk(self._reports, [InsertOne(d) for d in docs], ordered=False)
 
-    async def reports_for(self, provider: str, ids: Iterable[str]) -> dict[str, list[Report]]:
-        """The reports kept for these provider message ids, oldest first."""
+    async def reports_for(
+        self, tenant_id: str, provider: str, ids: Iterable[str]
+    ) -> dict[str, list[Report]]:
+        """The tenant's reports kept for these provider message ids, oldest first."""
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         cursor = self._reports.find(
-            {"provider": provider, "provider_message_id": {"$in": wanted}},
+            {"provider": provider, "provider_message_id": {"$in": wanted}, "tenant_id": tenant_id},
             sort=[("at", ASCENDING)],
         )
         found: dict[str, list[Report]] = {}
         async for doc in cursor:
             found.setdefault(doc["provider_message_id"], []).append(
                 Report(
-                    event_id=doc["_id"],
+                    event_id=doc["event_id"],
                     status=doc["status"],
                     at=doc["at"],
                     error_code=doc.get("error_code"),
