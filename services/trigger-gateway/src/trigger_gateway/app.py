@@ -18,6 +18,7 @@ from trigger_gateway.adapters.call_turns import CallTurns
 from trigger_gateway.adapters.channels import TwilioAccountRepository, ensure_channel_indexes
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
+from trigger_gateway.adapters.execution_messages import ExecutionMessageLog
 from trigger_gateway.adapters.history import ExecutionReadRepository
 from trigger_gateway.adapters.store import (
     TenantRepository,
@@ -32,6 +33,7 @@ from trigger_gateway.handlers import (
     conversations,
     dead_letters,
     events,
+    execution_messages,
     executions,
     integrations,
     tenants,
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             keyring=keyring,
         )
         app.state.widget_channel = await widget_state.assemble(kit, keyring)
+        app.state.execution_messages = ExecutionMessageLog(kit.db)
         app.state.call_turns = turns = CallTurns()
         tail = TopicTail(
             topics.CALLS, turns.on_records, bootstrap_servers=kit.settings.kafka_bootstrap_servers
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         executions.workflow_router,
         events.router,
         executions.router,
+        execution_messages.router,
         commands.router,
         dead_letters.router,
         integrations.router,
