@@ -75,6 +75,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--executors", type=int, default=1, help="executor processes (one consumer group)"
     )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        help="two-turn SMS conversations of the conversations phase (full 1000, quick 200; 0: "
+        "skip it)",
+    )
+    parser.add_argument(
+        "--waiting",
+        type=int,
+        help="conversations left waiting on a reply beside them (full 10000, quick 1000)",
+    )
+    parser.add_argument(
+        "--conversation-rate", type=float, default=100.0, help="SMS per second at its peak"
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database")
     parser.add_argument("--json", type=Path, default=RUN / "last.json", help="results file")
     args = parser.parse_args(argv)
@@ -89,6 +103,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.idle = args.idle if args.idle is not None else (10 if args.quick else 20)
     if args.sustain is None:
         args.sustain = not args.quick
+    if args.conversations is None:
+        args.conversations = 200 if args.quick else 1000
+    if args.waiting is None:
+        args.waiting = 1000 if args.quick else 10000
     return args
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from .conversations import measure_conversations
 from .load import Load
 from .machine import service_processes
 from .meter import Meter
@@ -179,6 +180,10 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
             await bench.settle(phases)
             phases.append(await bench.run_phase(phase))
         summary = report(phases, bench, args)
+        if args.conversations:
+            summary["conversations"] = await measure_conversations(
+                stack, args.conversations, args.waiting, args.conversation_rate
+            )
         db = mongo[stack.database]
         summary["executions_not_completed_in_db"] = db.executions.count_documents(
             {"status": {"$ne": "completed"}}

@@ -36,6 +36,13 @@ class Stack:
             "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['executor'].offset}",
             "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['gateway'].offset}",
             "PYTHONUNBUFFERED": "1",
+            # the notifier sends SMS to the provider sandbox, which reports their status
+            "NOTIFIER_TWILIO_API_BASE_URL": (
+                f"http://127.0.0.1:{PORT_BASE + SERVICES['sandbox'].offset}"
+            ),
+            "NOTIFIER_STATUS_CALLBACK_URL": (
+                f"http://127.0.0.1:{PORT_BASE + SERVICES['gateway'].offset}/webhooks/twilio/status"
+            ),
         }
         self.env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # no span export in a benchmark
         if not (self.env.get(KEKS_VARIABLE) or self.env.get(KEK_FILE_VARIABLE)):  # sealed secrets

@@ -68,7 +68,11 @@ start_mongo() {
     sqlite) ;;
     postgresql)
       start_postgres
-      storage=(-postgresql-url "postgres://postgres@127.0.0.1:$PG_PORT/ferretdb")
+      # A pool of 250 (FerretDB's default is 50): FerretDB 1.24 takes its metadata lock while
+      # holding a connection (an upsert's insert inside its transaction) and holds the lock
+      # while waiting for one (creating a collection); with every connection taken that waits
+      # forever. Measured: the whole server hung under the bench's parking of conversations.
+      storage=(-postgresql-url "postgres://postgres@127.0.0.1:$PG_PORT/ferretdb?pool_max_conns=250")
       ;;
     *) die "FERRETDB_BACKEND must be sqlite or postgresql, not '$FERRETDB_BACKEND'" ;;
   esac

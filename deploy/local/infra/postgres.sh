@@ -34,11 +34,12 @@ start_postgres() {
     # Statistics target 10 and a 10 ms autovacuum cost delay: FerretDB's queries do not use the
     # column statistics (one jsonb column), and an ANALYZE over large execution documents, with
     # autovacuum's default pace, took a core's tenth for a minute after a burst of inserts.
+    # 300 connections: FerretDB's pool (ferretdb.sh) must never run dry, see there.
     # In a subshell without our descriptors: the server outlives us and must not hold the lock.
     (
       close_inherited_fds
       as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 start \
-        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms" </dev/null >/dev/null
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms" </dev/null >/dev/null
     ) || die "PostgreSQL did not start (log: $PG_DIR/postgres.log)"
   fi
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \

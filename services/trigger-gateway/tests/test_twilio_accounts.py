@@ -35,6 +35,8 @@ def test_connecting_answers_the_numbers_ids_and_webhooks_but_never_the_token(gw)
     assert body["webhooks"] == {
         "messages": "http://gw.test/webhooks/twilio/messages",
         "status": "http://gw.test/webhooks/twilio/status",
+        "voice": "http://gw.test/webhooks/twilio/voice",
+        "voice_status": "http://gw.test/webhooks/twilio/voice/status",
     }
     assert body["numbers"] == [
         {

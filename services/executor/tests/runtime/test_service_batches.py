@@ -224,6 +224,11 @@ class MemoryConversations:
 
     async def write(self, writes: ConversationWrites) -> None:
         self.calls.append("conversations")
+        for doc, fields in writes.new_conversations:
+            if doc["_id"] in self.conversations_by_id:
+                self.conversations_by_id[doc["_id"]].update(copy.deepcopy(fields))
+            else:
+                self.conversations_by_id[doc["_id"]] = copy.deepcopy(doc)
         for update in writes.conversations:
             apply(self.conversations_by_id, update)
         for update in writes.tenant_variables:

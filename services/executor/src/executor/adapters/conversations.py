@@ -104,14 +104,22 @@ class ConversationWrites:
     conversations: list[Update] = field(default_factory=list)
     tenant_variables: list[Update] = field(default_factory=list)
     messages: list[Document] = field(default_factory=list)
+    # (document, fields): inserted first; if it exists already, its fields are set
+    new_conversations: list[tuple[Document, Document]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.conversations or self.tenant_variables or self.messages)
-
-    def upsert(self, ref: str, fields: Document, on_insert: Document) -> None:
-        self.conversations.append(
-            Update({"_id": ref}, {"$set": fields, "$setOnInsert": on_insert}, upsert=True)
+        return bool(
+            self.conversations or self.tenant_variables or self.messages or self.new_conversations
         )
+
+    def upsert(self, ref: str, fields: Document, on_insert: Document, *, known: bool) -> None:
+        """A conversation read before (``known``) is updated; a new one is inserted (no
+        upsert: FerretDB's upsert holds a connection while it waits for its metadata lock),
+        and updated as well, in case a redelivery or a racing writer inserted it first."""
+        if known:
+            self.conversations.append(Update({"_id": ref}, {"$set": fields}))
+        else:
+            self.new_conversations.append(({"_id": ref, **on_insert, **fields}, fields))
 
     def status(self, ref: str, status: str, at: datetime) -> None:
         """The status a run leaves its conversation in, unless an agent has it or it closed."""
@@ -204,6 +212,15 @@ class ConversationRepository:
         """Each collection's writes in order (a later update of a document after an earlier
         one), the collections at once; messages by deterministic id (a redelivered trigger
         logs nothing twice)."""
+        if writes.new_conversations:  # before the updates of the batch that may follow
+            docs = [doc for doc, _ in writes.new_conversations]
+            existed = await _insert_new(self._db.conversations, docs)
+            updates = [
+                UpdateOne({"_id": doc["_id"]}, {"$set": fields})
+                for doc, fields in writes.new_conversations
+                if doc["_id"] in existed
+            ]
+            await _bulk(self._db.conversations, updates)
         results = await asyncio.gather(
             _bulk(self._db.conversations, [u.op() for u in writes.conversations]),
             _bulk(self._db.tenant_variables, [u.op() for u in writes.tenant_variables]),
@@ -213,6 +230,18 @@ class ConversationRepository:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+async def _insert_new(collection: Any, docs: list[Document]) -> set[str]:
+    """Insert ``docs``; the ids of those that existed already."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        return {docs[e["index"]]["_id"] for e in errors}
+    return set()
 
 
 async def _bulk(collection: Any, ops: list[Any], *, ordered: bool = True) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
 from executor.adapters.execution_documents import loaded, stored
 
@@ -19,8 +19,18 @@ class ConcurrentUpdate(Exception):
     """The execution changed since it was read: another writer got there first."""
 
 
+# Written under load, read by _id only: created at start-up (FerretDB creates a collection
+# under its metadata lock, which must not happen under load: deploy/local/infra/ferretdb.sh).
+PLAIN_COLLECTIONS = ("conversations", "messages", "tenant_variables", "contact_addresses")
+
+
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    """Every index the executor's queries use (idempotent)."""
+    """Every index the executor's queries use, and the collections it writes (idempotent)."""
+    existing = set(await db.list_collection_names())
+    for name in PLAIN_COLLECTIONS:
+        if name not in existing:
+            with contextlib.suppress(CollectionInvalid):  # another service made it meanwhile
+                await db.create_collection(name)
     await db.workflows.create_index(
         [("tenant_id", ASCENDING), ("trigger_type", ASCENDING), ("is_active", ASCENDING)]
     )

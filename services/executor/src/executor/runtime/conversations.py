@@ -165,7 +165,7 @@ class Loaded:
             on_insert["last_message_at"] = at  # listings sort by it: never missing
         # The channel is the conversation's since its first message (a call's follow-up SMS is
         # another conversation): only set on insert.
-        writes.upsert(ref, fields, on_insert)
+        writes.upsert(ref, fields, on_insert, known=stored is not None)
         # Kept in memory for later triggers of this batch (a second message reopens nothing).
         self.conversations[ref] = {
             **(stored or {}),

@@ -171,7 +171,13 @@ class TriggerIntake:
             if trigger.conversation_id and started["status"] not in FINISHED:
                 started["conversation_run"] = True  # its end forgets it (running.py)
                 loaded.run_started(batch.conversations, trigger, workflow["_id"], doc["_id"])
-        if routed.not_started or routed.answered or routed.queued or not workflows:
+        if (
+            routed.not_started
+            or routed.answered
+            or routed.queued
+            or routed.interrupted
+            or not workflows
+        ):
             # a trigger that did less than start every active workflow says what it did
             batch.trigger_outcomes.append(routed.outcome(trigger))
 

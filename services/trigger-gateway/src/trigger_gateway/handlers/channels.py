@@ -28,6 +28,8 @@ router = APIRouter(
 )
 MESSAGES_WEBHOOK = "/webhooks/twilio/messages"
 STATUS_WEBHOOK = "/webhooks/twilio/status"
+VOICE_WEBHOOK = "/webhooks/twilio/voice"
+CALL_STATUS_WEBHOOK = "/webhooks/twilio/voice/status"
 
 
 class PhoneNumberView(BaseModel):
@@ -40,6 +42,8 @@ class PhoneNumberView(BaseModel):
 class TwilioWebhooks(BaseModel):
     messages: str = Field(description='A number\'s "A message comes in" URL (HTTP POST).')
     status: str = Field(description="The status callback URL of messages sent (HTTP POST).")
+    voice: str = Field(description='A number\'s "A call comes in" URL (HTTP POST).')
+    voice_status: str = Field(description="A number's call status callback URL (HTTP POST).")
 
 
 class TwilioAccountView(BaseModel):
@@ -56,7 +60,12 @@ class TwilioAccountView(BaseModel):
 
 def webhook_urls(gw: Gateway) -> TwilioWebhooks:
     base = gw.settings.public_url.rstrip("/")
-    return TwilioWebhooks(messages=base + MESSAGES_WEBHOOK, status=base + STATUS_WEBHOOK)
+    return TwilioWebhooks(
+        messages=base + MESSAGES_WEBHOOK,
+        status=base + STATUS_WEBHOOK,
+        voice=base + VOICE_WEBHOOK,
+        voice_status=base + CALL_STATUS_WEBHOOK,
+    )
 
 
 def keyring_of(gw: Gateway) -> Keyring:

@@ -1,5 +1,6 @@
 """What a trigger did (read-only, tenant-scoped): the executions it started, the waiting
-executions it resumed, and every active workflow of its type it did not start, with the reason
+executions it resumed, the busy runs it was queued for or interrupted (routing policies), and
+every active workflow of its type it did not start, with the reason
 (the filter of the workflow's trigger node: channel, number, store, intent, confidence, score,
 policy)."""
 
@@ -38,5 +39,7 @@ async def get_trigger(trigger_id: str, tenant: TenantDep, gw: GatewayDep) -> dic
         "trigger_type": first.get("trigger_type"),
         "executions": [summary(d) for d in executions],
         "resumed": (outcome or {}).get("resumed", []),
+        "queued": (outcome or {}).get("queued", []),
+        "interrupted": (outcome or {}).get("interrupted", []),
         "not_started": (outcome or {}).get("not_started", []),
     }

@@ -30,6 +30,7 @@ from trigger_gateway.adapters.call_turns import CallTurns
 from trigger_gateway.domain import twiml
 from trigger_gateway.domain.channels import plain_address
 from trigger_gateway.domain.conversation_keys import conversation_id_for
+from trigger_gateway.handlers.channels import CALL_STATUS_WEBHOOK, VOICE_WEBHOOK
 from trigger_gateway.handlers.deps import Gateway, GatewayDep
 from trigger_gateway.handlers.events import SOURCE, publish_trigger
 from trigger_gateway.handlers.problems import ApiProblem
@@ -46,10 +47,8 @@ from trigger_gateway.handlers.twilio import (
 from trigger_gateway.telemetry import current_trace
 
 router = APIRouter(tags=["webhooks"])
-VOICE_WEBHOOK = "/webhooks/twilio/voice"
-GATHER_WEBHOOK = "/webhooks/twilio/voice/gather"
-WAIT_WEBHOOK = "/webhooks/twilio/voice/wait"
-CALL_STATUS_WEBHOOK = "/webhooks/twilio/voice/status"
+GATHER_WEBHOOK = VOICE_WEBHOOK + "/gather"
+WAIT_WEBHOOK = VOICE_WEBHOOK + "/wait"
 CALL_REQUIRED = ("CallSid", "AccountSid", "From", "To")
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 TWIML = {
