@@ -106,6 +106,18 @@ async def test_a_redelivered_request_is_sent_once_and_answered_alike(notifier) -
     assert len(notifier.messages()) == 1
 
 
+async def test_a_request_twice_in_one_batch_is_sent_once_and_answered_twice(notifier) -> None:
+    notifier.connect_twilio()
+    request = sms_node(notifier, to=notifier.customer, body="hi")
+    notifier.send(request)
+    notifier.send(request)  # both read before the consumer starts: one batch
+    await notifier.run()
+
+    assert len(notifier.twilio.sent) == 1 and len(notifier.messages()) == 1
+    settled = notifier.events(topics.EXECUTION_COMMANDS, EffectSettled)
+    assert len(settled) == 2 and settled[0].result == settled[1].result
+
+
 async def test_a_send_another_process_began_is_not_sent_again(notifier) -> None:
     notifier.connect_twilio()
     request = sms_node(notifier, to=notifier.customer, body="hi")

@@ -54,7 +54,12 @@ class NotificationService:
         earlier record and is answered as the first time, and sends nothing), send what is
         new, then publish the answers together."""
         now = datetime.now(UTC)
-        requests = [envelope.data for envelope in envelopes]
+        # A request twice in one batch (the executor re-published its outbox) is handled once
+        # and answered twice, as a redelivery is.
+        firsts: dict[str, NotificationRequested] = {}
+        for envelope in envelopes:
+            firsts.setdefault(envelope.data.idempotency_key, envelope.data)
+        requests = list(firsts.values())
         deliveries = [plan_delivery(request, now) for request in requests]
         if any(d.route is Route.TWILIO for d in deliveries):
             deliveries = await self._twilio.address(requests, deliveries, now)
@@ -77,10 +82,14 @@ class NotificationService:
         outgoing = await self._twilio.record(finished, now, traces)
         answers += [(d, str(d.record["status"])) for d in finished]
         by_key = {d.key: (d, outcome) for d, outcome in answers}
-        for request in requests:
-            delivery, outcome = by_key[request.idempotency_key]
+        answered: set[str] = set()
+        for envelope in envelopes:
+            request, key = envelope.data, envelope.data.idempotency_key
+            delivery, outcome = by_key[key]
+            outcome = "duplicate" if key in answered else outcome
+            answered.add(key)
             DELIVERIES.labels(delivery.record.get("channel") or "none", outcome).inc()
-            outgoing += self._answers(request, delivery, traces[request.idempotency_key], now)
+            outgoing += self._answers(request, delivery, traces[key], now)
         await publish_all(self._publish, outgoing)
 
     async def _record(self, deliveries: list[Delivery], now: datetime) -> dict[str, Document]:
