@@ -3,7 +3,9 @@ consumer writes, and what readiness asks of the server."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +47,36 @@ class Mongo:
         """FerretDB says so in buildInfo; real MongoDB does not."""
         info = await self.db.command("buildInfo")
         return "ferretdbVersion" in info
+
+
+async def find_matching(
+    collection: Any,
+    field: str,
+    values: Iterable[Any],
+    *,
+    one_by_one: bool,
+    projection: Document | None = None,
+    also: Document | None = None,
+) -> list[Document]:
+    """Every document whose ``field`` is one of ``values`` (and that matches ``also``).
+
+    ``one_by_one`` (on FerretDB): one equality query per value, all at once, instead of one
+    ``$in``. FerretDB 1.x pushes an equality down to its storage but never ``$in``, which
+    reads the whole collection (measured on 5,000 documents: 66 ms for five ids by ``$in``,
+    2 ms for each by equality); MongoDB answers the ``$in`` from its index in one round."""
+    wanted = sorted(set(values))
+    if not wanted:
+        return []
+    if not one_by_one:
+        cursor = collection.find({**(also or {}), field: {"$in": wanted}}, projection=projection)
+        return [doc async for doc in cursor]
+
+    async def each(value: Any) -> list[Document]:
+        cursor = collection.find({**(also or {}), field: value}, projection=projection)
+        return [doc async for doc in cursor]
+
+    found = await asyncio.gather(*(each(value) for value in wanted))
+    return [doc for docs in found for doc in docs]
 
 
 class DeadLetterRepository:

@@ -26,11 +26,12 @@ NAME = "executor"
 
 async def assemble(kit: Kit, settings: Settings) -> None:
     await ensure_indexes(kit.db)
+    ferretdb = await kit.mongo.is_ferretdb()
     service = ExecutionService(
         WorkflowCatalogue(kit.db),
-        ExecutionRepository(kit.db, check_version_by_read=await kit.mongo.is_ferretdb()),
-        ReplyWaitRepository(kit.db),
-        ConversationRepository(kit.db),
+        ExecutionRepository(kit.db, check_version_by_read=ferretdb),
+        ReplyWaitRepository(kit.db, one_by_one=ferretdb),
+        ConversationRepository(kit.db, one_by_one=ferretdb),
         kit.publish,
         limits=Limits(
             max_steps=settings.max_steps_per_command,

@@ -215,6 +215,9 @@ class MemoryConversations:
             if t in self.tenants
         }
 
+    async def has_contacts(self, tenant_id: str) -> bool:
+        return bool(self.contacts_by_id)
+
     async def contacts(self, refs: Any) -> dict[str, Doc]:
         return {
             r: copy.deepcopy(self.contacts_by_id[self.addresses[r]])
@@ -315,11 +318,12 @@ async def test_a_batch_of_triggers_runs_its_executions_in_one_round_of_writes() 
 
     assert len(store.executions) == 3
     assert all(doc["status"] == "completed" for doc in store.executions.values())
-    # one read of waits, one of the active workflows, then one insert of the executions, each
-    # with its node runs in it (3 each: the reply runs twice, requested then answered at
-    # once): a new execution's state and timeline are written together
+    # one read of the active workflows (no waits: the conversations are new, no run can
+    # wait in them), then one insert of the executions, each with its node runs in it (3
+    # each: the reply runs twice, requested then answered at once): a new execution's state
+    # and timeline are written together
     writes = [c for c in store.calls if c != "send"]
-    assert writes == ["reply_waits", "active_for", "create_many:3"]
+    assert writes == ["active_for", "create_many:3"]
     assert store.node_runs == {}
     for doc in store.executions.values():
         assert [r["seq"] for r in json.loads(doc["first_runs_json"])] == [1, 2, 3]

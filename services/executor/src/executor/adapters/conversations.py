@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,9 +28,11 @@ from urllib.parse import quote, unquote
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
+from servicekit.mongo import find_matching
 
 Document = dict[str, Any]
 PERSISTED_SCOPES = ("conversation", "global")
+NO_CONTACTS_SECONDS = 2.0
 # A conversation's status as its runs leave it; an agent's or a closed one is not the bot's.
 BOT_STATUSES = ("open", "bot", "waiting_on_customer")
 
@@ -106,6 +109,7 @@ class ConversationWrites:
     messages: list[Document] = field(default_factory=list)
     # (document, fields): inserted first; if it exists already, its fields are set
     new_conversations: list[tuple[Document, Document]] = field(default_factory=list)
+    _new: dict[str, Document] = field(default_factory=dict, repr=False)  # by _id
 
     def __bool__(self) -> bool:
         return bool(
@@ -118,11 +122,18 @@ class ConversationWrites:
         and updated as well, in case a redelivery or a racing writer inserted it first."""
         if known:
             self.conversations.append(Update({"_id": ref}, {"$set": fields}))
+        elif ref in self._new:
+            self._new[ref].update(fields)
         else:
-            self.new_conversations.append(({"_id": ref, **on_insert, **fields}, fields))
+            self._new[ref] = doc = {"_id": ref, **on_insert, **fields}
+            self.new_conversations.append((doc, fields))
 
     def status(self, ref: str, status: str, at: datetime) -> None:
         """The status a run leaves its conversation in, unless an agent has it or it closed."""
+        new = self._new.get(ref)
+        if new is not None and new.get("status") in BOT_STATUSES:
+            new.update(status=status, updated_at=at)  # written with its insert
+            return
         self.conversations.append(
             Update(
                 {"_id": ref, "status": {"$in": list(BOT_STATUSES)}},
@@ -132,6 +143,10 @@ class ConversationWrites:
 
     def run_started(self, ref: str, workflow_id: str, execution_id: str) -> None:
         """The workflow's run in the conversation (its routing policy reads it)."""
+        new = self._new.get(ref)
+        if new is not None:
+            new["active_runs"] = {**new.get("active_runs", {}), workflow_id: execution_id}
+            return
         self.conversations.append(
             Update({"_id": ref}, {"$set": {f"active_runs.{workflow_id}": execution_id}})
         )
@@ -171,58 +186,72 @@ class ConversationWrites:
 
 
 class ConversationRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
+        """``one_by_one``: on FerretDB, reads by ``_id`` one at a time, all at once
+        (servicekit.mongo.find_matching)."""
         self._db = db
+        self._one_by_one = one_by_one
+        self._no_contacts_until: dict[str, float] = {}
+        self._with_contacts: set[str] = set()
 
     async def conversations(self, refs: Iterable[str]) -> dict[str, Document]:
-        ids = sorted(set(refs))
-        if not ids:
-            return {}
-        cursor = self._db.conversations.find(
-            {"_id": {"$in": ids}},
+        found = await find_matching(
+            self._db.conversations,
+            "_id",
+            refs,
+            one_by_one=self._one_by_one,
             projection={"status": 1, "variables": 1, "contact_id": 1, "active_runs": 1},
         )
-        return {doc["_id"]: doc async for doc in cursor}
+        return {doc["_id"]: doc for doc in found}
 
     async def tenant_variables(self, tenants: Iterable[str]) -> dict[str, Document]:
-        ids = sorted(set(tenants))
-        if not ids:
-            return {}
-        cursor = self._db.tenant_variables.find({"_id": {"$in": ids}})
-        return {doc["_id"]: decoded_variables(doc.get("variables")) async for doc in cursor}
+        found = await find_matching(
+            self._db.tenant_variables, "_id", tenants, one_by_one=self._one_by_one
+        )
+        return {doc["_id"]: decoded_variables(doc.get("variables")) for doc in found}
+
+    async def has_contacts(self, tenant_id: str) -> bool:
+        """Whether the tenant has any contact: kept ``NO_CONTACTS_SECONDS`` when it has none
+        (most triggers of a tenant without contacts then look none up), for good once it has
+        one (they are not all deleted in practice; a lookup that finds nothing costs one
+        read per address)."""
+        now = time.monotonic()
+        until = self._no_contacts_until.get(tenant_id)
+        if until is not None and until > now:
+            return False
+        if tenant_id in self._with_contacts:
+            return True
+        found = await self._db.contacts.find_one({"tenant_id": tenant_id}, projection={"_id": 1})
+        if found is None:
+            self._no_contacts_until[tenant_id] = now + NO_CONTACTS_SECONDS
+            return False
+        self._with_contacts.add(tenant_id)
+        return True
 
     async def contacts(self, address_refs: Iterable[str]) -> dict[str, Document]:
         """The contact of each address that has one: two reads (the index, then the contacts)."""
-        ids = sorted(set(address_refs))
-        if not ids:
-            return {}
         index = {
             d["_id"]: d["contact_id"]
-            async for d in self._db.contact_addresses.find({"_id": {"$in": ids}})
+            for d in await find_matching(
+                self._db.contact_addresses, "_id", address_refs, one_by_one=self._one_by_one
+            )
         }
         if not index:
             return {}
         contacts = {
             d["_id"]: d
-            async for d in self._db.contacts.find({"_id": {"$in": sorted(set(index.values()))}})
+            for d in await find_matching(
+                self._db.contacts, "_id", index.values(), one_by_one=self._one_by_one
+            )
         }
         return {ref: contacts[cid] for ref, cid in index.items() if cid in contacts}
 
     async def write(self, writes: ConversationWrites) -> None:
-        """Each collection's writes in order (a later update of a document after an earlier
-        one), the collections at once; messages by deterministic id (a redelivered trigger
-        logs nothing twice)."""
-        if writes.new_conversations:  # before the updates of the batch that may follow
-            docs = [doc for doc, _ in writes.new_conversations]
-            existed = await _insert_new(self._db.conversations, docs)
-            updates = [
-                UpdateOne({"_id": doc["_id"]}, {"$set": fields})
-                for doc, fields in writes.new_conversations
-                if doc["_id"] in existed
-            ]
-            await _bulk(self._db.conversations, updates)
+        """New conversations inserted, then each collection's updates in order (a later
+        update of a document after an earlier one); messages, by deterministic id (a
+        redelivered trigger logs nothing twice), and tenant variables meanwhile."""
         results = await asyncio.gather(
-            _bulk(self._db.conversations, [u.op() for u in writes.conversations]),
+            self._conversations_in_order(writes),
             _bulk(self._db.tenant_variables, [u.op() for u in writes.tenant_variables]),
             _bulk(self._db.messages, [InsertOne(m) for m in writes.messages], ordered=False),
             return_exceptions=True,
@@ -230,6 +259,19 @@ class ConversationRepository:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _conversations_in_order(self, writes: ConversationWrites) -> None:
+        updates = [u.op() for u in writes.conversations]
+        if writes.new_conversations:
+            docs = [doc for doc, _ in writes.new_conversations]
+            existed = await _insert_new(self._db.conversations, docs)
+            # one that exists already (a redelivered trigger, a racing writer): its fields
+            updates[:0] = [
+                UpdateOne({"_id": doc["_id"]}, {"$set": fields})
+                for doc, fields in writes.new_conversations
+                if doc["_id"] in existed
+            ]
+        await _bulk(self._db.conversations, updates)
 
 
 async def _insert_new(collection: Any, docs: list[Document]) -> set[str]:

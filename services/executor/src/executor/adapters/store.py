@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
+from servicekit.mongo import find_matching
 
 from executor.adapters.execution_documents import loaded, stored
 
@@ -160,8 +161,9 @@ class ExecutionRepository:
 class ReplyWaitRepository:
     """Executions waiting for a conversation's next customer message (Wait for Reply)."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
         self._db = db
+        self._one_by_one = one_by_one
 
     async def add(
         self, tenant_id: str, conversation_id: str, execution_id: str, effect_id: str
@@ -178,18 +180,16 @@ class ReplyWaitRepository:
             await self._db.reply_waits.insert_one(doc)
 
     async def for_conversations(self, conversations: set[tuple[str, str]]) -> list[Document]:
-        """Waits of these (tenant, conversation) pairs, oldest first, in one read."""
-        if not conversations:
-            return []
-        cursor = self._db.reply_waits.find(
-            {"conversation_id": {"$in": sorted({c for _, c in conversations})}},
-            sort=[("created_at", ASCENDING)],
+        """Waits of these (tenant, conversation) pairs, oldest first (one read; on FerretDB
+        one per conversation, at once: servicekit.mongo.find_matching)."""
+        found = await find_matching(
+            self._db.reply_waits,
+            "conversation_id",
+            {c for _, c in conversations},
+            one_by_one=self._one_by_one,
         )
-        return [
-            doc
-            async for doc in cursor
-            if (doc["tenant_id"], doc["conversation_id"]) in conversations
-        ]
+        found.sort(key=lambda doc: doc["created_at"])
+        return [d for d in found if (d["tenant_id"], d["conversation_id"]) in conversations]
 
     async def remove(self, wait_id: str) -> None:
         await self._db.reply_waits.delete_one({"_id": wait_id})

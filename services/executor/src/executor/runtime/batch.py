@@ -45,7 +45,7 @@ class Batch:
     if_existing: dict[str, Document] = field(default_factory=dict)
     sends: list[Document] = field(default_factory=list)  # other sends, after the writes
     trigger_outcomes: list[Document] = field(default_factory=list)  # written with executions
-    # conversations, their messages and tenant variables: written before the executions
+    # conversations, their messages and tenant variables: written with the executions
     conversations: ConversationWrites = field(default_factory=ConversationWrites)
 
 
@@ -124,12 +124,11 @@ class BatchFlush:
                 saves.append(
                     self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
                 )
-        # Node runs and conversations (with the variables the commands wrote) at once, before
-        # the executions: whoever sees an execution's new state finds both written.
-        first = [self._executions.record_node_runs(runs)] if runs else []
+        if runs:
+            await self._executions.record_node_runs(runs)
         if batch.conversations:
-            first.append(self._conversations.write(batch.conversations))
-        await _all(*first)
+            # Idempotent and independent of the executions: written with them.
+            saves.append(self._conversations.write(batch.conversations))
         if batch.trigger_outcomes:
             saves.append(self._executions.record_trigger_outcomes(batch.trigger_outcomes))
         existed, *_ = await _all(self._executions.create_many(new), *saves)

@@ -212,16 +212,27 @@ class ConversationIntake:
         self._conversations = conversations
 
     async def load(self, triggers: list[TriggerReceived]) -> Loaded:
-        """The batch's conversations, its tenants' variables and its customers' contacts."""
+        """The batch's conversations and its customers' contacts."""
         refs = {
             conversation_ref(t.tenant_id, t.conversation_id) for t in triggers if t.conversation_id
         }
-        conversations, tenants, contacts = await asyncio.gather(
-            self._conversations.conversations(refs),
-            self._conversations.tenant_variables({t.tenant_id for t in triggers}),
-            self._conversations.contacts({r for t in triggers for r in _addresses(t)}),
+        conversations, contacts = await asyncio.gather(
+            self._conversations.conversations(refs), self._contacts(triggers)
         )
-        return Loaded(conversations, tenants, contacts)
+        return Loaded(conversations, {}, contacts)
+
+    async def _contacts(self, triggers: list[TriggerReceived]) -> dict[str, Document]:
+        """The contacts of the triggers' addresses, for the tenants that have contacts."""
+        tenants = sorted({t.tenant_id for t in triggers})
+        having = await asyncio.gather(*(self._conversations.has_contacts(t) for t in tenants))
+        with_contacts = {t for t, has in zip(tenants, having, strict=True) if has}
+        refs = {r for t in triggers if t.tenant_id in with_contacts for r in _addresses(t)}
+        return await self._conversations.contacts(refs) if refs else {}
+
+    async def load_tenants(self, loaded: Loaded, tenants: set[str]) -> None:
+        """The tenant variables of ``tenants`` (those whose workflows read ``global.*``)."""
+        if tenants:
+            loaded.tenants.update(await self._conversations.tenant_variables(tenants))
 
 
 def said_record(doc: Document, text: str, index: int, at: datetime) -> Document:

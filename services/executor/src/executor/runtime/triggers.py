@@ -92,10 +92,20 @@ class TriggerIntake:
         batch = Batch()
         kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
         # The reads at once: each is a round trip, and none needs another.
-        waits, active, loaded = await asyncio.gather(
-            self._reply_waits_for(envelopes),
-            self._active_workflows(kinds),
-            self._conversations.load([e.data for e in envelopes]),
+        active, loaded = await asyncio.gather(
+            self._active_workflows(kinds), self._conversations.load([e.data for e in envelopes])
+        )
+        # Then, only where they can be: the reply waits of conversations that have a run (a
+        # wait is a run's), the variables of tenants whose workflows read global.*.
+        readers = {
+            tenant
+            for (tenant, _), workflows in active.items()
+            for w in workflows
+            if await self._workflows.reads_global(w["_id"], int(w["active_version"]))
+        }
+        waits, _ = await asyncio.gather(
+            self._reply_waits_for(envelopes, loaded),
+            self._conversations.load_tenants(loaded, readers),
         )
         for envelope in envelopes:
             trigger = envelope.data
@@ -234,15 +244,19 @@ class TriggerIntake:
         return dict(zip(kinds, found, strict=True))
 
     async def _reply_waits_for(
-        self, envelopes: list[Envelope[TriggerReceived]]
+        self, envelopes: list[Envelope[TriggerReceived]], loaded: Loaded
     ) -> dict[tuple[str, str], list[Document]]:
-        """Waits for the conversations of the batch's incoming messages, in one read."""
+        """Waits for the conversations of the batch's incoming messages that have runs."""
         conversations = {
             (e.data.tenant_id, e.data.conversation_id)
             for e in envelopes
-            if e.data.conversation_id and e.data.trigger_type == INCOMING_MESSAGE
+            if e.data.conversation_id
+            and e.data.trigger_type == INCOMING_MESSAGE
+            and loaded.active_runs(e.data)
         }
         waits: dict[tuple[str, str], list[Document]] = {}
+        if not conversations:
+            return waits
         for wait in await self._reply_waits.for_conversations(conversations):
             waits.setdefault((wait["tenant_id"], wait["conversation_id"]), []).append(wait)
         return waits
