@@ -89,6 +89,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--conversation-rate", type=float, default=100.0, help="SMS per second at its peak"
     )
+    parser.add_argument(
+        "--no-conversations",
+        dest="conversation_per_trigger",
+        action="store_false",
+        help="triggers without a conversation id (no conversation, no message log): the "
+        "engine's path alone",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database")
     parser.add_argument("--json", type=Path, default=RUN / "last.json", help="results file")
     args = parser.parse_args(argv)

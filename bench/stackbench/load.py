@@ -31,9 +31,14 @@ class Load:
 
     def body(self) -> bytes:
         self.seq += 1
+        conversation = (
+            {"conversation_id": f"bench-{self.run_id}-{self.seq}"}
+            if self.args.conversation_per_trigger
+            else {}
+        )
         return json.dumps(
             {
-                "conversation_id": f"bench-{self.run_id}-{self.seq}",
+                **conversation,
                 "channel": "chat",
                 "payload": {"text": f"where is my order {self.seq}?"},
                 "customer": {"id": f"cust-{self.seq}", "name": "Bench"},
