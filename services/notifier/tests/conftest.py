@@ -280,7 +280,8 @@ class Notifier:
     customer = CUSTOMER
     callback = CALLBACK
 
-    def __init__(self) -> None:
+    def __init__(self, one_by_one: bool = False) -> None:
+        """``one_by_one``: the repositories read as on FerretDB (equality, not ``$in``)."""
         self.broker = MemoryBroker()
         self.mongo = Mongo()
         self.twilio = FakeTwilio()
@@ -292,11 +293,12 @@ class Notifier:
             kafka_consumer=self.broker.consumer,
         )
         db = self.mongo.db
-        notifications, messages = NotificationRepository(db), MessageLog(db)
-        conversations = ConversationUpdates(db)
+        notifications = NotificationRepository(db, one_by_one=one_by_one)
+        messages = MessageLog(db, one_by_one=one_by_one)
+        conversations = ConversationUpdates(db, one_by_one=one_by_one)
         self.status = DeliveryStatus(messages, conversations, self.kit.publish)
         self.sending = TwilioSending(
-            TwilioAccounts(db, KEYRING, ttl_seconds=0),
+            TwilioAccounts(db, KEYRING, ttl_seconds=0, one_by_one=one_by_one),
             conversations,
             notifications,
             messages,
@@ -403,9 +405,10 @@ class Notifier:
             await self.broker.idle()
 
 
-@pytest.fixture
-def notifier() -> Notifier:
-    return Notifier()
+@pytest.fixture(params=[False, True], ids=["in", "one_by_one"])
+def notifier(request: pytest.FixtureRequest) -> Notifier:
+    """The notifier reading as on MongoDB (``$in``) and as on FerretDB (one by one)."""
+    return Notifier(one_by_one=request.param)
 
 
 # -- the real provider sandbox -------------------------------------------------------------

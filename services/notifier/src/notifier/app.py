@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 
 
 async def assemble(kit: Kit, settings: Settings) -> None:
-    notifications = NotificationRepository(kit.db)
-    messages = MessageLog(kit.db)
+    ferretdb = await kit.mongo.is_ferretdb()  # equality reads, not $in (find_matching)
+    notifications = NotificationRepository(kit.db, one_by_one=ferretdb)
+    messages = MessageLog(kit.db, one_by_one=ferretdb)
     await notifications.ensure_indexes()
     await messages.ensure_indexes()
-    conversations = ConversationUpdates(kit.db)
+    conversations = ConversationUpdates(kit.db, one_by_one=ferretdb)
     keyring = Keyring.from_environment()
     if keyring is None:
         log.warning("no KEK (CONNECTFLO_KEKS, CONNECTFLO_KEK_FILE): no SMS or WhatsApp is sent")
@@ -45,7 +46,9 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     kit.on_stop(twilio.close)
     status = DeliveryStatus(messages, conversations, kit.publish)
     sending = TwilioSending(
-        TwilioAccounts(kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds),
+        TwilioAccounts(
+            kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
+        ),
         conversations,
         notifications,
         messages,

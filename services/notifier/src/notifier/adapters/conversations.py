@@ -14,6 +14,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from servicekit.mongo import find_matching
 
 Document = dict[str, Any]
 
@@ -43,18 +44,20 @@ class Failure:
 
 
 class ConversationUpdates:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
+        """``one_by_one``: on FerretDB, reads by ``_id`` one at a time, all at once."""
         self._conversations = db.conversations
+        self._one_by_one = one_by_one
 
     async def addresses(self, refs: Iterable[str]) -> dict[str, Document]:
-        ids = sorted(set(refs))
-        if not ids:
-            return {}
-        cursor = self._conversations.find(
-            {"_id": {"$in": ids}},
+        found = await find_matching(
+            self._conversations,
+            "_id",
+            refs,
+            one_by_one=self._one_by_one,
             projection={"contact_address": 1, "tenant_address": 1, "channel": 1},
         )
-        return {doc["_id"]: doc async for doc in cursor}
+        return {doc["_id"]: doc for doc in found}
 
     async def record(self, sent: list[Outgoing], failed: list[Failure]) -> None:
         """One update per conversation: its last outbound time, its last failed delivery."""

@@ -18,6 +18,7 @@ from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
+from servicekit.mongo import find_matching
 
 from notifier.domain.lifecycle import Report, StatusChange, rank
 
@@ -26,9 +27,12 @@ DUPLICATE_KEY = 11000
 
 
 class MessageLog:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
+        """``one_by_one``: on FerretDB, reads by provider id one equality query each, all at
+        once (servicekit.mongo.find_matching: it never pushes ``$in`` down)."""
         self._messages = db.messages
         self._reports = db.delivery_reports
+        self._one_by_one = one_by_one
 
     async def ensure_indexes(self) -> None:
         await self._messages.create_index(
@@ -69,14 +73,15 @@ class MessageLog:
     ) -> dict[str, Document]:
         """The tenant's messages a provider knows by these ids, by id (a report is about the
         tenant whose account the provider signed it with: never another tenant's message)."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return {}
-        cursor = self._messages.find(
-            {"provider": provider, "provider_message_id": {"$in": wanted}, "tenant_id": tenant_id},
+        found = await find_matching(
+            self._messages,
+            "provider_message_id",
+            ids,
+            one_by_one=self._one_by_one,
             projection={"status_history": 0},
+            also={"provider": provider, "tenant_id": tenant_id},
         )
-        return {doc["provider_message_id"]: doc async for doc in cursor}
+        return {doc["provider_message_id"]: doc for doc in found}
 
     async def apply(self, changes: list[StatusChange], now: datetime) -> None:
         """Each change's history entries (once per event id) and its status (only forward)."""
@@ -130,15 +135,15 @@ class MessageLog:
         self, tenant_id: str, provider: str, ids: Iterable[str]
     ) -> dict[str, list[Report]]:
         """The tenant's reports kept for these provider message ids, oldest first."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return {}
-        cursor = self._reports.find(
-            {"provider": provider, "provider_message_id": {"$in": wanted}, "tenant_id": tenant_id},
-            sort=[("at", ASCENDING)],
+        kept = await find_matching(
+            self._reports,
+            "provider_message_id",
+            ids,
+            one_by_one=self._one_by_one,
+            also={"provider": provider, "tenant_id": tenant_id},
         )
         found: dict[str, list[Report]] = {}
-        async for doc in cursor:
+        for doc in sorted(kept, key=lambda d: d["at"]):
             found.setdefault(doc["provider_message_id"], []).append(
                 Report(
                     event_id=doc["event_id"],

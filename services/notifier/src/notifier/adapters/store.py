@@ -7,13 +7,16 @@ from typing import Any
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
+from servicekit.mongo import find_matching
 
 Document = dict[str, Any]
 
 
 class NotificationRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
+        """``one_by_one``: on FerretDB, earlier records read one at a time, all at once."""
         self._db = db
+        self._one_by_one = one_by_one
 
     async def ensure_indexes(self) -> None:
         await self._db.notifications.create_index(
@@ -32,9 +35,11 @@ class NotificationRepository:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
                 raise
-            keys = sorted({docs[error["index"]]["_id"] for error in errors})
-            cursor = self._db.notifications.find({"_id": {"$in": keys}})
-            return {doc["_id"]: doc async for doc in cursor}
+            keys = {docs[error["index"]]["_id"] for error in errors}
+            found = await find_matching(
+                self._db.notifications, "_id", keys, one_by_one=self._one_by_one
+            )
+            return {doc["_id"]: doc for doc in found}
         return {}
 
     async def record_outcomes(self, docs: list[Document]) -> None:

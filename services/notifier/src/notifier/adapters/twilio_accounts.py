@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from servicekit.mongo import find_matching
 from servicekit.sealing import Keyring, Sealed, SealingError, Secret
 
 from notifier.domain.errors import CREDENTIALS_UNAVAILABLE, DeliveryError, failure
@@ -47,9 +47,16 @@ the tenant has connected none."""
 
 class TwilioAccounts:
     def __init__(
-        self, db: AsyncDatabase[Document], keyring: Keyring | None, *, ttl_seconds: float = 5
+        self,
+        db: AsyncDatabase[Document],
+        keyring: Keyring | None,
+        *,
+        ttl_seconds: float = 5,
+        one_by_one: bool = False,
     ) -> None:
+        """``one_by_one``: on FerretDB, reads one tenant at a time, all at once."""
         self._db = db
+        self._one_by_one = one_by_one
         self._keyring = keyring
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, Found]] = {}
@@ -61,17 +68,16 @@ class TwilioAccounts:
         found = {t: hit[1] for t in wanted if (hit := self._cache.get(t)) and hit[0] > now}
         missing = sorted(wanted - set(found))
         if missing:
-            accounts = {
-                doc["_id"]: doc
-                async for doc in self._db.twilio_accounts.find({"_id": {"$in": missing}})
-            }
+            read = await find_matching(
+                self._db.twilio_accounts, "_id", missing, one_by_one=self._one_by_one
+            )
+            accounts = {doc["_id"]: doc for doc in read}
             numbers: dict[str, list[Document]] = {}
-            if accounts:
-                cursor = self._db.phone_numbers.find(
-                    {"tenant_id": {"$in": sorted(accounts)}}, sort=[("_id", ASCENDING)]
-                )
-                async for doc in cursor:
-                    numbers.setdefault(doc["tenant_id"], []).append(doc)
+            owned = await find_matching(
+                self._db.phone_numbers, "tenant_id", accounts, one_by_one=self._one_by_one
+            )
+            for doc in sorted(owned, key=lambda d: str(d["_id"])):
+                numbers.setdefault(doc["tenant_id"], []).append(doc)
             for tenant in missing:
                 stored = accounts.get(tenant)
                 account = self._opened(stored, numbers.get(tenant, [])) if stored else None
