@@ -21,6 +21,9 @@ _KEYS: dict[str, list[st.SearchStrategy[Any]]] = {
     "workflows": [_TIME, _TEXT],
     "executions": [_TIME, _TEXT],
     "dead-letters": [_TIME, _TEXT],
+    "conversations": [_TIME, _TEXT],
+    "messages": [_TIME, _TEXT],
+    "contacts": [_TIME, _TEXT],
     "versions": [_SEQ],
     "nodes": [_SEQ],
 }

@@ -11,13 +11,14 @@ way; the notifier logs outbound messages. Documents are keyed so every write is 
 
 Variables are stored one field per variable (``variables.<name>``), each value as JSON text:
 customer data may hold keys MongoDB refuses (``.``, ``$``), and two writers of different
-variables never touch the same field. Field names are the variable names with ``%``, ``.``
-and ``$`` percent-encoded."""
+variables never touch the same field. Field names are the variable names, percent-encoded
+unless made of letters, digits, ``_`` and ``-`` only (an empty name is not persisted)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,8 +48,13 @@ def address_ref(tenant_id: str, kind: str, address: str) -> str:
     return f"{tenant_id}:{kind}:{address.strip().lower() if kind == 'email' else address.strip()}"
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def field_name(name: str) -> str:
-    return quote(name, safe="") if any(c in name for c in "%.$") else name
+    """A variable's field: its name, percent-encoded unless plain (MongoDB refuses `.` and
+    `$`, FerretDB blank and control characters)."""
+    return name if PLAIN_NAME.fullmatch(name) else quote(name, safe="").replace(".", "%2E")
 
 
 def decoded_variables(stored: Document | None) -> Document:
@@ -82,8 +88,8 @@ def changed_variables(
     writes = []
     for scope in PERSISTED_SCOPES:
         old, new = before.get(scope, {}), after.get(scope, {})
-        writes += [VariableWrite(scope, n, t) for n, t in new.items() if old.get(n) != t]
-        writes += [VariableWrite(scope, n, None) for n in old if n not in new]
+        writes += [VariableWrite(scope, n, t) for n, t in new.items() if n and old.get(n) != t]
+        writes += [VariableWrite(scope, n, None) for n in old if n and n not in new]
     return writes
 
 

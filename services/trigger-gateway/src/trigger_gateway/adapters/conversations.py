@@ -6,12 +6,13 @@ executions change; the notifier logs outbound messages; the API changes status, 
 and variables. Every write is a field-level update by ``_id``, never a read-modify-write, so
 the writers never undo each other. Keys as the executor makes them: ``<tenant>:<conversation
 id>`` for conversations, the tenant id for tenant variables, ``<tenant>:<kind>:<address>`` for
-the contact index; variables one field each, the value as JSON text, the name with ``%``,
-``.`` and ``$`` percent-encoded."""
+the contact index; variables one field each, the value as JSON text, the name percent-encoded
+unless made of letters, digits, ``_`` and ``-``."""
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,8 +37,14 @@ def address_ref(tenant_id: str, kind: str, address: str) -> str:
     return f"{tenant_id}:{kind}:{address.strip().lower() if kind == 'email' else address.strip()}"
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _field(name: str) -> str:
-    return "variables." + (quote(name, safe="") if any(c in name for c in "%.$") else name)
+    """As the executor names the field (percent-encoded unless plain)."""
+    return "variables." + (
+        name if PLAIN_NAME.fullmatch(name) else quote(name, safe="").replace(".", "%2E")
+    )
 
 
 def decoded_variables(stored: Document | None) -> Document:
@@ -45,7 +52,9 @@ def decoded_variables(stored: Document | None) -> Document:
 
 
 def variable_update(changes: dict[str, Any]) -> Document:
-    """A JSON merge patch of variables as one update: null removes a variable."""
+    """A JSON merge patch of variables as one update: null removes a variable (a variable
+    without a name is none: ignored)."""
+    changes = {k: v for k, v in changes.items() if k}
     sets = {
         _field(k): json.dumps(v, separators=(",", ":")) for k, v in changes.items() if v is not None
     }

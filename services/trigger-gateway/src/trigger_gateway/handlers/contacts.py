@@ -23,7 +23,7 @@ router = APIRouter(
     prefix="/v1/contacts", tags=["contacts"], responses=problem_responses(*TENANT_ERRORS)
 )
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"^[^@]+@[^@]+\.[^@]+$")
 _FIELDS = (
     "name",
     "email",
@@ -39,8 +39,12 @@ _FIELDS = (
 class _Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320, description="Unique per tenant.")
-    phone: str | None = Field(default=None, description="E.164, e.g. +15551234567; unique.")
+    email: str | None = Field(
+        default=None, max_length=320, pattern=EMAIL.pattern, description="Unique per tenant."
+    )
+    phone: str | None = Field(
+        default=None, pattern=E164.pattern, description="E.164, e.g. +15551234567; unique."
+    )
     external_id: str | None = Field(
         default=None, min_length=1, max_length=200, description="Your system's id; unique."
     )
@@ -63,11 +67,21 @@ class _Profile(BaseModel):
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not EMAIL.match(value):
             raise ValueError("an email address")
-        return None if value is None else value.strip()
+        return value
 
 
 class NewContact(_Profile):
     """A customer profile; at least one of phone, email and external id finds it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("phone", "email", "external_id")
+            ]
+        },
+    )
 
 
 class ContactChange(_Profile):

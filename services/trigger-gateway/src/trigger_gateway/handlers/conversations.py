@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from servicekit.problems import INVALID_REQUEST, FieldError
 
 from trigger_gateway.adapters.conversations import ConversationFilter, decoded_variables
@@ -34,7 +34,6 @@ variables_router = APIRouter(
 )
 Status = Literal["open", "bot", "waiting_on_customer", "with_agent", "closed"]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
-VariableName = Annotated[str, Field(min_length=1, max_length=200)]
 RECENT_MESSAGES = 50
 """Messages embedded in one conversation (newest); the rest are paged at `/messages`."""
 _FIELDS = (
@@ -51,6 +50,7 @@ _FIELDS = (
     "last_inbound_at",
     "last_outbound_at",
     "reopened_at",
+    "last_delivery_failure",
 )
 _MESSAGE_FIELDS = (
     "direction",
@@ -71,6 +71,25 @@ _MESSAGE_FIELDS = (
 )
 
 
+LIMIT = 2**63
+
+
+def _within_64_bits(value: Any) -> Any:
+    """Numbers as the API stores them (docs: JsonValue): within 64 bits."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        if not -LIMIT <= value < LIMIT:
+            raise ValueError("a number beyond 64 bits")
+    elif isinstance(value, list):
+        for item in value:
+            _within_64_bits(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _within_64_bits(item)
+    return value
+
+
 class ConversationChange(BaseModel):
     """What to change; fields left out stay as they are."""
 
@@ -80,21 +99,43 @@ class ConversationChange(BaseModel):
     tags: list[Tag] | None = Field(default=None, max_length=100, description="Replaces them.")
     add_tags: list[Tag] = Field(default_factory=list, max_length=100)
     remove_tags: list[Tag] = Field(default_factory=list, max_length=100)
-    variables: dict[VariableName, Any] = Field(
+    variables: dict[str, Any] = Field(
         default_factory=dict,
         description="Merged into `conversation.*` (a JSON merge patch: null removes one).",
     )
 
+    @field_validator("variables")
+    @classmethod
+    def _numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _within_64_bits(value)  # type: ignore[no-any-return]
+
 
 class VariablesChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    variables: dict[VariableName, Any] = Field(
+    variables: dict[str, Any] = Field(
         description="Merged into `global.*` (a JSON merge patch: null removes one)."
     )
 
+    @field_validator("variables")
+    @classmethod
+    def _numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _within_64_bits(value)  # type: ignore[no-any-return]
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+def _moment(name: str, text: str | None) -> datetime | None:
+    """An ISO 8601 date-time (naive is UTC); 422 naming the parameter otherwise."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiProblem(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"query.{name}: not an ISO 8601 date-time",
+            errors=[FieldError(name=f"query.{name}", reason="not an ISO 8601 date-time")],
+            type_=INVALID_REQUEST,
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:
@@ -117,9 +158,16 @@ async def list_conversations(
         str | None, Query(max_length=320, description="The customer's number or address.")
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="Last message at or after (ISO 8601; naive is UTC).")
+        str | None,
+        Query(
+            description="Last message at or after (ISO 8601; naive is UTC).",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
-    until: Annotated[datetime | None, Query(description="Last message before.")] = None,
+    until: Annotated[
+        str | None,
+        Query(description="Last message before.", json_schema_extra={"format": "date-time"}),
+    ] = None,
     limit: Limit = 50,
     cursor: ConversationsCursor = None,
 ) -> dict[str, Any]:
@@ -131,8 +179,8 @@ async def list_conversations(
         tag=tag,
         contact_id=contact_id,
         contact_address=contact_address,
-        since=_utc(since),
-        until=_utc(until),
+        since=_moment("since", since),
+        until=_moment("until", until),
     )
     docs = await gw.conversations.page(tenant, which, limit=limit + 1, after=after)
     items, next_cursor = page_of(
@@ -194,22 +242,13 @@ async def change_conversation(
     """Status, assignee, tags and variables; what the API writes, executions read when they
     start (docs/architecture.md, *Conversations*)."""
     fields: dict[str, Any] = change.model_dump(include={"status", "assignee"}, exclude_unset=True)
-    if change.tags is not None:
-        if change.add_tags or change.remove_tags:
-            raise ApiProblem(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                "body.tags: give the tags, or tags to add and remove, not both",
-                errors=[FieldError(name="body.tags", reason="with add_tags or remove_tags")],
-                type_=INVALID_REQUEST,
-            )
-        fields["tags"] = list(dict.fromkeys(change.tags))
+    add, remove = change.add_tags, change.remove_tags
+    if change.tags is not None:  # replaced: the tags given, with the additions, less removals
+        tags = dict.fromkeys([*change.tags, *add])
+        fields["tags"] = [t for t in tags if t not in remove]
+        add, remove = [], []
     doc = await gw.conversations.update(
-        tenant,
-        conversation_id,
-        fields,
-        change.variables,
-        add_tags=change.add_tags,
-        remove_tags=change.remove_tags,
+        tenant, conversation_id, fields, change.variables, add_tags=add, remove_tags=remove
     )
     if doc is None:
         raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id}")
