@@ -24,11 +24,16 @@ class Mongo:
     db: Database
 
     @classmethod
-    def connect(cls, uri: str, database: str, *, timeout_seconds: float = 30.0) -> Mongo:
+    def connect(
+        cls, uri: str, database: str, *, timeout_seconds: float = 30.0, max_pool_size: int = 16
+    ) -> Mongo:
         """Connects lazily (the first operation does); an operation that finds no reachable
-        server fails after ``timeout_seconds``."""
+        server fails after ``timeout_seconds``; at most ``max_pool_size`` connections."""
         client: AsyncMongoClient[Document] = AsyncMongoClient(
-            uri, tz_aware=True, serverSelectionTimeoutMS=int(timeout_seconds * 1000)
+            uri,
+            tz_aware=True,
+            serverSelectionTimeoutMS=int(timeout_seconds * 1000),
+            maxPoolSize=max_pool_size,
         )
         return cls(client, client[database])
 

@@ -77,6 +77,7 @@ class Kit:
             settings.mongo_uri,
             settings.mongo_database,
             timeout_seconds=settings.mongo_timeout_seconds,
+            max_pool_size=settings.mongo_max_pool_size,
         )
         self.publisher: Publishing = publisher or Publisher(
             settings.kafka_bootstrap_servers, timeout_seconds=settings.publish_timeout_seconds

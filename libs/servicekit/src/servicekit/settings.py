@@ -21,6 +21,14 @@ class ServiceSettings(BaseSettings):
     mongo_timeout_seconds: float = Field(
         30, description="How long a MongoDB operation waits for a reachable server."
     )
+    mongo_max_pool_size: int = Field(
+        16,
+        ge=1,
+        validation_alias=AliasChoices("MONGO_MAX_POOL_SIZE"),
+        description="Connections to MongoDB per process: operations beyond wait for one. "
+        "Bounded so that FerretDB's own pool of PostgreSQL connections never runs dry "
+        "(deploy/local/infra/ferretdb.sh: it deadlocks when it does).",
+    )
     publish_timeout_seconds: float = Field(
         30, description="How long a publish waits for the broker's acknowledgement."
     )
