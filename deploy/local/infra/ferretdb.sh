@@ -72,9 +72,9 @@ start_mongo() {
       # holding a connection (an upsert's insert inside its transaction) and holds the lock
       # while waiting for one (creating a collection); with every connection taken that waits
       # forever. Measured: the whole server hung under the bench's parking of conversations,
-      # and in an e2e run when equality reads went out by the hundred at once. The services
-      # hold at most MONGO_MAX_POOL_SIZE (16) connections each (servicekit.settings), so their
-      # operations never take more than this pool has.
+      # and in e2e runs (SQLite too: its pool is 100). An update holds one connection for
+      # its query and waits for another to write, so the services hold at most
+      # MONGO_MAX_POOL_SIZE (8) connections each (servicekit.settings).
       storage=(-postgresql-url "postgres://postgres@127.0.0.1:$PG_PORT/ferretdb?pool_max_conns=250")
       ;;
     *) die "FERRETDB_BACKEND must be sqlite or postgresql, not '$FERRETDB_BACKEND'" ;;

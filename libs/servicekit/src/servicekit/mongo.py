@@ -25,7 +25,7 @@ class Mongo:
 
     @classmethod
     def connect(
-        cls, uri: str, database: str, *, timeout_seconds: float = 30.0, max_pool_size: int = 16
+        cls, uri: str, database: str, *, timeout_seconds: float = 30.0, max_pool_size: int = 8
     ) -> Mongo:
         """Connects lazily (the first operation does); an operation that finds no reachable
         server fails after ``timeout_seconds``; at most ``max_pool_size`` connections."""

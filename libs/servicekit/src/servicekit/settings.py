@@ -22,12 +22,14 @@ class ServiceSettings(BaseSettings):
         30, description="How long a MongoDB operation waits for a reachable server."
     )
     mongo_max_pool_size: int = Field(
-        16,
+        8,
         ge=1,
         validation_alias=AliasChoices("MONGO_MAX_POOL_SIZE"),
         description="Connections to MongoDB per process: operations beyond wait for one. "
-        "Bounded so that FerretDB's own pool of PostgreSQL connections never runs dry "
-        "(deploy/local/infra/ferretdb.sh: it deadlocks when it does).",
+        "Bounded so that FerretDB's own pool never runs dry: FerretDB 1.24 holds one of its "
+        "connections for an update's query while it waits for another to write, so more "
+        "concurrent updates than half its pool (SQLite 100, PostgreSQL 250 here) deadlock "
+        "the server (deploy/local/infra/ferretdb.sh). Six processes of 8: at most 96.",
     )
     publish_timeout_seconds: float = Field(
         30, description="How long a publish waits for the broker's acknowledgement."
