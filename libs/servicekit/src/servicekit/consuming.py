@@ -63,9 +63,12 @@ class Consuming:
         on_assigned: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
         on_revoked: Partitions | None = None,
         max_records: int | None = None,
+        group_suffix: str = "",
     ) -> TopicConsumer:
         """A consumer of ``topic`` (not started). Exactly one of ``on_batch`` and ``on_record``;
-        ``plan`` (with ``forget``: drop every plan's state) pipelines ``on_batch``."""
+        ``plan`` (with ``forget``: drop every plan's state) pipelines ``on_batch``;
+        ``group_suffix``: in a group of its own (the service's group id + the suffix)."""
+        group_id = self.group_id + group_suffix
         if (on_batch is None) == (on_record is None):
             raise ValueError("give exactly one of on_batch and on_record")
         plainly = self._plainly(on_batch, on_record)
@@ -78,14 +81,14 @@ class Consuming:
         return TopicConsumer(
             topic,
             pipeline.handle,
-            group_id=self.group_id,
+            group_id=group_id,
             bootstrap_servers=self.bootstrap_servers,
             max_records=max_records or self.max_records,
             name=self.name,
             drain=pipeline.drain,  # commit what was handled before partitions go, and at stop
             on_assigned=on_assigned,
             on_revoked=on_revoked,
-            consumer=self.kafka_consumer(self.group_id) if self.kafka_consumer else None,
+            consumer=self.kafka_consumer(group_id) if self.kafka_consumer else None,
         )
 
     def _plainly(

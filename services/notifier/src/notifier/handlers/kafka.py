@@ -13,4 +13,10 @@ from notifier.service import NotificationService
 
 def consume(kit: Kit, service: NotificationService, status: DeliveryStatus) -> None:
     kit.consume(topics.NOTIFICATION_REQUESTS, on_batch=service.on_notifications_requested)
-    kit.consume(topics.DELIVERY_STATUS, on_batch=status.on_delivery_status_reported)
+    # In a group of its own: two consumers of one group rejoining after a kill -9 kept
+    # unsettling each other (the notifier never became ready again in the e2e run).
+    kit.consume(
+        topics.DELIVERY_STATUS,
+        on_batch=status.on_delivery_status_reported,
+        group_suffix="-delivery-status",
+    )
