@@ -58,9 +58,8 @@ start_mongo() {
   local storage=()
   if [[ "$FERRETDB_BACKEND" == auto ]]; then
     FERRETDB_BACKEND=sqlite
-    # (as root, the server runs as `postgres`, which must be able to reach .run/)
-    if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 &&
-      { [[ "$(id -u)" != 0 ]] || runuser -u postgres -- test -w "$RUN" -o -x "$RUN" 2>/dev/null; }; then
+    # (as root, the server runs as `postgres`; postgres.sh puts its cluster where it can)
+    if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
       FERRETDB_BACKEND=postgresql
     fi
   fi

@@ -4,6 +4,12 @@
 # close_inherited_fds (infra/processes.sh).
 
 PG_DIR="$RUN/postgres"
+if [[ "$(id -u)" == 0 ]] && ! runuser -u postgres -- test -x "$RUN" 2>/dev/null; then
+  # A checkout the server's user cannot reach (a `mktemp -d` folder is private to root): the
+  # cluster lives in /var/tmp, one per checkout. FerretDB on SQLite is no alternative: its
+  # pool of 100 runs dry and the server deadlocks (ferretdb.sh).
+  PG_DIR="/var/tmp/connectflo-postgres-$(printf %s "$RUN" | sha256sum | cut -c1-12)"
+fi
 PG_PORT="${FERRETDB_PG_PORT:-54329}"
 
 pg_bin() { # the newest PostgreSQL server binaries on this machine
