@@ -33,7 +33,7 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped, unused-ignore]
 
-from trigger_gateway.adapters.channels import TwilioAccount
+from trigger_gateway.adapters.channels import PhoneNumber, TwilioAccount
 from trigger_gateway.domain.channels import ACCOUNT_SID, TWILIO_AUTH_TOKEN, plain_address
 from trigger_gateway.domain.input_text import Refused, form_fields
 from trigger_gateway.domain.twilio_webhooks import (
@@ -125,17 +125,7 @@ async def on_twilio_message(
 ) -> Response:
     """Twilio's request for an incoming SMS or WhatsApp message (a number's "A message comes
     in" webhook): an Incoming Message trigger for the tenant whose number was written to."""
-    pairs = await _signed_form(request, signature)
-    params = _first_values(pairs)
-    if not params.get("To"):
-        raise _invalid(["To"])
-    found = await gw.twilio.for_number(plain_address(params["To"])[0])
-    if found is None:
-        raise ApiProblem(
-            status.HTTP_404_NOT_FOUND, f"no tenant has connected the number {params['To']}"
-        )
-    number, account = found
-    _verify(gw, request, MESSAGES_WEBHOOK, account, pairs, signature)
+    params, number, account = await verified_for_number(gw, request, MESSAGES_WEBHOOK, signature)
     if wrong := missing(params, INBOUND_REQUIRED) + too_long_ids(params):
         raise _invalid(wrong)
     _same_account(params, account)
@@ -199,6 +189,26 @@ async def on_twilio_status(
             envelope.body(), topics.DELIVERY_STATUS, report.message_sid.encode(), envelope.headers()
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def verified_for_number(
+    gw: Gateway, request: Request, path: str, signature: str | None
+) -> tuple[dict[str, str], PhoneNumber, TwilioAccount]:
+    """A request for a tenant's number (`To`: messages, calls), verified with that tenant's
+    auth token: its parameters, the number and the account (404 for an unknown number, 403
+    for a signature that is not Twilio's)."""
+    pairs = await _signed_form(request, signature)
+    params = _first_values(pairs)
+    if not params.get("To"):
+        raise _invalid(["To"])
+    found = await gw.twilio.for_number(plain_address(params["To"])[0])
+    if found is None:
+        raise ApiProblem(
+            status.HTTP_404_NOT_FOUND, f"no tenant has connected the number {params['To']}"
+        )
+    number, account = found
+    _verify(gw, request, path, account, pairs, signature)
+    return params, number, account
 
 
 async def _signed_form(request: Request, signature: str | None) -> list[tuple[str, str]]:

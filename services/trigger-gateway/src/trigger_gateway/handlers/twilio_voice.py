@@ -27,6 +27,7 @@ from contracts.events import ExecutionCancelRequested, InboundMessage
 from fastapi import APIRouter, Query, Request, Response, status
 
 from trigger_gateway.adapters.call_turns import CallTurns
+from trigger_gateway.adapters.channels import PhoneNumber, TwilioAccount
 from trigger_gateway.domain import twiml
 from trigger_gateway.domain.channels import plain_address
 from trigger_gateway.domain.conversation_keys import conversation_id_for
@@ -36,13 +37,11 @@ from trigger_gateway.handlers.events import SOURCE, publish_trigger
 from trigger_gateway.handlers.problems import ApiProblem
 from trigger_gateway.handlers.twilio import (
     Signature,
-    _first_values,
     _form_body,
     _invalid,
     _responses,
     _same_account,
-    _signed_form,
-    _verify,
+    verified_for_number,
 )
 from trigger_gateway.telemetry import current_trace
 
@@ -73,19 +72,11 @@ def _conversation(tenant_id: str, params: dict[str, str]) -> str:
     return conversation_id_for(tenant_id, "voice", caller, f"{number}/{params['CallSid']}")
 
 
-async def _call(gw: Gateway, request: Request, path: str, signature: str | None) -> Any:
+async def _call(
+    gw: Gateway, request: Request, path: str, signature: str | None
+) -> tuple[dict[str, str], PhoneNumber, TwilioAccount]:
     """The verified parameters of a call's request, and the number and account it is for."""
-    pairs = await _signed_form(request, signature)
-    params = _first_values(pairs)
-    if not params.get("To"):
-        raise _invalid(["To"])
-    found = await gw.twilio.for_number(plain_address(params["To"])[0])
-    if found is None:
-        raise ApiProblem(
-            status.HTTP_404_NOT_FOUND, f"no tenant has connected the number {params['To']}"
-        )
-    number, account = found
-    _verify(gw, request, path, account, pairs, signature)
+    params, number, account = await verified_for_number(gw, request, path, signature)
     if wrong := [n for n in CALL_REQUIRED if not params.get(n) or len(params[n]) > 64]:
         raise _invalid(wrong)
     _same_account(params, account)
