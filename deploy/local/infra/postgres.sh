@@ -41,16 +41,22 @@ start_postgres() {
     # column statistics (one jsonb column), and an ANALYZE over large execution documents, with
     # autovacuum's default pace, took a core's tenth for a minute after a burst of inserts.
     # 300 connections: FerretDB's pool (ferretdb.sh) must never run dry, see there.
+    # Custom plans for every execution: FerretDB's prepared filters name the key as a parameter
+    # (`_jsonb->$1 @> $2`), and only a plan made with it can use an index (ferretdb-indexes.sql).
     # In a subshell without our descriptors: the server outlives us and must not hold the lock.
     (
       close_inherited_fds
       as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 start \
-        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms" </dev/null >/dev/null
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms -c plan_cache_mode=force_custom_plan" </dev/null >/dev/null
     ) || die "PostgreSQL did not start (log: $PG_DIR/postgres.log)"
   fi
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \
     "select 1 from pg_database where datname = 'ferretdb'" | grep -q 1 ||
     as_postgres "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ferretdb
+  # GIN indexes beside FerretDB's btrees, so that its finds by _id use an index
+  as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
+    -f - <"$(dirname "${BASH_SOURCE[0]}")/ferretdb-indexes.sql" >/dev/null ||
+    die "PostgreSQL: ferretdb-indexes.sql failed"
 }
 
 stop_postgres() {
