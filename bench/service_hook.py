@@ -5,19 +5,22 @@
 `make bench` starts the services through this file so it can tell which service sends which
 MongoDB commands without changing any service: a pymongo CommandListener registered globally
 (`pymongo.monitoring.register`, which every client created afterwards picks up) counts each
-command by name and collection into a Prometheus counter in the default registry, which every
-service already serves at `/metrics`:
+command by name and collection, and the seconds it took (sent to answered, as the driver saw
+it), into Prometheus counters in the default registry, which every service already serves at
+`/metrics`:
 
     connectflo_bench_mongo_commands_total{command="insert",collection="executions"} 1234.0
+    connectflo_bench_mongo_seconds_total{command="insert",collection="executions"} 0.93
 
 Connection monitoring (hello, ping, endSessions) is not counted. The cost is one event object and
-one counter increment per command (a few microseconds).
+two counter increments per command (a few microseconds).
 """
 
 from __future__ import annotations
 
 import runpy
 import sys
+from typing import Any
 
 from prometheus_client import Counter
 from pymongo import monitoring
@@ -29,11 +32,17 @@ COMMANDS = Counter(
     "MongoDB commands sent by this process (counted by bench/service_hook.py)",
     ["command", "collection"],
 )
+SECONDS = Counter(
+    "connectflo_bench_mongo_seconds",
+    "Seconds MongoDB commands of this process took, sent to answered (bench/service_hook.py)",
+    ["command", "collection"],
+)
 
 
 class CommandCounter(monitoring.CommandListener):
     def __init__(self) -> None:
-        self._children: dict[tuple[str, str], object] = {}
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._keys: dict[tuple[int, Any], tuple[str, str]] = {}  # (request id, connection)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
@@ -41,16 +50,22 @@ class CommandCounter(monitoring.CommandListener):
             return
         target = event.command.get(name)
         key = (name, target if isinstance(target, str) else "")
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = COMMANDS.labels(*key)
-        child.inc()  # type: ignore[attr-defined]
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (COMMANDS.labels(*key), SECONDS.labels(*key))
+        children[0].inc()
+        self._keys[(event.request_id, event.connection_id)] = key
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self._done(event)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._done(event)
+
+    def _done(self, event: Any) -> None:
+        key = self._keys.pop((event.request_id, event.connection_id), None)
+        if key is not None:
+            self._children[key][1].inc(event.duration_micros / 1e6)
 
 
 if __name__ == "__main__":

@@ -107,12 +107,18 @@ class Meter:
     # -- load
 
 
+SECONDS = " seconds"  # the key of a command's total time
+
+
 def parse_counter(text: str) -> dict[str, float]:
-    """connectflo_bench_mongo_commands_total{command="x",collection="y"} N -> {"x y": N}."""
+    """connectflo_bench_mongo_commands_total{command="x",collection="y"} N -> {"x y": N}, and
+    connectflo_bench_mongo_seconds_total -> {"x y seconds": S}."""
     counts = {}
     for line in text.splitlines():
-        if line.startswith("connectflo_bench_mongo_commands_total{"):
-            labels, value = line.rsplit(" ", 1)
-            parts = dict(re.findall(r'(\w+)="([^"]*)"', labels))
-            counts[f"{parts.get('command')} {parts.get('collection')}".strip()] = float(value)
+        for metric, suffix in (("commands", ""), ("seconds", SECONDS)):
+            if line.startswith(f"connectflo_bench_mongo_{metric}_total{{"):
+                labels, value = line.rsplit(" ", 1)
+                parts = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+                key = f"{parts.get('command')} {parts.get('collection')}".strip()
+                counts[key + suffix] = float(value)
     return counts

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import lock
 from .machine import postmaster_pid
+from .meter import SECONDS
 from .phases import Phase
 from .results import keeps_up
 from .settings import LOCK
@@ -142,12 +143,17 @@ def report(phases: list[Phase], bench: Bench, args: argparse.Namespace) -> dict[
     for name, n in sorted(heaviest["mongo_commands"].items(), key=lambda kv: -kv[1]):
         print(f"  {name:<40} {n / max(1, heaviest['completed']):5.2f}")
     if heaviest["mongo_by_service"]:
-        print("MongoDB commands per workflow by service (pymongo listener, bench/service_hook.py):")
+        print(
+            "MongoDB commands per workflow by service, and ms each, sent to answered (pymongo "
+            "listener, bench/service_hook.py):"
+        )
         for service, counts in heaviest["mongo_by_service"].items():
-            for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            commands = {k: n for k, n in counts.items() if not k.endswith(SECONDS)}
+            for key, n in sorted(commands.items(), key=lambda kv: -kv[1]):
                 per = n / max(1, heaviest["completed"])
+                ms = counts.get(key + SECONDS, 0.0) / n * 1000 if n else 0.0
                 if per >= 0.01:
-                    print(f"  {service:<13} {key:<32} {per:5.2f}")
+                    print(f"  {service:<13} {key:<32} {per:5.2f}  {ms:6.2f} ms")
 
     # Targets.
     sustained = [r for r in results if r["kind"] == "sustain"]

@@ -560,7 +560,10 @@ async def test_a_message_is_logged_once_and_its_conversation_upserted() -> None:
     assert conversation["channel"] == "sms"
     assert conversation["contact_address"] == "+15550001111"
     assert conversation["status"] == "open"  # its run completed
-    assert conversation["last_message_at"] == logged["created_at"]
+    assert conversation["last_inbound_at"] == logged["created_at"]
+    # the workflow's reply, asked for in the same pass: written with the insert
+    assert conversation["last_message_at"] >= conversation["last_outbound_at"]
+    assert conversation["last_outbound_at"] > logged["created_at"]
 
 
 async def test_a_closed_conversation_reopens_on_the_customers_next_message() -> None:

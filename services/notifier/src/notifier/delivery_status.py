@@ -110,6 +110,6 @@ class DeliveryStatus:
                     )
                 )
         await asyncio.gather(
-            self._messages.apply(changes, now), self._conversations.record([], failures)
+            self._messages.apply(changes, now), self._conversations.record_failures(failures)
         )
         return outgoing

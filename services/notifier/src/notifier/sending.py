@@ -22,7 +22,6 @@ from contracts.events import NotificationRequested
 from notifier.adapters.conversations import (
     ConversationUpdates,
     Failure,
-    Outgoing,
     conversation_ref,
 )
 from notifier.adapters.messages import MessageLog
@@ -152,7 +151,7 @@ class TwilioSending:
         await asyncio.gather(
             self._notifications.record_outcomes([d.record for d in deliveries]),
             self._messages.record_sent(list(messages.values())),
-            self._conversations.record(*conversation_writes(deliveries, now)),
+            self._conversations.record_failures(conversation_failures(deliveries, now)),
         )
         by_tenant: dict[str, dict[str, tuple[str, Document]]] = {}
         for key, m in messages.items():
@@ -171,20 +170,15 @@ class TwilioSending:
         return outgoing
 
 
-def conversation_writes(
-    deliveries: list[Delivery], now: datetime
-) -> tuple[list[Outgoing], list[Failure]]:
-    """What deliveries change on their conversations: a message that went out moves its last
-    outbound time, one that failed is its last delivery failure (pending ones: nothing yet)."""
-    sent: list[Outgoing] = []
+def conversation_failures(deliveries: list[Delivery], now: datetime) -> list[Failure]:
+    """What deliveries change on their conversations: one that failed is its last delivery
+    failure. (The last outbound time is the executor's: it writes it when it asks for the
+    message, with the rest of its batch.)"""
     failed: list[Failure] = []
     for d in deliveries:
         conversation = d.record.get("conversation_id")
-        if not conversation or d.message is None:
+        if not conversation or d.message is None or d.error is None:
             continue
         ref = conversation_ref(d.record["tenant_id"], conversation)
-        if d.error is not None:
-            failed.append(Failure(ref, d.message["_id"], "failed", d.error.on_message(), now))
-        elif d.message["status"] != PENDING:
-            sent.append(Outgoing(ref, now))
-    return sent, failed
+        failed.append(Failure(ref, d.message["_id"], "failed", d.error.on_message(), now))
+    return failed

@@ -25,7 +25,7 @@ from notifier.domain.delivery import Delivery, Route, plan_delivery
 from notifier.domain.lifecycle import FAILED_STATUSES, PENDING
 from notifier.publishing import Outgoing as OutgoingEvent
 from notifier.publishing import delivery_failed, publish_all
-from notifier.sending import TwilioSending, conversation_writes
+from notifier.sending import TwilioSending, conversation_failures
 from notifier.telemetry import DELIVERIES, tracer
 
 Document = dict[str, Any]
@@ -99,7 +99,7 @@ class NotificationService:
         earlier, _, _ = await asyncio.gather(
             self._notifications.record_many([d.record for d in deliveries]),
             self._messages.insert(messages),
-            self._conversations.record(*conversation_writes(deliveries, now)),
+            self._conversations.record_failures(conversation_failures(deliveries, now)),
         )
         return earlier
 

@@ -93,6 +93,29 @@ def changed_variables(
     return writes
 
 
+def merge_update(into: Document, update: Document) -> None:
+    """``update`` ($set, $unset, $max) applied after ``into``, as one update: a later write of
+    a field replaces an earlier one, and a field both set and raised is set to the larger
+    value (MongoDB refuses two operators on one path)."""
+    sets, unsets, maxes = (into.setdefault(op, {}) for op in ("$set", "$unset", "$max"))
+    for name, value in update.get("$set", {}).items():
+        unsets.pop(name, None)
+        maxes.pop(name, None)
+        sets[name] = value
+    for name in update.get("$unset", {}):
+        sets.pop(name, None)
+        maxes.pop(name, None)
+        unsets[name] = ""
+    for name, value in update.get("$max", {}).items():
+        if name in sets:
+            sets[name] = value if sets[name] is None or value > sets[name] else sets[name]
+        else:
+            maxes[name] = max(maxes.get(name, value), value)
+    for op in ("$set", "$unset", "$max"):
+        if not into[op]:
+            del into[op]
+
+
 @dataclass(frozen=True)
 class Update:
     """One update by ``_id`` (``filter`` may narrow it), as MongoDB takes it."""
@@ -113,26 +136,45 @@ class ConversationWrites:
     conversations: list[Update] = field(default_factory=list)
     tenant_variables: list[Update] = field(default_factory=list)
     messages: list[Document] = field(default_factory=list)
-    # (document, fields): inserted first; if it exists already, its fields are set
+    # (document, update): inserted first; if it exists already, updated
     new_conversations: list[tuple[Document, Document]] = field(default_factory=list)
     _new: dict[str, Document] = field(default_factory=dict, repr=False)  # by _id
+    # each conversation's unconditional update: one statement per conversation and batch
+    # (FerretDB runs every statement of a bulk write as a read and a write of its own)
+    _by_id: dict[str, Update] = field(default_factory=dict, repr=False)
 
     def __bool__(self) -> bool:
         return bool(
             self.conversations or self.tenant_variables or self.messages or self.new_conversations
         )
 
-    def upsert(self, ref: str, fields: Document, on_insert: Document, *, known: bool) -> None:
+    def upsert(
+        self,
+        ref: str,
+        fields: Document,
+        on_insert: Document,
+        *,
+        known: bool,
+        times: Document | None = None,
+    ) -> None:
         """A conversation read before (``known``) is updated; a new one is inserted (no
         upsert: FerretDB's upsert holds a connection while it waits for its metadata lock),
-        and updated as well, in case a redelivery or a racing writer inserted it first."""
+        and updated as well, in case a redelivery or a racing writer inserted it first.
+        ``times`` (and ``updated_at``, the latest of them) only move forward (``$max``)."""
+        times = dict(times or {})
+        at = max(times.values(), default=None)
+        if at is not None:
+            times["updated_at"] = at
         if known:
-            self.conversations.append(Update({"_id": ref}, {"$set": fields}))
+            self._plain(ref, {"$set": fields, "$max": times})
         elif ref in self._new:
-            self._new[ref].update(fields)
+            new = self._new[ref]
+            new.update(fields)
+            for name, value in times.items():
+                new[name] = max(new.get(name) or value, value)
         else:
-            self._new[ref] = doc = {"_id": ref, **on_insert, **fields}
-            self.new_conversations.append((doc, fields))
+            self._new[ref] = doc = {"_id": ref, **on_insert, **fields, **times}
+            self.new_conversations.append((doc, {"$set": fields, "$max": times}))
 
     def status(self, ref: str, status: str, at: datetime) -> None:
         """The status a run leaves its conversation in, unless an agent has it or it closed."""
@@ -156,6 +198,28 @@ class ConversationWrites:
         self.conversations.append(
             Update({"_id": ref}, {"$set": {f"active_runs.{workflow_id}": execution_id}})
         )
+
+    def outbound(self, ref: str, at: datetime) -> None:
+        """A message to the customer asked for at ``at`` (Send Reply, a re-prompt): the
+        conversation's last outbound and last message time (``$max``: a late write never
+        moves them back). The executor writes it with the rest of the batch, not the notifier
+        after the send: for a new conversation it is part of the insert."""
+        times = {"last_outbound_at": at, "last_message_at": at, "updated_at": at}
+        new = self._new.get(ref)
+        if new is not None:
+            for name, value in times.items():
+                new[name] = max(new.get(name) or value, value)
+            return
+        self._plain(ref, {"$max": times})
+
+    def _plain(self, ref: str, update: Document) -> None:
+        """``update`` by ``_id`` merged into the conversation's one unconditional update of the
+        batch, at the place of the first (the conditional ones keep theirs)."""
+        planned = self._by_id.get(ref)
+        if planned is None:
+            self._by_id[ref] = planned = Update({"_id": ref}, {})
+            self.conversations.append(planned)
+        merge_update(planned.update, update)
 
     def run_ended(self, ref: str, workflow_id: str, execution_id: str) -> None:
         """Forget the run, unless a newer one of the workflow has taken its place."""
@@ -188,7 +252,7 @@ class ConversationWrites:
                 assert conversation_id is not None
                 ref = conversation_ref(tenant_id, conversation_id)
                 # No upsert: the conversation exists (its trigger's write came first).
-                self.conversations.append(Update({"_id": ref}, update))
+                self._plain(ref, update)
 
 
 class ConversationRepository:
@@ -267,15 +331,15 @@ class ConversationRepository:
                 raise result
 
     async def _conversations_in_order(self, writes: ConversationWrites) -> None:
-        updates = [u.op() for u in writes.conversations]
+        updates = [u.op() for u in writes.conversations if u.update]
         if writes.new_conversations:
             docs = [doc for doc, _ in writes.new_conversations]
             existed = await _insert_new(self._db.conversations, docs)
             # one that exists already (a redelivered trigger, a racing writer): its fields
             updates[:0] = [
-                UpdateOne({"_id": doc["_id"]}, {"$set": fields})
-                for doc, fields in writes.new_conversations
-                if doc["_id"] in existed
+                UpdateOne({"_id": doc["_id"]}, {k: v for k, v in update.items() if v})
+                for doc, update in writes.new_conversations
+                if doc["_id"] in existed and any(update.values())
             ]
         await _bulk(self._db.conversations, updates)
 

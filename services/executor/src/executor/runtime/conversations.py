@@ -136,7 +136,7 @@ class Loaded:
         ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
         at = trigger.received_at
         message = message_of(trigger)
-        fields: Document = {"updated_at": at}
+        fields: Document = {}
         on_insert: Document = {
             "tenant_id": trigger.tenant_id,
             "conversation_id": trigger.conversation_id,
@@ -153,19 +153,18 @@ class Loaded:
         contact = next((self.contacts[r] for r in _addresses(trigger) if r in self.contacts), None)
         if contact is not None:
             fields["contact_id"] = contact["_id"]
+        times: Document = {}
         if message is not None:
+            times.update(last_message_at=at, last_inbound_at=at)
             fields.update(
-                last_message_at=at,
-                last_inbound_at=at,
-                contact_address=message.contact_address,
-                tenant_address=message.tenant_address,
+                contact_address=message.contact_address, tenant_address=message.tenant_address
             )
             writes.messages.append(inbound_record(trigger, message))
         else:
             on_insert["last_message_at"] = at  # listings sort by it: never missing
         # The channel is the conversation's since its first message (a call's follow-up SMS is
         # another conversation): only set on insert.
-        writes.upsert(ref, fields, on_insert, known=stored is not None)
+        writes.upsert(ref, fields, on_insert, known=stored is not None, times=times)
         # Kept in memory for later triggers of this batch (a second message reopens nothing).
         self.conversations[ref] = {
             **(stored or {}),

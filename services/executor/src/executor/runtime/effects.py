@@ -181,7 +181,8 @@ def _executor_effect(
     return Request(action=start, answer=answer)
 
 
-VOICE_KINDS = frozenset({"action.send_reply", "action.end_chat", "action.assign_agent"})
+SEND_REPLY = "action.send_reply"
+VOICE_KINDS = frozenset({SEND_REPLY, "action.end_chat", "action.assign_agent"})
 
 
 def _on_the_call(effect: engine_port.Effect) -> Request:
@@ -192,7 +193,7 @@ def _on_the_call(effect: engine_port.Effect) -> Request:
     text = request.get("message")
     if text:
         verbs.append({"say": {"text": str(text)}})
-    ends_turn = effect.kind != "action.send_reply"
+    ends_turn = effect.kind != SEND_REPLY
     result: Document = {"channel": "voice", "status": "said"}
     if effect.kind == "action.end_chat":
         verbs.append({"hangup": {}})
@@ -212,7 +213,7 @@ def _prompt(doc: Execution, effect: engine_port.Effect, text: str) -> Message:
         tenant_id=doc["tenant_id"],
         effect_id=effect.effect_id,
         node_id=effect.node_id,
-        kind="action.send_reply",
+        kind=SEND_REPLY,
         channel=str(doc.get("channel") or "chat"),
         conversation_id=doc.get("conversation_id"),
         request={"message": text},

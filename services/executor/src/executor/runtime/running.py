@@ -106,6 +106,8 @@ class CommandRunner:
             said_record(doc, text, index, at) for index, text in enumerate(applied.said)
         )
         ref = conversation_ref(doc["tenant_id"], conversation_id)
+        if applied.replied:
+            batch.conversations.outbound(ref, at)
         if doc["status"] in FINISHED and doc.pop("conversation_run", False):
             batch.conversations.run_ended(ref, doc["workflow_id"], doc["_id"])
         if doc["status"] in FINISHED:

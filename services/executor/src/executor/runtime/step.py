@@ -27,6 +27,7 @@ from contracts.events import (
     ExecutionRequested,
     ExecutionRetryRequested,
     MessageQueued,
+    NotificationRequested,
     TriggerReceived,
     WaitingFor,
 )
@@ -40,6 +41,7 @@ from executor.runtime.effects import (
     DEADLINE,
     DELAY,
     REPLY_TIMEOUT,
+    SEND_REPLY,
     WAIT_FOR_REPLY,
     Action,
     ReleaseReplies,
@@ -82,6 +84,7 @@ class Applied:
     # the conversation and global variables the command changed, to persist with its write
     variable_writes: list[VariableWrite] = field(default_factory=list)
     said: list[str] = field(default_factory=list)  # on a phone call, for the message log
+    replied: bool = False  # asked for a message to the customer (its conversation's last)
 
 
 async def apply(
@@ -105,7 +108,9 @@ async def apply(
         return Applied(ended.doc, changed=ended._commit(command.command_id))
     step = _Step(dict(doc), workflow, now, limits, trace)
     changed = await step.apply(command)
-    return Applied(step.doc, step.runs, step.actions, changed, step.variable_writes, step.said)
+    return Applied(
+        step.doc, step.runs, step.actions, changed, step.variable_writes, step.said, step.replied
+    )
 
 
 class _Step:
@@ -130,6 +135,7 @@ class _Step:
         self.actions: list[Action] = []
         self.variables_before: dict[str, dict[str, str]] = {}
         self.said: list[str] = []  # what a phone call said, for the message log
+        self.replied = False
         self.variable_writes: list[VariableWrite] = []
 
     async def apply(self, command: Command) -> bool:
@@ -427,6 +433,9 @@ class _Step:
 
     def _emit(self, message: outbox.Message) -> None:
         self.entries.append(outbox.entry(message, self.doc, self.trace))
+        event = message.event
+        if isinstance(event, NotificationRequested) and event.kind == SEND_REPLY:
+            self.replied = self.replied or event.conversation_id is not None
 
     def _take(self, request: effects.Request) -> tuple[str, dict[str, Any] | None] | None:
         """Apply what one effect became; (effect id, result) when the path may go on at once."""

@@ -1,7 +1,7 @@
 """The conversations as the notifier reads and writes them (the executor creates them: ``_id``
 = ``<tenant>:<conversation id>``). Read: the customer's and the tenant's addresses, for a
-message whose request names none. Written: when the conversation last had an outbound message
-(``$max``, so a late or redelivered write never moves it back) and its last failed delivery.
+message whose request names none. Written: its last failed delivery (the last outbound time is
+the executor's, written when it asks for the message).
 Field-level updates by ``_id``, never an upsert: a conversation the executor did not create is
 not made here."""
 
@@ -22,14 +22,6 @@ Document = dict[str, Any]
 def conversation_ref(tenant_id: str, conversation_id: str) -> str:
     """The ``_id`` of a conversation (the executor and the gateway compute the same)."""
     return f"{tenant_id}:{conversation_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A message sent in a conversation at ``at``."""
-
-    ref: str
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,30 +51,25 @@ class ConversationUpdates:
         )
         return {doc["_id"]: doc for doc in found}
 
-    async def record(self, sent: list[Outgoing], failed: list[Failure]) -> None:
-        """One update per conversation: its last outbound time, its last failed delivery."""
-        latest: dict[str, datetime] = {}
-        for outgoing in sent:
-            if outgoing.ref not in latest or latest[outgoing.ref] < outgoing.at:
-                latest[outgoing.ref] = outgoing.at
+    async def record_failures(self, failed: list[Failure]) -> None:
+        """One update per conversation: its last failed delivery."""
         failures = {f.ref: f for f in sorted(failed, key=lambda f: f.at)}  # the last one wins
-        ops = []
-        for ref in sorted(set(latest) | set(failures)):
-            update: Document = {}
-            if ref in latest:
-                at = latest[ref]
-                update["$max"] = {"last_outbound_at": at, "last_message_at": at, "updated_at": at}
-            if ref in failures:
-                f = failures[ref]
-                update["$set"] = {
-                    "last_delivery_failure": {
-                        "message_id": f.message_id,
-                        "status": f.status,
-                        "error": f.error,
-                        "at": f.at,
-                    }
-                }
-                update.setdefault("$max", {})["updated_at"] = max(f.at, latest.get(ref, f.at))
-            ops.append(UpdateOne({"_id": ref}, update))
+        ops = [
+            UpdateOne(
+                {"_id": ref},
+                {
+                    "$set": {
+                        "last_delivery_failure": {
+                            "message_id": f.message_id,
+                            "status": f.status,
+                            "error": f.error,
+                            "at": f.at,
+                        }
+                    },
+                    "$max": {"updated_at": f.at},
+                },
+            )
+            for ref, f in sorted(failures.items())
+        ]
         if ops:
             await self._conversations.bulk_write(ops, ordered=False)
