@@ -38,7 +38,11 @@ def consume(
         group_suffix="-delivery-status",
     )
     if webhooks is not None:
-        for topic, suffix in WEBHOOK_SOURCES.items():
-            kit.consume(
-                topic, on_batch=webhooks.on_events, group_suffix=suffix, new_group_from="latest"
-            )
+        consume_webhooks(kit, webhooks)
+
+
+def consume_webhooks(kit: Kit, webhooks: WebhookEvents) -> None:
+    for topic, suffix in WEBHOOK_SOURCES.items():
+        kit.consume(
+            topic, on_batch=webhooks.on_events, group_suffix=suffix, new_group_from="latest"
+        )
