@@ -43,6 +43,16 @@ LOCK_FILE = "/tmp/connectflo-e2e.lock"
 
 E2E_PORT_OFFSET = 10_000
 E2E_GROUP_SUFFIX = "-e2e"
+# Consumers in a group of their own (the service's group + a suffix: notifier.handlers.kafka),
+# moved to the end of the topics with the others
+OWN_GROUPS = {
+    "notifier": (
+        "-webhooks-triggers",
+        "-webhooks-replies",
+        "-webhooks-status",
+        "-webhooks-executions",
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -327,6 +337,8 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "OTEL_EXPORTER_OTLP_ENDPOINT": trace_receiver.endpoint,
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": trace_receiver.endpoint + "/v1/traces",
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: a test waits for its spans this long at most
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # tenants' webhooks to a receiver on 127.0.0.1
+        "NOTIFIER_WEBHOOK_RETRY_BASE_SECONDS": "0.3",  # a failed webhook is retried within 0.3 s
     }
     if not (env.get(KEKS_VARIABLE) or env.get(KEK_FILE_VARIABLE)):  # sealed secrets' KEK
         env[KEK_FILE_VARIABLE] = str(dev_key_file(REPO / ".run" / "dev-keks"))
@@ -336,6 +348,7 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         if service.group is not None:
             env[f"{service.prefix}_GROUP_ID"] = service.group
             groups.append(service.group)
+            groups += [service.group + suffix for suffix in OWN_GROUPS.get(service.module, ())]
     # This session's consumers start at the end of the topics, not behind what `make bench`
     # or `make up` produced on them since the last session (their tenants are not here).
     subprocess.run(

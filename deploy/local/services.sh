@@ -207,6 +207,9 @@ case "$cmd" in
     export NOTIFIER_TWILIO_API_BASE_URL="${NOTIFIER_TWILIO_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)}"
     gateway_url="${GATEWAY_PUBLIC_URL:-http://127.0.0.1:$(port_of trigger-gateway)}"
     export NOTIFIER_STATUS_CALLBACK_URL="${NOTIFIER_STATUS_CALLBACK_URL:-$gateway_url/webhooks/twilio/status}"
+    # Tenants' webhooks may point at this machine (a receiver on 127.0.0.1); production keeps
+    # the SSRF guard on (docs/architecture.md, *Tenant webhooks*).
+    export WEBHOOK_ALLOW_PRIVATE_URLS="${WEBHOOK_ALLOW_PRIVATE_URLS:-true}"
     STARTED=()
     rc=0
     for s in "${targets[@]}"; do launch "$s" || rc=1; done

@@ -1,5 +1,5 @@
 """The notifier on the kit's in-memory broker, with its real repositories on an in-memory MongoDB
-that runs the operations they send (inserts, finds with $in/$ne/$lt, updates with $set, $push,
+that runs the operations they send (inserts, finds with $in/$ne/$lt/$lte, updates with $set, $push,
 $addToSet and $max, bulk writes) and counts the commands; a Twilio stand-in that records what
 it is asked to send; the real provider sandbox on a free port for the SDK tests."""
 
@@ -67,6 +67,8 @@ def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
                     return False
                 if op == "$lt" and not (value is not None and value < operand):
                     return False
+                if op == "$lte" and not (value is not None and value <= operand):
+                    return False
         elif wanted not in values:
             return False
     return True
@@ -91,6 +93,11 @@ def _updated(doc: Document, update: Mapping[str, Any]) -> Document:
             else:
                 raise NotImplementedError(op)
     return new
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    modified_count: int
 
 
 class Cursor:
@@ -160,22 +167,25 @@ class Collection:
         if errors:
             raise BulkWriteError({"writeErrors": errors})
 
-    async def update_one(self, query: Document, update: Document, upsert: bool = False) -> None:
+    async def update_one(self, query: Document, update: Document, upsert: bool = False) -> Any:
         await self._command("update")
         found = next((d for d in self.docs.values() if _matches(d, query)), None)
         if found is not None:
             self.docs[found["_id"]] = _updated(found, update)
+        return UpdateResult(modified_count=int(found is not None))
 
     def find(
         self,
         query: Document,
         projection: Document | None = None,
         sort: list[tuple[str, int]] | None = None,
+        limit: int = 0,
     ) -> Cursor:
         self.db.commands.append((self.name, "find"))
         docs = [copy.deepcopy(d) for d in self.docs.values() if _matches(d, query)]
         for name, direction in reversed(sort or []):
             docs.sort(key=lambda d, n=name: d.get(n), reverse=direction < 0)
+        docs = docs[:limit] if limit else docs
         if projection:
             dropped = {k for k, v in projection.items() if not v}
             kept = {k for k, v in projection.items() if v}

@@ -51,7 +51,11 @@ async def test_a_reply_on_sms_goes_to_the_conversations_customer_from_its_number
     assert "last_outbound_at" not in notifier.db.conversations.docs["ten_1:conv-1"]  # executor's
     record = notifier.db.notifications.docs["exe_1:reply:1:1"]
     assert record["status"] == "sent" and record["provider_message_id"] == sent_sid(1)
-    assert notifier.events(topics.REPLIES) == []  # not a chat reply
+    # it went out: ReplySent (the tenants' webhooks get it as message.sent), by conversation
+    (reply,) = notifier.events(topics.REPLIES, ReplySent)
+    assert (reply.channel, reply.provider_message_id) == ("sms", sent_sid(1))
+    assert (reply.message_id, reply.message) == (message["_id"], "Your order 1 shipped")
+    assert [r.key for r in notifier.broker.records(topics.REPLIES)] == [b"conv-1"]
 
 
 def sent_sid(n: int) -> str:
@@ -202,6 +206,9 @@ async def test_sms_and_chat_in_one_batch_are_each_answered(notifier) -> None:
     notifier.send(notifier.request(2))
     await notifier.run()
     assert len(notifier.twilio.sent) == 1
-    (reply,) = notifier.events(topics.REPLIES, ReplySent)
-    assert reply.execution_id == "exe_2"
+    replies = notifier.events(topics.REPLIES, ReplySent)
+    assert sorted((r.execution_id, r.channel) for r in replies) == [
+        ("exe_1", "sms"),
+        ("exe_2", "chat"),
+    ]
     assert {m["channel"] for m in notifier.messages()} == {"sms", "chat"}

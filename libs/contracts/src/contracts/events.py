@@ -300,7 +300,10 @@ class TimerCancelRequested(Event):
 
 
 class ReplySent(Event):
-    """A reply delivered to a conversation on the chat channel (read by the chat widget)."""
+    """An outbound message that went out to a conversation: a chat reply delivered (the chat
+    widget's reply stream reads it), an SMS or WhatsApp message accepted by Twilio (its
+    delivery status follows in DeliveryStatusReported); the tenants' webhooks get both as
+    ``message.sent``."""
 
     event_type: ClassVar[str] = "ReplySent"
     notification_id: str
@@ -313,6 +316,9 @@ class ReplySent(Event):
         default=None, description="The reply's id in the conversation's message log."
     )
     channel: str | None = None
+    provider_message_id: str | None = Field(
+        default=None, description="The provider's id of an SMS or WhatsApp message (its sid)."
+    )
 
 
 class DeliveryStatusReported(Event):

@@ -1,4 +1,5 @@
-"""Export the JSON Schemas of every event and of the workflow definition.
+"""Export the JSON Schemas of every event, of the workflow definition and of the body a
+tenant's webhook endpoint receives.
 
 ``python -m contracts.schemas DIR`` writes them; ``--check`` exits 1 when DIR is stale.
 The public events are a published API: these files are how other systems read it.
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from contracts.events import EVENT_TYPES
+from contracts.webhooks import WebhookEvent
 from contracts.workflow import WorkflowDefinition
 
 
@@ -24,6 +26,9 @@ def render() -> dict[str, str]:
     }
     files["WorkflowDefinition.json"] = (
         json.dumps(WorkflowDefinition.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    )
+    files["WebhookEvent.json"] = (  # what tenants' webhook endpoints receive
+        json.dumps(WebhookEvent.model_json_schema(), indent=2, sort_keys=True) + "\n"
     )
     return files
 

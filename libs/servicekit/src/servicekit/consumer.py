@@ -56,12 +56,16 @@ class TopicConsumer:
         on_assigned: Partitions | None = None,
         on_revoked: Partitions | None = None,
         consumer: Any = None,
+        new_group_from: str = "earliest",
     ) -> None:
         """``handle(consumer, records)`` must not raise (it is the pipeline's ``handle``);
         ``name``: the consumer in metrics (default: the group); ``drain``: finish the work in
         flight and commit what was handled (before partitions go, and at stop);
         ``on_assigned``/``on_revoked``: told the partitions this member gets and gives up
-        (after the drain); ``consumer``: an aiokafka consumer already made (tests)."""
+        (after the drain); ``consumer``: an aiokafka consumer already made (tests);
+        ``new_group_from``: where a group without committed offsets starts, ``earliest`` (the
+        default: nothing published is skipped) or ``latest`` (a consumer of what happens from
+        now on)."""
         self.topic = topic
         self.group_id = group_id
         self.name = name or group_id
@@ -80,7 +84,7 @@ class TopicConsumer:
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             enable_auto_commit=False,  # handle commits, after its batch is durable and sent
-            auto_offset_reset="earliest",
+            auto_offset_reset=new_group_from,
         )
         self._buffer: deque[Consumed] = deque()
         self._readable = asyncio.Event()  # the buffer has room

@@ -64,10 +64,13 @@ class Consuming:
         on_revoked: Partitions | None = None,
         max_records: int | None = None,
         group_suffix: str = "",
+        new_group_from: str = "earliest",
     ) -> TopicConsumer:
         """A consumer of ``topic`` (not started). Exactly one of ``on_batch`` and ``on_record``;
         ``plan`` (with ``forget``: drop every plan's state) pipelines ``on_batch``;
-        ``group_suffix``: in a group of its own (the service's group id + the suffix)."""
+        ``group_suffix``: in a group of its own (the service's group id + the suffix);
+        ``new_group_from``: where the group starts when it has no committed offsets
+        (``earliest`` or ``latest``, servicekit.consumer.TopicConsumer)."""
         group_id = self.group_id + group_suffix
         if (on_batch is None) == (on_record is None):
             raise ValueError("give exactly one of on_batch and on_record")
@@ -89,6 +92,7 @@ class Consuming:
             on_assigned=on_assigned,
             on_revoked=on_revoked,
             consumer=self.kafka_consumer(group_id) if self.kafka_consumer else None,
+            new_group_from=new_group_from,
         )
 
     def _plainly(

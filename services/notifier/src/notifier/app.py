@@ -1,6 +1,7 @@
 """The notifier, assembled from the service kit: delivers messages to people (chat replies on
 the replies topic, SMS and WhatsApp through the tenants' Twilio accounts), logs them in their
-conversations, records their delivery status and settles the waiting executions."""
+conversations, records their delivery status and settles the waiting executions; and delivers
+conversation events to the tenants' webhook endpoints."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
 from notifier.adapters.twilio_accounts import TwilioAccounts
 from notifier.adapters.twilio_client import TwilioMessages
+from notifier.adapters.webhook_client import WebhookClient
+from notifier.adapters.webhook_deliveries import WebhookDeliveries
+from notifier.adapters.webhook_endpoints import WebhookEndpoints
 from notifier.delivery_status import DeliveryStatus
+from notifier.domain.webhooks import RetryPolicy
 from notifier.handlers.kafka import consume
 from notifier.sending import TwilioSending
 from notifier.service import NotificationService
 from notifier.settings import Settings
+from notifier.webhooks import WebhookDispatcher, WebhookEvents
 
 NAME = "notifier"
 log = logging.getLogger(__name__)
@@ -57,7 +63,40 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         status_callback_url=settings.status_callback_url,
     )
     service = NotificationService(notifications, messages, conversations, sending, kit.publish)
-    consume(kit, service, status)
+    consume(kit, service, status, await webhooks(kit, settings, keyring))
+
+
+async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:
+    """The tenants' webhooks: the consumers' handler, and the dispatcher as a background
+    task (its HTTP client closed at shutdown)."""
+    endpoints = WebhookEndpoints(
+        kit.db, keyring, ttl_seconds=settings.webhook_endpoints_cache_seconds
+    )
+    deliveries = WebhookDeliveries(kit.db)
+    await endpoints.ensure_indexes()
+    await deliveries.ensure_indexes()
+    client = WebhookClient(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        max_in_flight=settings.webhook_max_in_flight,
+        allow_private=settings.webhook_allow_private_urls,
+    )
+    kit.on_stop(client.close)
+    policy = RetryPolicy(
+        base_seconds=settings.webhook_retry_base_seconds,
+        max_delay_seconds=settings.webhook_retry_max_delay_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        max_age_seconds=settings.webhook_max_age_seconds,
+    )
+    dispatcher = WebhookDispatcher(
+        endpoints,
+        deliveries,
+        client,
+        policy,
+        poll_seconds=settings.webhook_poll_seconds,
+        lease_seconds=settings.webhook_timeout_seconds + 30,
+    )
+    kit.background(dispatcher.run)
+    return WebhookEvents(endpoints, deliveries, dispatcher.wake)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

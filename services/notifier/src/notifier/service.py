@@ -1,6 +1,7 @@
 """Deliver a batch of notification requests once per idempotency key, log every message in its
-conversation, then answer: ReplySent for chat replies, EffectSettled for the executions that
-wait for the outcome, DeliveryFailed for every message that did not go out.
+conversation, then answer: ReplySent for every message that went out (a chat reply, an SMS
+or WhatsApp message Twilio accepted), EffectSettled for the executions that wait for the
+outcome, DeliveryFailed for every message that did not go out.
 
 Per batch: (SMS and WhatsApp only: one read of their conversations and accounts), one round of
 writes (records, messages, conversations), (SMS and WhatsApp only: one round of sends to Twilio,
@@ -121,16 +122,20 @@ class NotificationService:
     ) -> list[OutgoingEvent]:
         out: list[OutgoingEvent] = []
         record = delivery.record
-        if delivery.route is Route.CHAT and record.get("status") == "delivered":
+        went_out = (delivery.route is Route.CHAT and record.get("status") == "delivered") or (
+            delivery.route is Route.TWILIO and record.get("status") == "sent"
+        )
+        if went_out:  # the chat widget's stream and the tenants' webhooks read it
             reply = ReplySent(
                 notification_id=record["notification_id"],
                 tenant_id=request.tenant_id,
                 conversation_id=request.conversation_id,
                 execution_id=request.execution_id,
                 message=str(record.get("message", "")),
-                sent_at=record.get("delivered_at") or now,
+                sent_at=record.get("delivered_at") or record.get("sent_at") or now,
                 message_id=record.get("message_id"),
                 channel=record.get("channel"),
+                provider_message_id=record.get("provider_message_id"),
             )
             key = request.conversation_id or request.execution_id
             out.append(OutgoingEvent(topics.REPLIES, key, reply, request.tenant_id, trace))

@@ -1,8 +1,9 @@
 """Configuration from the environment: prefix NOTIFIER_, plus the shared infrastructure names
 (servicekit.settings) and the KEKs that open the tenants' sealed credentials
-(``CONNECTFLO_KEKS`` / ``CONNECTFLO_KEK_FILE``, servicekit.sealing)."""
+(``CONNECTFLO_KEKS`` / ``CONNECTFLO_KEK_FILE``, servicekit.sealing) and the tenants' webhook
+endpoints' secrets."""
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 from servicekit.settings import ServiceSettings
 
@@ -30,4 +31,41 @@ class Settings(ServiceSettings):
     )
     accounts_cache_seconds: float = Field(
         5, ge=0, description="How long a tenant's Twilio account is kept before it is read again."
+    )
+    webhook_timeout_seconds: float = Field(
+        10, gt=0, description="How long one webhook POST waits for the endpoint's answer."
+    )
+    webhook_max_in_flight: int = Field(
+        32, ge=1, description="Webhook POSTs this process has open at once (all endpoints)."
+    )
+    webhook_retry_base_seconds: float = Field(
+        5,
+        gt=0,
+        description="The delay after a webhook's first failed attempt; it doubles with every "
+        "failure (the upper half of it drawn at random), up to webhook_retry_max_delay_seconds.",
+    )
+    webhook_retry_max_delay_seconds: float = Field(3600, gt=0)
+    webhook_max_attempts: int = Field(
+        30, ge=1, description="Attempts at one webhook delivery before it is marked failed."
+    )
+    webhook_max_age_seconds: float = Field(
+        24 * 3600,
+        gt=0,
+        description="A webhook delivery not done this long after its event is marked failed.",
+    )
+    webhook_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often due webhook retries are looked for (new events are sent at once).",
+    )
+    webhook_endpoints_cache_seconds: float = Field(
+        1.0, ge=0, description="How long a tenant's webhook endpoints are kept before a re-read."
+    )
+    webhook_allow_private_urls: bool = Field(
+        False,
+        validation_alias=AliasChoices(
+            "NOTIFIER_WEBHOOK_ALLOW_PRIVATE_URLS", "WEBHOOK_ALLOW_PRIVATE_URLS"
+        ),
+        description="Send webhooks to loopback, private and link-local addresses (the local "
+        "configuration and tests: a receiver on 127.0.0.1). Off: refused (SSRF guard).",
     )

@@ -21,3 +21,16 @@ DELIVERY_REPORTS = Counter(
     "the report kept until its message's provider id is written (kept).",
     ["provider", "outcome"],
 )
+WEBHOOK_EVENTS = Counter(
+    "connectflo_webhook_events_total",
+    "Webhook events stored for delivery to a tenant's endpoint, by event type (one per "
+    "subscribed endpoint).",
+    ["event_type"],
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "connectflo_webhook_attempts_total",
+    "Webhook delivery attempts by outcome: delivered (2xx), retry (to be tried again), failed "
+    "(given up: out of attempts or time), disable (410 Gone: the endpoint is disabled), "
+    "refused (a non-public address), abandoned (the endpoint was deleted or disabled).",
+    ["outcome"],
+)

@@ -25,6 +25,7 @@ from trigger_gateway.adapters.store import (
     TriggerReceiptRepository,
     ensure_indexes,
 )
+from trigger_gateway.adapters.webhooks import WebhookRepository, ensure_webhook_indexes
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
     channels,
@@ -41,6 +42,7 @@ from trigger_gateway.handlers import (
     twilio,
     twilio_voice,
     versions,
+    webhooks,
     widget,
     widget_state,
     workflows,
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.widget_channel = await widget_state.assemble(kit, keyring)
         app.state.execution_messages = ExecutionMessageLog(kit.db)
+        await ensure_webhook_indexes(kit.db)
+        app.state.webhooks = WebhookRepository(kit.db)
         app.state.call_turns = turns = CallTurns()
         tail = TopicTail(
             topics.CALLS, turns.on_records, bootstrap_servers=kit.settings.kafka_bootstrap_servers
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversations.variables_router,
         contacts.router,
         channels.router,
+        webhooks.router,
         twilio.router,
         twilio_voice.router,
     ):

@@ -36,3 +36,12 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(
         1 << 20, ge=1, description="Larger request bodies are refused (413) before parsing."
     )
+    webhook_allow_private_urls: bool = Field(
+        False,
+        validation_alias=AliasChoices(
+            "GATEWAY_WEBHOOK_ALLOW_PRIVATE_URLS", "WEBHOOK_ALLOW_PRIVATE_URLS"
+        ),
+        description="Webhook endpoints may be localhost or a non-public IP address (the local "
+        "configuration and tests). Off: refused (422), the SSRF guard.",
+    )
+    webhooks_per_tenant: int = Field(20, ge=1, description="Webhook endpoints a tenant may have.")

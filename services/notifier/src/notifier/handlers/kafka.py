@@ -1,6 +1,7 @@
-"""The notifier's consumers, in one group: notification requests, and providers' delivery
-status reports; each in batches (one round of writes, one of sends), offsets committed after
-the work (servicekit.consuming)."""
+"""The notifier's consumers, each in a group of its own: notification requests, providers'
+delivery status reports, and the conversation events that become the tenants' webhooks; each
+in batches (one round of writes, one of sends), offsets committed after the work
+(servicekit.consuming)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,25 @@ from servicekit.service import Kit
 
 from notifier.delivery_status import DeliveryStatus
 from notifier.service import NotificationService
+from notifier.webhooks import WebhookEvents
+
+WEBHOOK_SOURCES = {
+    topics.TRIGGERS: "-webhooks-triggers",  # a customer's message
+    topics.REPLIES: "-webhooks-replies",  # an outbound message that went out
+    topics.DELIVERY_STATUS: "-webhooks-status",  # a provider's status report
+    topics.EXECUTIONS: "-webhooks-executions",  # DeliveryFailed
+}
+"""The topics webhook events come from, each read in a group of its own (the group id + the
+suffix): the webhook consumers never hold up the notifier's own work, and start from the
+end of their topic when their group is new (an endpoint gets events from its creation on)."""
 
 
-def consume(kit: Kit, service: NotificationService, status: DeliveryStatus) -> None:
+def consume(
+    kit: Kit,
+    service: NotificationService,
+    status: DeliveryStatus,
+    webhooks: WebhookEvents | None = None,
+) -> None:
     kit.consume(topics.NOTIFICATION_REQUESTS, on_batch=service.on_notifications_requested)
     # In a group of its own: two consumers of one group rejoining after a kill -9 kept
     # unsettling each other (the notifier never became ready again in the e2e run).
@@ -20,3 +37,12 @@ def consume(kit: Kit, service: NotificationService, status: DeliveryStatus) -> N
         on_batch=status.on_delivery_status_reported,
         group_suffix="-delivery-status",
     )
+    if webhooks is not None:
+        consume_webhooks(kit, webhooks)
+
+
+def consume_webhooks(kit: Kit, webhooks: WebhookEvents) -> None:
+    for topic, suffix in WEBHOOK_SOURCES.items():
+        kit.consume(
+            topic, on_batch=webhooks.on_events, group_suffix=suffix, new_group_from="latest"
+        )

@@ -11,9 +11,10 @@ Every key is used as the UTF-8 bytes of the text handed out, and every MAC is HM
   naming widget, visitor, conversation, customer and expiry.
 - **session key**, given to the browser with the session: ``b64url(HMAC(secret, "session-key"
   NUL session id))``; the gateway derives it again from the session id for every message.
-- **message signature** (Stripe's scheme): header ``t=<unix seconds>,v1=<hex MAC>``, the MAC of
-  ``"<t>." + raw body`` under the session key (the browser) or the secret itself (the tenant's
-  backend), accepted within ``WINDOW_SECONDS`` of the gateway's clock.
+- **message signature** (Stripe's scheme, ``servicekit.signing``): header ``t=<unix
+  seconds>,v1=<hex MAC>``, the MAC of ``"<t>." + raw body`` under the session key (the
+  browser) or the secret itself (the tenant's backend), accepted within ``WINDOW_SECONDS`` of
+  the gateway's clock.
 - **stream token**: ``st1.<b64url(JSON)>.<b64url(MAC)>``, the right to read one conversation's
   replies for a few minutes, in the query string (EventSource sends no headers).
 """
@@ -29,6 +30,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from servicekit import signing
+
 from trigger_gateway.domain.conversation_keys import conversation_id_for
 
 WINDOW_SECONDS = 300
@@ -38,7 +41,6 @@ STREAM_TOKEN_SECONDS = 300
 CHANNEL = "chat"
 SESSION_PREFIX = "ws1."
 STREAM_PREFIX = "st1."
-_MAX_SIGNATURE_HEADER = 1000
 
 
 class Refused(Exception):
@@ -194,32 +196,20 @@ def check_stream_token(
 
 def signature(key: str, timestamp: int, body: bytes) -> str:
     """The ``v1`` of a message signed with ``key`` at ``timestamp``."""
-    return hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return signing.signature(key, timestamp, body)
 
 
 def signature_header(key: str, timestamp: int, body: bytes) -> str:
-    return f"t={timestamp},v1={signature(key, timestamp, body)}"
+    return signing.signature_header(key, timestamp, body)
 
 
 def check_signature(key: str, header: str | None, body: bytes, now: float) -> None:
     """Refused unless ``header`` (``t=...,v1=...``; several v1 allowed) signs ``body`` with
-    ``key`` at a time within the window."""
+    ``key`` at a time within the window (servicekit.signing: the tenants' webhooks are signed
+    the same way)."""
     if not header:
         raise Refused("the message is not signed (X-Widget-Signature: t=...,v1=...)")
-    if len(header) > _MAX_SIGNATURE_HEADER:
-        raise Refused("the signature header is too long")
-    timestamp: int | None = None
-    given: list[str] = []
-    for item in header.split(","):
-        name, _, value = item.strip().partition("=")
-        if name == "t" and value.isdigit() and len(value) <= 12:
-            timestamp = int(value)
-        elif name == "v1":
-            given.append(value)
-    if timestamp is None or not given:
-        raise Refused("the signature header is not t=<unix seconds>,v1=<hex>")
-    if abs(now - timestamp) > WINDOW_SECONDS:
-        raise Refused(f"the signature's timestamp is more than {WINDOW_SECONDS} s from now")
-    expected = signature(key, timestamp, body).encode()
-    if not any(hmac.compare_digest(expected, v.encode("utf-8")) for v in given):
-        raise Refused("the signature does not match the message")
+    try:
+        signing.check_signature(key, header, body, now, window_seconds=WINDOW_SECONDS)
+    except signing.BadSignature as exc:
+        raise Refused(str(exc)) from None
