@@ -17,13 +17,16 @@ from typing import Any
 
 import pytest
 from contracts import Envelope, topics
-from contracts.events import InboundMessage, TriggerReceived
+from contracts.envelope import NO_TRACE
+from contracts.events import InboundMessage, ReplySent, TriggerReceived
 from notifier.adapters.webhook_client import WebhookClient
 from notifier.adapters.webhook_deliveries import WebhookDeliveries
 from notifier.adapters.webhook_endpoints import WEBHOOK_SECRET, WebhookEndpoints
 from notifier.domain.webhooks import RetryPolicy
 from notifier.handlers.kafka import consume_webhooks
+from notifier.publishing import Outgoing
 from notifier.webhooks import WebhookDispatcher, WebhookEvents
+from servicekit.delivery import Consumed
 from servicekit.testing import running
 
 from .conftest import KEYRING, Notifier
@@ -199,3 +202,43 @@ async def test_the_ssrf_guard_refuses_loopback_unless_allowed(receiver: Receiver
     finally:
         await guarded.close()
         await open_.close()
+
+
+def events_of(notifier: Notifier) -> WebhookEvents:
+    endpoints = WebhookEndpoints(notifier.db, KEYRING, ttl_seconds=0)  # type: ignore[arg-type]
+    return WebhookEvents(endpoints, WebhookDeliveries(notifier.db), lambda: None)  # type: ignore[arg-type]
+
+
+async def test_a_record_of_a_tenant_without_endpoints_is_passed_over_undecoded() -> None:
+    notifier = Notifier()
+    register(notifier, "http://127.0.0.1:9/hook")
+    ours, other = (
+        Consumed(topics.TRIGGERS, 0, n, b"k", {"tenant_id": tenant}, b"not even JSON")
+        for n, tenant in enumerate((notifier.tenant, "ten_other"))
+    )
+    assert await events_of(notifier).select([ours, other]) == [ours]
+
+
+async def test_what_the_notifier_published_becomes_the_tenants_deliveries() -> None:
+    notifier = Notifier()
+    register(notifier, "http://127.0.0.1:9/hook", event_types=["message.sent"])
+    reply = ReplySent(
+        notification_id="ntf_1",
+        tenant_id=notifier.tenant,
+        conversation_id="cnv_1",
+        execution_id="exe_1",
+        message="Hi",
+        sent_at=datetime.now(UTC),
+        message_id="msg_1",
+        channel="chat",
+    )
+    elsewhere = reply.model_copy(update={"tenant_id": "ten_other", "notification_id": "ntf_2"})
+    outgoing = [
+        Outgoing(topics.REPLIES, "cnv_1", event, event.tenant_id, NO_TRACE)
+        for event in (reply, elsewhere)
+    ]
+    await events_of(notifier).on_published(outgoing)
+
+    (delivery,) = notifier.db.webhook_deliveries.docs.values()
+    assert delivery["event_type"] == "message.sent" and delivery["endpoint_id"] == "whk_1"
+    assert json.loads(delivery["body"])["data"]["body"] == "Hi"

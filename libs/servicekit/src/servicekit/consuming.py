@@ -34,6 +34,7 @@ from servicekit.publisher import Publish
 OnBatch = Callable[[list[Envelope[Event]]], Awaitable[None]]
 OnRecord = Callable[[Envelope[Event], Consumed], Awaitable[None]]
 Plan = Callable[[list[Envelope[Event]]], Awaitable[Flush]]
+Select = Callable[[list[Consumed]], Awaitable[list[Consumed]]]
 KafkaConsumerFactory = Callable[[str], Any]
 """group id -> an aiokafka consumer (not started): what TopicConsumer reads with instead of
 its own (tests: servicekit.testing.MemoryBroker.consumer)."""
@@ -65,16 +66,23 @@ class Consuming:
         max_records: int | None = None,
         group_suffix: str = "",
         new_group_from: str = "earliest",
+        select: Select | None = None,
     ) -> TopicConsumer:
         """A consumer of ``topic`` (not started). Exactly one of ``on_batch`` and ``on_record``;
         ``plan`` (with ``forget``: drop every plan's state) pipelines ``on_batch``;
         ``group_suffix``: in a group of its own (the service's group id + the suffix);
         ``new_group_from``: where the group starts when it has no committed offsets
-        (``earliest`` or ``latest``, servicekit.consumer.TopicConsumer)."""
+        (``earliest`` or ``latest``, servicekit.consumer.TopicConsumer); ``select``: the
+        records of a batch worth handling, by what they are before they are decoded (their
+        headers: event type, tenant); the others are passed over (and committed)."""
         group_id = self.group_id + group_suffix
         if (on_batch is None) == (on_record is None):
             raise ValueError("give exactly one of on_batch and on_record")
+        if select is not None and plan is not None:
+            raise ValueError("select passes records over before on_batch, not before a plan")
         plainly = self._plainly(on_batch, on_record)
+        if select is not None:
+            plainly = _selecting(select, plainly)
         pipeline = Pipeline(
             self._planned(plan) if plan is not None else _as_flush(plainly),
             plainly,
@@ -134,6 +142,17 @@ class Consuming:
             return await plan([Envelope.parse(r.headers, r.value) for r in records])
 
         return planned
+
+
+def _selecting(
+    select: Select, handle: Callable[[list[Consumed]], Awaitable[None]]
+) -> Callable[[list[Consumed]], Awaitable[None]]:
+    async def selected(records: list[Consumed]) -> None:
+        chosen = await select(records)
+        if chosen:
+            await handle(chosen)
+
+    return selected
 
 
 def _as_flush(

@@ -50,7 +50,14 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         max_in_flight=settings.twilio_max_in_flight,
     )
     kit.on_stop(twilio.close)
-    status = DeliveryStatus(messages, conversations, kit.publish)
+    hooks = await webhooks(kit, settings, keyring)
+    status = DeliveryStatus(
+        messages,
+        conversations,
+        kit.publish,
+        announce=hooks.on_published,
+        reported=hooks.on_events,
+    )
     sending = TwilioSending(
         TwilioAccounts(
             kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
@@ -62,8 +69,10 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         status,
         status_callback_url=settings.status_callback_url,
     )
-    service = NotificationService(notifications, messages, conversations, sending, kit.publish)
-    consume(kit, service, status, await webhooks(kit, settings, keyring))
+    service = NotificationService(
+        notifications, messages, conversations, sending, kit.publish, hooks.on_published
+    )
+    consume(kit, service, status, hooks)
 
 
 async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:

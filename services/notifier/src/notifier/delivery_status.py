@@ -10,7 +10,7 @@ sending path once it writes the sid (``TwilioSending.record``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,20 +23,31 @@ from servicekit.telemetry import consuming, current_trace
 from notifier.adapters.conversations import ConversationUpdates, Failure, conversation_ref
 from notifier.adapters.messages import MessageLog
 from notifier.domain.lifecycle import Report, StatusChange, apply_reports
-from notifier.publishing import Outgoing, delivery_failed, publish_all
+from notifier.publishing import Announce, Outgoing, delivery_failed, nobody, publish_all
 from notifier.telemetry import DELIVERY_REPORTS, tracer
 
 Document = dict[str, Any]
 GROUP = "notifier"
+Reported = Callable[[list[Envelope[Any]]], Awaitable[None]]
 
 
 class DeliveryStatus:
     def __init__(
-        self, messages: MessageLog, conversations: ConversationUpdates, publish: Publish
+        self,
+        messages: MessageLog,
+        conversations: ConversationUpdates,
+        publish: Publish,
+        *,
+        announce: Announce = nobody,
+        reported: Reported | None = None,
     ) -> None:
+        """``announce``: told what was published; ``reported``: given the consumed reports
+        after they are recorded (both: the tenants' webhooks)."""
         self._messages = messages
         self._conversations = conversations
         self._publish = publish
+        self._announce = announce
+        self._reported = reported
 
     async def on_delivery_status_reported(
         self, envelopes: list[Envelope[DeliveryStatusReported]]
@@ -72,6 +83,9 @@ class DeliveryStatus:
                 )
             outgoing += await self.apply(found, reports, now, traces)
         await publish_all(self._publish, outgoing)
+        await self._announce(outgoing)
+        if self._reported is not None:
+            await self._reported(list(envelopes))
 
     async def apply(
         self,

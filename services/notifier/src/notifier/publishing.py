@@ -5,6 +5,7 @@ answers."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,14 @@ class Outgoing:
     event: Event
     tenant_id: str
     trace: TraceContext
+
+
+Announce = Callable[[list[Outgoing]], Awaitable[None]]
+"""Told what was published (the tenants' webhooks: notifier.webhooks.WebhookEvents)."""
+
+
+async def nobody(outgoing: list[Outgoing]) -> None:
+    """No one to tell."""
 
 
 async def publish_all(publish: Publish, outgoing: list[Outgoing]) -> None:

@@ -24,8 +24,8 @@ from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
 from notifier.domain.delivery import Delivery, Route, plan_delivery
 from notifier.domain.lifecycle import FAILED_STATUSES, PENDING
+from notifier.publishing import Announce, delivery_failed, nobody, publish_all
 from notifier.publishing import Outgoing as OutgoingEvent
-from notifier.publishing import delivery_failed, publish_all
 from notifier.sending import TwilioSending, conversation_failures
 from notifier.telemetry import DELIVERIES, tracer
 
@@ -41,12 +41,14 @@ class NotificationService:
         conversations: ConversationUpdates,
         twilio: TwilioSending,
         publish: Publish,
+        announce: Announce = nobody,
     ) -> None:
         self._notifications = notifications
         self._messages = messages
         self._conversations = conversations
         self._twilio = twilio
         self._publish = publish
+        self._announce = announce
 
     async def on_notifications_requested(
         self, envelopes: list[Envelope[NotificationRequested]]
@@ -92,6 +94,7 @@ class NotificationService:
             DELIVERIES.labels(delivery.record.get("channel") or "none", outcome).inc()
             outgoing += self._answers(request, delivery, traces[key], now)
         await publish_all(self._publish, outgoing)
+        await self._announce(outgoing)
 
     async def _record(self, deliveries: list[Delivery], now: datetime) -> dict[str, Document]:
         """Records, messages and conversations written at once; the earlier records of

@@ -3,10 +3,14 @@ published become deliveries (``WebhookEvents``, the consumers), and deliveries a
 signed, and retried with back-off until delivered or given up (``WebhookDispatcher``, a
 background loop). Deliveries are documents in MongoDB, so a pending one outlives a restart.
 
-Sources: a customer's message (TriggerReceived with a message, ``connectflo.triggers.v1``),
-an outbound message that went out (ReplySent, ``connectflo.replies.v1``), a provider's
-delivery status report (DeliveryStatusReported, ``connectflo.deliveries.status.v1``) and a
-failed delivery (DeliveryFailed, ``connectflo.executions.v1``)."""
+Sources: a customer's message (TriggerReceived with a message, consumed from
+``connectflo.triggers.v1``, only the records of tenants that have endpoints decoded:
+``select``); and, where the notifier itself publishes or consumes them, an outbound message
+that went out (ReplySent) and a failed delivery (DeliveryFailed), both ``on_published``, and a
+provider's delivery status report (DeliveryStatusReported, ``on_events`` from its consumer).
+Those three need no consumer of their own: the notifier's handlers store the deliveries before
+their offsets are committed, and a redelivered batch publishes, and so stores, the same
+events again (stored once, by event id)."""
 
 from __future__ import annotations
 
@@ -19,9 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts import Envelope
-from contracts.events import Event
+from contracts.events import DeliveryFailed, Event, ReplySent
 from opentelemetry.trace import SpanKind
 from servicekit import signing
+from servicekit.delivery import Consumed
 from servicekit.sealing import SealingError
 
 from notifier.adapters.webhook_deliveries import WebhookDeliveries
@@ -38,6 +43,7 @@ from notifier.domain.webhooks import (
     events_of,
     subscribed,
 )
+from notifier.publishing import SOURCE, Outgoing
 from notifier.telemetry import WEBHOOK_ATTEMPTS, WEBHOOK_EVENTS, tracer
 
 log = logging.getLogger(__name__)
@@ -67,6 +73,27 @@ class WebhookEvents:
         self._endpoints = endpoints
         self._deliveries = deliveries
         self._wake = wake
+
+    async def select(self, records: list[Consumed]) -> list[Consumed]:
+        """The records of tenants that have endpoints (by the ``tenant_id`` header, before
+        anything is decoded): most tenants have none, and their messages cost nothing more."""
+        tenants = {r.headers.get("tenant_id", "") for r in records}
+        having = await self._endpoints.of_tenants(tenants)
+        return [r for r in records if having.get(r.headers.get("tenant_id", ""))]
+
+    async def on_published(self, outgoing: list[Outgoing]) -> None:
+        """What the notifier published (ReplySent, DeliveryFailed) as webhook events."""
+        wanted = [o for o in outgoing if isinstance(o.event, ReplySent | DeliveryFailed)]
+        if not wanted:
+            return
+        having = await self._endpoints.of_tenants({o.tenant_id for o in wanted})
+        envelopes: list[Envelope[Event]] = [
+            Envelope.wrap(o.event, source=SOURCE, tenant_id=o.tenant_id)
+            for o in wanted
+            if having.get(o.tenant_id)
+        ]
+        if envelopes:
+            await self.on_events(envelopes)
 
     async def on_events(self, envelopes: list[Envelope[Event]]) -> None:
         events = [e for envelope in envelopes for e in events_of(envelope)]

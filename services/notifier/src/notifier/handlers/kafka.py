@@ -12,15 +12,11 @@ from notifier.delivery_status import DeliveryStatus
 from notifier.service import NotificationService
 from notifier.webhooks import WebhookEvents
 
-WEBHOOK_SOURCES = {
-    topics.TRIGGERS: "-webhooks-triggers",  # a customer's message
-    topics.REPLIES: "-webhooks-replies",  # an outbound message that went out
-    topics.DELIVERY_STATUS: "-webhooks-status",  # a provider's status report
-    topics.EXECUTIONS: "-webhooks-executions",  # DeliveryFailed
-}
-"""The topics webhook events come from, each read in a group of its own (the group id + the
-suffix): the webhook consumers never hold up the notifier's own work, and start from the
-end of their topic when their group is new (an endpoint gets events from its creation on)."""
+WEBHOOK_GROUP_SUFFIX = "-webhooks-triggers"
+"""Customers' messages for the tenants' webhooks, read in a group of their own (the group id
++ the suffix): never holding up the notifier's own work, and starting from the end of the
+topic when the group is new (an endpoint gets events from its creation on). The other
+webhook events are the notifier's own (notifier.webhooks)."""
 
 
 def consume(
@@ -42,7 +38,10 @@ def consume(
 
 
 def consume_webhooks(kit: Kit, webhooks: WebhookEvents) -> None:
-    for topic, suffix in WEBHOOK_SOURCES.items():
-        kit.consume(
-            topic, on_batch=webhooks.on_events, group_suffix=suffix, new_group_from="latest"
-        )
+    kit.consume(
+        topics.TRIGGERS,
+        on_batch=webhooks.on_events,
+        select=webhooks.select,
+        group_suffix=WEBHOOK_GROUP_SUFFIX,
+        new_group_from="latest",
+    )
