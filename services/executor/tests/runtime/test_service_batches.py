@@ -842,3 +842,21 @@ async def test_a_call_hears_its_turns_and_the_execution_hangs_up_at_its_end() ->
     assert store.executions[execution_id_for("c0", "wf_1")]["status"] == "completed"
     said = [m["body"] for m in memory.messages.values() if m["direction"] == "outbound"]
     assert sorted(said) == ["Hello, what is your order number?", "Order 4 2, thanks."]
+
+
+async def test_a_redelivered_message_is_not_the_reply_of_the_run_it_started() -> None:
+    for policy in ("queue", "resume", "interrupt"):
+        memory = MemoryConversations()
+        svc, store, sent = service(busy_then_asking(whileRunning=policy), memory)
+        await svc.triggers.on_batch([message("t1")])
+        run = execution_id_for("t1", "wf_1")
+        await settle_lookup(svc, store, "t1")  # now it waits for the customer's reply
+        sent.events.clear()
+
+        await svc.triggers.on_batch([message("t1")])  # Kafka's redelivery, a webhook resent
+
+        assert commands_sent(sent, EffectSettled) == [], policy  # not its own reply
+        assert commands_sent(sent, MessageQueued) == [], policy
+        assert commands_sent(sent, ExecutionCancelRequested) == [], policy
+        assert store.executions[run]["status"] == "waiting", policy
+        assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": run}

@@ -160,8 +160,13 @@ class TriggerIntake:
                     }
                 )
                 continue
+            run = runs.get(workflow["_id"])
+            if run == execution_id_for(trigger.trigger_id, workflow["_id"]):
+                # this trigger started that run (redelivered, or sent again by the gateway):
+                # not its reply, nor a reason to cancel it; starting it again changes nothing
+                run = None
             if message and not await self._by_policy(
-                batch, envelope, compiled, runs.get(workflow["_id"]), waiting, routed
+                batch, envelope, compiled, run, waiting, routed
             ):
                 continue
             doc = new_execution(
