@@ -69,15 +69,24 @@ async def test_accounts_and_numbers_belong_to_one_tenant(repository) -> None:
     assert changed.auth_token == sealed and changed.created_at == stored.created_at
     await repo.put("ten_b", sid_b, b_token, numbers("ten_b", "+15550001111"))
 
-    found = await repo.for_number("+15550001111")
-    assert found is not None and found[1].tenant_id == "ten_b"
+    found, kept = await repo.for_number("+15550001111")
+    assert found is not None and found[1].tenant_id == "ten_b" and not kept
     assert found[0].number_id == number_id_for("ten_b", "+15550001111")
-    by_sid = await repo.for_account_sid(sid_a)
-    assert by_sid is not None and by_sid.tenant_id == "ten_a"
+    by_sid, kept = await repo.for_account_sid(sid_a)
+    assert by_sid is not None and by_sid.tenant_id == "ten_a" and not kept
     opened = KEYS.open(by_sid.auth_token, tenant_id="ten_a", purpose=TWILIO_AUTH_TOKEN)
     assert opened.reveal() == TOKEN
 
-    assert await repo.delete("ten_a") is True
-    assert await repo.for_number("+15550002222") is None
-    assert await repo.for_account_sid(sid_a) is None
+    # kept for the next webhooks; a change by another process shows when asked for fresh
+    assert (await repo.for_number("+15550001111")) == (found, True)
+    other_process = TwilioAccountRepository(db)
+    await other_process.put("ten_a", sid_a, b_token, numbers("ten_a", "+15550002222"))
+    kept_sid, kept = await repo.for_account_sid(sid_a)
+    assert kept and kept_sid == by_sid  # the old token, until the signature fails with it
+    fresh, kept = await repo.for_account_sid(sid_a, fresh=True)
+    assert fresh is not None and fresh.auth_token == b_token and not kept
+
+    assert await repo.delete("ten_a") is True  # this process's change forgets what it kept
+    assert await repo.for_number("+15550002222") == (None, False)
+    assert await repo.for_account_sid(sid_a) == (None, False)
     assert await repo.delete("ten_a") is False

@@ -236,6 +236,7 @@ class MemoryTwilioAccounts:
     def __init__(self) -> None:
         self.accounts: dict[str, TwilioAccount] = {}
         self.numbers: dict[str, PhoneNumber] = {}
+        self.stale: tuple[PhoneNumber, TwilioAccount] | None = None
 
     async def get(self, tenant_id: str) -> TwilioAccount | None:
         account = self.accounts.get(tenant_id)
@@ -277,14 +278,24 @@ class MemoryTwilioAccounts:
         self.numbers = {k: n for k, n in self.numbers.items() if n.tenant_id != tenant_id}
         return self.accounts.pop(tenant_id, None) is not None
 
-    async def for_number(self, phone_number: str) -> tuple[PhoneNumber, TwilioAccount] | None:
+    async def for_number(
+        self, phone_number: str, *, fresh: bool = False
+    ) -> tuple[tuple[PhoneNumber, TwilioAccount] | None, bool]:
+        """As stored now; ``stale``, when set, is answered first as if kept from before."""
+        if self.stale is not None and not fresh:
+            return self.stale, True
         number = self.numbers.get(phone_number)
         if number is None or number.tenant_id not in self.accounts:
-            return None
-        return number, replace(self.accounts[number.tenant_id], numbers=[number])
+            return None, False
+        return (number, replace(self.accounts[number.tenant_id], numbers=[number])), False
 
-    async def for_account_sid(self, account_sid: str) -> TwilioAccount | None:
-        return next((a for a in self.accounts.values() if a.account_sid == account_sid), None)
+    async def for_account_sid(
+        self, account_sid: str, *, fresh: bool = False
+    ) -> tuple[TwilioAccount | None, bool]:
+        if self.stale is not None and not fresh:
+            return self.stale[1], True
+        found = next((a for a in self.accounts.values() if a.account_sid == account_sid), None)
+        return found, False
 
 
 @dataclass

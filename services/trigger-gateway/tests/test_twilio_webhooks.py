@@ -331,3 +331,37 @@ def test_a_disconnected_account_receives_nothing(connected, expect_problem) -> N
     )
     expect_problem(post(connected, MESSAGES, sms()), 404)
     assert connected.broker.published == []
+
+
+def test_a_lookup_kept_from_before_a_token_change_is_checked_again_as_stored(connected) -> None:
+    # what a webhook kept before tenant a changed its auth token (in another gateway process)
+    number = connected.twilio.numbers[NUMBER_A]
+    for token in ("9" * 32, TOKEN_A):
+        body = {"account_sid": SID_A, "auth_token": token, "numbers": [{"phone_number": NUMBER_A}]}
+        changed = connected.client.put(
+            "/v1/channels/twilio", json=body, headers=connected.as_tenant("key-a")
+        )
+        assert changed.status_code == 200, changed.text
+        connected.twilio.stale = connected.twilio.stale or (
+            number,
+            connected.twilio.accounts["ten_a"],
+        )
+
+    answer = post(connected, MESSAGES, sms())  # signed with the tenant's token as stored
+    assert answer.status_code == 200, answer.text
+    assert len(triggers(connected)) == 1
+    status = {
+        "MessageSid": "SM" + "9" * 32,
+        "MessageStatus": "delivered",
+        "AccountSid": SID_A,
+        "ApiVersion": "2010-04-01",
+    }
+    assert post(connected, STATUS, status).status_code == 204
+
+
+def test_a_forged_message_is_403_with_a_kept_lookup_too(connected, expect_problem) -> None:
+    number = connected.twilio.numbers[NUMBER_A]
+    connected.twilio.stale = (number, connected.twilio.accounts["ten_a"])
+    answer = post(connected, MESSAGES, sms(), token=TOKEN_B)
+    expect_problem(answer, 403)
+    assert triggers(connected) == []

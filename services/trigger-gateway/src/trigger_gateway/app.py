@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             executor_http=http,
             conversations=conversation_store.ConversationRepository(kit.db),
             contacts=conversation_store.ContactRepository(kit.db),
-            twilio=TwilioAccountRepository(kit.db),
+            twilio=TwilioAccountRepository(kit.db, cache_seconds=settings.twilio_cache_seconds),
             keyring=keyring,
         )
         app.state.widget_channel = await widget_state.assemble(kit, keyring)

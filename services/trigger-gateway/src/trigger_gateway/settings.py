@@ -45,3 +45,9 @@ class Settings(ServiceSettings):
         "configuration and tests). Off: refused (422), the SSRF guard.",
     )
     webhooks_per_tenant: int = Field(20, ge=1, description="Webhook endpoints a tenant may have.")
+    twilio_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a Twilio webhook's lookup (the number's tenant and account) is "
+        "kept; a signature that does not verify with it is checked again with what is stored.",
+    )

@@ -12,6 +12,7 @@ released again. A crash part way leaves claims only the same tenant's next `put`
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,9 +69,23 @@ def _number(doc: Document) -> PhoneNumber:
     )
 
 
+MAX_KEPT = 10_000  # lookups kept at most (then all are forgotten)
+
+
 class TwilioAccountRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, cache_seconds: float = 10.0) -> None:
+        """``cache_seconds``: how long a lookup of an inbound message or a status callback
+        (a number's tenant and account, an account by its sid) is kept; a request whose
+        signature does not verify with what was kept is checked again with what is stored
+        (``fresh``), and a change through this process forgets what it kept."""
         self._db = db
+        self._cache_seconds = cache_seconds
+        self._by_number: dict[str, tuple[tuple[PhoneNumber, TwilioAccount], float]] = {}
+        self._by_sid: dict[str, tuple[TwilioAccount, float]] = {}
+
+    def _forget(self) -> None:
+        self._by_number.clear()
+        self._by_sid.clear()
 
     async def get(self, tenant_id: str) -> TwilioAccount | None:
         doc = await self._db.twilio_accounts.find_one({"_id": tenant_id})
@@ -100,6 +115,7 @@ class TwilioAccountRepository:
         """Connect (or change) the tenant's account: exactly ``numbers`` route to it after.
         ``auth_token`` None keeps the stored one (the caller checked there is one for this
         account sid). ChannelConflict names what another tenant has; nothing changed then."""
+        self._forget()
         other = await self._db.twilio_accounts.find_one({"account_sid": account_sid})
         if other is not None and other["_id"] != tenant_id:
             raise ChannelConflict(account_sid=account_sid)
@@ -166,22 +182,47 @@ class TwilioAccountRepository:
     async def delete(self, tenant_id: str) -> bool:
         """The account and its numbers gone (numbers first: a number never routes to a
         tenant without an account for long)."""
+        self._forget()
         await self._db.phone_numbers.delete_many({"tenant_id": tenant_id})
         result = await self._db.twilio_accounts.delete_one({"_id": tenant_id})
         return result.deleted_count == 1
 
-    async def for_number(self, phone_number: str) -> tuple[PhoneNumber, TwilioAccount] | None:
-        """The number and its tenant's account (two reads by `_id`), for an inbound message."""
+    async def for_number(
+        self, phone_number: str, *, fresh: bool = False
+    ) -> tuple[tuple[PhoneNumber, TwilioAccount] | None, bool]:
+        """The number and its tenant's account (two reads by `_id`), for an inbound message,
+        and whether that was kept from an earlier lookup (unknown numbers are not kept)."""
+        now = time.monotonic()
+        kept = self._by_number.get(phone_number)
+        if kept is not None and kept[1] > now and not fresh:
+            return kept[0], True
         number = await self._db.phone_numbers.find_one({"_id": phone_number})
         if number is None:
-            return None
+            return None, False
         doc = await self._db.twilio_accounts.find_one({"_id": number["tenant_id"]})
         if doc is None:
-            return None
+            return None, False
         found = _number(number)
-        return found, self._account(doc, [found])
+        pair = (found, self._account(doc, [found]))
+        if len(self._by_number) >= MAX_KEPT:
+            self._by_number.clear()
+        self._by_number[phone_number] = (pair, now + self._cache_seconds)
+        return pair, False
 
-    async def for_account_sid(self, account_sid: str) -> TwilioAccount | None:
-        """The tenant's account, without its numbers, for a status callback."""
+    async def for_account_sid(
+        self, account_sid: str, *, fresh: bool = False
+    ) -> tuple[TwilioAccount | None, bool]:
+        """The tenant's account, without its numbers, for a status callback, and whether it
+        was kept from an earlier lookup."""
+        now = time.monotonic()
+        kept = self._by_sid.get(account_sid)
+        if kept is not None and kept[1] > now and not fresh:
+            return kept[0], True
         doc = await self._db.twilio_accounts.find_one({"account_sid": account_sid})
-        return None if doc is None else self._account(doc, [])
+        if doc is None:
+            return None, False
+        account = self._account(doc, [])
+        if len(self._by_sid) >= MAX_KEPT:
+            self._by_sid.clear()
+        self._by_sid[account_sid] = (account, now + self._cache_seconds)
+        return account, False

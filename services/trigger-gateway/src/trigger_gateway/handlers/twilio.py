@@ -160,7 +160,13 @@ async def on_twilio_status(
     params = _first_values(pairs)
     if not params.get("AccountSid") or "AccountSid" in too_long_ids(params):
         raise _invalid(["AccountSid"])
-    account = await gw.twilio.for_account_sid(params["AccountSid"])
+    account, kept = await gw.twilio.for_account_sid(params["AccountSid"])
+    if (
+        kept
+        and account is not None
+        and not _signed_by(gw, request, STATUS_WEBHOOK, account, pairs, signature)
+    ):
+        account, _ = await gw.twilio.for_account_sid(params["AccountSid"], fresh=True)
     if account is None:
         raise ApiProblem(
             status.HTTP_404_NOT_FOUND, f"no tenant has connected account {params['AccountSid']}"
@@ -201,7 +207,11 @@ async def verified_for_number(
     params = _first_values(pairs)
     if not params.get("To"):
         raise _invalid(["To"])
-    found = await gw.twilio.for_number(plain_address(params["To"])[0])
+    to = plain_address(params["To"])[0]
+    found, kept = await gw.twilio.for_number(to)
+    if kept and found is not None and not _signed_by(gw, request, path, found[1], pairs, signature):
+        # kept from before a change (a new auth token, the number moved): as stored now
+        found, _ = await gw.twilio.for_number(to, fresh=True)
     if found is None:
         raise ApiProblem(
             status.HTTP_404_NOT_FOUND, f"no tenant has connected the number {params['To']}"
@@ -247,6 +257,30 @@ def _verify(
     signature: str | None,
 ) -> None:
     """403 unless ``signature`` is Twilio's for this account, URL and every parameter."""
+    if not _signed_by(gw, request, path, account, pairs, signature):
+        raise _forbidden(
+            f"X-Twilio-Signature is not the signature of {_signed_url(gw, request, path)} with "
+            "these parameters by the auth token of the account this is for"
+        )
+
+
+def _signed_url(gw: Gateway, request: Request, path: str) -> str:
+    url = gw.settings.public_url.rstrip("/") + path
+    if query := request.scope.get("query_string", b"").decode("latin-1"):
+        url += "?" + query
+    return url
+
+
+def _signed_by(
+    gw: Gateway,
+    request: Request,
+    path: str,
+    account: TwilioAccount,
+    pairs: list[tuple[str, str]],
+    signature: str | None,
+) -> bool:
+    """Whether ``signature`` is Twilio's for this account, URL and every parameter (503 when
+    the account's token does not open)."""
     keyring = keyring_of(gw)
     try:
         token = keyring.open(
@@ -260,14 +294,11 @@ def _verify(
             type_=UNAVAILABLE,
             headers={"Retry-After": "60"},
         ) from None
-    url = gw.settings.public_url.rstrip("/") + path
-    if query := request.scope.get("query_string", b"").decode("latin-1"):
-        url += "?" + query
-    if not RequestValidator(token.reveal()).validate(url, ImmutableMultiDict(pairs), signature):
-        raise _forbidden(
-            f"X-Twilio-Signature is not the signature of {url} with these parameters by the "
-            "auth token of the account this is for"
-        )
+    url = _signed_url(gw, request, path)
+    valid: bool = RequestValidator(token.reveal()).validate(
+        url, ImmutableMultiDict(pairs), signature
+    )
+    return valid
 
 
 def _same_account(params: dict[str, str], account: TwilioAccount) -> None:
