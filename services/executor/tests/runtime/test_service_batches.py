@@ -121,17 +121,10 @@ class Store:
             if (w["tenant_id"], w["conversation_id"]) in conversations
         ]
 
-    async def add(
-        self, tenant_id: str, conversation_id: str, execution_id: str, effect_id: str
-    ) -> None:
-        self.calls.append("reply_wait_added")
-        self.reply_waits[f"{execution_id}:{effect_id}"] = {
-            "_id": f"{execution_id}:{effect_id}",
-            "tenant_id": tenant_id,
-            "conversation_id": conversation_id,
-            "execution_id": execution_id,
-            "effect_id": effect_id,
-        }
+    async def add_many(self, waits: list[Doc]) -> None:
+        self.calls.append("reply_waits_added")
+        for wait in waits:
+            self.reply_waits.setdefault(wait["_id"], dict(wait))
 
     async def remove(self, wait_id: str) -> None:
         self.reply_waits.pop(wait_id, None)
@@ -860,3 +853,12 @@ async def test_a_redelivered_message_is_not_the_reply_of_the_run_it_started() ->
         assert commands_sent(sent, ExecutionCancelRequested) == [], policy
         assert store.executions[run]["status"] == "waiting", policy
         assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": run}
+
+
+async def test_a_batchs_reply_waits_are_registered_in_one_insert_before_its_flush() -> None:
+    svc, store, _ = service(ASKING, MemoryConversations())
+    await svc.triggers.on_batch([message(f"t{n}", conversation=f"conv-{n}") for n in range(3)])
+
+    assert store.calls.count("reply_waits_added") == 1
+    assert len(store.reply_waits) == 3
+    assert store.calls.index("reply_waits_added") < store.calls.index("create_many:3")

@@ -158,6 +158,20 @@ class ExecutionRepository:
                 raise
 
 
+def wait_document(
+    tenant_id: str, conversation_id: str, execution_id: str, effect_id: str
+) -> Document:
+    """An execution's Wait for Reply in its conversation (``reply_waits``)."""
+    return {
+        "_id": f"{execution_id}:{effect_id}",
+        "tenant_id": tenant_id,
+        "conversation_id": conversation_id,
+        "execution_id": execution_id,
+        "effect_id": effect_id,
+        "created_at": datetime.now(UTC),
+    }
+
+
 class ReplyWaitRepository:
     """Executions waiting for a conversation's next customer message (Wait for Reply)."""
 
@@ -165,19 +179,13 @@ class ReplyWaitRepository:
         self._db = db
         self._one_by_one = one_by_one
 
-    async def add(
-        self, tenant_id: str, conversation_id: str, execution_id: str, effect_id: str
-    ) -> None:
-        doc = {
-            "_id": f"{execution_id}:{effect_id}",
-            "tenant_id": tenant_id,
-            "conversation_id": conversation_id,
-            "execution_id": execution_id,
-            "effect_id": effect_id,
-            "created_at": datetime.now(UTC),
-        }
-        with contextlib.suppress(DuplicateKeyError):  # registered by an earlier attempt
-            await self._db.reply_waits.insert_one(doc)
+    async def add_many(self, waits: list[Document]) -> None:
+        """``wait_document``s, in one insert; one registered by an earlier attempt stays."""
+        try:
+            await self._db.reply_waits.insert_many(waits, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def for_conversations(self, conversations: set[tuple[str, str]]) -> list[Document]:
         """Waits of these (tenant, conversation) pairs, oldest first (one read; on FerretDB

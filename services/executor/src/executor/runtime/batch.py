@@ -47,6 +47,8 @@ class Batch:
     trigger_outcomes: list[Document] = field(default_factory=list)  # written with executions
     # conversations, their messages and tenant variables: written with the executions
     conversations: ConversationWrites = field(default_factory=ConversationWrites)
+    # reply waits registered by the batch's commands, by id: inserted at the end of the plan
+    new_waits: dict[str, Document] = field(default_factory=dict)
 
 
 class Sender:

@@ -60,6 +60,7 @@ class CommandIntake:
             await self._runner.run(
                 batch, doc, command, envelope.trace, int(doc["version"]), fresh=fresh
             )
+        await self._runner.register_waits(batch)
         return self._flush.seal(batch)
 
     async def _execution(self, execution_id: str) -> tuple[Document, bool]:

@@ -11,7 +11,7 @@ from contracts.envelope import TraceContext
 
 from executor.adapters.conversations import conversation_ref
 from executor.adapters.execution_documents import node_runs_document
-from executor.adapters.store import ReplyWaitRepository
+from executor.adapters.store import ReplyWaitRepository, wait_document
 from executor.runtime.batch import Batch, Touched
 from executor.runtime.children import ChildStart
 from executor.runtime.conversations import said_record
@@ -120,13 +120,26 @@ class CommandRunner:
             doc["conversation_status"] = status
             batch.conversations.status(ref, status, at)
 
+    async def register_waits(self, batch: Batch) -> None:
+        """The batch's new reply waits, in one insert at the end of its plan: before its
+        flush, so the next batch's plan finds them (the plan of a trigger reads them)."""
+        if batch.new_waits:
+            await self._reply_waits.add_many(list(batch.new_waits.values()))
+
     async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:
         """What a command needs done in MongoDB before its state is written (idempotent)."""
         if isinstance(action, AwaitReply):
-            await self._reply_waits.add(
+            wait = wait_document(
                 doc["tenant_id"], action.conversation_id, doc["_id"], action.effect_id
             )
+            batch.new_waits[wait["_id"]] = wait  # registered together (register_waits)
         elif isinstance(action, ReleaseReplies):
+            for wait_id, wait in list(batch.new_waits.items()):
+                if wait["execution_id"] == doc["_id"] and action.effect_id in (
+                    None,
+                    wait["effect_id"],
+                ):
+                    del batch.new_waits[wait_id]
             await self._reply_waits.release(doc["_id"], action.effect_id)
         elif isinstance(action, StartChild):
             batch.sends.append(await self._children.start(doc, action))

@@ -111,6 +111,7 @@ class TriggerIntake:
             trigger = envelope.data
             loaded.record(batch.conversations, trigger)
             await self._route(batch, envelope, active, waits, loaded)
+        await self._runner.register_waits(batch)
         return self._flush.seal(batch)
 
     async def _route(
