@@ -58,6 +58,21 @@ async def test_a_reply_on_sms_goes_to_the_conversations_customer_from_its_number
     assert [r.key for r in notifier.broker.records(topics.REPLIES)] == [b"conv-1"]
 
 
+async def test_a_reply_that_names_its_conversations_addresses_reads_no_conversation(
+    notifier,
+) -> None:
+    notifier.connect_twilio("+14155550000", notifier.tenant_number)
+    request = sms_reply(notifier).model_copy(
+        update={"contact_address": "+15550009999", "tenant_address": notifier.tenant_number}
+    )
+    notifier.send(request)  # no conversation document at all
+    await notifier.run()
+
+    (sent,) = notifier.twilio.sent
+    assert (sent.to, sent.from_) == ("+15550009999", notifier.tenant_number)
+    assert ("conversations", "find") not in notifier.db.commands
+
+
 def sent_sid(n: int) -> str:
     return "SM" + str(n).zfill(32)
 

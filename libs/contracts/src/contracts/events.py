@@ -263,6 +263,17 @@ class NotificationRequested(Event):
         description="False when the workflow went on without waiting (a reply, a tag): the "
         "notifier then records the outcome but sends no EffectSettled back.",
     )
+    contact_address: str | None = Field(
+        default=None,
+        description="The customer's address in the conversation (a phone number), as the "
+        "message that started the execution came from it: a reply goes there unless the "
+        "request names another `to`. None: the notifier reads the conversation's.",
+    )
+    tenant_address: str | None = Field(
+        default=None,
+        description="The tenant's address the customer wrote to (its number): a reply's "
+        "sender unless the request names another `from`.",
+    )
 
 
 class IntegrationRequested(Event):

@@ -862,3 +862,12 @@ async def test_a_batchs_reply_waits_are_registered_in_one_insert_before_its_flus
     assert store.calls.count("reply_waits_added") == 1
     assert len(store.reply_waits) == 3
     assert store.calls.index("reply_waits_added") < store.calls.index("create_many:3")
+
+
+async def test_a_reply_names_the_addresses_of_the_message_that_started_its_run() -> None:
+    svc, _, sent = service(ASKING, MemoryConversations())
+    await svc.triggers.on_batch([message("t1")])
+
+    (reply,) = sent.of(NotificationRequested)
+    # the notifier needs no read of the conversation to address it
+    assert (reply.contact_address, reply.tenant_address) == ("+15550001111", "+15559990000")

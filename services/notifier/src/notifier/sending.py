@@ -74,7 +74,10 @@ class TwilioSending:
         refs = {
             conversation_ref(r.tenant_id, r.conversation_id)
             for r, d in wanted
-            if r.conversation_id and d.outbound and not (d.outbound.to and d.outbound.from_)
+            if r.conversation_id
+            and d.outbound
+            and not (d.outbound.to and d.outbound.from_)
+            and not r.tenant_address  # the executor named the conversation's addresses
         }
         conversations, accounts = await asyncio.gather(
             self._conversations.addresses(refs),
@@ -87,8 +90,13 @@ class TwilioSending:
                 continue
             assert delivery.outbound is not None
             account = accounts.get(request.tenant_id)
-            conversation = None
-            if request.conversation_id:
+            conversation: Document | None = None
+            if request.tenant_address:
+                conversation = {
+                    "contact_address": request.contact_address,
+                    "tenant_address": request.tenant_address,
+                }
+            elif request.conversation_id:
                 ref = conversation_ref(request.tenant_id, request.conversation_id)
                 conversation = conversations.get(ref)
             numbers = (

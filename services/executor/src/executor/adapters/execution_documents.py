@@ -56,6 +56,16 @@ def new_execution(
     }
 
 
+def addresses_of(trigger: TriggerReceived) -> Document:
+    """The conversation's addresses a channel's message came with (the customer's, the
+    tenant's): kept on the execution, so its replies name them and the notifier needs no read
+    of the conversation to address them."""
+    message = trigger.message
+    if message is None or not message.tenant_address:
+        return {}
+    return {"contact_address": message.contact_address, "tenant_address": message.tenant_address}
+
+
 def trigger_text(
     trigger: TriggerReceived,
     *,

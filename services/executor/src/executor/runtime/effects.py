@@ -133,6 +133,7 @@ def _to_service(
             conversation_id=doc.get("conversation_id"),
             request=effect.request,
             awaits_result=effect.awaits_result,
+            **_addresses(doc, str(channel)),
         )
         return Message(topics.NOTIFICATION_REQUESTS, notification), []
     if effect.target is EffectTarget.SCHEDULER:
@@ -218,8 +219,16 @@ def _prompt(doc: Execution, effect: engine_port.Effect, text: str) -> Message:
         conversation_id=doc.get("conversation_id"),
         request={"message": text},
         awaits_result=False,
+        **_addresses(doc, str(doc.get("channel") or "chat")),
     )
     return Message(topics.NOTIFICATION_REQUESTS, notification)
+
+
+def _addresses(doc: Execution, channel: str) -> dict[str, str]:
+    """The conversation's addresses, for a message on the channel it came on."""
+    if channel != doc.get("channel") or not doc.get("tenant_address"):
+        return {}
+    return {"contact_address": doc["contact_address"], "tenant_address": doc["tenant_address"]}
 
 
 def _refusal(doc: Execution, effect: engine_port.Effect, message: str) -> Message:

@@ -20,7 +20,7 @@ from contracts.events import (
     TriggerReceived,
 )
 
-from executor.adapters.execution_documents import new_execution, trigger_text
+from executor.adapters.execution_documents import addresses_of, new_execution, trigger_text
 from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime import engine_port
 from executor.runtime.batch import Batch, BatchFlush, Flush, Sender, Touched
@@ -179,6 +179,7 @@ class TriggerIntake:
                 trigger_json=trigger_json,
                 conversation_id=trigger.conversation_id,
                 channel=trigger.channel,
+                **addresses_of(trigger),
             )
             if doc["_id"] in batch.touched:  # the same trigger twice in one batch
                 continue
