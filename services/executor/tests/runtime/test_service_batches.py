@@ -866,8 +866,12 @@ async def test_a_batchs_reply_waits_are_registered_in_one_insert_before_its_flus
 
 async def test_a_reply_names_the_addresses_of_the_message_that_started_its_run() -> None:
     svc, _, sent = service(ASKING, MemoryConversations())
-    await svc.triggers.on_batch([message("t1")])
+    sms = message("t1")
+    payload = {**sms.data.payload, "channel": "sms"}  # as the gateway's Twilio webhook says
+    event = sms.data.model_copy(update={"payload": payload})
+    await svc.triggers.on_batch([Envelope.wrap(event, source="/test", tenant_id="ten_1")])
 
     (reply,) = sent.of(NotificationRequested)
+    assert reply.channel == "sms"
     # the notifier needs no read of the conversation to address it
     assert (reply.contact_address, reply.tenant_address) == ("+15550001111", "+15559990000")
