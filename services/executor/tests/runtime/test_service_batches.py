@@ -5,6 +5,7 @@ FerretDB); they count calls, so the tests see how many writes a batch costs."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import json
@@ -875,3 +876,26 @@ async def test_a_reply_names_the_addresses_of_the_message_that_started_its_run()
     assert reply.channel == "sms"
     # the notifier needs no read of the conversation to address it
     assert (reply.contact_address, reply.tenant_address) == ("+15550001111", "+15559990000")
+
+
+async def test_a_batch_of_commands_reads_its_executions_at_once() -> None:
+    svc, store, _ = service(LOOKUP)
+    await svc.triggers.on_batch([trigger(f"t{n}") for n in range(3)])
+    exes = [store.executions[execution_id_for(f"t{n}", "wf_1")] for n in range(3)]
+    svc.commands._just_created._docs.clear()  # as in a process that did not create them
+    in_flight, most = 0, 0
+    read = store.get
+
+    async def slow_get(execution_id: str) -> Doc | None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return await read(execution_id)
+
+    store.get = slow_get  # type: ignore[method-assign]
+    await svc.commands.on_batch([command(settle(e, e["waiting_for"][0], "#1")) for e in exes])
+
+    assert most == 3  # not one round trip after the other
+    assert all(store.executions[e["_id"]]["status"] == "completed" for e in exes)

@@ -33,6 +33,9 @@ class JustCreated:
     def take(self, execution_id: str) -> Document | None:
         return self._docs.pop(execution_id, None)
 
+    def __contains__(self, execution_id: str) -> bool:
+        return execution_id in self._docs
+
 
 class ChildStart:
     def __init__(
