@@ -123,6 +123,8 @@ class Store:
         ]
 
     async def add_many(self, waits: list[Doc]) -> None:
+        if not waits:
+            return
         self.calls.append("reply_waits_added")
         for wait in waits:
             self.reply_waits.setdefault(wait["_id"], dict(wait))
@@ -130,10 +132,13 @@ class Store:
     async def remove(self, wait_id: str) -> None:
         self.reply_waits.pop(wait_id, None)
 
-    async def release(self, execution_id: str, effect_id: str | None) -> None:
-        for wait_id, wait in list(self.reply_waits.items()):
-            if wait["execution_id"] == execution_id and effect_id in (None, wait["effect_id"]):
-                del self.reply_waits[wait_id]
+    async def release_many(self, waits: list[tuple[str, str | None]]) -> None:
+        if waits:
+            self.calls.append("reply_waits_released")
+        for execution_id, effect_id in waits:
+            for wait_id, wait in list(self.reply_waits.items()):
+                if wait["execution_id"] == execution_id and effect_id in (None, wait["effect_id"]):
+                    del self.reply_waits[wait_id]
 
 
 # An in-memory ConversationRepository: it applies the updates the executor plans ($set,

@@ -6,7 +6,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, DeleteMany, DeleteOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 from servicekit.mongo import find_matching
@@ -181,6 +181,8 @@ class ReplyWaitRepository:
 
     async def add_many(self, waits: list[Document]) -> None:
         """``wait_document``s, in one insert; one registered by an earlier attempt stays."""
+        if not waits:
+            return
         try:
             await self._db.reply_waits.insert_many(waits, ordered=False)
         except BulkWriteError as exc:
@@ -202,8 +204,14 @@ class ReplyWaitRepository:
     async def remove(self, wait_id: str) -> None:
         await self._db.reply_waits.delete_one({"_id": wait_id})
 
-    async def release(self, execution_id: str, effect_id: str | None) -> None:
-        if effect_id is None:
-            await self._db.reply_waits.delete_many({"execution_id": execution_id})
-        else:
-            await self._db.reply_waits.delete_one({"_id": f"{execution_id}:{effect_id}"})
+    async def release_many(self, waits: list[tuple[str, str | None]]) -> None:
+        """(execution id, effect id) waits gone, in one write; an effect id None: every wait
+        of that execution."""
+        ops: list[DeleteOne | DeleteMany] = [
+            DeleteMany({"execution_id": execution})
+            if effect is None
+            else DeleteOne({"_id": f"{execution}:{effect}"})
+            for execution, effect in waits
+        ]
+        if ops:
+            await self._db.reply_waits.bulk_write(ops, ordered=False)

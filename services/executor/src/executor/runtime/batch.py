@@ -49,6 +49,8 @@ class Batch:
     conversations: ConversationWrites = field(default_factory=ConversationWrites)
     # reply waits registered by the batch's commands, by id: inserted at the end of the plan
     new_waits: dict[str, Document] = field(default_factory=dict)
+    # (execution id, effect id or None: all of its waits) released by the batch's commands
+    released_waits: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 class Sender:

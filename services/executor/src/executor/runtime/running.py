@@ -4,6 +4,7 @@ batch (``batch.Touched``)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,10 +122,13 @@ class CommandRunner:
             batch.conversations.status(ref, status, at)
 
     async def register_waits(self, batch: Batch) -> None:
-        """The batch's new reply waits, in one insert at the end of its plan: before its
-        flush, so the next batch's plan finds them (the plan of a trigger reads them)."""
-        if batch.new_waits:
-            await self._reply_waits.add_many(list(batch.new_waits.values()))
+        """The batch's reply waits released and registered, in one write each at the end of
+        its plan: before its flush, so the next batch's plan finds them as they are (the plan
+        of a trigger reads them)."""
+        await asyncio.gather(
+            self._reply_waits.release_many(batch.released_waits),
+            self._reply_waits.add_many(list(batch.new_waits.values())),
+        )
 
     async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:
         """What a command needs done in MongoDB before its state is written (idempotent)."""
@@ -140,6 +144,6 @@ class CommandRunner:
                     wait["effect_id"],
                 ):
                     del batch.new_waits[wait_id]
-            await self._reply_waits.release(doc["_id"], action.effect_id)
+            batch.released_waits.append((doc["_id"], action.effect_id))
         elif isinstance(action, StartChild):
             batch.sends.append(await self._children.start(doc, action))
