@@ -233,9 +233,10 @@ async def measure_conversations(
     stack: Stack, conversations: int, waiting: int, rate: float
 ) -> dict[str, Any]:
     phase = Conversations(stack, conversations, waiting, rate)
-    async with httpx.AsyncClient(
-        timeout=30, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    ) as http:
+    # Idle connections dropped after 2 s: uvicorn closes them after 5 s, and a request sent on
+    # one it is closing fails (httpx.ReadError) between the first and the second turns.
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         await phase.setup(http)
         log(f"conversations: parking {waiting} conversations at a Wait for Reply")
         parked = await phase.park(http)
