@@ -904,3 +904,20 @@ async def test_a_batch_of_commands_reads_its_executions_at_once() -> None:
 
     assert most == 3  # not one round trip after the other
     assert all(store.executions[e["_id"]]["status"] == "completed" for e in exes)
+
+
+async def test_a_message_planned_while_its_conversations_write_is_in_flight_waits_for_it() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(busy_then_asking(), memory)
+    flush_first = await svc.triggers.plan([message("t1")])  # starts the run; not written yet
+
+    second = asyncio.create_task(svc.triggers.plan([message("t2")]))
+    await asyncio.sleep(0.01)
+    assert not second.done()  # it would read the conversation without the run in it
+    await flush_first()
+    await (await second)()
+
+    # the second message found the run and was queued for it, not a second run
+    assert execution_id_for("t2", "wf_1") not in store.executions
+    (queued,) = commands_sent(sent, MessageQueued)
+    assert queued.execution_id == execution_id_for("t1", "wf_1")

@@ -143,6 +143,12 @@ class ConversationWrites:
     # (FerretDB runs every statement of a bulk write as a read and a write of its own)
     _by_id: dict[str, Update] = field(default_factory=dict, repr=False)
 
+    def refs(self) -> set[str]:
+        """The conversations these writes touch."""
+        return {u.filter["_id"] for u in self.conversations} | {
+            doc["_id"] for doc, _ in self.new_conversations
+        }
+
     def __bool__(self) -> bool:
         return bool(
             self.conversations or self.tenant_variables or self.messages or self.new_conversations

@@ -78,6 +78,8 @@ class BatchFlush:
         self._conversations = conversations
         self._sender = sender
         self.pending: dict[str, Document] = {}  # written by a flush in flight
+        # conversations a flush in flight writes: set when it is done (or failed)
+        self._conversations_in_flight: dict[str, asyncio.Event] = {}
 
     def seal(self, batch: Batch) -> Flush:
         """Complete the batch's documents with what their write carries, take them as written
@@ -93,17 +95,36 @@ class BatchFlush:
                 # the insert's outbox, i.e. from MongoDB.
                 self.pending[touched.doc["_id"]] = touched.doc
 
+        done = asyncio.Event()
+        refs = batch.conversations.refs()
+        for ref in refs:
+            self._conversations_in_flight[ref] = done
+
         async def flush() -> None:
             try:
                 await self._flush(batch)
             except BaseException:
                 self.forget()  # not written, or in part: MongoDB is the truth again
                 raise
+            finally:
+                done.set()
+                for ref in refs:
+                    if self._conversations_in_flight.get(ref) is done:
+                        del self._conversations_in_flight[ref]
             for execution_id, touched in batch.touched.items():
                 if self.pending.get(execution_id) is touched.doc:
                     del self.pending[execution_id]
 
         return flush
+
+    async def conversations_written(self, refs: set[str]) -> None:
+        """Until the flushes in flight that write any of these conversations are done: a
+        plan reads them from MongoDB (the next batch's plan overlaps this one's flush, and
+        a conversation's state is not kept in memory like an execution's)."""
+        waiting = {self._conversations_in_flight.get(ref) for ref in refs} - {None}
+        for event in waiting:
+            assert event is not None
+            await event.wait()
 
     def forget(self) -> None:
         """Drop the documents of writes not known to be done (a flush failed: MongoDB is the

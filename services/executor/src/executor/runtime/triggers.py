@@ -20,6 +20,7 @@ from contracts.events import (
     TriggerReceived,
 )
 
+from executor.adapters.conversations import conversation_ref
 from executor.adapters.execution_documents import addresses_of, new_execution, trigger_text
 from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime import engine_port
@@ -91,6 +92,14 @@ class TriggerIntake:
         """The batch up to its writes: the flush that does them is returned."""
         batch = Batch()
         kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
+        # the conversations the last batch's flush is still writing are read after it
+        await self._flush.conversations_written(
+            {
+                conversation_ref(e.data.tenant_id, e.data.conversation_id)
+                for e in envelopes
+                if e.data.conversation_id
+            }
+        )
         # The reads at once: each is a round trip, and none needs another.
         active, loaded = await asyncio.gather(
             self._active_workflows(kinds), self._conversations.load([e.data for e in envelopes])
