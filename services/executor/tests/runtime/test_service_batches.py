@@ -129,9 +129,6 @@ class Store:
         for wait in waits:
             self.reply_waits.setdefault(wait["_id"], dict(wait))
 
-    async def remove(self, wait_id: str) -> None:
-        self.reply_waits.pop(wait_id, None)
-
     async def release_many(self, waits: list[tuple[str, str | None]]) -> None:
         if waits:
             self.calls.append("reply_waits_released")

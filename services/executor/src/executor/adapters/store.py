@@ -201,9 +201,6 @@ class ReplyWaitRepository:
         found.sort(key=lambda doc: doc["created_at"])
         return [d for d in found if (d["tenant_id"], d["conversation_id"]) in conversations]
 
-    async def remove(self, wait_id: str) -> None:
-        await self._db.reply_waits.delete_one({"_id": wait_id})
-
     async def release_many(self, waits: list[tuple[str, str | None]]) -> None:
         """(execution id, effect id) waits gone, in one write; an effect id None: every wait
         of that execution."""

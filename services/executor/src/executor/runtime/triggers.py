@@ -147,7 +147,7 @@ class TriggerIntake:
         others = [w for w in waiting if w["execution_id"] not in own]
         routed = Routed(answered=[w["execution_id"] for w in others])
         if others:
-            await self._answer_waits(trigger, others, envelope.trace)
+            await self._answer_waits(batch, trigger, others, envelope.trace)
         scopes = loaded.scopes(trigger)
         trigger_json = trigger_text(
             trigger,
@@ -235,7 +235,7 @@ class TriggerIntake:
                 routed.interrupted.append(run)
             return True
         if wait is not None:
-            await self._answer_waits(trigger, [wait], envelope.trace)
+            await self._answer_waits(batch, trigger, [wait], envelope.trace)
             routed.answered.append(run or "")
             return False
         if routed.answered:
@@ -292,7 +292,7 @@ class TriggerIntake:
             batch.touched[doc["_id"]].outbox.append(batch.if_existing[doc["_id"]])
 
     async def _answer_waits(
-        self, trigger: TriggerReceived, waits: list[Document], trace: TraceContext
+        self, batch: Batch, trigger: TriggerReceived, waits: list[Document], trace: TraceContext
     ) -> None:
         message = reply_of(trigger)
         for wait in waits:
@@ -305,4 +305,5 @@ class TriggerIntake:
                 result=message,
             )
             await self._sender.send(command_entry(answer, trace))
-            await self._reply_waits.remove(wait["_id"])
+            # answered: gone with the batch's other released waits, at the end of its plan
+            batch.released_waits.append((wait["execution_id"], wait["effect_id"]))
