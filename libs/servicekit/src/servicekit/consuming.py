@@ -67,6 +67,7 @@ class Consuming:
         group_suffix: str = "",
         new_group_from: str = "earliest",
         select: Select | None = None,
+        fetch_min_bytes: int = 1,
     ) -> TopicConsumer:
         """A consumer of ``topic`` (not started). Exactly one of ``on_batch`` and ``on_record``;
         ``plan`` (with ``forget``: drop every plan's state) pipelines ``on_batch``;
@@ -74,7 +75,8 @@ class Consuming:
         ``new_group_from``: where the group starts when it has no committed offsets
         (``earliest`` or ``latest``, servicekit.consumer.TopicConsumer); ``select``: the
         records of a batch worth handling, by what they are before they are decoded (their
-        headers: event type, tenant); the others are passed over (and committed)."""
+        headers: event type, tenant); the others are passed over (and committed);
+        ``fetch_min_bytes``: see servicekit.consumer.TopicConsumer."""
         group_id = self.group_id + group_suffix
         if (on_batch is None) == (on_record is None):
             raise ValueError("give exactly one of on_batch and on_record")
@@ -101,6 +103,7 @@ class Consuming:
             on_revoked=on_revoked,
             consumer=self.kafka_consumer(group_id) if self.kafka_consumer else None,
             new_group_from=new_group_from,
+            fetch_min_bytes=fetch_min_bytes,
         )
 
     def _plainly(

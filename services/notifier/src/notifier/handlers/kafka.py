@@ -44,4 +44,6 @@ def consume_webhooks(kit: Kit, webhooks: WebhookEvents) -> None:
         select=webhooks.select,
         group_suffix=WEBHOOK_GROUP_SUFFIX,
         new_group_from="latest",
+        # a webhook may wait half a second: fetched in large batches, not one per message
+        fetch_min_bytes=256 * 1024,
     )
