@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from contracts import Envelope
+from contracts.conversations import decoded_variables
 from contracts.events import (
     EffectSettled,
     Event,
@@ -24,7 +25,7 @@ from contracts.events import (
     NotificationRequested,
     TriggerReceived,
 )
-from executor.adapters.conversations import ConversationWrites, Update, decoded_variables
+from executor.adapters.conversations import ConversationWrites, Update
 from executor.runtime.service import ExecutionService
 from executor.runtime.step import Limits
 from executor.runtime.triggers import execution_id_for

@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts import Envelope, topics
+from contracts.conversations import conversation_ref
 from contracts.envelope import NO_TRACE, TraceContext
 from contracts.events import DeliveryStatusReported
 from servicekit.publisher import Publish
 from servicekit.telemetry import consuming, current_trace
 
-from notifier.adapters.conversations import ConversationUpdates, Failure, conversation_ref
+from notifier.adapters.conversations import ConversationUpdates, Failure
 from notifier.adapters.messages import MessageLog
 from notifier.domain.lifecycle import Report, StatusChange, apply_reports
 from notifier.publishing import Announce, Outgoing, delivery_failed, nobody, publish_all

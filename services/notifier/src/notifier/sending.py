@@ -16,14 +16,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from contracts.conversations import conversation_ref
 from contracts.envelope import NO_TRACE, TraceContext
 from contracts.events import NotificationRequested
 
-from notifier.adapters.conversations import (
-    ConversationUpdates,
-    Failure,
-    conversation_ref,
-)
+from notifier.adapters.conversations import ConversationUpdates, Failure
 from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
 from notifier.adapters.twilio_accounts import TwilioAccount, TwilioAccounts

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from contracts import Envelope
+from contracts.conversations import inbound_message_id
 from contracts.events import (
     DeliveryFailed,
     DeliveryStatusReported,
@@ -26,7 +27,6 @@ from notifier.domain.webhooks import (
     after_attempt,
     delivery_document,
     events_of,
-    inbound_message_id,
     outcome_of,
     subscribed,
 )

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote
 
+from contracts.conversations import conversation_ref, decoded_variables, variable_field
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -36,30 +35,6 @@ PERSISTED_SCOPES = ("conversation", "global")
 NO_CONTACTS_SECONDS = 2.0
 # A conversation's status as its runs leave it; an agent's or a closed one is not the bot's.
 BOT_STATUSES = ("open", "bot", "waiting_on_customer")
-
-
-def conversation_ref(tenant_id: str, conversation_id: str) -> str:
-    """The ``_id`` of a conversation (the gateway computes the same)."""
-    return f"{tenant_id}:{conversation_id}"
-
-
-def address_ref(tenant_id: str, kind: str, address: str) -> str:
-    """The ``_id`` of a contact's address in ``contact_addresses`` (phone, email, external_id)."""
-    return f"{tenant_id}:{kind}:{address.strip().lower() if kind == 'email' else address.strip()}"
-
-
-PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def field_name(name: str) -> str:
-    """A variable's field: its name, percent-encoded unless plain (MongoDB refuses `.` and
-    `$`, FerretDB blank and control characters)."""
-    return name if PLAIN_NAME.fullmatch(name) else quote(name, safe="").replace(".", "%2E")
-
-
-def decoded_variables(stored: Document | None) -> Document:
-    """``variables`` of a stored document, as the workflow reads them."""
-    return {unquote(k): json.loads(v) for k, v in (stored or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -241,7 +216,7 @@ class ConversationWrites:
             if write.scope == "conversation" and conversation_id is None:
                 continue  # an execution outside any conversation keeps them to itself
             sets, unsets = by_scope.setdefault(write.scope, ({}, {}))
-            name = "variables." + field_name(write.name)
+            name = "variables." + variable_field(write.name)
             if write.text is None:
                 unsets[name] = ""
             else:

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from contracts.events import InboundMessage, TriggerReceived
-
-from executor.adapters.conversations import (
-    ConversationRepository,
-    ConversationWrites,
+from contracts.conversations import (
     address_ref,
     conversation_ref,
     decoded_variables,
+    inbound_message_id,
 )
+from contracts.events import InboundMessage, TriggerReceived
+
+from executor.adapters.conversations import ConversationRepository, ConversationWrites
 
 Document = dict[str, Any]
 INCOMING_MESSAGE = "Incoming Message"
@@ -186,9 +186,8 @@ def reply_of(trigger: TriggerReceived) -> Document:
 def inbound_record(trigger: TriggerReceived, message: InboundMessage) -> Document:
     """The customer's message in the conversation's log; its id derives from the trigger's,
     so a redelivered trigger logs it once."""
-    digest = hashlib.sha256(trigger.trigger_id.encode()).hexdigest()[:24]
     return {
-        "_id": "msg_" + digest,
+        "_id": inbound_message_id(trigger.trigger_id),
         "tenant_id": trigger.tenant_id,
         "conversation_id": trigger.conversation_id,
         "direction": "inbound",

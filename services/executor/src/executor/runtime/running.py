@@ -8,9 +8,9 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.conversations import conversation_ref
 from contracts.envelope import TraceContext
 
-from executor.adapters.conversations import conversation_ref
 from executor.adapters.execution_documents import node_runs_document
 from executor.adapters.store import ReplyWaitRepository, wait_document
 from executor.runtime.batch import Batch, Touched

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import Envelope
+from contracts.conversations import conversation_ref
 from contracts.envelope import TraceContext
 from contracts.events import (
     EffectSettled,
@@ -20,7 +21,6 @@ from contracts.events import (
     TriggerReceived,
 )
 
-from executor.adapters.conversations import conversation_ref
 from executor.adapters.execution_documents import addresses_of, new_execution, trigger_text
 from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime import engine_port

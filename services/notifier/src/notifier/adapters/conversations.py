@@ -19,11 +19,6 @@ from servicekit.mongo import find_matching
 Document = dict[str, Any]
 
 
-def conversation_ref(tenant_id: str, conversation_id: str) -> str:
-    """The ``_id`` of a conversation (the executor and the gateway compute the same)."""
-    return f"{tenant_id}:{conversation_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class Failure:
     """A message of the conversation that did not reach the customer."""

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from contracts import Envelope
+from contracts.conversations import inbound_message_id
 from contracts.events import (
     DeliveryFailed,
     DeliveryStatusReported,
@@ -41,12 +42,6 @@ def event_id(event_type: str, source_id: str) -> str:
 
 def delivery_id(endpoint_id: str, event: str) -> str:
     return "whd_" + hashlib.sha256(f"{endpoint_id}:{event}".encode()).hexdigest()[:24]
-
-
-def inbound_message_id(trigger_id: str) -> str:
-    """The id the executor logs a customer's message under (executor's ``inbound_record``:
-    derived from the trigger's id)."""
-    return "msg_" + hashlib.sha256(trigger_id.encode()).hexdigest()[:24]
 
 
 def events_of(envelope: Envelope[Event]) -> list[WebhookEvent]:

@@ -12,13 +12,17 @@ unless made of letters, digits, ``_`` and ``-``."""
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote
 
+from contracts.conversations import (
+    address_ref,
+    conversation_ref,
+    decoded_variables,
+    variable_field,
+)
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -29,26 +33,8 @@ Document = dict[str, Any]
 ADDRESS_KINDS = ("phone", "email", "external_id")
 
 
-def conversation_ref(tenant_id: str, conversation_id: str) -> str:
-    return f"{tenant_id}:{conversation_id}"
-
-
-def address_ref(tenant_id: str, kind: str, address: str) -> str:
-    return f"{tenant_id}:{kind}:{address.strip().lower() if kind == 'email' else address.strip()}"
-
-
-PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
-
-
 def _field(name: str) -> str:
-    """As the executor names the field (percent-encoded unless plain)."""
-    return "variables." + (
-        name if PLAIN_NAME.fullmatch(name) else quote(name, safe="").replace(".", "%2E")
-    )
-
-
-def decoded_variables(stored: Document | None) -> Document:
-    return {unquote(k): json.loads(v) for k, v in (stored or {}).items()}
+    return "variables." + variable_field(name)
 
 
 def variable_update(changes: dict[str, Any]) -> Document:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from contracts.conversations import decoded_variables
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from servicekit.problems import INVALID_REQUEST, FieldError
 
-from trigger_gateway.adapters.conversations import ConversationFilter, decoded_variables
+from trigger_gateway.adapters.conversations import ConversationFilter
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.paging import (
     ConversationsCursor,
