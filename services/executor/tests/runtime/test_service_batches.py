@@ -25,7 +25,7 @@ from contracts.events import (
     NotificationRequested,
     TriggerReceived,
 )
-from executor.adapters.conversations import ConversationWrites, Update
+from executor.adapters.conversations import ConversationsExisted, ConversationWrites, Update
 from executor.runtime.service import ExecutionService
 from executor.runtime.step import Limits
 from executor.runtime.triggers import execution_id_for
@@ -130,6 +130,10 @@ class Store:
         for wait in waits:
             self.reply_waits.setdefault(wait["_id"], dict(wait))
 
+    async def write(self, new: dict[str, Doc], released: list[tuple[str, str | None]]) -> None:
+        await self.release_many(released)
+        await self.add_many(list(new.values()))
+
     async def release_many(self, waits: list[tuple[str, str | None]]) -> None:
         if waits:
             self.calls.append("reply_waits_released")
@@ -187,6 +191,12 @@ def apply(collection: dict[str, Doc], update: Update) -> None:
         _set(doc, path, copy.deepcopy(value))
     for path in update.update.get("$unset", {}):
         _unset(doc, path)
+    for path, value in update.update.get("$max", {}).items():
+        current = doc
+        for part in path.split("."):
+            current = current.get(part) if isinstance(current, dict) else None
+        if current is None or value > current:
+            _set(doc, path, value)
 
 
 class MemoryConversations:
@@ -197,8 +207,13 @@ class MemoryConversations:
         self.contacts_by_id: dict[str, Doc] = {}
         self.addresses: dict[str, str] = {}
         self.calls: list[str] = []
+        self.seen: set[str] = set()  # as the repository remembers what it read and wrote
 
     async def conversations(self, refs: Any) -> dict[str, Doc]:
+        refs = set(refs)
+        if refs:
+            self.calls.append("read")
+        self.seen.update(r for r in refs if r in self.conversations_by_id)
         return {
             r: copy.deepcopy(self.conversations_by_id[r])
             for r in refs
@@ -222,13 +237,28 @@ class MemoryConversations:
             if r in self.addresses
         }
 
-    async def write(self, writes: ConversationWrites) -> None:
-        self.calls.append("conversations")
-        for doc, fields in writes.new_conversations:
+    def known(self, ref: str) -> bool:
+        return ref in self.seen
+
+    async def insert_new(self, writes: ConversationWrites) -> set[str]:
+        existed = set()
+        for doc, _ in writes.new_conversations:
             if doc["_id"] in self.conversations_by_id:
-                self.conversations_by_id[doc["_id"]].update(copy.deepcopy(fields))
+                existed.add(doc["_id"])
             else:
                 self.conversations_by_id[doc["_id"]] = copy.deepcopy(doc)
+            self.seen.add(doc["_id"])
+        if existed & writes.assumed_new:
+            self.calls.append("planned_as_new_but_existed")
+            raise ConversationsExisted(existed & writes.assumed_new)
+        return existed
+
+    async def write(self, writes: ConversationWrites, existed: set[str]) -> None:
+        self.calls.append("conversations")
+        self.seen.update(writes.refs())
+        for doc, update in writes.new_conversations:
+            if doc["_id"] in existed:
+                apply(self.conversations_by_id, Update({"_id": doc["_id"]}, update))
         for update in writes.conversations:
             apply(self.conversations_by_id, update)
         for update in writes.tenant_variables:
@@ -859,13 +889,34 @@ async def test_a_redelivered_message_is_not_the_reply_of_the_run_it_started() ->
         assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": run}
 
 
-async def test_a_batchs_reply_waits_are_registered_in_one_insert_before_its_flush() -> None:
+async def test_a_batchs_reply_waits_are_registered_in_one_insert_with_its_flush() -> None:
     svc, store, _ = service(ASKING, MemoryConversations())
-    await svc.triggers.on_batch([message(f"t{n}", conversation=f"conv-{n}") for n in range(3)])
+    flush = await svc.triggers.plan([message(f"t{n}", conversation=f"conv-{n}") for n in range(3)])
+    assert store.reply_waits == {}  # not before the flush: a batch planned again leaves none
+    await flush()
 
     assert store.calls.count("reply_waits_added") == 1
     assert len(store.reply_waits) == 3
-    assert store.calls.index("reply_waits_added") < store.calls.index("create_many:3")
+
+
+async def test_a_conversation_this_process_has_not_seen_is_not_read_unless_it_exists() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(ASKING, memory)
+    await svc.triggers.on_batch([message("t1")])  # a new conversation: inserted, never read
+    assert "read" not in memory.calls
+    run = execution_id_for("t1", "wf_1")
+    assert store.executions[run]["status"] == "waiting"
+
+    memory.seen.clear()  # another process now (a restart, a rebalance)
+    await svc.triggers.on_batch([message("t2")])
+
+    # planned as new, found to exist by its insert: nothing written, planned again with it read
+    assert memory.calls.count("planned_as_new_but_existed") == 1
+    assert execution_id_for("t2", "wf_1") not in store.executions  # no second run
+    (answer,) = commands_sent(sent, EffectSettled)
+    assert answer.execution_id == run and answer.result["text"] == "text of t2"
+    assert memory.calls.count("read") == 1
+    assert store.reply_waits == {}  # the answered wait released; the plan that failed left none
 
 
 async def test_a_reply_names_the_addresses_of_the_message_that_started_its_run() -> None:

@@ -113,6 +113,9 @@ class ConversationWrites:
     messages: list[Document] = field(default_factory=list)
     # (document, update): inserted first; if it exists already, updated
     new_conversations: list[tuple[Document, Document]] = field(default_factory=list)
+    # conversations this process had not seen, planned as new without a read: if one of
+    # them exists after all, the flush stops before it writes anything (ConversationsExisted)
+    assumed_new: set[str] = field(default_factory=set)
     _new: dict[str, Document] = field(default_factory=dict, repr=False)  # by _id
     # each conversation's unconditional update: one statement per conversation and batch
     # (FerretDB runs every statement of a bulk write as a read and a write of its own)
@@ -236,14 +239,38 @@ class ConversationWrites:
                 self._plain(ref, update)
 
 
+class ConversationsExisted(Exception):
+    """Conversations planned as new exist: the batch is planned again, with them read."""
+
+    def __init__(self, refs: set[str]) -> None:
+        super().__init__(f"{len(refs)} conversation(s) planned as new exist")
+        self.refs = refs
+
+
+KNOWN_MAX = 200_000  # conversations remembered to exist (then all are forgotten)
+
+
 class ConversationRepository:
     def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
         """``one_by_one``: on FerretDB, reads by ``_id`` one at a time, all at once
         (servicekit.mongo.find_matching)."""
         self._db = db
+        # Conversations this process has seen exist (read, inserted or updated them). Only
+        # the trigger intake creates conversations, so a conversation nobody here has seen
+        # is most likely new: it is not read first (one find by _id each, the largest cost of
+        # a message on FerretDB), and its insert tells if it was not (ConversationsExisted).
+        self._known: set[str] = set()
         self._one_by_one = one_by_one
         self._no_contacts_until: dict[str, float] = {}
         self._with_contacts: set[str] = set()
+
+    def known(self, ref: str) -> bool:
+        return ref in self._known
+
+    def _remember(self, refs: Iterable[str]) -> None:
+        if len(self._known) >= KNOWN_MAX:
+            self._known.clear()
+        self._known.update(refs)
 
     async def conversations(self, refs: Iterable[str]) -> dict[str, Document]:
         found = await find_matching(
@@ -253,6 +280,7 @@ class ConversationRepository:
             one_by_one=self._one_by_one,
             projection={"status": 1, "variables": 1, "contact_id": 1, "active_runs": 1},
         )
+        self._remember(doc["_id"] for doc in found)
         return {doc["_id"]: doc for doc in found}
 
     async def tenant_variables(self, tenants: Iterable[str]) -> dict[str, Document]:
@@ -297,12 +325,28 @@ class ConversationRepository:
         }
         return {ref: contacts[cid] for ref, cid in index.items() if cid in contacts}
 
-    async def write(self, writes: ConversationWrites) -> None:
-        """New conversations inserted, then each collection's updates in order (a later
-        update of a document after an earlier one); messages, by deterministic id (a
-        redelivered trigger logs nothing twice), and tenant variables meanwhile."""
+    async def insert_new(self, writes: ConversationWrites) -> set[str]:
+        """The batch's new conversations inserted, before anything else of the batch is
+        written; the refs of those that existed. ConversationsExisted when any of them was
+        planned as new without a read (``assumed_new``): nothing else is written then."""
+        if not writes.new_conversations:
+            return set()
+        docs = [doc for doc, _ in writes.new_conversations]
+        existed = await _insert_new(self._db.conversations, docs)
+        self._remember(doc["_id"] for doc in docs)
+        wrong = existed & writes.assumed_new
+        if wrong:
+            raise ConversationsExisted(wrong)
+        return existed
+
+    async def write(self, writes: ConversationWrites, existed: set[str]) -> None:
+        """After ``insert_new``: each collection's updates in order (a later update of a
+        document after an earlier one; first those of the new conversations that ``existed``);
+        messages, by deterministic id (a redelivered trigger logs nothing twice), and tenant
+        variables meanwhile."""
+        self._remember(writes.refs())
         results = await asyncio.gather(
-            self._conversations_in_order(writes),
+            self._conversations_in_order(writes, existed),
             _bulk(self._db.tenant_variables, [u.op() for u in writes.tenant_variables]),
             _bulk(self._db.messages, [InsertOne(m) for m in writes.messages], ordered=False),
             return_exceptions=True,
@@ -311,12 +355,10 @@ class ConversationRepository:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _conversations_in_order(self, writes: ConversationWrites) -> None:
+    async def _conversations_in_order(self, writes: ConversationWrites, existed: set[str]) -> None:
         updates = [u.op() for u in writes.conversations if u.update]
-        if writes.new_conversations:
-            docs = [doc for doc, _ in writes.new_conversations]
-            existed = await _insert_new(self._db.conversations, docs)
-            # one that exists already (a redelivered trigger, a racing writer): its fields
+        if existed:
+            # one that existed already (a redelivered trigger): what this trigger changes
             updates[:0] = [
                 UpdateOne({"_id": doc["_id"]}, {k: v for k, v in update.items() if v})
                 for doc, update in writes.new_conversations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
@@ -178,6 +179,10 @@ class ReplyWaitRepository:
     def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
         self._db = db
         self._one_by_one = one_by_one
+
+    async def write(self, new: dict[str, Document], released: list[tuple[str, str | None]]) -> None:
+        """A batch's waits: those released gone, the new ones registered (with its flush)."""
+        await asyncio.gather(self.release_many(released), self.add_many(list(new.values())))
 
     async def add_many(self, waits: list[Document]) -> None:
         """``wait_document``s, in one insert; one registered by an earlier attempt stays."""

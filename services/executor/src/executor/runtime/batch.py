@@ -13,9 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor.adapters.conversations import ConversationRepository, ConversationWrites
+from executor.adapters.conversations import (
+    ConversationRepository,
+    ConversationsExisted,
+    ConversationWrites,
+)
 from executor.adapters.execution_documents import embed_first_runs
-from executor.adapters.store import ExecutionRepository
+from executor.adapters.store import ExecutionRepository, ReplyWaitRepository
 from executor.telemetry import count_lifecycle
 
 Document = dict[str, Any]
@@ -73,9 +77,11 @@ class BatchFlush:
         executions: ExecutionRepository,
         conversations: ConversationRepository,
         sender: Sender,
+        reply_waits: ReplyWaitRepository,
     ) -> None:
         self._executions = executions
         self._conversations = conversations
+        self._reply_waits = reply_waits
         self._sender = sender
         self.pending: dict[str, Document] = {}  # written by a flush in flight
         # conversations a flush in flight writes: set when it is done (or failed)
@@ -103,6 +109,12 @@ class BatchFlush:
         async def flush() -> None:
             try:
                 await self._flush(batch)
+            except ConversationsExisted:
+                # nothing written: only this batch's documents are dropped
+                for execution_id, touched in batch.touched.items():
+                    if self.pending.get(execution_id) is touched.doc:
+                        del self.pending[execution_id]
+                raise
             except BaseException:
                 self.forget()  # not written, or in part: MongoDB is the truth again
                 raise
@@ -136,7 +148,10 @@ class BatchFlush:
         conditionally on their version: ConcurrentUpdate fails the batch and the next attempt
         reads afresh), then every send, then (by the caller's return) the offsets. A new
         execution's first node runs go in its own document (``embed_first_runs``): one write
-        fewer for the batch, and its state and timeline appear together."""
+        fewer for the batch, and its state and timeline appear together. New conversations
+        before everything: one planned as new without a read that exists stops the batch
+        there, before anything else is written (the intake plans it again)."""
+        existed = await self._conversations.insert_new(batch.conversations)
         runs: list[Document] = []
         new: list[Document] = []
         saves = []
@@ -153,13 +168,15 @@ class BatchFlush:
             await self._executions.record_node_runs(runs)
         if batch.conversations:
             # Idempotent and independent of the executions: written with them.
-            saves.append(self._conversations.write(batch.conversations))
+            saves.append(self._conversations.write(batch.conversations, existed))
+        if batch.new_waits or batch.released_waits:
+            saves.append(self._reply_waits.write(batch.new_waits, batch.released_waits))
         if batch.trigger_outcomes:
             saves.append(self._executions.record_trigger_outcomes(batch.trigger_outcomes))
-        existed, *_ = await _all(self._executions.create_many(new), *saves)
+        created, *_ = await _all(self._executions.create_many(new), *saves)
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():
-            if execution_id in existed:
+            if execution_id in created:
                 # Created by an earlier attempt: its start command re-publishes its outbox
                 # (or is a no-op if it has moved on).
                 sends.append(batch.if_existing[execution_id])
@@ -170,7 +187,7 @@ class BatchFlush:
         # one execution keep their order on a topic.
         await asyncio.gather(*(self._sender.send(entry) for entry in sends))
         for execution_id, touched in batch.touched.items():
-            if execution_id not in existed:
+            if execution_id not in created:
                 count_lifecycle(touched.doc.get("trigger_type") or "unknown", touched.outbox)
 
 

@@ -62,7 +62,6 @@ class CommandIntake:
             await self._runner.run(
                 batch, doc, command, envelope.trace, int(doc["version"]), fresh=fresh
             )
-        await self._runner.register_waits(batch)
         return self._flush.seal(batch)
 
     async def _read_at_once(self, execution_ids: set[str]) -> dict[str, Document | None]:

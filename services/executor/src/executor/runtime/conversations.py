@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -93,6 +93,7 @@ class Loaded:
     conversations: dict[str, Document]
     tenants: dict[str, Document]
     contacts: dict[str, Document]
+    assumed_new: set[str] = field(default_factory=set)  # not read: planned as new
 
     def scopes(self, trigger: TriggerReceived) -> Scopes:
         stored = None
@@ -146,6 +147,8 @@ class Loaded:
             "created_at": at,
         }
         stored = self.conversations.get(ref)
+        if ref in self.assumed_new:
+            writes.assumed_new.add(ref)
         if stored is None:
             on_insert["status"] = "open"
         elif stored.get("status") == "closed" and message is not None:
@@ -214,10 +217,13 @@ class ConversationIntake:
         refs = {
             conversation_ref(t.tenant_id, t.conversation_id) for t in triggers if t.conversation_id
         }
+        # The ones this process has not seen are planned as new, unread (the flush finds out
+        # if one was not: ConversationsExisted, and the batch is planned again).
+        seen = {r for r in refs if self._conversations.known(r)}
         conversations, contacts = await asyncio.gather(
-            self._conversations.conversations(refs), self._contacts(triggers)
+            self._conversations.conversations(seen), self._contacts(triggers)
         )
-        return Loaded(conversations, {}, contacts)
+        return Loaded(conversations, {}, contacts, assumed_new=refs - seen)
 
     async def _contacts(self, triggers: list[TriggerReceived]) -> dict[str, Document]:
         """The contacts of the triggers' addresses, for the tenants that have contacts."""

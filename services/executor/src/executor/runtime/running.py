@@ -4,7 +4,6 @@ batch (``batch.Touched``)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,22 +120,13 @@ class CommandRunner:
             doc["conversation_status"] = status
             batch.conversations.status(ref, status, at)
 
-    async def register_waits(self, batch: Batch) -> None:
-        """The batch's reply waits released and registered, in one write each at the end of
-        its plan: before its flush, so the next batch's plan finds them as they are (the plan
-        of a trigger reads them)."""
-        await asyncio.gather(
-            self._reply_waits.release_many(batch.released_waits),
-            self._reply_waits.add_many(list(batch.new_waits.values())),
-        )
-
     async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:
         """What a command needs done in MongoDB before its state is written (idempotent)."""
         if isinstance(action, AwaitReply):
             wait = wait_document(
                 doc["tenant_id"], action.conversation_id, doc["_id"], action.effect_id
             )
-            batch.new_waits[wait["_id"]] = wait  # registered together (register_waits)
+            batch.new_waits[wait["_id"]] = wait  # registered with the batch's flush
         elif isinstance(action, ReleaseReplies):
             for wait_id, wait in list(batch.new_waits.items()):
                 if wait["execution_id"] == doc["_id"] and action.effect_id in (

@@ -39,7 +39,7 @@ class ExecutionService:
     ) -> None:
         sender = Sender(publish)
         just_created = JustCreated()
-        self.flush = BatchFlush(executions, conversations, sender)
+        self.flush = BatchFlush(executions, conversations, sender, reply_waits)
         workflows = CompiledWorkflows(catalogue)
         runner = CommandRunner(
             workflows, reply_waits, ChildStart(catalogue, executions, just_created), limits

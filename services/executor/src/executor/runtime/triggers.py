@@ -21,6 +21,7 @@ from contracts.events import (
     TriggerReceived,
 )
 
+from executor.adapters.conversations import ConversationsExisted
 from executor.adapters.execution_documents import addresses_of, new_execution, trigger_text
 from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
 from executor.runtime import engine_port
@@ -89,7 +90,20 @@ class TriggerIntake:
         await (await self.plan(envelopes))()
 
     async def plan(self, envelopes: list[Envelope[TriggerReceived]]) -> Flush:
-        """The batch up to its writes: the flush that does them is returned."""
+        """The batch up to its writes: the flush that does them is returned. When a
+        conversation it planned as new (unread: this process had not seen it) exists, the
+        flush writes nothing and the batch is planned again, with it read."""
+        flush = await self._plan(envelopes)
+
+        async def flush_or_plan_again() -> None:
+            try:
+                await flush()
+            except ConversationsExisted:
+                await (await self._plan(envelopes))()
+
+        return flush_or_plan_again
+
+    async def _plan(self, envelopes: list[Envelope[TriggerReceived]]) -> Flush:
         batch = Batch()
         kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
         # the conversations the last batch's flush is still writing are read after it
@@ -120,7 +134,6 @@ class TriggerIntake:
             trigger = envelope.data
             loaded.record(batch.conversations, trigger)
             await self._route(batch, envelope, active, waits, loaded)
-        await self._runner.register_waits(batch)
         return self._flush.seal(batch)
 
     async def _route(
