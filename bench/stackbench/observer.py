@@ -72,4 +72,7 @@ class Completions:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.watcher
         if self.consumer is not None:
-            await self.consumer.stop()
+            # aiokafka's fetcher, cancelled in its retry back-off (the broker was slow after a
+            # long phase), raises CancelledError from stop(): the results must still be written
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.consumer.stop()
