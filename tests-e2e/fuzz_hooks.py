@@ -24,6 +24,7 @@ _KEYS: dict[str, list[st.SearchStrategy[Any]]] = {
     "conversations": [_TIME, _TEXT],
     "messages": [_TIME, _TEXT],
     "contacts": [_TIME, _TEXT],
+    "webhook-deliveries": [_TIME, _TEXT],
     "versions": [_SEQ],
     "nodes": [_SEQ],
 }

@@ -19,7 +19,11 @@ from urllib.parse import urlsplit
 from contracts.webhooks import PING, WebhookEvent
 
 MAX_URL = 2000
-URL_PATTERN = r"^https?://[^\s/?#@]+(/[^\s#]*)?(\?[^\s#]*)?$"
+# A host name or an IPv4 address, a port (1-65535), then printable ASCII without a fragment:
+# classes that mean the same in Python's and in JSON Schema's (ECMA) regular expressions (`\s`
+# does not: Python's takes U+0085, ECMA's not). An IPv6 literal is not taken.
+PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+URL_PATTERN = rf"^https?://[A-Za-z0-9.-]{{1,253}}(:{PORT})?([/?][!-\"$-~]*)?$"
 
 
 class BadUrl(ValueError):

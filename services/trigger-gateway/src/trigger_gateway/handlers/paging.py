@@ -33,6 +33,7 @@ DeadLettersCursor = Annotated[str | None, _cursor("dead-letters")]
 ConversationsCursor = Annotated[str | None, _cursor("conversations")]
 MessagesCursor = Annotated[str | None, _cursor("messages")]
 ContactsCursor = Annotated[str | None, _cursor("contacts")]
+DeliveriesCursor = Annotated[str | None, _cursor("webhook-deliveries")]
 
 
 def position(kind: str, cursor: str | None, arity: int) -> tuple[Any, ...] | None:

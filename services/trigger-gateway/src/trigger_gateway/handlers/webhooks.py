@@ -31,7 +31,7 @@ from trigger_gateway.domain.webhooks import (
 )
 from trigger_gateway.handlers.channels import keyring_of
 from trigger_gateway.handlers.deps import Gateway, GatewayDep, TenantDep
-from trigger_gateway.handlers.paging import Limit, page_of, position
+from trigger_gateway.handlers.paging import DeliveriesCursor, Limit, page_of, position
 from trigger_gateway.handlers.problems import (
     TENANT_ERRORS,
     WITH_BODY,
@@ -55,13 +55,6 @@ Url = Annotated[
 EventTypes = Annotated[
     list[EventType],
     Field(min_length=1, max_length=len(SUBSCRIBABLE), description="The types it receives."),
-]
-DeliveriesCursor = Annotated[
-    str | None,
-    Query(
-        description="`next_cursor` of the previous page; omit for the first.",
-        json_schema_extra={"format": "webhook-deliveries-cursor"},
-    ),
 ]
 
 
