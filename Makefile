@@ -72,7 +72,7 @@ e2e: ## end-to-end tests (starts the infrastructure if it is not running)
 
 fuzz: ## schemathesis against the running gateway (starts the infrastructure if it is not running)
 	@$(LOCAL)/infra.sh start
-	flock -w 3600 /tmp/connectflo-e2e.lock $(PY) tests-e2e/fuzz_api.py --workers 2
+	flock -w 3600 /tmp/connectflo-e2e.lock $(PY) tests-e2e/fuzz_api.py --workers 1
 
 bench-engine: bootstrap ## in-process engine benchmark
 	$(PY) services/executor/bench/interpreter.py

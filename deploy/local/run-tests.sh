@@ -49,7 +49,9 @@ stage "infrastructure up" "$INFRA" start
 stage "end-to-end tests" pytest_stage tests-e2e -q -p no:cacheprovider
 # schemathesis against the running gateway and executor: every operation, all checks, a fixed
 # seed, 100 examples per operation (tests-e2e/fuzz_api.py, tests-e2e/schemathesis.toml)
-stage "API fuzzing (schemathesis)" "$BIN/python" tests-e2e/fuzz_api.py --workers 2
+# one worker: with two threads, CPython 3.11's ast.parse (hypothesis describing a lambda) fails now
+# and then with "AST constructor recursion depth mismatch", an error of no request
+stage "API fuzzing (schemathesis)" "$BIN/python" tests-e2e/fuzz_api.py --workers 1
 
 if ((${#failed[@]})); then
   printf '\nmake test: FAILED: %s\n' "${failed[*]}"

@@ -9,7 +9,7 @@ import asyncio
 import copy
 import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -68,13 +68,15 @@ class Store:
         self.trigger_outcomes: dict[str, Doc] = {}
         self.reply_waits: dict[str, Doc] = {}
         self.calls: list[str] = []
+        self.activated_at: datetime | None = None
 
     # WorkflowCatalogue
     async def active_for(self, tenant_id: str, trigger_type: str) -> list[Doc]:
         self.calls.append("active_for")
         if trigger_type != self.definition["triggerType"]:
             return []
-        return [{"_id": "wf_1", "active_version": 1, "name": "w", "trigger_type": trigger_type}]
+        workflow = {"_id": "wf_1", "active_version": 1, "name": "w", "trigger_type": trigger_type}
+        return [{**workflow, "activated_at": self.activated_at}]
 
     async def definition_of(self, workflow_id: str, version: int) -> Doc:
         return self.definition
@@ -970,3 +972,14 @@ async def test_a_message_planned_while_its_conversations_write_is_in_flight_wait
     assert execution_id_for("t2", "wf_1") not in store.executions
     (queued,) = commands_sent(sent, MessageQueued)
     assert queued.execution_id == execution_id_for("t1", "wf_1")
+
+
+async def test_a_message_that_came_before_its_workflow_was_activated_starts_nothing() -> None:
+    svc, store, _ = service(ASKING, MemoryConversations())
+    early = message("t1")  # received now; the workflow is activated a moment later
+    store.activated_at = datetime.now(UTC) + timedelta(seconds=1)
+    await svc.triggers.on_batch([early])
+
+    assert store.executions == {}
+    (refused,) = store.trigger_outcomes["t1"]["not_started"]
+    assert refused["reason"] == "the workflow was activated after the message came"

@@ -62,7 +62,13 @@ class WorkflowCatalogue:
         the very next message."""
         cursor = self._db.workflows.find(
             {"tenant_id": tenant_id, "trigger_type": trigger_type, "is_active": True},
-            projection={"_id": 1, "active_version": 1, "name": 1, "trigger_type": 1},
+            projection={
+                "_id": 1,
+                "active_version": 1,
+                "name": 1,
+                "trigger_type": 1,
+                "activated_at": 1,
+            },
         )
         return [doc async for doc in cursor]
 

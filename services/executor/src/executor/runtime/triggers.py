@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts import Envelope
@@ -173,6 +174,10 @@ class TriggerIntake:
             version = int(workflow["active_version"])
             compiled = await self._workflows.get(workflow["_id"], version)
             reason = engine_port.refusal(compiled, trigger.trigger_type, facts)
+            activated = workflow.get("activated_at")
+            if reason is None and activated is not None and _aware(activated) > trigger.received_at:
+                # the message came while the workflow was not active (it is read a moment later)
+                reason = "the workflow was activated after the message came"
             if reason is not None:
                 routed.not_started.append(
                     {
@@ -320,3 +325,8 @@ class TriggerIntake:
             await self._sender.send(command_entry(answer, trace))
             # answered: gone with the batch's other released waits, at the end of its plan
             batch.released_waits.append((wait["execution_id"], wait["effect_id"]))
+
+
+def _aware(moment: datetime) -> datetime:
+    """MongoDB's datetimes come back naive (UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
