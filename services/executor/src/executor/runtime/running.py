@@ -11,7 +11,7 @@ from contracts.conversations import conversation_ref
 from contracts.envelope import TraceContext
 
 from executor.adapters.execution_documents import node_runs_document
-from executor.adapters.store import ReplyWaitRepository, wait_document
+from executor.adapters.store import wait_document
 from executor.runtime.batch import Batch, Touched
 from executor.runtime.children import ChildStart
 from executor.runtime.conversations import said_record
@@ -32,12 +32,10 @@ class CommandRunner:
     def __init__(
         self,
         workflows: CompiledWorkflows,
-        reply_waits: ReplyWaitRepository,
         children: ChildStart,
         limits: Limits,
     ) -> None:
         self._workflows = workflows
-        self._reply_waits = reply_waits
         self._children = children
         self._limits = limits
 

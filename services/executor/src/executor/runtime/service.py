@@ -41,9 +41,7 @@ class ExecutionService:
         just_created = JustCreated()
         self.flush = BatchFlush(executions, conversations, sender, reply_waits)
         workflows = CompiledWorkflows(catalogue)
-        runner = CommandRunner(
-            workflows, reply_waits, ChildStart(catalogue, executions, just_created), limits
-        )
+        runner = CommandRunner(workflows, ChildStart(catalogue, executions, just_created), limits)
         self.triggers = TriggerIntake(
             catalogue,
             workflows,

@@ -161,17 +161,17 @@ async def on_twilio_status(
     if not params.get("AccountSid") or "AccountSid" in too_long_ids(params):
         raise _invalid(["AccountSid"])
     account, kept = await gw.twilio.for_account_sid(params["AccountSid"])
-    if (
-        kept
-        and account is not None
-        and not _signed_by(gw, request, STATUS_WEBHOOK, account, pairs, signature)
-    ):
-        account, _ = await gw.twilio.for_account_sid(params["AccountSid"], fresh=True)
+    verified = False
+    if kept and account is not None:
+        verified = _signed_by(gw, request, STATUS_WEBHOOK, account, pairs, signature)
+        if not verified:  # kept from before a change (a new auth token): as stored now
+            account, _ = await gw.twilio.for_account_sid(params["AccountSid"], fresh=True)
     if account is None:
         raise ApiProblem(
             status.HTTP_404_NOT_FOUND, f"no tenant has connected account {params['AccountSid']}"
         )
-    _verify(gw, request, STATUS_WEBHOOK, account, pairs, signature)
+    if not verified:
+        _verify(gw, request, STATUS_WEBHOOK, account, pairs, signature)
     if wrong := missing(params, STATUS_REQUIRED) + too_long_ids(params):
         raise _invalid(wrong)
     report = status_report(params)
@@ -209,15 +209,18 @@ async def verified_for_number(
         raise _invalid(["To"])
     to = plain_address(params["To"])[0]
     found, kept = await gw.twilio.for_number(to)
-    if kept and found is not None and not _signed_by(gw, request, path, found[1], pairs, signature):
-        # kept from before a change (a new auth token, the number moved): as stored now
-        found, _ = await gw.twilio.for_number(to, fresh=True)
+    verified = False
+    if kept and found is not None:
+        verified = _signed_by(gw, request, path, found[1], pairs, signature)
+        if not verified:  # kept from before a change (a new auth token, the number moved)
+            found, _ = await gw.twilio.for_number(to, fresh=True)
     if found is None:
         raise ApiProblem(
             status.HTTP_404_NOT_FOUND, f"no tenant has connected the number {params['To']}"
         )
     number, account = found
-    _verify(gw, request, path, account, pairs, signature)
+    if not verified:
+        _verify(gw, request, path, account, pairs, signature)
     return params, number, account
 
 
