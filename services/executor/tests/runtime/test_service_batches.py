@@ -775,6 +775,11 @@ async def test_interrupt_cancels_the_run_and_starts_anew() -> None:
     assert cancel.execution_id == first
     assert second in store.executions
     assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": second}
+    assert store.trigger_outcomes["t2"]["interrupted"] == [first]
+    # what the trigger did is written before the run it started: GET /v1/triggers finds
+    # both or neither (it answers as soon as it finds the run)
+    last = store.calls[store.calls.index("trigger_outcomes:1") :]
+    assert "create_many:1" in last
     await deliver(svc, sent, ExecutionCancelRequested)
     assert store.executions[first]["status"] == "cancelled"
     # the cancelled run's end does not forget the run that replaced it

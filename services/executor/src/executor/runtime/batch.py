@@ -1,10 +1,11 @@
 """One consumed batch's writes and sends: planned in memory, then flushed in one round each.
 
-The flush writes node runs first (whoever sees an execution's new state also finds its
-timeline), then new executions in one insert and each changed execution replaced conditionally
-on its version, then sends every outbox; the pipeline commits the offsets after it. While it is
-in flight, the documents it replaces are ``pending``: the next batch's plan builds on them
-instead of reading MongoDB (docs/architecture.md, *Pipelined batches*)."""
+The flush writes node runs and trigger outcomes first (whoever sees an execution's new state
+also finds its timeline and what its trigger did), then new executions in one insert and each
+changed execution replaced conditionally on its version, then sends every outbox; the pipeline
+commits the offsets after it. While it is in flight, the documents it replaces are ``pending``:
+the next batch's plan builds on them instead of reading MongoDB (docs/architecture.md,
+*Pipelined batches*)."""
 
 from __future__ import annotations
 
@@ -144,13 +145,13 @@ class BatchFlush:
         self.pending.clear()
 
     async def _flush(self, batch: Batch) -> None:
-        """Node runs first, then the executions at once (new ones inserted, others replaced
-        conditionally on their version: ConcurrentUpdate fails the batch and the next attempt
-        reads afresh), then every send, then (by the caller's return) the offsets. A new
-        execution's first node runs go in its own document (``embed_first_runs``): one write
-        fewer for the batch, and its state and timeline appear together. New conversations
-        before everything: one planned as new without a read that exists stops the batch
-        there, before anything else is written (the intake plans it again)."""
+        """Node runs and trigger outcomes first, then the executions at once (new ones inserted,
+        others replaced conditionally on their version: ConcurrentUpdate fails the batch and the
+        next attempt reads afresh), then every send, then (by the caller's return) the offsets. A
+        new execution's first node runs go in its own document (``embed_first_runs``): one write
+        fewer for the batch, and its state and timeline appear together. New conversations before
+        everything: one planned as new without a read that exists stops the batch there, before
+        anything else is written (the intake plans it again)."""
         existed = await self._conversations.insert_new(batch.conversations)
         runs: list[Document] = []
         new: list[Document] = []
@@ -164,15 +165,21 @@ class BatchFlush:
                 saves.append(
                     self._executions.save(t.doc, expected_version=t.stored_version, fresh=t.fresh)
                 )
-        if runs:
-            await self._executions.record_node_runs(runs)
+        # Before the executions: whoever sees one also finds its timeline and what the
+        # trigger that started it did besides (GET /v1/triggers reads both).
+        await _all(
+            *([self._executions.record_node_runs(runs)] if runs else []),
+            *(
+                [self._executions.record_trigger_outcomes(batch.trigger_outcomes)]
+                if batch.trigger_outcomes
+                else []
+            ),
+        )
         if batch.conversations:
             # Idempotent and independent of the executions: written with them.
             saves.append(self._conversations.write(batch.conversations, existed))
         if batch.new_waits or batch.released_waits:
             saves.append(self._reply_waits.write(batch.new_waits, batch.released_waits))
-        if batch.trigger_outcomes:
-            saves.append(self._executions.record_trigger_outcomes(batch.trigger_outcomes))
         created, *_ = await _all(self._executions.create_many(new), *saves)
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():
