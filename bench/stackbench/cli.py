@@ -96,6 +96,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="triggers without a conversation id (no conversation, no message log): the "
         "engine's path alone",
     )
+    parser.add_argument(
+        "--only-conversations",
+        action="store_true",
+        help="the warm-up, then the conversations phase alone (its costs per message)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database")
     parser.add_argument("--json", type=Path, default=RUN / "last.json", help="results file")
     args = parser.parse_args(argv)

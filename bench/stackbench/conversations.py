@@ -25,10 +25,11 @@ from typing import Any
 import httpx
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from .meter import SECONDS, Meter, Snapshot
 from .progress import log
 from .results import percentile
 from .services import Stack
-from .settings import ADMIN_TOKEN
+from .settings import ADMIN_TOKEN, CLK_TCK
 
 TENANT_NUMBER = "+15005550100"
 SECOND_AFTER = 10.0
@@ -229,8 +230,52 @@ def _percentiles(seconds: list[float]) -> dict[str, float | None]:
     }
 
 
+def costs(before: Snapshot, after: Snapshot, messages: int) -> dict[str, Any]:
+    """What each customer's message cost over the measured part (sends, replies, their status
+    callbacks): CPU ms by process, MongoDB commands by service (and ms each), Kafka records
+    by topic."""
+    cpu = {
+        name: round((ticks - before.cpu[name]) / CLK_TCK * 1000 / messages, 2)  # type: ignore[operator]
+        for name, ticks in after.cpu.items()
+        if ticks is not None and before.cpu.get(name) is not None
+    }
+    mongo: dict[str, dict[str, list[float]]] = {}
+    for service, counts in after.mongo_by_service.items():
+        earlier = before.mongo_by_service.get(service, {})
+        for key, value in counts.items():
+            if key.endswith(SECONDS):
+                continue
+            n = value - earlier.get(key, 0.0)
+            if n / messages >= 0.01:
+                seconds = counts.get(key + SECONDS, 0.0) - earlier.get(key + SECONDS, 0.0)
+                mongo.setdefault(service, {})[key] = [
+                    round(n / messages, 2),
+                    round(seconds / n * 1000, 2),
+                ]
+    kafka = {
+        topic: round((end - before.offsets.get(topic, 0)) / messages, 2)
+        for topic, end in after.offsets.items()
+        if end > before.offsets.get(topic, 0)
+    }
+    return {"cpu_ms": cpu, "mongo": mongo, "kafka": kafka}
+
+
+def print_costs(spent: dict[str, Any]) -> None:
+    cpu = spent["cpu_ms"]
+    print(f"\nconversations: CPU ms per customer message, {sum(cpu.values()):.1f} in all:")
+    for name, ms in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<34} {ms:6.2f}")
+    print("conversations: MongoDB commands per customer message by service (ms each):")
+    for service, commands in spent["mongo"].items():
+        for key, (n, ms) in sorted(commands.items(), key=lambda kv: -kv[1][0]):
+            print(f"  {service:<13} {key:<36} {n:5.2f}  {ms:6.2f} ms")
+    print("conversations: Kafka records per customer message by topic:")
+    for topic, n in sorted(spent["kafka"].items()):
+        print(f"  {topic:<40} {n:5.2f}")
+
+
 async def measure_conversations(
-    stack: Stack, conversations: int, waiting: int, rate: float
+    stack: Stack, meter: Meter, conversations: int, waiting: int, rate: float
 ) -> dict[str, Any]:
     phase = Conversations(stack, conversations, waiting, rate)
     # Idle connections dropped after 2 s: uvicorn closes them after 5 s, and a request sent on
@@ -244,8 +289,13 @@ async def measure_conversations(
             f"conversations: {waiting} waiting after {parked:.0f} s; {conversations} two-turn "
             f"SMS conversations at {rate:g} msg/s"
         )
+        before = await meter.snapshot()
         result = await phase.run(http)
+        await asyncio.sleep(1.0)  # the last replies' status callbacks
+        spent = costs(before, await meter.snapshot(), 2 * conversations)
     result["parking_s"] = round(parked, 1)
+    result["per_message"] = spent
+    print_costs(spent)
     first, second = result["first_reply_ms"], result["resume_reply_ms"]
     log(
         f"conversations: first reply p50 {first.get('p50')} / p99 {first.get('p99')} ms, "

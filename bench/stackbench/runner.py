@@ -158,6 +158,12 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 f"runtime/triggers.py; logs in {RUN}"
             )
         await bench.meter.calibrate(args.calibrate)
+        if args.only_conversations:
+            return {
+                "conversations": await measure_conversations(
+                    stack, bench.meter, args.conversations, args.waiting, args.conversation_rate
+                )
+            }
         phases: list[Phase] = []
         for phase in plan(args):
             await bench.settle(phases)
@@ -182,7 +188,7 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         summary = report(phases, bench, args)
         if args.conversations:
             summary["conversations"] = await measure_conversations(
-                stack, args.conversations, args.waiting, args.conversation_rate
+                stack, bench.meter, args.conversations, args.waiting, args.conversation_rate
             )
         db = mongo[stack.database]
         summary["executions_not_completed_in_db"] = db.executions.count_documents(

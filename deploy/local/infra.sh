@@ -19,6 +19,8 @@
 #   KAFKA_HEAP (512m)        broker heap (-Xms = -Xmx)
 #   FERRETDB_LOG_LEVEL (warn) debug|info|warn|error
 #   FERRETDB_GOGC (400)      FerretDB's Go GC target: memory is plentiful here, its CPU is not
+#   FERRETDB_DEBUG_ADDR      serve Go's profiler there (e.g. 127.0.0.1:8089/debug/pprof/)
+#   FERRETDB_PG_STATEMENTS=1 pg_stat_statements in FerretDB's PostgreSQL (which queries cost what)
 #   FERRETDB_BACKEND (auto)  postgresql | sqlite | auto (postgresql when the machine has it)
 #   FERRETDB_PG_PORT (54329) the PostgreSQL cluster under FerretDB (127.0.0.1, socket in .run/postgres)
 #   INFRA_SKIP_CHECKS=1      start without the readiness checks (topics are then NOT created)

@@ -4,6 +4,8 @@
 // generated version file that the published module lacks).
 //
 // Usage: connectflo-ferretdb -listen 127.0.0.1:27017 -data-dir DIR [-log-level warn]
+//
+//	[-debug-addr 127.0.0.1:8089]  Go's profiler at /debug/pprof/ (off unless given)
 package main
 
 import (
@@ -12,6 +14,8 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,7 +29,16 @@ func main() {
 	dataDir := flag.String("data-dir", ".run/mongo/data", "directory for the SQLite databases (created if missing)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	postgresURL := flag.String("postgresql-url", "", "store in this PostgreSQL instead of SQLite files (postgres://user@host:port/db)")
+	debugAddr := flag.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address")
 	flag.Parse()
+
+	if *debugAddr != "" {
+		go func() {
+			if err := http.ListenAndServe(*debugAddr, nil); err != nil {
+				log.Printf("connectflo-ferretdb: -debug-addr: %v", err)
+			}
+		}()
+	}
 
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {

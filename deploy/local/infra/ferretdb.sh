@@ -6,6 +6,8 @@
 MONGO_PORT="${MONGO_PORT:-27017}"
 FERRETDB_LOG_LEVEL="${FERRETDB_LOG_LEVEL:-warn}"
 FERRETDB_GOGC="${FERRETDB_GOGC:-400}"
+# FERRETDB_DEBUG_ADDR (unset): e.g. 127.0.0.1:8089 serves Go's profiler (go tool pprof
+# http://127.0.0.1:8089/debug/pprof/profile?seconds=20)
 
 FERRET_BIN="$CACHE/bin/connectflo-ferretdb"
 MONGO_DIR="$RUN/mongo"
@@ -78,6 +80,7 @@ start_mongo() {
       ;;
     *) die "FERRETDB_BACKEND must be sqlite or postgresql, not '$FERRETDB_BACKEND'" ;;
   esac
+  [[ -n "${FERRETDB_DEBUG_ADDR:-}" ]] && storage+=(-debug-addr "$FERRETDB_DEBUG_ADDR")
   say "mongo: starting FerretDB ($FERRETDB_BACKEND) on 127.0.0.1:$MONGO_PORT (log $MONGO_LOG)"
   launch "$MONGO_LOG" "$MONGO_PID" \
     env GOGC="$FERRETDB_GOGC" "$FERRET_BIN" -listen "127.0.0.1:$MONGO_PORT" -data-dir "$MONGO_DIR/data" \

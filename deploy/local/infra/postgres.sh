@@ -37,17 +37,23 @@ start_postgres() {
   if ! as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
     say "mongo: starting PostgreSQL on 127.0.0.1:$PG_PORT (log $PG_DIR/postgres.log)"
     # fsync off: a development database; a crash of a process (what the tests do) loses nothing.
-    # Statistics target 10 and a 10 ms autovacuum cost delay: FerretDB's queries do not use the
-    # column statistics (one jsonb column), and an ANALYZE over large execution documents, with
+    # Statistics target 10 and a 10 ms autovacuum cost delay: FerretDB's queries use only the
+    # statistics of the indexed expressions (a few common values tell the planner which GIN
+    # index is selective: ferretdb-indexes.sql), and an ANALYZE over large execution documents, with
     # autovacuum's default pace, took a core's tenth for a minute after a burst of inserts.
     # 300 connections: FerretDB's pool (ferretdb.sh) must never run dry, see there.
     # Custom plans for every execution: FerretDB's prepared filters name the key as a parameter
     # (`_jsonb->$1 @> $2`), and only a plan made with it can use an index (ferretdb-indexes.sql).
+    # FERRETDB_PG_STATEMENTS=1: pg_stat_statements, to see which of FerretDB's queries cost what
+    # (select calls, rows, total_exec_time, query from pg_stat_statements order by rows desc).
+    local statements=""
+    [[ "${FERRETDB_PG_STATEMENTS:-}" == 1 ]] &&
+      statements=" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
     # In a subshell without our descriptors: the server outlives us and must not hold the lock.
     (
       close_inherited_fds
       as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 start \
-        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms -c plan_cache_mode=force_custom_plan" </dev/null >/dev/null
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms -c plan_cache_mode=force_custom_plan$statements" </dev/null >/dev/null
     ) || die "PostgreSQL did not start (log: $PG_DIR/postgres.log)"
   fi
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \
@@ -57,6 +63,10 @@ start_postgres() {
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
     -f - <"$(dirname "${BASH_SOURCE[0]}")/ferretdb-indexes.sql" >/dev/null ||
     die "PostgreSQL: ferretdb-indexes.sql failed"
+  if [[ "${FERRETDB_PG_STATEMENTS:-}" == 1 ]]; then
+    as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb -q \
+      -c "create extension if not exists pg_stat_statements" >/dev/null
+  fi
 }
 
 stop_postgres() {
