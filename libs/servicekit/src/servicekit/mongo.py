@@ -53,6 +53,20 @@ class Mongo:
         info = await self.db.command("buildInfo")
         return "ferretdbVersion" in info
 
+    async def pushes_down_fields(self, collection: str) -> bool:
+        """Whether the server filters by an equality on a field other than ``_id`` in its
+        storage: MongoDB and FerretDB on PostgreSQL do, FerretDB on SQLite does not (it reads
+        every document and filters them itself). Told by the query plan of such a filter."""
+        if not await self.is_ferretdb():
+            return True
+        field = "connectflo_pushdown_probe"
+        plan = await self.db.command(
+            "explain",
+            {"find": collection, "filter": {"_id": "", field: 1}},
+            verbosity="queryPlanner",
+        )
+        return field in str(plan.get("queryPlanner"))
+
 
 async def find_matching(
     collection: Any,

@@ -419,6 +419,9 @@ class MemoryMongo:
     async def is_ferretdb(self) -> bool:
         return False
 
+    async def pushes_down_fields(self, collection: str) -> bool:
+        return True
+
     async def close(self) -> None:
         self.closed = True
 

@@ -27,9 +27,11 @@ NAME = "executor"
 async def assemble(kit: Kit, settings: Settings) -> None:
     await ensure_indexes(kit.db)
     ferretdb = await kit.mongo.is_ferretdb()
+    # a conditional replace on {_id, version} is one command where the storage filters by both
+    by_read = ferretdb and not await kit.mongo.pushes_down_fields("executions")
     service = ExecutionService(
         WorkflowCatalogue(kit.db),
-        ExecutionRepository(kit.db, check_version_by_read=ferretdb),
+        ExecutionRepository(kit.db, check_version_by_read=by_read),
         ReplyWaitRepository(kit.db, one_by_one=ferretdb),
         ConversationRepository(kit.db, one_by_one=ferretdb),
         kit.publish,

@@ -88,12 +88,12 @@ class WorkflowCatalogue:
 
 class ExecutionRepository:
     def __init__(self, db: AsyncDatabase[Document], *, check_version_by_read: bool = False) -> None:
-        """``check_version_by_read``: FerretDB on SQLite pushes only ``_id`` equality down to
-        its storage, so a ``{_id, version}`` filter scans the whole collection (seconds at
-        thousands of executions). On FerretDB (either storage) the version is read by ``_id``
-        and compared before the replace —
-        FerretDB's own update is the same read-modify-write, so nothing is lost — while real
-        MongoDB gets the atomic conditional replace."""
+        """``check_version_by_read``: where the storage filters by ``_id`` alone (FerretDB
+        on SQLite: a ``{_id, version}`` filter reads the whole collection, seconds at
+        thousands of executions), the version is read by ``_id`` and compared before the
+        replace (FerretDB's own update is the same read-modify-write, so nothing is lost).
+        MongoDB and FerretDB on PostgreSQL (``Mongo.pushes_down_fields``) get the
+        conditional replace: one command."""
         self._db = db
         self._check_version_by_read = check_version_by_read
 
