@@ -127,7 +127,9 @@ class Conversations:
         await asyncio.gather(*(one(i) for i in range(self.waiting)))
         mongo_deadline = time.perf_counter() + 300
         while time.perf_counter() < mongo_deadline:
-            waiting = self.stack_db().reply_waits.count_documents({})
+            waiting = self.stack_db().conversations.count_documents(
+                {"status": "waiting_on_customer"}
+            )
             if waiting >= self.waiting:
                 break
             await asyncio.sleep(1)

@@ -11,7 +11,6 @@ from starlette.routing import Route
 from executor.adapters.conversations import ConversationRepository
 from executor.adapters.store import (
     ExecutionRepository,
-    ReplyWaitRepository,
     WorkflowCatalogue,
     ensure_indexes,
 )
@@ -32,7 +31,6 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     service = ExecutionService(
         WorkflowCatalogue(kit.db),
         ExecutionRepository(kit.db, check_version_by_read=by_read),
-        ReplyWaitRepository(kit.db, one_by_one=ferretdb),
         ConversationRepository(kit.db, one_by_one=ferretdb),
         kit.publish,
         limits=Limits(

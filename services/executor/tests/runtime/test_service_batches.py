@@ -59,14 +59,13 @@ LOOKUP = chain(  # waits for the integrations service, then replies
 
 
 class Store:
-    """Executions, node runs, reply waits and workflows in memory, with call counts."""
+    """Executions, node runs and workflows in memory, with call counts."""
 
     def __init__(self, definition: Doc) -> None:
         self.definition = definition
         self.executions: dict[str, Doc] = {}
         self.node_runs: dict[str, Doc] = {}
         self.trigger_outcomes: dict[str, Doc] = {}
-        self.reply_waits: dict[str, Doc] = {}
         self.calls: list[str] = []
         self.activated_at: datetime | None = None
 
@@ -115,34 +114,6 @@ class Store:
         self.calls.append(f"node_runs:{len(runs)}")
         for run in runs:
             self.node_runs.setdefault(run["_id"], run)
-
-    # ReplyWaitRepository
-    async def for_conversations(self, conversations: set[tuple[str, str]]) -> list[Doc]:
-        self.calls.append("reply_waits")
-        return [
-            dict(w)
-            for w in self.reply_waits.values()
-            if (w["tenant_id"], w["conversation_id"]) in conversations
-        ]
-
-    async def add_many(self, waits: list[Doc]) -> None:
-        if not waits:
-            return
-        self.calls.append("reply_waits_added")
-        for wait in waits:
-            self.reply_waits.setdefault(wait["_id"], dict(wait))
-
-    async def write(self, new: dict[str, Doc], released: list[tuple[str, str | None]]) -> None:
-        await self.release_many(released)
-        await self.add_many(list(new.values()))
-
-    async def release_many(self, waits: list[tuple[str, str | None]]) -> None:
-        if waits:
-            self.calls.append("reply_waits_released")
-        for execution_id, effect_id in waits:
-            for wait_id, wait in list(self.reply_waits.items()):
-                if wait["execution_id"] == execution_id and effect_id in (None, wait["effect_id"]):
-                    del self.reply_waits[wait_id]
 
 
 # An in-memory ConversationRepository: it applies the updates the executor plans ($set,
@@ -303,7 +274,6 @@ def service(
     sent = Sent(store)
     svc = ExecutionService(
         Catalogue(store),  # type: ignore[arg-type]
-        store,  # type: ignore[arg-type]
         store,  # type: ignore[arg-type]
         conversations or MemoryConversations(),  # type: ignore[arg-type]
         sent,
@@ -896,14 +866,40 @@ async def test_a_redelivered_message_is_not_the_reply_of_the_run_it_started() ->
         assert memory.conversations_by_id["ten_1:conv-1"]["active_runs"] == {"wf_1": run}
 
 
-async def test_a_batchs_reply_waits_are_registered_in_one_insert_with_its_flush() -> None:
-    svc, store, _ = service(ASKING, MemoryConversations())
+async def test_reply_waits_are_written_with_their_conversations_insert() -> None:
+    memory = MemoryConversations()
+    svc, _, _ = service(ASKING, memory)
     flush = await svc.triggers.plan([message(f"t{n}", conversation=f"conv-{n}") for n in range(3)])
-    assert store.reply_waits == {}  # not before the flush: a batch planned again leaves none
+    assert memory.conversations_by_id == {}  # not before the flush
     await flush()
 
-    assert store.calls.count("reply_waits_added") == 1
-    assert len(store.reply_waits) == 3
+    assert memory.calls.count("conversations") == 1  # one write, no collection of waits
+    for n in range(3):
+        conversation = memory.conversations_by_id[f"ten_1:conv-{n}"]
+        (wait,) = conversation["reply_waits"].values()
+        assert wait["execution_id"] == execution_id_for(f"t{n}", "wf_1")
+
+
+def waits_in(memory: MemoryConversations, conversation: str = "conv-1") -> list[str]:
+    doc = memory.conversations_by_id[f"ten_1:{conversation}"]
+    return [w["execution_id"] for w in (doc.get("reply_waits") or {}).values()]
+
+
+async def test_an_answered_wait_is_gone_from_its_conversation_and_its_execution() -> None:
+    memory = MemoryConversations()
+    svc, store, sent = service(ASKING, memory)
+    await svc.triggers.on_batch([message("t1")])
+    run = execution_id_for("t1", "wf_1")
+    assert waits_in(memory) == [run]
+    assert list(store.executions[run]["reply_waits"].values()) == ["conv-1"]
+
+    await svc.triggers.on_batch([message("t2")])
+
+    assert waits_in(memory) == []  # released by the trigger that answered it
+    assert len(commands_sent(sent, EffectSettled)) == 1
+    await deliver(svc, sent, EffectSettled)
+    assert store.executions[run]["reply_waits"] == {}
+    assert store.executions[run]["status"] == "completed"
 
 
 async def test_a_conversation_this_process_has_not_seen_is_not_read_unless_it_exists() -> None:
@@ -923,7 +919,7 @@ async def test_a_conversation_this_process_has_not_seen_is_not_read_unless_it_ex
     (answer,) = commands_sent(sent, EffectSettled)
     assert answer.execution_id == run and answer.result["text"] == "text of t2"
     assert memory.calls.count("read") == 1
-    assert store.reply_waits == {}  # the answered wait released; the plan that failed left none
+    assert waits_in(memory) == []  # the answered wait released
 
 
 async def test_a_reply_names_the_addresses_of_the_message_that_started_its_run() -> None:
@@ -988,3 +984,32 @@ async def test_a_message_that_came_before_its_workflow_was_activated_starts_noth
     assert store.executions == {}
     (refused,) = store.trigger_outcomes["t1"]["not_started"]
     assert refused["reason"] == "the workflow was activated after the message came"
+
+
+async def test_a_wait_that_timed_out_or_was_cancelled_is_gone_from_its_conversation() -> None:
+    memory = MemoryConversations()
+    svc, store, _ = service(ASKING, memory)
+    await svc.triggers.on_batch([message("t1")])
+    run = execution_id_for("t1", "wf_1")
+    (effect_id,) = store.executions[run]["reply_waits"]
+    timeout = EffectSettled(
+        command_id=f"settle:{run}:reply-timeout:{effect_id}",
+        execution_id=run,
+        tenant_id="ten_1",
+        effect_id=f"reply-timeout:{effect_id}",
+        idempotency_key=f"{run}:reply-timeout:{effect_id}",
+        result={"fired_at": datetime.now(UTC).isoformat()},
+    )
+    await svc.commands.on_batch([command(timeout)])
+    assert waits_in(memory) == []
+    assert store.executions[run]["reply_waits"] == {}
+
+    await svc.triggers.on_batch([message("t2", conversation="conv-2")])
+    second = execution_id_for("t2", "wf_1")
+    assert waits_in(memory, "conv-2") == [second]
+    cancel = ExecutionCancelRequested(
+        command_id="cancel:1", execution_id=second, tenant_id="ten_1", reason="by test"
+    )
+    await svc.commands.on_batch([command(cancel)])
+    assert store.executions[second]["status"] == "cancelled"
+    assert waits_in(memory, "conv-2") == []

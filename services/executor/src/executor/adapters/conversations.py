@@ -9,6 +9,10 @@ way; the notifier logs outbound messages. Documents are keyed so every write is 
 ``<tenant>:<conversation id>`` for conversations, the tenant id for tenant variables,
 ``<tenant>:<kind>:<address>`` for the contact index.
 
+A conversation also holds its reply waits (``reply_waits.<field>``: the executions waiting at a
+Wait for Reply for its next customer message), registered and released with the batch's one
+update of the conversation (or with its insert), and read with it: no collection of their own.
+
 Variables are stored one field per variable (``variables.<name>``), each value as JSON text:
 customer data may hold keys MongoDB refuses (``.``, ``$``), and two writers of different
 variables never touch the same field. Field names are the variable names, percent-encoded
@@ -183,6 +187,36 @@ class ConversationWrites:
             Update({"_id": ref}, {"$set": {f"active_runs.{workflow_id}": execution_id}})
         )
 
+    def wait(self, ref: str, execution_id: str, effect_id: str, at: datetime) -> None:
+        """An execution waits in the conversation for the customer's next message (its Wait
+        for Reply ``effect_id``). A conversation nobody created is not created for it (the
+        update matches nothing): no message of it can come without its conversation."""
+        field = wait_field(execution_id, effect_id)
+        value = {"execution_id": execution_id, "effect_id": effect_id, "created_at": at}
+        new = self._new.get(ref)
+        if new is not None:
+            new.setdefault("reply_waits", {})[field] = value
+            self._if_existed(ref, {"$set": {f"reply_waits.{field}": value}})
+            return
+        self._plain(ref, {"$set": {f"reply_waits.{field}": value}})
+
+    def release(self, ref: str, execution_id: str, effect_id: str) -> None:
+        """The wait answered, timed out or withdrawn."""
+        field = wait_field(execution_id, effect_id)
+        new = self._new.get(ref)
+        if new is not None and field in new.get("reply_waits", {}):
+            del new["reply_waits"][field]
+            self._if_existed(ref, {"$unset": {f"reply_waits.{field}": ""}})
+            return
+        self._plain(ref, {"$unset": {f"reply_waits.{field}": ""}})
+
+    def _if_existed(self, ref: str, update: Document) -> None:
+        """``update`` also in what a new conversation's insert becomes if it existed (a
+        redelivered trigger's, inserted by its first attempt)."""
+        for doc, on_existing in self.new_conversations:
+            if doc["_id"] == ref:
+                merge_update(on_existing, update)
+
     def outbound(self, ref: str, at: datetime) -> None:
         """A message to the customer asked for at ``at`` (Send Reply, a re-prompt): the
         conversation's last outbound and last message time (``$max``: a late write never
@@ -239,6 +273,21 @@ class ConversationWrites:
                 self._plain(ref, update)
 
 
+def wait_field(execution_id: str, effect_id: str) -> str:
+    """A reply wait's field under ``reply_waits`` (effect ids hold node ids: any text)."""
+    return variable_field(f"{execution_id}:{effect_id}")
+
+
+def reply_waits(conversation: Document | None) -> list[Document]:
+    """A conversation's reply waits, oldest first, each with its ``_id``
+    (``<execution id>:<effect id>``)."""
+    waits = [
+        {**wait, "_id": f"{wait['execution_id']}:{wait['effect_id']}"}
+        for wait in ((conversation or {}).get("reply_waits") or {}).values()
+    ]
+    return sorted(waits, key=lambda wait: wait["created_at"])
+
+
 class ConversationsExisted(Exception):
     """Conversations planned as new exist: the batch is planned again, with them read."""
 
@@ -278,7 +327,13 @@ class ConversationRepository:
             "_id",
             refs,
             one_by_one=self._one_by_one,
-            projection={"status": 1, "variables": 1, "contact_id": 1, "active_runs": 1},
+            projection={
+                "status": 1,
+                "variables": 1,
+                "contact_id": 1,
+                "active_runs": 1,
+                "reply_waits": 1,
+            },
         )
         self._remember(doc["_id"] for doc in found)
         return {doc["_id"]: doc for doc in found}

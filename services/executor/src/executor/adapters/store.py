@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, DeleteMany, DeleteOne
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
-from servicekit.mongo import find_matching
 
 from executor.adapters.execution_documents import loaded, stored
 
@@ -43,10 +40,6 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         [("tenant_id", ASCENDING), ("workflow_id", ASCENDING), ("started_at", DESCENDING)]
     )
     await db.node_runs.create_index([("execution_id", ASCENDING), ("seq", ASCENDING)])
-    await db.reply_waits.create_index(
-        [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("created_at", ASCENDING)]
-    )
-    await db.reply_waits.create_index([("execution_id", ASCENDING)])
 
 
 class WorkflowCatalogue:
@@ -163,63 +156,3 @@ class ExecutionRepository:
             others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
             if others:
                 raise
-
-
-def wait_document(
-    tenant_id: str, conversation_id: str, execution_id: str, effect_id: str
-) -> Document:
-    """An execution's Wait for Reply in its conversation (``reply_waits``)."""
-    return {
-        "_id": f"{execution_id}:{effect_id}",
-        "tenant_id": tenant_id,
-        "conversation_id": conversation_id,
-        "execution_id": execution_id,
-        "effect_id": effect_id,
-        "created_at": datetime.now(UTC),
-    }
-
-
-class ReplyWaitRepository:
-    """Executions waiting for a conversation's next customer message (Wait for Reply)."""
-
-    def __init__(self, db: AsyncDatabase[Document], *, one_by_one: bool = False) -> None:
-        self._db = db
-        self._one_by_one = one_by_one
-
-    async def write(self, new: dict[str, Document], released: list[tuple[str, str | None]]) -> None:
-        """A batch's waits: those released gone, the new ones registered (with its flush)."""
-        await asyncio.gather(self.release_many(released), self.add_many(list(new.values())))
-
-    async def add_many(self, waits: list[Document]) -> None:
-        """``wait_document``s, in one insert; one registered by an earlier attempt stays."""
-        if not waits:
-            return
-        try:
-            await self._db.reply_waits.insert_many(waits, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-
-    async def for_conversations(self, conversations: set[tuple[str, str]]) -> list[Document]:
-        """Waits of these (tenant, conversation) pairs, oldest first (one read; on FerretDB
-        one per conversation, at once: servicekit.mongo.find_matching)."""
-        found = await find_matching(
-            self._db.reply_waits,
-            "conversation_id",
-            {c for _, c in conversations},
-            one_by_one=self._one_by_one,
-        )
-        found.sort(key=lambda doc: doc["created_at"])
-        return [d for d in found if (d["tenant_id"], d["conversation_id"]) in conversations]
-
-    async def release_many(self, waits: list[tuple[str, str | None]]) -> None:
-        """(execution id, effect id) waits gone, in one write; an effect id None: every wait
-        of that execution."""
-        ops: list[DeleteOne | DeleteMany] = [
-            DeleteMany({"execution_id": execution})
-            if effect is None
-            else DeleteOne({"_id": f"{execution}:{effect}"})
-            for execution, effect in waits
-        ]
-        if ops:
-            await self._db.reply_waits.bulk_write(ops, ordered=False)

@@ -20,7 +20,7 @@ from executor.adapters.conversations import (
     ConversationWrites,
 )
 from executor.adapters.execution_documents import embed_first_runs
-from executor.adapters.store import ExecutionRepository, ReplyWaitRepository
+from executor.adapters.store import ExecutionRepository
 from executor.telemetry import count_lifecycle
 
 Document = dict[str, Any]
@@ -50,12 +50,9 @@ class Batch:
     if_existing: dict[str, Document] = field(default_factory=dict)
     sends: list[Document] = field(default_factory=list)  # other sends, after the writes
     trigger_outcomes: list[Document] = field(default_factory=list)  # written with executions
-    # conversations, their messages and tenant variables: written with the executions
+    # conversations (their reply waits too), their messages and tenant variables: written
+    # with the executions
     conversations: ConversationWrites = field(default_factory=ConversationWrites)
-    # reply waits registered by the batch's commands, by id: inserted at the end of the plan
-    new_waits: dict[str, Document] = field(default_factory=dict)
-    # (execution id, effect id or None: all of its waits) released by the batch's commands
-    released_waits: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 class Sender:
@@ -78,11 +75,9 @@ class BatchFlush:
         executions: ExecutionRepository,
         conversations: ConversationRepository,
         sender: Sender,
-        reply_waits: ReplyWaitRepository,
     ) -> None:
         self._executions = executions
         self._conversations = conversations
-        self._reply_waits = reply_waits
         self._sender = sender
         self.pending: dict[str, Document] = {}  # written by a flush in flight
         # conversations a flush in flight writes: set when it is done (or failed)
@@ -178,8 +173,6 @@ class BatchFlush:
         if batch.conversations:
             # Idempotent and independent of the executions: written with them.
             saves.append(self._conversations.write(batch.conversations, existed))
-        if batch.new_waits or batch.released_waits:
-            saves.append(self._reply_waits.write(batch.new_waits, batch.released_waits))
         created, *_ = await _all(self._executions.create_many(new), *saves)
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():

@@ -9,9 +9,9 @@ from typing import Any
 
 from contracts.conversations import conversation_ref
 from contracts.envelope import TraceContext
+from contracts.events import EffectSettled
 
 from executor.adapters.execution_documents import node_runs_document
-from executor.adapters.store import wait_document
 from executor.runtime.batch import Batch, Touched
 from executor.runtime.children import ChildStart
 from executor.runtime.conversations import said_record
@@ -26,6 +26,14 @@ Document = dict[str, Any]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def release(batch: Batch, doc: Document, effect_id: str) -> None:
+    """The execution's reply wait ``effect_id`` gone from its conversation (a wait released
+    twice changes nothing the second time)."""
+    conversation_id = doc["reply_waits"].pop(effect_id)
+    ref = conversation_ref(doc["tenant_id"], conversation_id)
+    batch.conversations.release(ref, doc["_id"], effect_id)
 
 
 class CommandRunner:
@@ -78,6 +86,9 @@ class CommandRunner:
             record_node_runs(applied.node_runs)
         if not applied.changed:
             return
+        if isinstance(command, EffectSettled):
+            # a reply: the trigger that answered the wait released it in its conversation
+            (applied.doc.get("reply_waits") or {}).pop(command.effect_id, None)
         for action in applied.actions:
             await self._perform(batch, applied.doc, action)
         self._conversation(batch, applied)
@@ -119,19 +130,17 @@ class CommandRunner:
             batch.conversations.status(ref, status, at)
 
     async def _perform(self, batch: Batch, doc: Document, action: Action) -> None:
-        """What a command needs done in MongoDB before its state is written (idempotent)."""
+        """What a command needs done in MongoDB before its state is written (idempotent).
+        A reply wait is registered in its conversation's document, and kept on the
+        execution's (``reply_waits``: effect id -> conversation id) so that its release
+        knows where it is."""
+        waits: dict[str, str] = doc.setdefault("reply_waits", {})
         if isinstance(action, AwaitReply):
-            wait = wait_document(
-                doc["tenant_id"], action.conversation_id, doc["_id"], action.effect_id
-            )
-            batch.new_waits[wait["_id"]] = wait  # registered with the batch's flush
+            waits[action.effect_id] = action.conversation_id
+            ref = conversation_ref(doc["tenant_id"], action.conversation_id)
+            batch.conversations.wait(ref, doc["_id"], action.effect_id, _now())
         elif isinstance(action, ReleaseReplies):
-            for wait_id, wait in list(batch.new_waits.items()):
-                if wait["execution_id"] == doc["_id"] and action.effect_id in (
-                    None,
-                    wait["effect_id"],
-                ):
-                    del batch.new_waits[wait_id]
-            batch.released_waits.append((doc["_id"], action.effect_id))
+            for effect_id in [e for e in waits if action.effect_id in (None, e)]:
+                release(batch, doc, effect_id)
         elif isinstance(action, StartChild):
             batch.sends.append(await self._children.start(doc, action))

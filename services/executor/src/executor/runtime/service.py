@@ -15,7 +15,7 @@ are committed after that. Who does what:
 from __future__ import annotations
 
 from executor.adapters.conversations import ConversationRepository
-from executor.adapters.store import ExecutionRepository, ReplyWaitRepository, WorkflowCatalogue
+from executor.adapters.store import ExecutionRepository, WorkflowCatalogue
 from executor.runtime.batch import BatchFlush, Publish, Sender
 from executor.runtime.children import ChildStart, JustCreated
 from executor.runtime.commands import CommandIntake
@@ -31,7 +31,6 @@ class ExecutionService:
         self,
         catalogue: WorkflowCatalogue,
         executions: ExecutionRepository,
-        reply_waits: ReplyWaitRepository,
         conversations: ConversationRepository,
         publish: Publish,
         *,
@@ -39,13 +38,12 @@ class ExecutionService:
     ) -> None:
         sender = Sender(publish)
         just_created = JustCreated()
-        self.flush = BatchFlush(executions, conversations, sender, reply_waits)
+        self.flush = BatchFlush(executions, conversations, sender)
         workflows = CompiledWorkflows(catalogue)
         runner = CommandRunner(workflows, ChildStart(catalogue, executions, just_created), limits)
         self.triggers = TriggerIntake(
             catalogue,
             workflows,
-            reply_waits,
             runner,
             self.flush,
             sender,

@@ -22,9 +22,9 @@ from contracts.events import (
     TriggerReceived,
 )
 
-from executor.adapters.conversations import ConversationsExisted
+from executor.adapters.conversations import ConversationsExisted, reply_waits
 from executor.adapters.execution_documents import addresses_of, new_execution, trigger_text
-from executor.adapters.store import ReplyWaitRepository, WorkflowCatalogue
+from executor.adapters.store import WorkflowCatalogue
 from executor.runtime import engine_port
 from executor.runtime.batch import Batch, BatchFlush, Flush, Sender, Touched
 from executor.runtime.conversations import ConversationIntake, Loaded, reply_of
@@ -72,7 +72,6 @@ class TriggerIntake:
         self,
         catalogue: WorkflowCatalogue,
         workflows: CompiledWorkflows,
-        reply_waits: ReplyWaitRepository,
         runner: CommandRunner,
         flush: BatchFlush,
         sender: Sender,
@@ -81,7 +80,6 @@ class TriggerIntake:
         self._conversations = conversations
         self._catalogue = catalogue
         self._workflows = workflows
-        self._reply_waits = reply_waits
         self._runner = runner
         self._flush = flush
         self._sender = sender
@@ -119,18 +117,16 @@ class TriggerIntake:
         active, loaded = await asyncio.gather(
             self._active_workflows(kinds), self._conversations.load([e.data for e in envelopes])
         )
-        # Then, only where they can be: the reply waits of conversations that have a run (a
-        # wait is a run's), the variables of tenants whose workflows read global.*.
+        # Then, only where they can matter: the variables of tenants whose workflows read
+        # global.* (the reply waits came with the conversations).
         readers = {
             tenant
             for (tenant, _), workflows in active.items()
             for w in workflows
             if await self._workflows.reads_global(w["_id"], int(w["active_version"]))
         }
-        waits, _ = await asyncio.gather(
-            self._reply_waits_for(envelopes, loaded),
-            self._conversations.load_tenants(loaded, readers),
-        )
+        await self._conversations.load_tenants(loaded, readers)
+        waits = _reply_waits_for(envelopes, loaded)
         for envelope in envelopes:
             trigger = envelope.data
             loaded.record(batch.conversations, trigger)
@@ -277,24 +273,6 @@ class TriggerIntake:
         found = await asyncio.gather(*(self._catalogue.active_for(*kind) for kind in kinds))
         return dict(zip(kinds, found, strict=True))
 
-    async def _reply_waits_for(
-        self, envelopes: list[Envelope[TriggerReceived]], loaded: Loaded
-    ) -> dict[tuple[str, str], list[Document]]:
-        """Waits for the conversations of the batch's incoming messages that have runs."""
-        conversations = {
-            (e.data.tenant_id, e.data.conversation_id)
-            for e in envelopes
-            if e.data.conversation_id
-            and e.data.trigger_type == INCOMING_MESSAGE
-            and loaded.active_runs(e.data)
-        }
-        waits: dict[tuple[str, str], list[Document]] = {}
-        if not conversations:
-            return waits
-        for wait in await self._reply_waits.for_conversations(conversations):
-            waits.setdefault((wait["tenant_id"], wait["conversation_id"]), []).append(wait)
-        return waits
-
     async def _start(self, batch: Batch, doc: Document, trace: TraceContext) -> None:
         """Run a new execution's first step now; the flush inserts it with that state."""
         start = ExecutionRequested(
@@ -313,6 +291,8 @@ class TriggerIntake:
         self, batch: Batch, trigger: TriggerReceived, waits: list[Document], trace: TraceContext
     ) -> None:
         message = reply_of(trigger)
+        assert trigger.conversation_id is not None
+        ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
         for wait in waits:
             answer = EffectSettled(
                 command_id=f"reply:{trigger.trigger_id}:{wait['_id']}",
@@ -323,8 +303,23 @@ class TriggerIntake:
                 result=message,
             )
             await self._sender.send(command_entry(answer, trace))
-            # answered: gone with the batch's other released waits, at the end of its plan
-            batch.released_waits.append((wait["execution_id"], wait["effect_id"]))
+            # answered: gone from the conversation with the batch's write of it
+            batch.conversations.release(ref, wait["execution_id"], wait["effect_id"])
+
+
+def _reply_waits_for(
+    envelopes: list[Envelope[TriggerReceived]], loaded: Loaded
+) -> dict[tuple[str, str], list[Document]]:
+    """The waits of the batch's incoming messages' conversations, oldest first."""
+    waits: dict[tuple[str, str], list[Document]] = {}
+    for envelope in envelopes:
+        trigger = envelope.data
+        if trigger.conversation_id and trigger.trigger_type == INCOMING_MESSAGE:
+            ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
+            found = reply_waits(loaded.conversations.get(ref))
+            if found:
+                waits[(trigger.tenant_id, trigger.conversation_id)] = found
+    return waits
 
 
 def _aware(moment: datetime) -> datetime:
