@@ -1,17 +1,19 @@
 """Durable timers from the outside: a Wait/Delay resumes after its duration, late (never lost)
 when the scheduler was down, exactly once, not at all when cancelled, and shared between two
-scheduler replicas by partition."""
+scheduler replicas by partition; and what the scheduler asks of the MongoDB-wire server."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import secrets
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from conftest import SERVICES
 from contracts import Envelope, topics
-from contracts.events import TimerCancelRequested
+from contracts.envelope import NO_TRACE
+from contracts.events import TimerCancelRequested, TimerRequested
 from kafka_observer import KafkaObserver
+from pymongo import AsyncMongoClient, monitoring
+from scheduler.adapters.store import TimerRepository, ensure_indexes
+from scheduler.domain.timers import CancelOutcome, bucket_of, timer_document, tombstone_document
+from servicekit.mongo import Mongo
 
 pytestmark = pytest.mark.e2e
 
@@ -113,14 +120,12 @@ class Timers:
 
     async def timer(self, execution_id: str, *statuses: str, timeout: float = 30) -> dict[str, Any]:
         """The timer of the execution's Wait/Delay node once it is in one of ``statuses``
-        (the executor has other timers: a waiting-time deadline per wait). Pending timers are in
-        `timers`, fired and cancelled ones in `settled_timers`."""
+        (the executor has other timers: a waiting-time deadline per wait)."""
         deadline = time.monotonic() + timeout
         query = {"execution_id": execution_id, "node_id": "wait"}
         doc = None
         while time.monotonic() < deadline:
             doc = await asyncio.to_thread(self.mongo.timers.find_one, query)
-            doc = doc or await asyncio.to_thread(self.mongo.settled_timers.find_one, query)
             if doc is not None and doc["status"] in statuses:
                 return dict(doc)
             await asyncio.sleep(0.05)
@@ -269,6 +274,130 @@ async def test_a_poison_timer_request_is_dead_lettered_and_recorded(stack, mongo
     assert dead["_id"] == dead["dead_letter_id"]
     assert dead["original_topic"] == topics.TIMER_REQUESTS
     assert dead["original_value"] == "{not json"
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sends that read or write documents, and their filters."""
+
+    NAMES = frozenset({"find", "getMore", "insert", "update", "findAndModify", "delete"})
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.filters: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name, command = event.command_name, event.command
+        if name not in self.NAMES:
+            return
+        self.sent.append(name)
+        if name == "find":
+            self.filters.append(command["filter"])
+        elif name == "findAndModify":
+            self.filters.append(command["query"])
+        elif name in ("update", "delete"):
+            self.filters.extend(statement["q"] for statement in command[name + "s"])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def since(self) -> list[str]:
+        """The commands sent since the last call."""
+        sent, self.sent = self.sent, []
+        return sent
+
+
+CANCEL_COMMANDS = {  # of a pending timer, of one whose request has not come, of a fired one
+    False: (["findAndModify"], ["findAndModify", "insert"], ["findAndModify", "insert", "find"]),
+    True: (["find", "update"], ["find", "insert"], ["find"]),  # storage filtering by _id alone
+}
+
+
+@pytest.mark.parametrize("cancel_by_read", [False, True])
+async def test_the_scheduler_asks_only_what_the_server_filters_in_its_storage(
+    stack, cancel_by_read
+) -> None:
+    """Storing a timer is one insert, cancelling it one findAndModify (a tombstone one more),
+    firing a page one update; every filter the running scheduler sends is an equality the
+    server applies in its storage (FerretDB: pushed down to PostgreSQL, where each of these
+    fields has an index, instead of reading and decoding every timer)."""
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        stack.mongo_uri, tz_aware=True, event_listeners=[commands]
+    )
+    db = client["timers_" + secrets.token_hex(4)]
+    timers = TimerRepository(db, cancel_by_read=cancel_by_read)
+    cancel_pending, cancel_early, cancel_fired = CANCEL_COMMANDS[cancel_by_read]
+    now = datetime.now(UTC)
+
+    def timer(key: str, fire_at: datetime) -> dict[str, Any]:
+        request = TimerRequested(
+            idempotency_key=key,
+            execution_id="exe_1",
+            tenant_id="ten_1",
+            effect_id=key.split(":", 1)[1],
+            node_id="wait",
+            fire_at=fire_at,
+        )
+        return timer_document(request, partition=0, trace=NO_TRACE, stored_at=now)
+
+    async def cancel(key: str) -> tuple[CancelOutcome, dict[str, Any] | None]:
+        request = TimerCancelRequested(idempotency_key=key, execution_id="exe_1", tenant_id="ten_1")
+        tombstone = tombstone_document(request, partition=0, cancelled_at=now)
+        return await timers.cancel(key, tombstone, now)
+
+    due, later = timer("exe_1:due:1", now - timedelta(seconds=1)), timer("exe_1:later:1", now)
+    old = timer("exe_1:old:1", now - timedelta(hours=1))
+    try:
+        await ensure_indexes(db)
+        server = Mongo(client, db)
+        ferretdb, pushes_down = (
+            await server.is_ferretdb(),
+            await server.pushes_down_fields("timers"),
+        )
+        if not pushes_down and not cancel_by_read:
+            pytest.skip("the storage filters by _id alone: the scheduler cancels by read there")
+        await db.timers.insert_one({k: v for k, v in old.items() if k != "bucket"})  # as before
+        commands.since()
+        commands.filters.clear()
+
+        assert await timers.add(due)
+        assert not await timers.add(due)  # a redelivery
+        assert await timers.add(later)
+        assert commands.since() == ["insert"] * 3
+        outcome, cancelled = await cancel("exe_1:later:1")
+        assert (outcome, cancelled and cancelled["_id"]) == (CancelOutcome.CANCELLED, later["_id"])
+        assert commands.since() == cancel_pending
+        assert (await cancel("exe_1:early:1"))[0] is CancelOutcome.TOMBSTONE
+        assert commands.since() == cancel_early
+        assert not await timers.add(timer("exe_1:early:1", now))  # after its cancel
+        commands.since()
+
+        buckets = await timers.pending_buckets(0)  # when partition 0 is assigned
+        assert buckets == {bucket_of(t["fire_at"]): t["fire_at"] for t in (due, old)}
+        assert commands.since() == ["find", "update"]  # the old timer got its bucket
+        assert [t["_id"] for t in await timers.pending(0, old["bucket"])] == [old["_id"]]
+        page = await timers.pending(0, due["bucket"])
+        assert [t["_id"] for t in page] == [due["_id"]]
+        await timers.mark_fired(page, now, "e2e")
+        assert commands.since() == ["find", "find", "update"]
+        assert await timers.pending(0, due["bucket"]) == []
+        commands.since()
+        assert (await cancel("exe_1:due:1"))[0] is CancelOutcome.TOO_LATE
+        assert commands.since() == cancel_fired
+
+        assert all(not isinstance(v, dict) for f in commands.filters for v in f.values())
+        if ferretdb and pushes_down:
+            for query in commands.filters:
+                plan = await db.command("explain", {"find": "timers", "filter": query})
+                sql = json.dumps(plan["queryPlanner"])  # PostgreSQL's plan
+                assert plan["filterPushdown"], query
+                assert all(f"-> '{field}'" in sql for field in query), (query, sql)
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
 
 
 @pytest.fixture

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from contracts import Envelope
 from contracts.events import EffectSettled, TimerCancelRequested, TimerRequested
-from scheduler.domain.timers import CancelOutcome, TimerStatus, settled_document
+from scheduler.domain.timers import (
+    CancelOutcome,
+    TimerStatus,
+    bucket_of,
+    cancelled_fields,
+    fired_fields,
+)
 
 
 class MemoryTimers:
-    """TimerRepository in one dict (pending and settled apart only by status); counts the
-    queries the firing loop makes."""
+    """TimerRepository in one dict, queried as the repository queries MongoDB: by ``_id``, by
+    {partition, status} once per partition assigned (``scans``), by {partition, bucket, status}
+    for a bucket (``reads``, ``docs_read``). A timer without a ``bucket`` (stored by an earlier
+    version) is found by the partition's scan only, which gives it its bucket."""
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
-        self.queries = 0
-        self.due_calls = 0
+        self.scans: list[int] = []  # the partitions read whole, in order
+        self.reads: list[tuple[int, int]] = []  # (partition, bucket) of every bucket read
+        self.docs_read = 0
+        self.marked: list[int] = []  # the size of every page marked fired
 
     async def add(self, doc: dict[str, Any]) -> bool:
         if doc["_id"] in self.docs:
@@ -29,44 +39,44 @@ class MemoryTimers:
 
     async def cancel(
         self, timer_id: str, tombstone: dict[str, Any], now: datetime
-    ) -> CancelOutcome:
+    ) -> tuple[CancelOutcome, dict[str, Any] | None]:
         doc = self.docs.get(timer_id)
         if doc is None:
             self.docs[timer_id] = dict(tombstone)
-            return CancelOutcome.TOMBSTONE
+            return CancelOutcome.TOMBSTONE, None
         if doc["status"] == TimerStatus.PENDING:
-            self.docs[timer_id] = settled_document(doc, TimerStatus.CANCELLED, now)
-            return CancelOutcome.CANCELLED
+            self.docs[timer_id] = {**doc, **cancelled_fields(now)}
+            return CancelOutcome.CANCELLED, dict(doc)
         if doc["status"] == TimerStatus.FIRED:
-            return CancelOutcome.TOO_LATE
-        return CancelOutcome.REPEATED
+            return CancelOutcome.TOO_LATE, None
+        return CancelOutcome.REPEATED, None
 
-    def _pending(self, partitions: Collection[int]) -> list[dict[str, Any]]:
-        self.queries += 1
-        pending = [
-            d
+    async def pending_buckets(self, partition: int) -> dict[int, datetime]:
+        self.scans.append(partition)
+        earliest: dict[int, datetime] = {}
+        for doc in self.docs.values():
+            if doc["partition"] == partition and doc["status"] == TimerStatus.PENDING:
+                doc["bucket"] = bucket = bucket_of(doc["fire_at"])
+                earliest[bucket] = min(doc["fire_at"], earliest.get(bucket, doc["fire_at"]))
+        return earliest
+
+    async def pending(self, partition: int, bucket: int) -> list[dict[str, Any]]:
+        self.reads.append((partition, bucket))
+        found = [
+            dict(d)
             for d in self.docs.values()
-            if d["status"] == TimerStatus.PENDING and d["partition"] in partitions
+            if (d["partition"], d.get("bucket"), d["status"])
+            == (partition, bucket, TimerStatus.PENDING)
         ]
-        return sorted(pending, key=lambda d: d["fire_at"])
-
-    async def due(
-        self, partitions: Collection[int], now: datetime, limit: int
-    ) -> list[dict[str, Any]]:
-        self.due_calls += 1
-        return [dict(d) for d in self._pending(partitions) if d["fire_at"] <= now][:limit]
-
-    async def next_due(self, partitions: Collection[int]) -> datetime | None:
-        pending = self._pending(partitions)
-        return pending[0]["fire_at"] if pending else None
+        self.docs_read += len(found)
+        return found
 
     async def mark_fired(
         self, timers: list[dict[str, Any]], fired_at: datetime, owner: str
     ) -> None:
+        self.marked.append(len(timers))
         for timer in timers:
-            self.docs[timer["_id"]] = settled_document(
-                timer, TimerStatus.FIRED, fired_at, fired_by=owner
-            )
+            self.docs[timer["_id"]].update(fired_fields(fired_at, owner))
 
     async def purge_settled(self, before: datetime) -> int:
         old = [k for k, d in self.docs.items() if d.get("settled_at", before) < before]

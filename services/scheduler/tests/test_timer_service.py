@@ -11,6 +11,7 @@ import pytest
 from contracts import Envelope
 from contracts.events import ExecutionRequested, TimerRequested
 from prometheus_client import REGISTRY
+from scheduler.domain.timers import as_stored, bucket_of
 from scheduler.service import TimerService
 from servicekit.delivery import Permanent
 
@@ -190,14 +191,17 @@ async def test_an_unpublished_timer_stays_pending_while_the_rest_of_its_page_fir
     assert sorted(published.fired()) == ["exe_1:w0:1", "exe_1:w1:1", "exe_1:w2:1"]
 
 
-async def test_due_timers_are_fetched_in_pages(timers, published, clock, timer_request) -> None:
+async def test_due_timers_are_read_once_and_fired_in_pages(
+    timers, published, clock, timer_request
+) -> None:
     service = replica(timers, published, clock, page_size=200)
     await service.partitions_assigned({0})
     for n in range(450):
         await service.on_timer_requested(timer_request(f"exe_1:w{n}:1", clock.now), 0)
 
     assert await service.fire_due() == 450
-    assert timers.due_calls == 3
+    assert timers.reads == [(0, bucket_of(clock.now))]
+    assert timers.marked == [200, 200, 50]
     assert len(set(published.fired())) == 450
 
 
@@ -284,13 +288,14 @@ async def test_the_loop_sleeps_until_the_next_timer_is_due(
     loop = asyncio.create_task(service.run())
     try:
         await service.partitions_assigned({0})
-        fire_at = datetime.now(UTC) + timedelta(seconds=0.5)
+        fire_at = as_stored(datetime.now(UTC) + timedelta(seconds=0.5))
         await service.on_timer_requested(timer_request("exe_1:w:1", fire_at), 0)
         await wait_until(lambda: published.fired() == ["exe_1:w:1"])
         fired_at = datetime.now(UTC)
 
         assert fire_at <= fired_at < fire_at + timedelta(seconds=0.2)
-        assert timers.queries <= 8, f"{timers.queries} queries: the loop polled"
+        # the partition read when assigned, the bucket when due: the loop did not poll
+        assert (timers.scans, timers.reads) == ([0], [(0, bucket_of(fire_at))])
     finally:
         loop.cancel()
 

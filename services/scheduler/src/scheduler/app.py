@@ -11,7 +11,7 @@ from functools import partial
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
-from scheduler.adapters.store import TimerRepository
+from scheduler.adapters.store import TimerRepository, ensure_indexes
 from scheduler.handlers import kafka
 from scheduler.service import TimerService
 from scheduler.settings import Settings
@@ -20,8 +20,10 @@ NAME = "scheduler"
 
 
 async def assemble(kit: Kit, settings: Settings) -> None:
-    timers = TimerRepository(kit.db)
-    await timers.ensure_indexes()
+    await ensure_indexes(kit.db)
+    # a cancel is one conditional update where the storage filters by {_id, status}
+    by_read = await kit.mongo.is_ferretdb() and not await kit.mongo.pushes_down_fields("timers")
+    timers = TimerRepository(kit.db, cancel_by_read=by_read)
     service = TimerService(
         timers,
         kit.publish,

@@ -8,6 +8,12 @@ moves, the old owner stops firing it (the revocation waits for a page in flight)
 owner is given it, so two replicas never fire the same timer, and the newcomer fires whatever
 came due meanwhile. A timer is marked fired after its command is published: a crash in between
 fires it again, with the same command id, which the executor applies once.
+
+The loop reads only what is due: each timer is stored with its bucket (the minute it is due
+in), the replica's agenda (domain.agenda) knows which buckets of its partitions hold pending
+timers and when their first is due, and a bucket that comes due is read once and fired from
+memory. Cancels pass through the same replica, so the copy it keeps never fires a cancelled
+timer.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeGuard, TypeVar
 
@@ -26,6 +32,7 @@ from servicekit.delivery import Permanent
 from servicekit.publisher import Publish
 
 from scheduler import telemetry
+from scheduler.domain.agenda import Agenda
 from scheduler.domain.timers import (
     CancelOutcome,
     Document,
@@ -54,11 +61,11 @@ log = logging.getLogger(__name__)
 
 class TimerStore(Protocol):
     async def add(self, doc: Document) -> bool: ...
-    async def cancel(self, timer_id: str, tombstone: Document, now: datetime) -> CancelOutcome: ...
-    async def due(
-        self, partitions: Collection[int], now: datetime, limit: int
-    ) -> list[Document]: ...
-    async def next_due(self, partitions: Collection[int]) -> datetime | None: ...
+    async def cancel(
+        self, timer_id: str, tombstone: Document, now: datetime
+    ) -> tuple[CancelOutcome, Document | None]: ...
+    async def pending_buckets(self, partition: int) -> dict[int, datetime]: ...
+    async def pending(self, partition: int, bucket: int) -> list[Document]: ...
     async def mark_fired(self, timers: list[Document], fired_at: datetime, owner: str) -> None: ...
     async def purge_settled(self, before: datetime) -> int: ...
 
@@ -89,15 +96,16 @@ class TimerService:
         self._retention = retention
         self._clock = clock
         self._next_purge = clock()
-        self._owned: frozenset[int] = frozenset()
-        # Firing a page, cancelling and giving up partitions take turns within this replica.
+        self._agenda = Agenda()
+        # Reading a bucket and firing a page of it, reading a partition just assigned,
+        # cancelling, and taking or giving up partitions take turns within this replica.
         self._turn = asyncio.Lock()
         self._wake = asyncio.Event()
         self._planned_wake: datetime | None = None
 
     @property
     def owned_partitions(self) -> frozenset[int]:
-        return self._owned
+        return self._agenda.partitions
 
     # -- requests (the consumer) ------------------------------------------------------------
 
@@ -116,11 +124,16 @@ class TimerService:
         doc = timer_document(
             request, partition=partition, trace=envelope.trace, stored_at=self._clock()
         )
-        if await self._timers.add(doc):
+        stored = False
+        try:
+            stored = await self._timers.add(doc)
+        finally:  # also a duplicate, or a failure (the insert may have been applied)
+            self._agenda.stored(doc, new=stored)
+        if stored:
             telemetry.TIMERS_STORED.inc()
         # Also for a redelivery: the replica that stored it first may have lost the partition
-        # before this loop looked.
-        if is_earlier(request.fire_at, self._planned_wake):
+        # before its loop looked.
+        if is_earlier(doc["fire_at"], self._planned_wake):
             self._wake.set()
 
     async def on_timer_cancel_requested(
@@ -130,37 +143,60 @@ class TimerService:
         now = self._clock()
         tombstone = tombstone_document(cancel, partition=partition, cancelled_at=now)
         async with self._turn:
-            outcome = await self._timers.cancel(cancel.idempotency_key, tombstone, now)
+            outcome, timer = await self._timers.cancel(cancel.idempotency_key, tombstone, now)
+            if timer is not None:
+                self._agenda.settled([timer])
         telemetry.TIMERS_CANCELLED.labels(outcome=outcome.value).inc()
         log.debug("timer %s: cancel: %s", cancel.idempotency_key, outcome.value)
 
     # -- ownership (the consumer group's rebalance listener) ---------------------------------
 
     async def partitions_assigned(self, partitions: Iterable[int]) -> None:
-        """Own these partitions' timers (the whole assignment, as the group handed it out)."""
+        """Own these partitions' timers (the whole assignment, as the group handed it out).
+        The loop reads the pending timers of each new one first (not here: a failed read is
+        the loop's to retry)."""
         async with self._turn:
-            self._owned = frozenset(partitions)
-        telemetry.OWNED_PARTITIONS.set(len(self._owned))
-        log.info("firing timers of partitions %s", sorted(self._owned))
+            self._agenda.own(partitions)
+        telemetry.OWNED_PARTITIONS.set(len(self.owned_partitions))
+        log.info("firing timers of partitions %s", sorted(self.owned_partitions))
         self._wake.set()  # what came due while nobody owned them fires now
 
     async def partitions_revoked(self, partitions: Iterable[int]) -> None:
         """Stop firing these partitions' timers; returns once no page of theirs is in flight,
         so that the next owner, which the group names only after this returns, is alone."""
         async with self._turn:
-            self._owned = self._owned - frozenset(partitions)
-        telemetry.OWNED_PARTITIONS.set(len(self._owned))
+            self._agenda.give_up(partitions)
+        telemetry.OWNED_PARTITIONS.set(len(self.owned_partitions))
 
     # -- firing ------------------------------------------------------------------------------
 
     async def fire_due(self) -> int:
-        """Fire every timer of the owned partitions that is due now, a page at a time."""
+        """Fire every timer of the owned partitions that is due now: the buckets that have one,
+        the earliest first, each a page at a time (a partition just assigned is read first)."""
+        await self._read_assigned()
+        fired = 0
+        for partition, bucket in self._agenda.due(self._clock()):
+            fired += await self._fire_bucket(partition, bucket)
+        return fired
+
+    async def _read_assigned(self) -> None:
+        """Learn the buckets of the partitions assigned since the last pass."""
+        for partition in self._agenda.unread:
+            async with self._turn:
+                if partition in self._agenda.unread:
+                    buckets = await self._timers.pending_buckets(partition)
+                    self._agenda.learn(partition, buckets)
+
+    async def _fire_bucket(self, partition: int, bucket: int) -> int:
+        """Read the bucket unless its timers are in memory, then fire its due ones."""
         fired = 0
         while True:
             async with self._turn:
-                if not self._owned:
-                    return fired
-                page = await self._timers.due(self._owned, self._clock(), self._page_size)
+                while self._agenda.needs_read(partition, bucket):
+                    self._agenda.reading(partition, bucket)
+                    timers = await self._timers.pending(partition, bucket)
+                    self._agenda.read(partition, bucket, timers)
+                page = self._agenda.due_timers(partition, bucket, self._clock(), self._page_size)
                 fired += await self._fire(page)
             if len(page) < self._page_size:
                 return fired
@@ -176,6 +212,7 @@ class TimerService:
         published = [t for t, o in zip(page, outcomes, strict=True) if o is None]
         if published:
             await self._timers.mark_fired(published, fired_at, self._owner)
+            self._agenda.settled(published)
         for timer in published:
             telemetry.TIMERS_FIRED.inc()
             telemetry.TIMER_LATENESS.observe(lateness_seconds(timer, fired_at))
@@ -213,8 +250,7 @@ class TimerService:
             try:
                 await self.fire_due()
                 await self.purge_settled()
-                next_due = await self._timers.next_due(self._owned) if self._owned else None
-                delay = sleep_seconds(next_due, self._clock(), self._longest_sleep)
+                delay = sleep_seconds(self._agenda.next_due(), self._clock(), self._longest_sleep)
             except Exception:
                 log.exception("firing timers failed; retrying in %ss", self._retry_seconds)
                 delay = self._retry_seconds

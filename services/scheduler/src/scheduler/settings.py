@@ -11,7 +11,9 @@ class Settings(ServiceSettings):
 
     port: int = 8082
     group_id: str = "connectflo-scheduler"
-    page_size: int = Field(200, description="Due timers fetched and fired per round trip.")
+    page_size: int = Field(
+        200, description="Due timers fired per page: published together, marked fired in one write."
+    )
     longest_sleep_seconds: float = Field(
         30,
         description="The firing loop sleeps until the next timer is due, or a new request or "

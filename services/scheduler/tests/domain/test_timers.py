@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from contracts.envelope import NO_TRACE, TraceContext
 from contracts.events import TimerCancelRequested, TimerRequested
 from scheduler.domain.timers import (
-    TimerStatus,
+    bucket_of,
+    cancelled_fields,
+    fired_fields,
     is_earlier,
     lateness_seconds,
-    settled_document,
     settlement,
     sleep_seconds,
     timer_document,
@@ -38,6 +39,27 @@ def test_a_timer_remembers_the_partition_its_request_came_from() -> None:
     assert doc["_id"] == "exe_1:wait:0:1"
     assert (doc["partition"], doc["status"], doc["fire_at"]) == (5, "pending", NOW)
     assert (doc["traceparent"], doc["tracestate"]) == ("00-ab-cd-01", "v=1")
+
+
+def test_a_timer_is_in_the_bucket_of_the_minute_it_is_due_in() -> None:
+    minute = bucket_of(NOW)
+    assert minute == int(NOW.timestamp()) // 60
+    assert bucket_of(NOW + timedelta(seconds=59, microseconds=999_999)) == minute
+    assert bucket_of(NOW + timedelta(seconds=60)) == minute + 1
+    assert bucket_of(NOW - timedelta(microseconds=1)) == minute - 1
+    berlin = timezone(timedelta(hours=1))
+    assert bucket_of(NOW.astimezone(berlin)) == minute
+    doc = timer_document(REQUEST, partition=0, trace=NO_TRACE, stored_at=NOW)
+    assert doc["bucket"] == minute
+
+
+def test_a_timer_is_due_when_mongodb_would_say_it_is() -> None:
+    """Stored with milliseconds in UTC, so the copy the loop keeps fires like the stored one."""
+    fire_at = (NOW + timedelta(microseconds=1_999)).astimezone(timezone(timedelta(hours=-5)))
+    request = REQUEST.model_copy(update={"fire_at": fire_at})
+    doc = timer_document(request, partition=0, trace=NO_TRACE, stored_at=NOW)
+    assert doc["fire_at"] == NOW + timedelta(milliseconds=1)
+    assert doc["fire_at"].tzinfo is UTC
 
 
 def test_a_tombstone_is_a_cancelled_timer_that_never_fires() -> None:
@@ -81,13 +103,12 @@ def test_only_an_earlier_timer_wakes_a_sleeping_loop() -> None:
     assert is_earlier(NOW + timedelta(days=9), None)  # the loop is busy: always tell it
 
 
-def test_a_settled_timer_keeps_what_it_was_and_says_how_it_ended() -> None:
-    doc = timer_document(REQUEST, partition=1, trace=NO_TRACE, stored_at=NOW)
+def test_a_settled_timer_says_how_and_when_it_ended() -> None:
     later = NOW + timedelta(seconds=1)
-    fired = settled_document(doc, TimerStatus.FIRED, later, fired_by="host:42")
+    fired = fired_fields(later, "host:42")
     assert (fired["status"], fired["fired_at"], fired["fired_by"]) == ("fired", later, "host:42")
-    assert (fired["fire_at"], fired["partition"], fired["settled_at"]) == (NOW, 1, later)
-    cancelled = settled_document(doc, TimerStatus.CANCELLED, later)
+    assert fired["settled_at"] == later
+    cancelled = cancelled_fields(later)
     assert (cancelled["status"], cancelled["cancelled_at"]) == ("cancelled", later)
+    assert cancelled["settled_at"] == later
     assert "fired_at" not in cancelled
-    assert doc["status"] == "pending"  # the pending document is left as it was

@@ -2,12 +2,14 @@
 
 A timer document is kept under the request's idempotency key, pending until it fires or is
 cancelled. It records the Kafka partition its request came from: the replica that owns that
-partition of the timers topic (in the consumer group) is the only one that fires it.
+partition of the timers topic (in the consumer group) is the only one that fires it. It also
+records its bucket, the minute it is due in, so that the pending timers due soon are found by
+equality: {partition, bucket, status}.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +17,8 @@ from contracts.envelope import TraceContext
 from contracts.events import EffectSettled, TimerCancelRequested, TimerRequested
 
 Document = dict[str, Any]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BUCKET = timedelta(minutes=1)
 
 
 class TimerStatus(StrEnum):
@@ -37,18 +41,32 @@ class CancelOutcome(StrEnum):
     """The timer was cancelled before (a redelivered cancel)."""
 
 
+def bucket_of(fire_at: datetime) -> int:
+    """The bucket of a timer due at ``fire_at``: whole minutes since the epoch."""
+    return (fire_at - EPOCH) // BUCKET
+
+
+def as_stored(at: datetime) -> datetime:
+    """``at`` as MongoDB gives it back (UTC, milliseconds): a timer fires alike from the copy
+    the firing loop keeps and from the stored one."""
+    at = at.astimezone(UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def timer_document(
     request: TimerRequested, *, partition: int, trace: TraceContext, stored_at: datetime
 ) -> Document:
     """The pending timer for ``request``, owned by whoever owns ``partition``."""
+    fire_at = as_stored(request.fire_at)
     return {
         "_id": request.idempotency_key,
         "tenant_id": request.tenant_id,
         "execution_id": request.execution_id,
         "effect_id": request.effect_id,
         "node_id": request.node_id,
-        "fire_at": request.fire_at,
+        "fire_at": fire_at,
         "partition": partition,
+        "bucket": bucket_of(fire_at),
         "status": TimerStatus.PENDING.value,
         "traceparent": trace["traceparent"],  # the request's: the fire continues its trace
         "tracestate": trace["tracestate"],
@@ -72,16 +90,19 @@ def tombstone_document(
     }
 
 
-def settled_document(
-    timer: Document, status: TimerStatus, at: datetime, *, fired_by: str | None = None
-) -> Document:
-    """A pending timer as it is kept once fired or cancelled."""
-    doc = {**timer, "status": status.value, "settled_at": at}
-    if status is TimerStatus.FIRED:
-        doc.update(fired_at=at, fired_by=fired_by)
-    else:
-        doc["cancelled_at"] = at
-    return doc
+def fired_fields(at: datetime, fired_by: str) -> Document:
+    """What a pending timer's document gets once its settlement was published."""
+    return {
+        "status": TimerStatus.FIRED.value,
+        "fired_at": at,
+        "fired_by": fired_by,
+        "settled_at": at,
+    }
+
+
+def cancelled_fields(at: datetime) -> Document:
+    """What a pending timer's document gets when it is cancelled."""
+    return {"status": TimerStatus.CANCELLED.value, "cancelled_at": at, "settled_at": at}
 
 
 def settlement(timer: Document, fired_at: datetime) -> EffectSettled:
