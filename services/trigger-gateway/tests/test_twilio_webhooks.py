@@ -307,7 +307,44 @@ def test_a_status_callback_is_a_delivery_status_report(connected) -> None:
     )
     assert (event.status, event.error_code, event.error_message) == ("undelivered", "30003", None)
     assert event.event_id == "twilio:SM" + "9" * 32 + ":undelivered"
+    assert event.message_id is None  # a StatusCallback that names no message of ours
     assert TOKEN_B not in json.dumps(sent["headers"]) + sent["value"].decode()
+
+
+MESSAGE_ID = "msg_" + "0123456789abcdef01234567"
+
+
+def test_a_status_callback_whose_url_names_the_message_reports_it_by_that_id(connected) -> None:
+    params = {"MessageSid": "SM" + "9" * 32, "MessageStatus": "sent", "AccountSid": SID_B}
+    url = f"{STATUS}?message_id={MESSAGE_ID}"  # the StatusCallback the notifier gave Twilio
+    assert post(connected, url, params, token=TOKEN_B).status_code == 204
+    [sent] = connected.broker.published
+    event = Envelope.parse(sent["headers"], sent["value"]).data
+    assert isinstance(event, DeliveryStatusReported)
+    assert (event.tenant_id, event.message_id) == ("ten_b", MESSAGE_ID)
+    assert event.provider_message_id == "SM" + "9" * 32 and sent["key"] == b"SM" + b"9" * 32
+
+
+def test_a_message_id_not_in_the_signed_url_is_403(connected, expect_problem) -> None:
+    params = {"MessageSid": "SM" + "9" * 32, "MessageStatus": "failed", "AccountSid": SID_B}
+    signed = {"X-Twilio-Signature": sign(TOKEN_B, f"{STATUS}?message_id={MESSAGE_ID}", params)}
+    other = "msg_" + "f" * 24  # another message than the one Twilio was given
+    for query in (f"?message_id={other}", ""):
+        answer = connected.client.post(
+            "/webhooks/twilio/status" + query,
+            content=urlencode(params),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **signed},
+        )
+        expect_problem(answer, 403)
+    assert connected.broker.published == []
+
+
+def test_a_malformed_message_id_is_422(connected, expect_problem) -> None:
+    params = {"MessageSid": "SM" + "9" * 32, "MessageStatus": "sent", "AccountSid": SID_B}
+    for bad in ("SM" + "9" * 32, "msg_" + "0" * 23, "msg_" + "G" * 24):
+        answer = post(connected, f"{STATUS}?message_id={bad}", params, token=TOKEN_B)
+        expect_problem(answer, 422)
+    assert connected.broker.published == []
 
 
 def test_a_status_callback_signed_with_another_accounts_token_is_403(

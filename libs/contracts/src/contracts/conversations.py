@@ -24,6 +24,11 @@ def address_ref(tenant_id: str, kind: str, address: str) -> str:
     return f"{tenant_id}:{kind}:{address.strip().lower() if kind == 'email' else address.strip()}"
 
 
+MESSAGE_ID_PATTERN = r"^msg_[0-9a-f]{24}$"
+"""The shape of a logged message's ``_id``: ``msg_`` + 24 hex of a digest (an inbound message's
+from its trigger, an outbound one's from its request's idempotency key)."""
+
+
 def inbound_message_id(trigger_id: str) -> str:
     """The ``_id`` a customer's message is logged under in ``messages``: derived from its
     trigger's, so a redelivered trigger logs it once (and a webhook event names the same)."""

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.conversations import MESSAGE_ID_PATTERN
+
 JsonObject = dict[str, Any]
 
 
@@ -332,15 +334,28 @@ class ReplySent(Event):
     )
 
 
+STATUS_CALLBACK_MESSAGE_ID = "message_id"
+"""The query parameter of the gateway's Twilio status callback URL that names the outbound
+message it reports on: the notifier adds it to the StatusCallback of every message it sends.
+Twilio signs the URL with its query, so the gateway takes the id as said
+(DeliveryStatusReported.message_id)."""
+
+
 class DeliveryStatusReported(Event):
     """A provider's word on an outbound message (Twilio's status callback, a SendGrid event),
-    verified by the gateway; the notifier records it on the message (keyed by
-    ``provider_message_id``)."""
+    verified by the gateway; the notifier records it on the message: by ``message_id`` when the
+    callback named it, else by ``provider_message_id``. Keyed by ``provider_message_id``."""
 
     event_type: ClassVar[str] = "DeliveryStatusReported"
     tenant_id: str
     provider: str = Field(description="twilio, sendgrid, ...")
     provider_message_id: str = Field(description="e.g. Twilio's MessageSid")
+    message_id: str | None = Field(
+        default=None,
+        pattern=MESSAGE_ID_PATTERN,
+        description="The message in the conversation's log, when the callback's signed URL "
+        "named it (STATUS_CALLBACK_MESSAGE_ID); None for a callback without it.",
+    )
     status: str = Field(description="queued, sent, delivered, failed, undelivered, read, ...")
     error_code: str | None = None
     error_message: str | None = None

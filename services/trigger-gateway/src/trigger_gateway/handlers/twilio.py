@@ -13,7 +13,9 @@ used: whoever sends the request chooses them.
 - `POST /webhooks/twilio/messages`: TriggerReceived (Incoming Message, channel `sms` or
   `whatsapp`), deduplicated by MessageSid (trigger receipts), keyed by the conversation;
   answered with empty TwiML (the workflow replies through the notifier), a duplicate too.
-- `POST /webhooks/twilio/status`: DeliveryStatusReported keyed by MessageSid; 204.
+- `POST /webhooks/twilio/status`: DeliveryStatusReported keyed by MessageSid; 204. The
+  notifier's StatusCallback names its message in the query (``message_id``): signed with the
+  URL, so the report carries it and the notifier finds the message by it.
 
 Kafka or MongoDB not answering is 503 with Retry-After, so a retry (Twilio's connection
 overrides, a fallback URL) can deliver it later."""
@@ -25,8 +27,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from contracts import Envelope, topics
-from contracts.events import DeliveryStatusReported
-from fastapi import APIRouter, Header, Request, Response, status
+from contracts.conversations import MESSAGE_ID_PATTERN
+from contracts.events import STATUS_CALLBACK_MESSAGE_ID, DeliveryStatusReported
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from servicekit.problems import INVALID_REQUEST, UNAVAILABLE, FieldError
 from servicekit.sealing import SealingError
 from starlette.datastructures import ImmutableMultiDict
@@ -64,6 +67,15 @@ Signature = Annotated[
         alias="X-Twilio-Signature",
         description="Twilio's signature of the request (HMAC-SHA1 of the URL and the "
         "parameters with the account's auth token). Without it, or wrong: 403.",
+    ),
+]
+NamedMessage = Annotated[
+    str | None,
+    Query(
+        alias=STATUS_CALLBACK_MESSAGE_ID,
+        pattern=MESSAGE_ID_PATTERN,
+        description="The outbound message the callback is about, as the notifier named it in "
+        "the StatusCallback it gave Twilio (signed with the URL).",
     ),
 ]
 
@@ -152,10 +164,12 @@ async def on_twilio_message(
     openapi_extra=_form_body(STATUS_REQUIRED, {"ErrorCode": {}, "ErrorMessage": {}}),
 )
 async def on_twilio_status(
-    request: Request, gw: GatewayDep, signature: Signature = None
+    request: Request, gw: GatewayDep, signature: Signature = None, message_id: NamedMessage = None
 ) -> Response:
     """Twilio's status callback for a message sent (queued, sent, delivered, undelivered,
-    failed, read): a DeliveryStatusReported for the tenant whose account it is."""
+    failed, read): a DeliveryStatusReported for the tenant whose account it is, naming the
+    message when the URL does (whoever signed it chose that URL: the notifier, for the tenant's
+    own message; the notifier checks the message is that tenant's)."""
     pairs = await _signed_form(request, signature)
     params = _first_values(pairs)
     if not params.get("AccountSid") or "AccountSid" in too_long_ids(params):
@@ -182,6 +196,7 @@ async def on_twilio_status(
             tenant_id=account.tenant_id,
             provider=PROVIDER,
             provider_message_id=report.message_sid,
+            message_id=message_id,
             status=report.status,
             error_code=report.error_code,
             error_message=report.error_message,
