@@ -1,9 +1,10 @@
 """SMS replies on the real stack: a customer's SMS (the provider sandbox plays Twilio and the
 customer) starts a workflow whose Send Reply goes back by SMS through the notifier and the
 twilio SDK; Twilio's status callbacks come back through the gateway, and the message ends
-`delivered` in the conversation's log and the execution's messages. A number the carrier does
-not deliver to ends `undelivered`, one that unsubscribed is refused at once: both visible on the
-message, the conversation and the execution (DeliveryFailed)."""
+`delivered` in the conversation's log and the execution's messages (its StatusCallback names
+the message, so the reports are recorded by its id: none is kept for a lookup). A number the
+carrier does not deliver to ends `undelivered`, one that unsubscribed is refused at once: both
+visible on the message, the conversation and the execution (DeliveryFailed)."""
 
 from __future__ import annotations
 
@@ -178,12 +179,17 @@ async def test_an_sms_reply_is_sent_through_twilio_and_ends_delivered(
         "delivered",
     ]
     assert message["error"] is None and message["node_id"] == "reply"
-    # Twilio got it from the notifier, with the gateway as its status callback
+    # Twilio got it from the notifier, with the gateway as its status callback, naming it
     [sent] = await twilio.sent_to(CUSTOMER)
     assert sent["sid"] == message["provider_message_id"]
     assert sent["body"] == message["body"] and sent["from"] == twilio.number
-    assert sent["status_callback"] == twilio.status_webhook
+    assert sent["status_callback"] == f"{twilio.status_webhook}?message_id={message['id']}"
     assert [c["response"]["status"] for c in sent["callbacks"]] == [204, 204]
+    # recorded by the message's id: no report kept for a lookup; the record is on the message
+    assert mongo.delivery_reports.count_documents({"provider_message_id": sent["sid"]}) == 0
+    stored_message = mongo.messages.find_one({"_id": message["id"]})
+    assert stored_message["notification"]["status"] == "sent"
+    assert mongo.notifications.find_one({"execution_id": execution["id"]}) is None
     # the same in the conversation's log, after the customer's message
     in_log = await conversation_message(api, execution["conversation_id"], message["id"])
     assert in_log["status"] == "delivered"

@@ -1,7 +1,8 @@
 """The notifier on the kit's in-memory broker, with its real repositories on an in-memory MongoDB
-that runs the operations they send (inserts, finds with $in/$ne/$lt/$lte, updates with $set, $push,
-$addToSet and $max, bulk writes) and counts the commands; a Twilio stand-in that records what
-it is asked to send; the real provider sandbox on a free port for the SDK tests."""
+that runs the operations they send (inserts, finds with $in/$ne/$lt/$lte/$gte on fields and
+dotted paths, updates with $set, $push, $addToSet and $max, bulk writes with their matched
+count) and counts the commands; a Twilio stand-in that records what it is asked to send; the
+real provider sandbox on a free port for the SDK tests."""
 
 from __future__ import annotations
 
@@ -53,9 +54,16 @@ KEYRING = Keyring([Kek("test1", bytes(range(32)))])
 # -- an in-memory MongoDB for the notifier's repositories -----------------------------------
 
 
+def _get(doc: Mapping[str, Any], path: str) -> Any:
+    value: Any = doc
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, Mapping) else None
+    return value
+
+
 def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
     for name, wanted in query.items():
-        value = doc.get(name)
+        value = _get(doc, name)
         values = value if isinstance(value, list) else [value]
         if isinstance(wanted, dict) and any(k.startswith("$") for k in wanted):
             for op, operand in wanted.items():
@@ -68,6 +76,8 @@ def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
                 if op == "$lt" and not (value is not None and value < operand):
                     return False
                 if op == "$lte" and not (value is not None and value <= operand):
+                    return False
+                if op == "$gte" and not (value is not None and value >= operand):
                     return False
         elif wanted not in values:
             return False
@@ -98,6 +108,11 @@ def _updated(doc: Document, update: Mapping[str, Any]) -> Document:
 @dataclass(frozen=True)
 class UpdateResult:
     modified_count: int
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    matched_count: int
 
 
 class Cursor:
@@ -149,10 +164,12 @@ class Collection:
         if errors:
             raise BulkWriteError({"writeErrors": errors})
 
-    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
+    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> BulkResult:
         inserted = [op._doc for op in ops if type(op).__name__ == "InsertOne"]
         await self._command("bulk_write", inserted)
+        self.db.bulk_ops.append((self.name, [type(op).__name__ for op in ops]))
         errors = []
+        matched = 0
         for index, op in enumerate(ops):
             if type(op).__name__ == "InsertOne":
                 try:
@@ -163,9 +180,11 @@ class Collection:
             assert type(op).__name__ == "UpdateOne" and not op._upsert
             found = next((d for d in self.docs.values() if _matches(d, op._filter)), None)
             if found is not None:
+                matched += 1
                 self.docs[found["_id"]] = _updated(found, op._doc)
         if errors:
             raise BulkWriteError({"writeErrors": errors})
+        return BulkResult(matched)
 
     async def update_one(self, query: Document, update: Document, upsert: bool = False) -> Any:
         await self._command("update")
@@ -206,6 +225,7 @@ class Collection:
 class Database:
     def __init__(self) -> None:
         self.commands: list[tuple[str, str]] = []
+        self.bulk_ops: list[tuple[str, list[str]]] = []  # each bulk write's operations
         self.collections: dict[str, Collection] = {}
         self.hold: asyncio.Event | None = None  # commands wait for it when set
 
@@ -256,10 +276,12 @@ class Sent:
 @dataclass
 class FakeTwilio:
     """Accepts every message (sid SM + a counter, status queued) unless ``refuse`` names the
-    recipient: then raises what is given for it."""
+    recipient: then raises what is given for it. With ``answer`` set, its answer waits for it
+    (Twilio has the message, the notifier has not heard back yet)."""
 
     sent: list[Sent] = field(default_factory=list)
     refuse: dict[str, SendFailed] = field(default_factory=dict)
+    answer: asyncio.Event | None = None
 
     async def send(
         self, account: TwilioAccount, outbound: Outbound, status_callback: str | None
@@ -275,9 +297,12 @@ class FakeTwilio:
                 status_callback,
             )
         )
+        sid = f"SM{len(self.sent):032d}"
+        if self.answer is not None:
+            await self.answer.wait()
         if outbound.to in self.refuse:
             raise self.refuse[outbound.to]
-        return SentMessage(sid=f"SM{len(self.sent):032d}", status="queued")
+        return SentMessage(sid=sid, status="queued")
 
 
 # -- the notifier under test ---------------------------------------------------------------
@@ -290,8 +315,9 @@ class Notifier:
     customer = CUSTOMER
     callback = CALLBACK
 
-    def __init__(self, one_by_one: bool = False) -> None:
-        """``one_by_one``: the repositories read as on FerretDB (equality, not ``$in``)."""
+    def __init__(self, one_by_one: bool = False, wait_seconds: float = 5) -> None:
+        """``one_by_one``: the repositories read as on FerretDB (equality, not ``$in``);
+        ``wait_seconds``: how long a report waits for its message's send to be answered."""
         self.broker = MemoryBroker()
         self.mongo = Mongo()
         self.twilio = FakeTwilio()
@@ -306,14 +332,14 @@ class Notifier:
         notifications = NotificationRepository(db, one_by_one=one_by_one)
         messages = MessageLog(db, one_by_one=one_by_one)
         conversations = ConversationUpdates(db, one_by_one=one_by_one)
-        self.status = DeliveryStatus(messages, conversations, self.kit.publish)
+        self.status = DeliveryStatus(
+            messages, conversations, self.kit.publish, wait_seconds=wait_seconds
+        )
         self.sending = TwilioSending(
             TwilioAccounts(db, KEYRING, ttl_seconds=0, one_by_one=one_by_one),
             conversations,
-            notifications,
             messages,
             self.twilio,
-            self.status,
             status_callback_url=CALLBACK,
         )
         service = NotificationService(
@@ -386,14 +412,20 @@ class Notifier:
         self.broker.send(topics.NOTIFICATION_REQUESTS, envelope, key=event.execution_id.encode())
 
     def report(
-        self, sid: str, status: str, error_code: str | None = None, tenant: str = TENANT
+        self,
+        sid: str,
+        status: str,
+        error_code: str | None = None,
+        tenant: str = TENANT,
+        message_id: str | None = None,
     ) -> None:
         """A status callback as the gateway publishes it (for the tenant whose account signed
-        it)."""
+        it; ``message_id``: the message its URL names, None for a URL naming none)."""
         event = DeliveryStatusReported(
             tenant_id=tenant,
             provider="twilio",
             provider_message_id=sid,
+            message_id=message_id,
             status=status,
             error_code=error_code,
             reported_at=datetime.now(UTC),

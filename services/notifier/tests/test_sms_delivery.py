@@ -1,14 +1,17 @@
 """SMS and WhatsApp through the tenant's Twilio account (a stand-in of the SDK sender): the
-addresses from the request or the conversation, the message logged before it is sent, sent once
-per idempotency key, Twilio's refusals as typed errors the workflow sees, and the failure on the
-message, the conversation and in DeliveryFailed."""
+addresses from the request or the conversation, the message logged with its record before it is
+sent (one write before, one after), its StatusCallback naming it, sent once per idempotency
+key, Twilio's refusals as typed errors the workflow sees, and the failure on the message, the
+conversation and in DeliveryFailed."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from contracts import topics
 from contracts.events import DeliveryFailed, EffectSettled, ReplySent
 from notifier.adapters.twilio_client import SendFailed
-from notifier.domain.delivery import message_id
+from notifier.domain.delivery import addressed, logged, message_id, plan_delivery
 from notifier.domain.errors import refused, unreachable
 from servicekit.testing import running
 
@@ -39,7 +42,7 @@ async def test_a_reply_on_sms_goes_to_the_conversations_customer_from_its_number
     (sent,) = notifier.twilio.sent
     assert (sent.to, sent.from_) == (notifier.customer, notifier.tenant_number)
     assert sent.body == "Your order 1 shipped" and sent.account_sid == notifier.account_sid
-    assert sent.status_callback == notifier.callback
+    assert sent.status_callback == f"{notifier.callback}?message_id={message_id('exe_1:reply:1:1')}"
     (message,) = notifier.messages()
     assert message["_id"] == message_id("exe_1:reply:1:1")
     assert message["channel"] == "sms" and message["provider"] == "twilio"
@@ -49,8 +52,9 @@ async def test_a_reply_on_sms_goes_to_the_conversations_customer_from_its_number
     assert [h["status"] for h in message["status_history"]] == ["pending", "queued"]
     assert message["error"] is None
     assert "last_outbound_at" not in notifier.db.conversations.docs["ten_1:conv-1"]  # executor's
-    record = notifier.db.notifications.docs["exe_1:reply:1:1"]
-    assert record["status"] == "sent" and record["provider_message_id"] == sent_sid(1)
+    record = message["notification"]  # what a redelivered request is answered from
+    assert (record["idempotency_key"], record["status"]) == ("exe_1:reply:1:1", "sent")
+    assert record["result"]["sid"] == sent_sid(1)
     # it went out: ReplySent (the tenants' webhooks get it as message.sent), by conversation
     (reply,) = notifier.events(topics.REPLIES, ReplySent)
     assert (reply.channel, reply.provider_message_id) == ("sms", sent_sid(1))
@@ -75,6 +79,23 @@ async def test_a_reply_that_names_its_conversations_addresses_reads_no_conversat
 
 def sent_sid(n: int) -> str:
     return "SM" + str(n).zfill(32)
+
+
+async def test_an_sms_costs_one_write_before_its_send_and_one_after(notifier) -> None:
+    notifier.connect_twilio()
+    for n in (1, 2):
+        notifier.conversation(f"conv-{n}")
+        notifier.send(sms_reply(notifier, n))  # read before the consumer starts: one batch
+    await notifier.run()
+
+    assert len(notifier.twilio.sent) == 2
+    writes = [c for c in notifier.db.commands if c[0] not in READ_FOR_ADDRESSES]
+    assert writes == [("messages", "bulk_write")] * 2
+    assert [ops for _, ops in notifier.db.bulk_ops] == [["InsertOne"] * 2, ["UpdateOne"] * 2]
+    assert notifier.db.notifications.docs == {} and notifier.db.delivery_reports.docs == {}
+
+
+READ_FOR_ADDRESSES = ("conversations", "twilio_accounts", "phone_numbers")
 
 
 async def test_whatsapp_addresses_are_twilios_whatsapp_form(notifier) -> None:
@@ -139,12 +160,13 @@ async def test_a_request_twice_in_one_batch_is_sent_once_and_answered_twice(noti
 async def test_a_send_another_process_began_is_not_sent_again(notifier) -> None:
     notifier.connect_twilio()
     request = sms_node(notifier, to=notifier.customer, body="hi")
-    # what a notifier that died while sending left: the record and the message, pending
-    notifier.db.notifications.docs[request.idempotency_key] = {
-        "_id": request.idempotency_key,
-        "status": "pending",
-        "sending_process": "another",
-    }
+    # what a notifier that died while sending left: the message, its record pending
+    now = datetime.now(UTC)
+    ready = addressed(plan_delivery(request, now), request, None, [notifier.tenant_number], now)
+    ready.record.update(sending_process="another", provider="twilio")
+    left = logged(ready)
+    assert left["notification"]["status"] == "pending"
+    notifier.db.messages.docs[left["_id"]] = left
     notifier.send(request)
     await notifier.run()
 
@@ -153,6 +175,32 @@ async def test_a_send_another_process_began_is_not_sent_again(notifier) -> None:
     assert settled.error["type"] == "DeliveryInterrupted" and settled.error["retryable"] is False
     (failed,) = notifier.events(topics.EXECUTIONS, DeliveryFailed)
     assert failed.error["type"] == "DeliveryInterrupted"
+    (message,) = notifier.messages()
+    assert message["status"] == "failed" and message["notification"]["status"] == "failed"
+
+
+async def test_a_message_logged_before_records_were_kept_on_messages_is_not_sent_again(
+    notifier,
+) -> None:
+    notifier.connect_twilio()
+    request = sms_node(notifier, to=notifier.customer, body="hi")
+    key = request.idempotency_key
+    # as the notifier logged it before: the record in notifications, the message without it
+    notifier.db.messages.docs[message_id(key)] = {"_id": message_id(key), "status": "queued"}
+    notifier.db.notifications.docs[key] = {
+        "_id": key,
+        "notification_id": "ntf_1",
+        "status": "sent",
+        "result": {"sid": sent_sid(7), "status": "queued"},
+        "provider_message_id": sent_sid(7),
+        "channel": "sms",
+    }
+    notifier.send(request)
+    await notifier.run()
+
+    assert notifier.twilio.sent == []
+    (settled,) = notifier.events(topics.EXECUTION_COMMANDS, EffectSettled)
+    assert settled.error is None and settled.result["sid"] == sent_sid(7)
 
 
 async def test_twilios_refusals_are_typed_errors_on_the_settlement_message_and_conversation(

@@ -57,16 +57,15 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         kit.publish,
         announce=hooks.on_published,
         reported=hooks.on_events,
+        wait_seconds=settings.report_wait_seconds,
     )
     sending = TwilioSending(
         TwilioAccounts(
             kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
         ),
         conversations,
-        notifications,
         messages,
         twilio,
-        status,
         status_callback_url=settings.status_callback_url,
     )
     service = NotificationService(

@@ -1,35 +1,44 @@
 """SMS and WhatsApp messages of a batch: their addresses and the tenants' accounts read at once,
-then sent together through Twilio, then what Twilio answered written at once (with the status
-reports that arrived before the message's sid was known).
+then sent together through Twilio, each with a StatusCallback naming it, then what Twilio
+answered written at once: one write per message before the send, one after.
 
-A message is sent only after its notification record is written (``pending``, with the
+A message is sent only after it is logged with its notification record (``pending``, with the
 process that will send it); a redelivered request whose record is still ``pending`` from
 another process (that one stopped while sending: Twilio may or may not have the message) is
-not sent again but answered ``DeliveryInterrupted``, so a message is never sent twice."""
+not sent again but answered ``DeliveryInterrupted``, so a message is never sent twice.
+
+The status reports of a message name it (its StatusCallback does): one that overtakes the
+create's answer waits for it to be written (notifier.delivery_status); none is looked for
+here. Without ``status_callback_url`` Twilio reports nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from contracts.conversations import conversation_ref
-from contracts.envelope import NO_TRACE, TraceContext
 from contracts.events import NotificationRequested
 
 from notifier.adapters.conversations import ConversationUpdates, Failure
 from notifier.adapters.messages import MessageLog
-from notifier.adapters.store import NotificationRepository
 from notifier.adapters.twilio_accounts import TwilioAccount, TwilioAccounts
 from notifier.adapters.twilio_client import MessageSender, SendFailed
-from notifier.delivery_status import DeliveryStatus
-from notifier.domain.delivery import TWILIO, Delivery, Route, addressed, refused, sent
+from notifier.domain.delivery import (
+    TWILIO,
+    Delivery,
+    Route,
+    addressed,
+    logged,
+    refused,
+    sent,
+    status_callback,
+)
 from notifier.domain.errors import DELIVERY_INTERRUPTED, DeliveryError, failure
 from notifier.domain.lifecycle import PENDING
-from notifier.publishing import Outgoing as OutgoingEvent
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
@@ -40,19 +49,15 @@ class TwilioSending:
         self,
         accounts: TwilioAccounts,
         conversations: ConversationUpdates,
-        notifications: NotificationRepository,
         messages: MessageLog,
         sender: MessageSender,
-        status: DeliveryStatus,
         *,
         status_callback_url: str | None,
     ) -> None:
         self._accounts = accounts
         self._conversations = conversations
-        self._notifications = notifications
         self._messages = messages
         self._sender = sender
-        self._status = status
         self._status_callback = status_callback_url
         self.process = f"{uuid.uuid4().hex[:12]}"  # who records a pending delivery
         self._accounts_of: dict[str, TwilioAccount] = {}
@@ -135,44 +140,26 @@ class TwilioSending:
 
         async def one(delivery: Delivery) -> Delivery:
             account = self._accounts_of.pop(delivery.key)
-            assert delivery.outbound is not None
+            assert delivery.outbound is not None and delivery.message is not None
+            callback = self._status_callback
+            if callback is not None:
+                callback = status_callback(callback, delivery.message["_id"])
             try:
-                answer = await self._sender.send(account, delivery.outbound, self._status_callback)
+                answer = await self._sender.send(account, delivery.outbound, callback)
             except SendFailed as exc:
                 return refused(delivery, exc.error, now)
             return sent(delivery, answer.sid, answer.status, now)
 
         return list(await asyncio.gather(*(one(d) for d in deliveries)))
 
-    async def record(
-        self, deliveries: list[Delivery], now: datetime, traces: Mapping[str, TraceContext]
-    ) -> list[OutgoingEvent]:
-        """What the sends became, in one round (records, messages, conversations), then the
-        status reports that came before their message's sid was known (``traces``: by
-        idempotency key); the failures those announce."""
-        if not deliveries:
-            return []
-        messages = {d.key: d.message for d in deliveries if d.message is not None}
-        await asyncio.gather(
-            self._notifications.record_outcomes([d.record for d in deliveries]),
-            self._messages.record_sent(list(messages.values())),
-            self._conversations.record_failures(conversation_failures(deliveries, now)),
-        )
-        by_tenant: dict[str, dict[str, tuple[str, Document]]] = {}
-        for key, m in messages.items():
-            if m["provider_message_id"]:
-                by_tenant.setdefault(m["tenant_id"], {})[m["provider_message_id"]] = (key, m)
-        outgoing: list[OutgoingEvent] = []
-        for tenant, accepted in by_tenant.items():
-            early = await self._messages.reports_for(tenant, TWILIO, accepted)
-            if early:
-                outgoing += await self._status.apply(
-                    {sid: accepted[sid][1] for sid in early},
-                    early,
-                    now,
-                    {sid: traces.get(accepted[sid][0]) or NO_TRACE for sid in early},
-                )
-        return outgoing
+    async def record(self, deliveries: list[Delivery], now: datetime) -> None:
+        """What the sends became, in one round: the messages with their records (each while
+        it is pending: the first answer wins), the conversations of those that failed."""
+        if deliveries:
+            await asyncio.gather(
+                self._messages.record_sent([logged(d) for d in deliveries]),
+                self._conversations.record_failures(conversation_failures(deliveries, now)),
+            )
 
 
 def conversation_failures(deliveries: list[Delivery], now: datetime) -> list[Failure]:

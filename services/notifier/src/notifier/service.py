@@ -5,7 +5,9 @@ outcome, DeliveryFailed for every message that did not go out.
 
 Per batch: (SMS and WhatsApp only: one read of their conversations and accounts), one round of
 writes (records, messages, conversations), (SMS and WhatsApp only: one round of sends to Twilio,
-one round of writes of what it answered), one round of publishes. A chat reply costs no read."""
+one round of writes of what it answered), one round of publishes. A chat reply costs no read.
+An SMS or WhatsApp message keeps its record on itself (notifier.domain.delivery.logged): one
+write before its send, one after; the other deliveries' records are in ``notifications``."""
 
 from __future__ import annotations
 
@@ -22,8 +24,15 @@ from servicekit.telemetry import consuming, current_trace
 from notifier.adapters.conversations import ConversationUpdates
 from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
-from notifier.domain.delivery import Delivery, Route, plan_delivery
-from notifier.domain.lifecycle import FAILED_STATUSES, PENDING
+from notifier.domain.delivery import (
+    Delivery,
+    Route,
+    keeps_record,
+    logged,
+    plan_delivery,
+    recorded_on,
+)
+from notifier.domain.lifecycle import FAILED_STATUSES, NOTIFICATION, PENDING
 from notifier.publishing import Announce, delivery_failed, nobody, publish_all
 from notifier.publishing import Outgoing as OutgoingEvent
 from notifier.sending import TwilioSending, conversation_failures
@@ -82,10 +91,11 @@ class NotificationService:
                 answers.append((_as_recorded(delivery, before), "duplicate"))
         traces = {envelope.data.idempotency_key: self._trace_of(envelope) for envelope in envelopes}
         finished = [*await self._twilio.send(to_send, now), *settle_later]
-        outgoing = await self._twilio.record(finished, now, traces)
+        await self._twilio.record(finished, now)
         answers += [(d, str(d.record["status"])) for d in finished]
         by_key = {d.key: (d, outcome) for d, outcome in answers}
         answered: set[str] = set()
+        outgoing: list[OutgoingEvent] = []
         for envelope in envelopes:
             request, key = envelope.data, envelope.data.idempotency_key
             delivery, outcome = by_key[key]
@@ -98,13 +108,34 @@ class NotificationService:
 
     async def _record(self, deliveries: list[Delivery], now: datetime) -> dict[str, Document]:
         """Records, messages and conversations written at once; the earlier records of
-        requests that were recorded before, by idempotency key."""
-        messages = [d.message for d in deliveries if d.message is not None]
-        earlier, _, _ = await asyncio.gather(
-            self._notifications.record_many([d.record for d in deliveries]),
-            self._messages.insert(messages),
+        requests that were recorded before, by idempotency key (an SMS's read from its
+        message)."""
+        earlier, existed, _ = await asyncio.gather(
+            self._notifications.record_many([d.record for d in deliveries if not keeps_record(d)]),
+            self._messages.insert([logged(d) for d in deliveries if d.message is not None]),
             self._conversations.record_failures(conversation_failures(deliveries, now)),
         )
+        again = {
+            d.message["_id"]: d.key
+            for d in deliveries
+            if keeps_record(d) and d.message is not None and d.message["_id"] in existed
+        }
+        if again:
+            earlier |= await self._records_on(again)
+        return earlier
+
+    async def _records_on(self, messages: dict[str, str]) -> dict[str, Document]:
+        """The records SMS and WhatsApp messages logged before keep (``messages``: idempotency
+        keys by message id), by idempotency key. A message logged before records were kept on
+        messages has its record in ``notifications``; one with none anywhere is taken for
+        pending in an unknown process: it is not sent again."""
+        found = await self._messages.by_ids(messages)
+        earlier = {messages[i]: recorded_on(m) for i, m in found.items() if NOTIFICATION in m}
+        apart = {key for key in messages.values() if key not in earlier}
+        if apart:
+            earlier |= await self._notifications.recorded(apart)
+        for key in apart - set(earlier):
+            earlier[key] = {"_id": key, "status": PENDING, "sending_process": None}
         return earlier
 
     @staticmethod

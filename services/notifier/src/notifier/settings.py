@@ -27,7 +27,15 @@ class Settings(ServiceSettings):
     status_callback_url: str | None = Field(
         None,
         description="Where Twilio reports a message's status: the gateway's public URL + "
-        "/webhooks/twilio/status. Unset: no status callbacks (messages stay as sent).",
+        "/webhooks/twilio/status (each message's StatusCallback names it in the query). Unset: "
+        "no status callbacks (messages stay as sent).",
+    )
+    report_wait_seconds: float = Field(
+        15,
+        ge=0,
+        description="How long a status report about a message whose send is not answered yet "
+        "(the callback overtook Twilio's answer to the create) waits for the answer before it "
+        "is kept unapplied (delivery_reports).",
     )
     accounts_cache_seconds: float = Field(
         5, ge=0, description="How long a tenant's Twilio account is kept before it is read again."

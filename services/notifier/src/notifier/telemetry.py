@@ -17,8 +17,9 @@ DELIVERIES = Counter(
 )
 DELIVERY_REPORTS = Counter(
     "connectflo_delivery_reports_total",
-    "Providers' status reports by provider and whether their message was found (matched) or "
-    "the report kept until its message's provider id is written (kept).",
+    "Providers' status reports by provider and how their message was found: named by the "
+    "callback (named), by the provider's id (matched), or not (kept: stored unapplied); waited: "
+    "a report that waited for its message's send to be answered.",
     ["provider", "outcome"],
 )
 WEBHOOK_EVENTS = Counter(

@@ -1,16 +1,20 @@
 """The conversation's message log as the notifier writes it (`messages`: one document per
 outbound message, ``_id`` = ``msg_`` + a digest of the idempotency key; the executor logs the
-inbound ones), and the provider reports kept until their message is known
-(`delivery_reports`, ``_id`` = tenant and the report's event id).
+inbound ones; an SMS or WhatsApp message holds its notification record, ``notification``), and
+the provider reports no message of theirs was found for, kept (`delivery_reports`, ``_id`` =
+tenant and the report's event id; nothing reads them but people).
 
-Status writes are field-level and conditional, never a read-modify-write of the document: a
-history entry is pushed only if its event id is not recorded yet, the status is set only if it
-moves forward in the lifecycle (``status_rank``). So a redelivered report, or one applied by
-both the sending path and the status consumer, changes nothing the second time."""
+Writes are field-level and conditional, never a read-modify-write of the document. The
+provider's answer to a send is written once, while the record is ``pending``. A report is
+recorded by the message's ``_id`` when its send is answered: its history entry only if its event
+id is not recorded yet, its status only if it moves forward in the lifecycle (``status_rank``),
+in one update; so a redelivered report changes nothing the second time. On FerretDB a
+conditional update is not atomic: the two writers of a message (the sending path, the status
+consumer) take turns (notifier.domain.lifecycle)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +24,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 from servicekit.mongo import find_matching
 
-from notifier.domain.lifecycle import Report, StatusChange, rank
+from notifier.domain.lifecycle import NOTIFICATION, PENDING, MessageReport, rank
 
 Document = dict[str, Any]
 DUPLICATE_KEY = 11000
+WITHOUT_HISTORY = {"status_history": 0}
 
 
 class MessageLog:
@@ -39,33 +44,51 @@ class MessageLog:
             [("provider", ASCENDING), ("provider_message_id", ASCENDING)]
         )
         await self._messages.create_index([("execution_id", ASCENDING), ("created_at", ASCENDING)])
-        await self._reports.create_index(
-            [("provider", ASCENDING), ("provider_message_id", ASCENDING)]
-        )
 
-    async def insert(self, messages: list[Document]) -> None:
-        """Log messages by their deterministic ids (one already logged is left as it is)."""
-        await _bulk(self._messages, [InsertOne(m) for m in messages], ordered=False)
+    async def insert(self, messages: list[Document]) -> set[str]:
+        """Log messages by their deterministic ids; the ids of those logged before (left as
+        they are)."""
+        if not messages:
+            return set()
+        try:
+            await self._messages.bulk_write([InsertOne(m) for m in messages], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return {messages[e["index"]]["_id"] for e in errors}
+        return set()
+
+    async def by_ids(self, ids: Iterable[str]) -> dict[str, Document]:
+        """The messages with these ids (without their history), by id."""
+        found = await find_matching(
+            self._messages, "_id", ids, one_by_one=self._one_by_one, projection=WITHOUT_HISTORY
+        )
+        return {doc["_id"]: doc for doc in found}
 
     async def record_sent(self, messages: list[Document]) -> None:
-        """What the provider answered for messages logged as pending: their provider id, status
-        and error, and the last entry of their history."""
-        ops = [
-            UpdateOne(
-                {"_id": m["_id"]},
-                {
-                    "$set": {
-                        "provider_message_id": m["provider_message_id"],
-                        "status": m["status"],
-                        "status_rank": m["status_rank"],
-                        "error": m["error"],
-                        "updated_at": m["updated_at"],
-                    },
-                    "$push": {"status_history": m["status_history"][-1]},
-                },
+        """What the provider answered for SMS and WhatsApp messages logged pending (as
+        notifier.domain.delivery.logged has them now): their notification record, provider id,
+        status and error, and the last entry of their history; each only while its record is
+        pending (the first answer wins)."""
+        ops = []
+        for m in messages:
+            fields = {
+                NOTIFICATION: m[NOTIFICATION],
+                "status": m["status"],
+                "status_rank": m["status_rank"],
+                "error": m["error"],
+                "updated_at": m["updated_at"],
+            }
+            if m["provider_message_id"] is not None:
+                fields["provider_message_id"] = m["provider_message_id"]
+            ops.append(
+                UpdateOne(
+                    # no record: logged before records were kept on messages
+                    {"_id": m["_id"], f"{NOTIFICATION}.status": {"$in": [PENDING, None]}},
+                    {"$set": fields, "$push": {"status_history": m["status_history"][-1]}},
+                )
             )
-            for m in messages
-        ]
         await _bulk(self._messages, ops)
 
     async def by_provider_ids(
@@ -78,82 +101,87 @@ class MessageLog:
             "provider_message_id",
             ids,
             one_by_one=self._one_by_one,
-            projection={"status_history": 0},
+            projection=WITHOUT_HISTORY,
             also={"provider": provider, "tenant_id": tenant_id},
         )
         return {doc["provider_message_id"]: doc for doc in found}
 
-    async def apply(self, changes: list[StatusChange], now: datetime) -> None:
-        """Each change's history entries (once per event id) and its status (only forward)."""
-        ops: list[UpdateOne] = []
-        for change in changes:
-            for event_id, entry in change.new_entries:
-                ops.append(
-                    UpdateOne(
-                        {"_id": change.message_id, "status_events": {"$ne": event_id}},
-                        {
-                            "$push": {"status_history": entry},
-                            "$addToSet": {"status_events": event_id},
-                            "$set": {"updated_at": now},
-                        },
-                    )
-                )
-            if change.status is not None:
-                fields: Document = {"status": change.status, "status_rank": rank(change.status)}
-                if change.error is not None:
-                    fields["error"] = change.error.on_message()
-                ops.append(
-                    UpdateOne(
-                        {"_id": change.message_id, "status_rank": {"$lt": rank(change.status)}},
-                        {"$set": fields},
-                    )
-                )
-        await _bulk(self._messages, ops)
+    async def apply(self, reports: Sequence[MessageReport], now: datetime) -> int:
+        """Record each report (``message_id`` set) on its message if it is due there
+        (notifier.domain.lifecycle.standing): the tenant's and provider's message, answered,
+        the event not recorded yet; how many were recorded. One command for the reports that
+        move the status forward, a second only if some did not."""
+        forward = [
+            UpdateOne(_due(r, {"$lt": rank(r.report.status)}), _moved(r, now)) for r in reports
+        ]
+        recorded = await _matched(self._messages, forward)
+        if recorded < len(reports):  # late, repeated, or not due: in the history only
+            behind = [
+                UpdateOne(_due(r, {"$gte": rank(r.report.status)}), _noted(r, now)) for r in reports
+            ]
+            recorded += await _matched(self._messages, behind)
+        return recorded
 
-    async def keep_reports(
-        self, tenant_id: str, provider: str, reports: list[tuple[str, Report]]
-    ) -> None:
-        """A tenant's provider reports by event id, with the provider's message id they are
-        about."""
+    async def keep_reports(self, reports: Sequence[MessageReport]) -> None:
+        """Reports no message of theirs was found for (or not answered in time), by tenant and
+        event id."""
         docs = [
             {
-                "_id": f"{tenant_id}:{report.event_id}",
-                "tenant_id": tenant_id,
-                "event_id": report.event_id,
-                "provider": provider,
-                "provider_message_id": provider_id,
-                "status": report.status,
-                "at": report.at,
-                "error_code": report.error_code,
-                "error_message": report.error_message,
+                "_id": f"{r.tenant_id}:{r.report.event_id}",
+                "tenant_id": r.tenant_id,
+                "event_id": r.report.event_id,
+                "provider": r.provider,
+                "provider_message_id": r.provider_message_id,
+                "message_id": r.message_id,
+                "status": r.report.status,
+                "at": r.report.at,
+                "error_code": r.report.error_code,
+                "error_message": r.report.error_message,
             }
-            for provider_id, report in reports
+            for r in reports
         ]
         await _bulk(self._reports, [InsertOne(d) for d in docs], ordered=False)
 
-    async def reports_for(
-        self, tenant_id: str, provider: str, ids: Iterable[str]
-    ) -> dict[str, list[Report]]:
-        """The tenant's reports kept for these provider message ids, oldest first."""
-        kept = await find_matching(
-            self._reports,
-            "provider_message_id",
-            ids,
-            one_by_one=self._one_by_one,
-            also={"provider": provider, "tenant_id": tenant_id},
-        )
-        found: dict[str, list[Report]] = {}
-        for doc in sorted(kept, key=lambda d: d["at"]):
-            found.setdefault(doc["provider_message_id"], []).append(
-                Report(
-                    event_id=doc["event_id"],
-                    status=doc["status"],
-                    at=doc["at"],
-                    error_code=doc.get("error_code"),
-                    error_message=doc.get("error_message"),
-                )
-            )
-        return found
+
+def _due(reported: MessageReport, status_rank: Document) -> Document:
+    """The message ``reported`` names, if the report is due there and its status rank is as
+    ``status_rank`` says."""
+    return {
+        "_id": reported.message_id,
+        "tenant_id": reported.tenant_id,
+        "provider": reported.provider,
+        "provider_message_id": {"$in": [None, reported.provider_message_id]},
+        f"{NOTIFICATION}.status": {"$ne": PENDING},
+        "status_events": {"$ne": reported.report.event_id},
+        "status_rank": status_rank,
+    }
+
+
+def _noted(reported: MessageReport, now: datetime) -> Document:
+    """The report in the history (once: its event id with it)."""
+    report = reported.report
+    return {
+        "$push": {"status_history": report.history_entry()},
+        "$addToSet": {"status_events": report.event_id},
+        "$set": {"updated_at": now, "provider_message_id": reported.provider_message_id},
+    }
+
+
+def _moved(reported: MessageReport, now: datetime) -> Document:
+    """The report in the history, and its status (with its error) the message's."""
+    update = _noted(reported, now)
+    report = reported.report
+    update["$set"] |= {"status": report.status, "status_rank": rank(report.status)}
+    if (error := report.error()) is not None:
+        update["$set"]["error"] = error.on_message()
+    return update
+
+
+async def _matched(collection: AsyncCollection[Document], ops: list[UpdateOne]) -> int:
+    if not ops:
+        return 0
+    result = await collection.bulk_write(ops, ordered=True)
+    return int(result.matched_count)
 
 
 async def _bulk(

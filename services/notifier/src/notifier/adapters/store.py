@@ -1,10 +1,14 @@
-"""The notifications collection: one document per idempotency key, written before acting."""
+"""The notifications collection: one document per idempotency key, written before acting, for
+the deliveries that keep no record on a message of theirs (chat replies, kinds that send
+nothing, channels not connected; an SMS or WhatsApp message keeps its own:
+notifier.domain.delivery.logged). Written once: those deliveries are done when recorded."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 from servicekit.mongo import find_matching
@@ -35,20 +39,12 @@ class NotificationRepository:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
                 raise
-            keys = {docs[error["index"]]["_id"] for error in errors}
-            found = await find_matching(
-                self._db.notifications, "_id", keys, one_by_one=self._one_by_one
-            )
-            return {doc["_id"]: doc for doc in found}
+            return await self.recorded(docs[error["index"]]["_id"] for error in errors)
         return {}
 
-    async def record_outcomes(self, docs: list[Document]) -> None:
-        """What became of deliveries recorded as pending (status, provider id, result or
-        error), one update each, in one command."""
-        fields = ("status", "provider_message_id", "sent_at", "result", "error")
-        ops = [
-            UpdateOne({"_id": doc["_id"]}, {"$set": {f: doc[f] for f in fields if f in doc}})
-            for doc in docs
-        ]
-        if ops:
-            await self._db.notifications.bulk_write(ops)
+    async def recorded(self, keys: Iterable[str]) -> dict[str, Document]:
+        """The records of these idempotency keys, by key."""
+        found = await find_matching(
+            self._db.notifications, "_id", keys, one_by_one=self._one_by_one
+        )
+        return {doc["_id"]: doc for doc in found}

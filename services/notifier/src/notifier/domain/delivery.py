@@ -1,7 +1,8 @@
 """What the notifier does with a request, decided without I/O: the route (a chat reply is
 published, an SMS or WhatsApp message goes through the tenant's Twilio account, anything else
-is not connected), the notification record (one per idempotency key, written before acting),
-the message in the conversation's log, and the answer the workflow gets."""
+is not connected), the notification record (one per idempotency key, written before acting:
+an SMS or WhatsApp message keeps it on itself, ``logged``), the message in the conversation's
+log, its StatusCallback, and the answer the workflow gets."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from contracts.events import NotificationRequested
+from contracts.events import STATUS_CALLBACK_MESSAGE_ID, NotificationRequested
 
 from notifier.domain.errors import (
     ADDRESS_UNKNOWN,
@@ -19,7 +21,7 @@ from notifier.domain.errors import (
     DeliveryError,
     failure,
 )
-from notifier.domain.lifecycle import PENDING, rank
+from notifier.domain.lifecycle import NOTIFICATION, PENDING, rank
 from notifier.domain.outbound import (
     CHAT_CHANNELS,
     SEND_REPLY,
@@ -157,6 +159,58 @@ def sent(delivery: Delivery, sid: str, status: str, now: datetime) -> Delivery:
 def refused(delivery: Delivery, error: DeliveryError, now: datetime) -> Delivery:
     """The provider refused the message, or could not be reached."""
     return _failed(delivery, error, now)
+
+
+_KEPT = ("effect_id", "kind", "status", "sending_process", "sent_at", "result", "error")
+"""What a notification record has that its message has not."""
+
+
+def keeps_record(delivery: Delivery) -> bool:
+    """An SMS or WhatsApp delivery keeps its notification record on its message: one write
+    before the send, one after. The others keep theirs in ``notifications``."""
+    return delivery.route is Route.TWILIO and delivery.message is not None
+
+
+def logged(delivery: Delivery) -> Document:
+    """The message as logged: an SMS or WhatsApp one with its notification record
+    (``NOTIFICATION``: the idempotency key, the status pending with the process that sends it,
+    then sent or failed with the result or error)."""
+    assert delivery.message is not None
+    if not keeps_record(delivery):
+        return delivery.message
+    record = delivery.record
+    kept = {"idempotency_key": record["_id"], **{f: record[f] for f in _KEPT if f in record}}
+    return {**delivery.message, NOTIFICATION: kept}
+
+
+def recorded_on(message: Document) -> Document:
+    """The notification record an SMS or WhatsApp message keeps (``logged``), as a
+    redelivered request is answered from it."""
+    kept = message[NOTIFICATION]
+    return {
+        "_id": kept["idempotency_key"],
+        "notification_id": message["notification_id"],
+        "tenant_id": message["tenant_id"],
+        "execution_id": message["execution_id"],
+        "node_id": message["node_id"],
+        "channel": message["channel"],
+        "conversation_id": message.get("conversation_id"),
+        "created_at": message["created_at"],
+        "message_id": message["_id"],
+        "message": message["body"],
+        "provider": message["provider"],
+        "provider_message_id": message.get("provider_message_id"),
+        **{f: kept[f] for f in _KEPT if f in kept},
+    }
+
+
+def status_callback(url: str, message_id: str) -> str:
+    """A message's StatusCallback: the gateway's status webhook ``url`` naming the message
+    (``STATUS_CALLBACK_MESSAGE_ID``). Twilio signs the URL with its query, so the report the
+    gateway publishes names the message: recorded by its ``_id``, no lookup by provider id."""
+    parts = urlsplit(url)
+    named = urlencode({STATUS_CALLBACK_MESSAGE_ID: message_id})
+    return urlunsplit(parts._replace(query="&".join(q for q in (parts.query, named) if q)))
 
 
 def _failed(delivery: Delivery, error: DeliveryError, now: datetime) -> Delivery:

@@ -1,22 +1,32 @@
-"""An outbound message's status: where each one is in the lifecycle, and what a batch of
-provider reports changes on a message. Pure: no I/O.
+"""An outbound message's status: where each one is in the lifecycle, and where a provider's
+report stands against the message it names. Pure: no I/O.
 
 Twilio's outbound lifecycle is accepted/scheduled (a Messaging Service) -> queued -> sending ->
 sent -> delivered or undelivered (-> read, on WhatsApp), or failed (never sent); callbacks may
 arrive out of order or more than once. A report moves ``status`` only forward: ``sent`` after
 ``delivered`` is kept in the history, not made the status; the first final status wins.
-``pending`` is ours: recorded, not yet answered by the provider."""
+``pending`` is ours: recorded, not yet answered by the provider.
+
+A message's document has one writer at a time: the sending path until it has written the
+provider's answer to the create (its notification record, ``NOTIFICATION``, is no longer
+``pending``), the status consumer after that. FerretDB's updates rewrite the whole document
+with no compare-and-set, so two writers at once could undo each other's change; a report about
+a message whose send is not answered yet (the callback overtook the create's answer) waits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from notifier.domain.errors import DeliveryError, undelivered
 
 PENDING = "pending"
+NOTIFICATION = "notification"
+"""The field of an SMS or WhatsApp message that holds its notification record
+(notifier.domain.delivery.logged): ``status`` pending, then sent or failed."""
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 _RANK = {
     PENDING: 0,
@@ -62,35 +72,57 @@ class Report:
         return entry
 
 
-@dataclass
-class StatusChange:
-    """What reports change on one message: history entries not recorded yet (by event id),
-    the status when it moves forward, and the failure when the message has failed."""
+@dataclass(frozen=True, slots=True)
+class MessageReport:
+    """A report as the gateway verified it: the tenant whose account signed it, the provider's
+    id of the message, and ours (``message_id``) when the callback named it or once the
+    message is found by the provider's id."""
 
-    message_id: str
-    new_entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    status: str | None = None
-    error: DeliveryError | None = None
-    failed: Report | None = None  # the report the message failed with (now or before)
-
-    def __bool__(self) -> bool:
-        return bool(self.new_entries or self.status)
+    tenant_id: str
+    provider: str
+    provider_message_id: str
+    report: Report
+    message_id: str | None = None
 
 
-def apply_reports(message: Mapping[str, Any], reports: Iterable[Report]) -> StatusChange:
-    """What ``reports`` change on ``message`` (its ``status`` and ``status_events``, the event
-    ids already recorded). A failure report is returned in ``failed`` also when it was
-    recorded before (its announcement may not have gone out: it goes again)."""
-    change = StatusChange(message["_id"])
-    seen = set(message.get("status_events") or ())
-    current = str(message.get("status") or PENDING)
-    for report in reports:
-        if report.event_id not in seen:
-            seen.add(report.event_id)
-            change.new_entries.append((report.event_id, report.history_entry()))
-            if rank(report.status) > rank(current):
-                current = change.status = report.status
-                change.error = report.error()
-        if report.status in FAILED_STATUSES and current == report.status:
-            change.failed = report
-    return change
+class Standing(StrEnum):
+    """Where a report stands against the message it names."""
+
+    DUE = "due"  # to be recorded now
+    RECORDED = "recorded"  # its event id is in the message's history
+    UNANSWERED = "unanswered"  # the message's send is not answered yet: the report waits
+    UNKNOWN = "unknown"  # no such message of this tenant and provider (or another sid)
+
+
+def answered(message: Mapping[str, Any]) -> bool:
+    """Whether the provider's answer to the send is written (a message logged before records
+    were kept on messages has no record here: its answer is written)."""
+    return (message.get(NOTIFICATION) or {}).get("status") != PENDING
+
+
+def standing(message: Mapping[str, Any] | None, reported: MessageReport) -> Standing:
+    """``message``: the document ``reported`` names (None: no such document)."""
+    if (
+        message is None
+        or message.get("tenant_id") != reported.tenant_id
+        or message.get("provider") != reported.provider
+        or message.get("provider_message_id") not in (None, reported.provider_message_id)
+    ):
+        return Standing.UNKNOWN
+    if reported.report.event_id in (message.get("status_events") or ()):
+        return Standing.RECORDED
+    if not answered(message):
+        return Standing.UNANSWERED
+    return Standing.DUE
+
+
+def announces_failure(message: Mapping[str, Any], reported: MessageReport) -> bool:
+    """Whether ``reported`` is the failure ``message`` ended with: a failure report recorded
+    on it whose status is the message's (the first final status wins). Also when it was
+    recorded before: its announcement may not have gone out, it goes again."""
+    status = reported.report.status
+    return (
+        status in FAILED_STATUSES
+        and message.get("status") == status
+        and standing(message, reported) is Standing.RECORDED
+    )
