@@ -232,15 +232,20 @@ def _percentiles(seconds: list[float]) -> dict[str, float | None]:
     }
 
 
-def costs(before: Snapshot, after: Snapshot, messages: int) -> dict[str, Any]:
+def costs(
+    before: Snapshot, after: Snapshot, messages: int, idle: dict[str, float]
+) -> dict[str, Any]:
     """What each customer's message cost over the measured part (sends, replies, their status
-    callbacks): CPU ms by process, MongoDB commands by service (and ms each), Kafka records
-    by topic."""
-    cpu = {
-        name: round((ticks - before.cpu[name]) / CLK_TCK * 1000 / messages, 2)  # type: ignore[operator]
-        for name, ticks in after.cpu.items()
-        if ticks is not None and before.cpu.get(name) is not None
-    }
+    callbacks): CPU ms by process above what it spends idle (``idle``: % of a core, the
+    meter's calibration), MongoDB commands by service (and ms each), Kafka records by topic."""
+    span = after.at - before.at
+    cpu = {}
+    for name, ticks in after.cpu.items():
+        first = before.cpu.get(name)
+        if ticks is None or first is None:
+            continue
+        spent = (ticks - first) / CLK_TCK - idle.get(name, 0.0) / 100 * span
+        cpu[name] = round(max(0.0, spent) * 1000 / messages, 2)
     mongo: dict[str, dict[str, list[float]]] = {}
     for service, counts in after.mongo_by_service.items():
         earlier = before.mongo_by_service.get(service, {})
@@ -264,7 +269,9 @@ def costs(before: Snapshot, after: Snapshot, messages: int) -> dict[str, Any]:
 
 def print_costs(spent: dict[str, Any]) -> None:
     cpu = spent["cpu_ms"]
-    print(f"\nconversations: CPU ms per customer message, {sum(cpu.values()):.1f} in all:")
+    print(
+        f"\nconversations: CPU ms per customer message above idle, {sum(cpu.values()):.1f} in all:"
+    )
     for name, ms in sorted(cpu.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<34} {ms:6.2f}")
     print("conversations: MongoDB commands per customer message by service (ms each):")
@@ -294,7 +301,7 @@ async def measure_conversations(
         before = await meter.snapshot()
         result = await phase.run(http)
         await asyncio.sleep(1.0)  # the last replies' status callbacks
-        spent = costs(before, await meter.snapshot(), 2 * conversations)
+        spent = costs(before, await meter.snapshot(), 2 * conversations, meter.idle_cpu)
     result["parking_s"] = round(parked, 1)
     result["per_message"] = spent
     print_costs(spent)
