@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 from pymongo import ASCENDING, AsyncMongoClient
-from scheduler.adapters.store import TimerRepository
+from scheduler.adapters.store import ensure_indexes
 
 pytestmark = pytest.mark.e2e
 
@@ -17,11 +17,10 @@ async def test_scheduler_indexes_on_a_database_with_earlier_index_names(stack) -
     db = client["upgrade_" + secrets.token_hex(4)]
     try:
         await db.timers.create_index([("execution_id", ASCENDING)])  # named execution_id_1
-        repository = TimerRepository(db)
-        await repository.ensure_indexes()
-        await repository.ensure_indexes()  # and again: idempotent
+        await ensure_indexes(db)
+        await ensure_indexes(db)  # and again: idempotent
         names = [index["name"] async for index in await db.timers.list_indexes()]
-        assert "execution_id_1" in names and "by_partition_due" in names
+        assert "execution_id_1" in names and "by_partition_bucket" in names
     finally:
         await client.drop_database(db.name)
         await client.close()
