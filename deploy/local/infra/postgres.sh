@@ -41,6 +41,11 @@ start_postgres() {
     # statistics of the indexed expressions (a few common values tell the planner which GIN
     # index is selective: ferretdb-indexes.sql), and an ANALYZE over large execution documents, with
     # autovacuum's default pace, took a core's tenth for a minute after a burst of inserts.
+    # Autovacuum looks every 5 s (not 60): a new or fast-growing table gets its statistics
+    # at once. Without them the planner takes FerretDB's equalities as equally selective and
+    # ANDs a GIN index that names every row (the tenant's, the provider's) with the one on _id:
+    # an update of a message by {_id, tenant_id, provider} read 12,000 index entries (2 ms
+    # instead of 0.06; 4.1 ms on average over the conversations phase at full size).
     # 300 connections: FerretDB's pool (ferretdb.sh) must never run dry, see there.
     # Custom plans for every execution: FerretDB's prepared filters name the key as a parameter
     # (`_jsonb->$1 @> $2`), and only a plan made with it can use an index (ferretdb-indexes.sql).
@@ -53,7 +58,7 @@ start_postgres() {
     (
       close_inherited_fds
       as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 start \
-        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms -c plan_cache_mode=force_custom_plan$statements" </dev/null >/dev/null
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c default_toast_compression=lz4 -c default_statistics_target=10 -c autovacuum_vacuum_cost_delay=10ms -c plan_cache_mode=force_custom_plan -c autovacuum_naptime=5s$statements" </dev/null >/dev/null
     ) || die "PostgreSQL did not start (log: $PG_DIR/postgres.log)"
   fi
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \
