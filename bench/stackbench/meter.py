@@ -76,7 +76,7 @@ class Meter:
         by_service: dict[str, dict[str, float]] = {}
         if self.stack.hook:
             # long: an overloaded service answers late (its event loop is the one that is busy)
-        async with httpx.AsyncClient(timeout=60, follow_redirects=True) as http:
+            async with httpx.AsyncClient(timeout=60, follow_redirects=True) as http:
                 for name in self.stack.instances:
                     by_service[name] = parse_counter(
                         (await http.get(f"{self.stack.url(name)}/metrics")).text
