@@ -1013,3 +1013,19 @@ async def test_a_wait_that_timed_out_or_was_cancelled_is_gone_from_its_conversat
     await svc.commands.on_batch([command(cancel)])
     assert store.executions[second]["status"] == "cancelled"
     assert waits_in(memory, "conv-2") == []
+
+
+async def test_a_wait_is_answered_though_its_run_is_not_the_conversations_active_one() -> None:
+    memory = MemoryConversations()
+    svc, _, sent = service(ASKING, memory)
+    await svc.triggers.on_batch([message("t1")])
+    run = execution_id_for("t1", "wf_1")
+    # a run the conversation does not list (another workflow's child, a run started by an
+    # API event that named the conversation): only its wait is there
+    memory.conversations_by_id["ten_1:conv-1"]["active_runs"] = {}
+
+    await svc.triggers.on_batch([message("t2")])
+
+    (answer,) = commands_sent(sent, EffectSettled)
+    assert answer.execution_id == run and answer.result["text"] == "text of t2"
+    assert waits_in(memory) == []
