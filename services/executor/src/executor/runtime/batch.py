@@ -10,6 +10,7 @@ the next batch's plan builds on them instead of reading MongoDB (docs/architectu
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +22,11 @@ from executor.adapters.conversations import (
 )
 from executor.adapters.execution_documents import embed_first_runs
 from executor.adapters.store import ExecutionRepository
+from executor.runtime.step import FINISHED
 from executor.telemetry import count_lifecycle
 
 Document = dict[str, Any]
+WRITTEN_LIMIT = 5_000  # executions kept as last written (a waiting one is some 10-50 kB)
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 Flush = Callable[[], Awaitable[None]]
 
@@ -80,6 +83,8 @@ class BatchFlush:
         self._conversations = conversations
         self._sender = sender
         self.pending: dict[str, Document] = {}  # written by a flush in flight
+        # the latest executions this process wrote (not finished), least recent first
+        self._written: OrderedDict[str, Document] = OrderedDict()
         # conversations a flush in flight writes: set when it is done (or failed)
         self._conversations_in_flight: dict[str, asyncio.Event] = {}
 
@@ -104,7 +109,7 @@ class BatchFlush:
 
         async def flush() -> None:
             try:
-                await self._flush(batch)
+                existed = await self._flush(batch)
             except ConversationsExisted:
                 # nothing written: only this batch's documents are dropped
                 for execution_id, touched in batch.touched.items():
@@ -122,8 +127,29 @@ class BatchFlush:
             for execution_id, touched in batch.touched.items():
                 if self.pending.get(execution_id) is touched.doc:
                     del self.pending[execution_id]
+                if execution_id not in existed:
+                    self._remember(touched.doc)
 
         return flush
+
+    def written(self, execution_id: str) -> Document | None:
+        """The execution as this process last wrote it, if it is among the recent ones: its
+        next command needs no read. Only this process writes the executions of its
+        partitions; if another did (a rebalance), the version check of the write fails and
+        the batch is planned again from MongoDB (``forget``)."""
+        doc = self._written.get(execution_id)
+        if doc is not None:
+            self._written.move_to_end(execution_id)
+        return doc
+
+    def _remember(self, doc: Document) -> None:
+        if doc.get("status") in FINISHED:  # nothing more comes for it, as a rule
+            self._written.pop(doc["_id"], None)
+            return
+        self._written[doc["_id"]] = doc
+        self._written.move_to_end(doc["_id"])
+        if len(self._written) > WRITTEN_LIMIT:
+            self._written.popitem(last=False)
 
     async def conversations_written(self, refs: set[str]) -> None:
         """Until the flushes in flight that write any of these conversations are done: a
@@ -136,10 +162,11 @@ class BatchFlush:
 
     def forget(self) -> None:
         """Drop the documents of writes not known to be done (a flush failed: MongoDB is the
-        truth again)."""
+        truth again), and those written before (a plan may have changed them)."""
         self.pending.clear()
+        self._written.clear()
 
-    async def _flush(self, batch: Batch) -> None:
+    async def _flush(self, batch: Batch) -> set[str]:
         """Node runs and trigger outcomes first, then the executions at once (new ones inserted,
         others replaced conditionally on their version: ConcurrentUpdate fails the batch and the
         next attempt reads afresh), then every send, then (by the caller's return) the offsets. A
@@ -189,6 +216,7 @@ class BatchFlush:
         for execution_id, touched in batch.touched.items():
             if execution_id not in created:
                 count_lifecycle(touched.doc.get("trigger_type") or "unknown", touched.outbox)
+        return set(created)
 
 
 async def _all(*writes: Awaitable[Any]) -> list[Any]:

@@ -1,4 +1,5 @@
-"""Commands in: each applied in order to its execution (read once per batch), every changed
+"""Commands in: each applied in order to its execution (read once per batch, unless this
+process wrote it lately: ``BatchFlush.written``), every changed
 execution then written once and the outboxes published. A redelivered command re-publishes the
 outbox written with it and changes nothing else."""
 
@@ -68,7 +69,11 @@ class CommandIntake:
         """The batch's executions that only MongoDB has, each read by ``_id``, all at once
         (one after the other, a batch of 20 commands waited 20 round trips)."""
         wanted = [
-            i for i in execution_ids if i not in self._just_created and i not in self._flush.pending
+            i
+            for i in execution_ids
+            if i not in self._just_created
+            and i not in self._flush.pending
+            and self._flush.written(i) is None
         ]
         found = await asyncio.gather(*(self._executions.get(i) for i in wanted))
         return dict(zip(wanted, found, strict=True))
@@ -81,8 +86,9 @@ class CommandIntake:
         doc = self._just_created.take(execution_id)
         if doc is not None:
             return doc, True
-        # being written by the flush in flight (its version is still checked)
-        doc = self._flush.pending.get(execution_id)
+        # being written by the flush in flight, or written by this process lately (its
+        # version is still checked)
+        doc = self._flush.pending.get(execution_id) or self._flush.written(execution_id)
         if doc is None and execution_id in stored:
             doc = stored[execution_id]
         elif doc is None:  # was pending when the batch began; written since
