@@ -12,11 +12,7 @@ import pytest
 from scheduler.domain.timers import bucket_of
 from scheduler.service import TimerService
 
-from .test_timer_service import wait_until
-
-
-def replica(timers, published, clock, name="a", **options) -> TimerService:  # type: ignore[no-untyped-def]
-    return TimerService(timers, published, owner=name, clock=clock, **options)
+from .test_timer_service import replica, wait_until
 
 
 async def test_a_pass_reads_only_the_bucket_that_is_due(

@@ -132,6 +132,10 @@ class BatchFlush:
 
         return flush
 
+    def knows(self, execution_id: str) -> bool:
+        """Whether the execution's state is here: in a flush in flight, or written lately."""
+        return execution_id in self.pending or execution_id in self._written
+
     def written(self, execution_id: str) -> Document | None:
         """The execution as this process last wrote it, if it is among the recent ones: its
         next command needs no read. Only this process writes the executions of its
@@ -189,18 +193,17 @@ class BatchFlush:
                 )
         # Before the executions: whoever sees one also finds its timeline and what the
         # trigger that started it did besides (GET /v1/triggers reads both).
-        await _all(
-            *([self._executions.record_node_runs(runs)] if runs else []),
-            *(
-                [self._executions.record_trigger_outcomes(batch.trigger_outcomes)]
-                if batch.trigger_outcomes
-                else []
-            ),
-        )
+        first = []
+        if runs:
+            first.append(self._executions.record_node_runs(runs))
+        if batch.trigger_outcomes:
+            first.append(self._executions.record_trigger_outcomes(batch.trigger_outcomes))
+        await _all(*first)
         if batch.conversations:
             # Idempotent and independent of the executions: written with them.
             saves.append(self._conversations.write(batch.conversations, existed))
-        created, *_ = await _all(self._executions.create_many(new), *saves)
+        results = await _all(self._executions.create_many(new), *saves)
+        created: set[str] = results[0]
         sends: list[Document] = []
         for execution_id, touched in batch.touched.items():
             if execution_id in created:
@@ -216,7 +219,7 @@ class BatchFlush:
         for execution_id, touched in batch.touched.items():
             if execution_id not in created:
                 count_lifecycle(touched.doc.get("trigger_type") or "unknown", touched.outbox)
-        return set(created)
+        return created
 
 
 async def _all(*writes: Awaitable[Any]) -> list[Any]:

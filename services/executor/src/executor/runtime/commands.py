@@ -69,11 +69,7 @@ class CommandIntake:
         """The batch's executions that only MongoDB has, each read by ``_id``, all at once
         (one after the other, a batch of 20 commands waited 20 round trips)."""
         wanted = [
-            i
-            for i in execution_ids
-            if i not in self._just_created
-            and i not in self._flush.pending
-            and self._flush.written(i) is None
+            i for i in execution_ids if i not in self._just_created and not self._flush.knows(i)
         ]
         found = await asyncio.gather(*(self._executions.get(i) for i in wanted))
         return dict(zip(wanted, found, strict=True))

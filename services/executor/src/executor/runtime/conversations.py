@@ -22,7 +22,11 @@ from contracts.conversations import (
 )
 from contracts.events import InboundMessage, TriggerReceived
 
-from executor.adapters.conversations import ConversationRepository, ConversationWrites
+from executor.adapters.conversations import (
+    ConversationRepository,
+    ConversationWrites,
+    reply_waits,
+)
 
 Document = dict[str, Any]
 INCOMING_MESSAGE = "Incoming Message"
@@ -119,6 +123,14 @@ class Loaded:
             conversation_ref(trigger.tenant_id, trigger.conversation_id)
         )
         return dict((stored or {}).get("active_runs") or {})
+
+    def reply_waits(self, trigger: TriggerReceived) -> list[Document]:
+        """The waits in the trigger's conversation, oldest first."""
+        if not trigger.conversation_id:
+            return []
+        return reply_waits(
+            self.conversations.get(conversation_ref(trigger.tenant_id, trigger.conversation_id))
+        )
 
     def run_started(
         self, writes: ConversationWrites, trigger: TriggerReceived, workflow_id: str, run: str

@@ -134,12 +134,12 @@ class CommandRunner:
         A reply wait is registered in its conversation's document, and kept on the
         execution's (``reply_waits``: effect id -> conversation id) so that its release
         knows where it is."""
-        waits: dict[str, str] = doc.setdefault("reply_waits", {})
         if isinstance(action, AwaitReply):
-            waits[action.effect_id] = action.conversation_id
+            doc.setdefault("reply_waits", {})[action.effect_id] = action.conversation_id
             ref = conversation_ref(doc["tenant_id"], action.conversation_id)
             batch.conversations.wait(ref, doc["_id"], action.effect_id, _now())
         elif isinstance(action, ReleaseReplies):
+            waits = doc.get("reply_waits") or {}
             for effect_id in [e for e in waits if action.effect_id in (None, e)]:
                 release(batch, doc, effect_id)
         elif isinstance(action, StartChild):

@@ -22,7 +22,7 @@ from contracts.events import (
     TriggerReceived,
 )
 
-from executor.adapters.conversations import ConversationsExisted, reply_waits
+from executor.adapters.conversations import ConversationsExisted
 from executor.adapters.execution_documents import addresses_of, new_execution, trigger_text
 from executor.adapters.store import WorkflowCatalogue
 from executor.runtime import engine_port
@@ -314,11 +314,10 @@ def _reply_waits_for(
     waits: dict[tuple[str, str], list[Document]] = {}
     for envelope in envelopes:
         trigger = envelope.data
-        if trigger.conversation_id and trigger.trigger_type == INCOMING_MESSAGE:
-            ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
-            found = reply_waits(loaded.conversations.get(ref))
-            if found:
-                waits[(trigger.tenant_id, trigger.conversation_id)] = found
+        found = loaded.reply_waits(trigger) if trigger.trigger_type == INCOMING_MESSAGE else []
+        if found:
+            assert trigger.conversation_id is not None
+            waits[(trigger.tenant_id, trigger.conversation_id)] = found
     return waits
 
 
