@@ -89,7 +89,11 @@ def _updated(doc: Document, update: Mapping[str, Any]) -> Document:
     for op, fields in update.items():
         for name, value in fields.items():
             if op == "$set":
-                new[name] = copy.deepcopy(value)
+                *parents, last = name.split(".")
+                target = new
+                for parent in parents:
+                    target = target.setdefault(parent, {})
+                target[last] = copy.deepcopy(value)
             elif op == "$max":
                 if name not in new or new[name] < value:
                     new[name] = value
@@ -125,6 +129,9 @@ class Cursor:
                 yield doc
 
         return each()
+
+    async def to_list(self, length: int | None = None) -> list[Document]:
+        return self._docs[:length] if length else list(self._docs)
 
 
 class Collection:
@@ -189,6 +196,8 @@ class Collection:
     async def update_one(self, query: Document, update: Document, upsert: bool = False) -> Any:
         await self._command("update")
         found = next((d for d in self.docs.values() if _matches(d, query)), None)
+        if found is None and upsert:
+            found = self.docs[query["_id"]] = {"_id": query["_id"]}
         if found is not None:
             self.docs[found["_id"]] = _updated(found, update)
         return UpdateResult(modified_count=int(found is not None))
@@ -494,3 +503,9 @@ def sandbox_url() -> Iterator[str]:
     settings = SandboxSettings(twilio_rps=20, twilio_delivery_delay_ms=5)
     with ThreadedServer(create_app(settings)) as server:
         yield server.url
+
+
+@pytest.fixture
+def memory_db() -> Database:
+    """An empty in-memory MongoDB (the agent router's tests)."""
+    return Database()

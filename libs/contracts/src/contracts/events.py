@@ -385,6 +385,31 @@ class DeliveryFailed(Event):
     failed_at: datetime
 
 
+class RoutingChanged(Event):
+    """Command for the agent router (keyed by tenant id): something changed what it may
+    assign. ``change`` is ``released`` (a conversation's agent let it go: it went back to the
+    bot, closed, or was unassigned: its assignment ends and the agent's capacity frees),
+    ``agent_available`` (an agent came online or got more capacity) or ``queue_changed``. The
+    router then assigns the conversations waiting in the tenant's queues that now fit."""
+
+    event_type: ClassVar[str] = "RoutingChanged"
+    change_id: str = Field(description="Unique per change; a redelivery is applied once.")
+    tenant_id: str
+    change: Literal["released", "agent_available", "queue_changed"]
+    conversation_id: str | None = None
+    agent_id: str | None = None
+    reason: str = ""
+    by: str | None = Field(
+        default=None, description="Who made the change: an agent id, or the execution's id."
+    )
+    cancel_runs: bool = Field(
+        default=False,
+        description="The conversation closed: the bot's runs in it other than ``by`` are "
+        "cancelled (their waits and timers with them).",
+    )
+    at: datetime
+
+
 class CallTurn(Event):
     """What a phone call says and does next, as the execution answering the caller decided
     (keyed by the call's sid): the gateway answers Twilio's pending voice request with it as
@@ -457,6 +482,7 @@ for _model in (
     CallTurn,
     DeliveryStatusReported,
     DeliveryFailed,
+    RoutingChanged,
     DeadLettered,
 ):
     if _model.event_type in EVENT_TYPES:

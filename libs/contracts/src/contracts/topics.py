@@ -48,6 +48,11 @@ CALLS = "connectflo.calls.v1"
 DELIVERY_STATUS = "connectflo.deliveries.status.v1"
 """DeliveryStatusReported from providers' callbacks, keyed by the provider's message id."""
 
+AGENT_ROUTING = "connectflo.agent-routing.v1"
+"""Work for the agent router (the notifier), keyed by tenant id, so that one consumer at a time
+decides a tenant's assignments: Assign Agent and Human Handoff requests (NotificationRequested)
+and RoutingChanged (an agent came online, a conversation went back to the bot or closed)."""
+
 DEAD_LETTERS = "connectflo.dead-letters.v1"
 """Messages that could not be handled after their retries, with the error and the origin."""
 
@@ -62,5 +67,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(REPLIES, 6),
     TopicSpec(DELIVERY_STATUS, 6),
     TopicSpec(CALLS, 6),
+    TopicSpec(AGENT_ROUTING, 6),
     TopicSpec(DEAD_LETTERS, 1),
 )

@@ -12,6 +12,7 @@ from servicekit.sealing import Keyring
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
+from notifier.adapters.agents import AgentBoardStore
 from notifier.adapters.conversations import ConversationUpdates
 from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
@@ -23,6 +24,7 @@ from notifier.adapters.webhook_endpoints import WebhookEndpoints
 from notifier.delivery_status import DeliveryStatus
 from notifier.domain.webhooks import RetryPolicy
 from notifier.handlers.kafka import consume
+from notifier.routing import AgentRouter
 from notifier.sending import TwilioSending
 from notifier.service import NotificationService
 from notifier.settings import Settings
@@ -71,7 +73,9 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     service = NotificationService(
         notifications, messages, conversations, sending, kit.publish, hooks.on_published
     )
-    consume(kit, service, status, hooks)
+    board = AgentBoardStore(kit.db, one_by_one=ferretdb)
+    await board.ensure_indexes()
+    consume(kit, service, status, hooks, AgentRouter(board, kit.publish))
 
 
 async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:

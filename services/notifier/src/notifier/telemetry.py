@@ -35,3 +35,10 @@ WEBHOOK_ATTEMPTS = Counter(
     "refused (a non-public address), abandoned (the endpoint was deleted or disabled).",
     ["outcome"],
 )
+ASSIGNMENTS = Counter(
+    "connectflo_assignments_total",
+    "The agent router's decisions by outcome: assigned (an agent got a conversation, at once "
+    "or from a queue), released, approval (an approval item opened), refused (no such queue), "
+    "duplicate (a redelivered request answered from its assignment).",
+    ["outcome"],
+)

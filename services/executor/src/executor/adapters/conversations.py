@@ -177,6 +177,31 @@ class ConversationWrites:
             )
         )
 
+    def tags(self, ref: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
+        """Tags added or removed (each its own update: MongoDB takes no ``$addToSet`` and
+        ``$pullAll`` of one field in one update)."""
+        add, remove = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
+        new = self._new.get(ref)
+        if new is not None:  # inserted with them (or, if it existed, set to them)
+            kept = [t for t in new.get("tags", []) if t not in remove]
+            new["tags"] = kept + [t for t in add if t not in kept]
+            self._if_existed(ref, {"$set": {"tags": new["tags"]}})
+            return
+        if add:
+            self.conversations.append(Update({"_id": ref}, {"$addToSet": {"tags": {"$each": add}}}))
+        if remove:
+            self.conversations.append(Update({"_id": ref}, {"$pullAll": {"tags": remove}}))
+
+    def close(self, ref: str, resolution: str, at: datetime) -> None:
+        """End Chat: closed with its resolution; the customer's next message reopens it."""
+        fields = {"status": "closed", "resolution": resolution, "closed_at": at, "updated_at": at}
+        new = self._new.get(ref)
+        if new is not None:
+            new.update(fields)
+            self._if_existed(ref, {"$set": fields})
+            return
+        self.conversations.append(Update({"_id": ref}, {"$set": fields}))
+
     def run_started(self, ref: str, workflow_id: str, execution_id: str) -> None:
         """The workflow's run in the conversation (its routing policy reads it)."""
         new = self._new.get(ref)

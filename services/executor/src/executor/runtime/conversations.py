@@ -124,6 +124,13 @@ class Loaded:
         )
         return dict((stored or {}).get("active_runs") or {})
 
+    def status(self, trigger: TriggerReceived) -> str | None:
+        """The status the conversation had before this batch's messages (with_agent, ...)."""
+        if not trigger.conversation_id:
+            return None
+        ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
+        return (self.conversations.get(ref) or {}).get("status")
+
     def reply_waits(self, trigger: TriggerReceived) -> list[Document]:
         """The waits in the trigger's conversation, oldest first."""
         if not trigger.conversation_id:

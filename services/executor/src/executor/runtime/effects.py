@@ -22,6 +22,7 @@ from contracts.events import (
     EffectSettled,
     IntegrationRequested,
     NotificationRequested,
+    RoutingChanged,
     TimerCancelRequested,
     TimerRequested,
 )
@@ -66,7 +67,24 @@ class ReleaseReplies:
     effect_id: str | None
 
 
-Action = StartChild | AwaitReply | ReleaseReplies
+@dataclass(frozen=True)
+class TagConversation:
+    """Add and remove tags of the conversation (Add Tag, Remove Tag)."""
+
+    conversation_id: str
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CloseConversation:
+    """End Chat: the conversation closed with its resolution."""
+
+    conversation_id: str
+    resolution: str
+
+
+Action = StartChild | AwaitReply | ReleaseReplies | TagConversation | CloseConversation
 
 
 @dataclass
@@ -98,11 +116,16 @@ def request(
     doc: Execution, effect: engine_port.Effect, now: Callable[[], datetime], max_depth: int
 ) -> Request:
     """What ``effect`` becomes: a request to another service, or work of the executor's own."""
-    if effect.target is EffectTarget.EXECUTOR:
-        return _executor_effect(doc, effect, now, max_depth)
     if doc.get("call") and effect.kind in VOICE_KINDS:
         return _on_the_call(effect)
+    if effect.target is EffectTarget.EXECUTOR:
+        return _executor_effect(doc, effect, now, max_depth)
     message, timers = _to_service(doc, effect, now)
+    if effect.kind == HUMAN_HANDOFF and effect.request.get("timeoutSeconds"):
+        # the decision's deadline: the path takes its timeout port when nobody decided
+        fire_at = now() + timedelta(seconds=float(effect.request["timeoutSeconds"]))
+        deadline = timer(doc, REPLY_TIMEOUT + effect.effect_id, fire_at)
+        return Request([message, deadline], [*timers, key(doc, REPLY_TIMEOUT + effect.effect_id)])
     answer = None if effect.awaits_result else (effect.effect_id, None)
     if effect.delay_seconds <= 0:
         return Request([message], timers, answer=answer)
@@ -135,6 +158,9 @@ def _to_service(
             awaits_result=effect.awaits_result,
             **_addresses(doc, str(channel)),
         )
+        if effect.kind in ROUTED_KINDS:
+            # decided by the agent router, one consumer per tenant (keyed by tenant)
+            return Message(topics.AGENT_ROUTING, notification, key=doc["tenant_id"]), []
         return Message(topics.NOTIFICATION_REQUESTS, notification), []
     if effect.target is EffectTarget.SCHEDULER:
         requested = TimerRequested(**common, fire_at=_fire_at(effect.request, now))
@@ -163,6 +189,8 @@ def _executor_effect(
             wait.messages.append(timer(doc, timeout_id, now() + timedelta(seconds=float(timeout))))
             wait.timers.append(key(doc, timeout_id))
         return wait
+    if effect.kind in CONVERSATION_KINDS:
+        return _on_conversation(doc, effect, now)
     if effect.kind != EXECUTE_WORKFLOW:
         raise ValueError(f"no executor-side handling for {effect.kind}")
     depth = int(doc.get("depth", 0)) + 1
@@ -183,7 +211,56 @@ def _executor_effect(
 
 
 SEND_REPLY = "action.send_reply"
-VOICE_KINDS = frozenset({SEND_REPLY, "action.end_chat", "action.assign_agent"})
+ADD_TAG, REMOVE_TAG, END_CHAT = "action.add_tag", "action.remove_tag", "action.end_chat"
+ASSIGN_AGENT, HUMAN_HANDOFF = "action.assign_agent", "advanced.human_handoff"
+VOICE_KINDS = frozenset({SEND_REPLY, END_CHAT, ASSIGN_AGENT})
+CONVERSATION_KINDS = frozenset({ADD_TAG, REMOVE_TAG, END_CHAT})
+ROUTED_KINDS = frozenset({ASSIGN_AGENT, HUMAN_HANDOFF})
+
+
+def _on_conversation(
+    doc: Execution, effect: engine_port.Effect, now: Callable[[], datetime]
+) -> Request:
+    """Tags and End Chat change the execution's conversation, written with the batch's other
+    writes of it; the path goes on at once. End Chat also says its goodbye on the
+    conversation's channel and tells the agent router, which releases the conversation's
+    agent and cancels the bot's other runs in it."""
+    request = effect.request
+    conversation = doc.get("conversation_id")
+    if effect.kind in (ADD_TAG, REMOVE_TAG):
+        tags = tuple(str(t) for t in request.get("tags") or ())
+        result: Document = {"tags": list(tags), "conversationId": conversation}
+        if conversation is None:
+            return Request(answer=(effect.effect_id, {**result, "status": "no_conversation"}))
+        action = (
+            TagConversation(conversation, add=tags)
+            if effect.kind == ADD_TAG
+            else TagConversation(conversation, remove=tags)
+        )
+        return Request(action=action, answer=(effect.effect_id, result))
+    resolution = str(request.get("status") or "resolved")
+    result = {"status": "closed", "resolution": resolution, "conversationId": conversation}
+    if conversation is None:
+        return Request(answer=(effect.effect_id, {**result, "status": "no_conversation"}))
+    messages = []
+    if request.get("message"):
+        messages.append(_prompt(doc, effect, str(request["message"])))
+    closed = RoutingChanged(
+        change_id=f"closed:{key(doc, effect.effect_id)}",
+        tenant_id=doc["tenant_id"],
+        change="released",
+        conversation_id=conversation,
+        reason=f"closed by End Chat ({resolution})",
+        by=doc["_id"],
+        cancel_runs=True,
+        at=now(),
+    )
+    messages.append(Message(topics.AGENT_ROUTING, closed, key=doc["tenant_id"]))
+    return Request(
+        messages,
+        action=CloseConversation(conversation, resolution),
+        answer=(effect.effect_id, result),
+    )
 
 
 def _on_the_call(effect: engine_port.Effect) -> Request:

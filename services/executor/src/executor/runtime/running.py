@@ -15,7 +15,13 @@ from executor.adapters.execution_documents import node_runs_document
 from executor.runtime.batch import Batch, Touched
 from executor.runtime.children import ChildStart
 from executor.runtime.conversations import said_record
-from executor.runtime.effects import AwaitReply, ReleaseReplies, StartChild
+from executor.runtime.effects import (
+    AwaitReply,
+    CloseConversation,
+    ReleaseReplies,
+    StartChild,
+    TagConversation,
+)
 from executor.runtime.outbox import trace_of
 from executor.runtime.step import FINISHED, Action, Applied, Command, Limits, apply
 from executor.runtime.workflows import CompiledWorkflows
@@ -144,3 +150,9 @@ class CommandRunner:
                 release(batch, doc, effect_id)
         elif isinstance(action, StartChild):
             batch.sends.append(await self._children.start(doc, action))
+        elif isinstance(action, TagConversation):
+            ref = conversation_ref(doc["tenant_id"], action.conversation_id)
+            batch.conversations.tags(ref, action.add, action.remove)
+        elif isinstance(action, CloseConversation):
+            ref = conversation_ref(doc["tenant_id"], action.conversation_id)
+            batch.conversations.close(ref, action.resolution, _now())

@@ -151,6 +151,9 @@ class TriggerIntake:
         )
         runs = loaded.active_runs(trigger) if message else {}
         workflows = active[(trigger.tenant_id, trigger.trigger_type)]
+        with_agent = message and loaded.status(trigger) == "with_agent"
+        if with_agent and not await self._any_runs_with_agent(workflows):
+            waiting = []  # the agent's now: no run resumes on its messages
         # Waits of runs that no workflow's policy handles (another workflow's, a child's): the
         # message is their reply, as it is for the runs that wait under queue or resume.
         own = {runs.get(w["_id"]) for w in workflows}
@@ -174,6 +177,12 @@ class TriggerIntake:
             if reason is None and activated is not None and _aware(activated) > trigger.received_at:
                 # the message came while the workflow was not active (it is read a moment later)
                 reason = "the workflow was activated after the message came"
+            if (
+                reason is None
+                and with_agent
+                and engine_port.routing(compiled).while_with_agent != "run"
+            ):
+                reason = "the conversation is with an agent"
             if reason is not None:
                 routed.not_started.append(
                     {
@@ -265,6 +274,14 @@ class TriggerIntake:
             routed.queued.append(run)
             return False
         return True
+
+    async def _any_runs_with_agent(self, workflows: list[Document]) -> bool:
+        """Whether a workflow still takes messages while an agent has the conversation."""
+        for workflow in workflows:
+            compiled = await self._workflows.get(workflow["_id"], int(workflow["active_version"]))
+            if engine_port.routing(compiled).while_with_agent == "run":
+                return True
+        return False
 
     async def _active_workflows(
         self, kinds: list[tuple[str, str]]

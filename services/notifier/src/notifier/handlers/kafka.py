@@ -9,6 +9,7 @@ from contracts import topics
 from servicekit.service import Kit
 
 from notifier.delivery_status import DeliveryStatus
+from notifier.routing import AgentRouter
 from notifier.service import NotificationService
 from notifier.webhooks import WebhookEvents
 
@@ -24,8 +25,13 @@ def consume(
     service: NotificationService,
     status: DeliveryStatus,
     webhooks: WebhookEvents | None = None,
+    router: AgentRouter | None = None,
 ) -> None:
     kit.consume(topics.NOTIFICATION_REQUESTS, on_batch=service.on_notifications_requested)
+    if router is not None:
+        # Keyed by tenant: one member of the group decides a tenant's assignments at a time
+        # (the single writer of its agents' load: notifier.routing).
+        kit.consume(topics.AGENT_ROUTING, on_batch=router.on_batch, group_suffix="-routing")
     # In a group of its own: two consumers of one group rejoining after a kill -9 kept
     # unsettling each other (the notifier never became ready again in the e2e run).
     kit.consume(

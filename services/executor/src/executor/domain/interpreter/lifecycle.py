@@ -92,6 +92,7 @@ class Routing:
 
     while_running: str = "queue"
     burst_seconds: float = 3.0
+    while_with_agent: str = "pause"
 
 
 def routing(workflow: CompiledWorkflow) -> Routing:
@@ -99,7 +100,9 @@ def routing(workflow: CompiledWorkflow) -> Routing:
     for node_id in workflow.triggers.get("trigger.incoming_message", ()):
         config = workflow.nodes[node_id].config
         return Routing(
-            getattr(config, "whileRunning", "queue"), getattr(config, "burstSeconds", 3.0)
+            getattr(config, "whileRunning", "queue"),
+            getattr(config, "burstSeconds", 3.0),
+            getattr(config, "whileWithAgent", "pause"),
         )
     return Routing()
 

@@ -1,14 +1,24 @@
 """Assign Agent: hands the conversation to an agent, chosen from `queue` by `strategy`.
 
-Strategies: `round_robin`, `least_busy`, `skill_based` (agents with all `skills`) or
-`specific` (`agentId`). The path continues when the notifier reports the assignment; the result
-(`{agentId, queue}`) is stored in `workflow.<outputVariable>` when one is given.
+Strategies: `round_robin` (the agent given a conversation longest ago), `least_busy` (open
+conversations against capacity), `skill_based` (agents with all `skills` and, when given or
+known from `customer.language`, one of `languages`; then least busy) or `specific`
+(`agentId`). Only online agents below capacity who take the conversation's channel are
+chosen. When nobody fits, the conversation waits in the queue and gets the next agent who
+frees up, by priority (`priority`, or `auto`: a VIP customer, negative sentiment or an SLA at
+risk first), then age. Either way the conversation is the agent's from now on: the bot's
+other runs in it stop and new messages go to the agent, until it is returned to the bot.
+
+The path goes on once the router decided: the result (`{status: assigned | queued,
+agentId, agentName, queue, reason, assignmentId}`) is stored in `workflow.<outputVariable>`
+when given. A queue the tenant does not have fails the node (`QueueUnknown`).
 """
 
 from typing import Literal
 
 from pydantic import model_validator
 
+from executor.domain.nodes.agent_request import Priority, routing
 from executor.domain.nodes.contract import (
     EffectConfig,
     EffectTarget,
@@ -24,6 +34,8 @@ class Config(EffectConfig):
     agentId: str | None = None
     strategy: Literal["round_robin", "least_busy", "skill_based", "specific"] = "round_robin"
     skills: list[str] = []
+    languages: list[str] = []
+    priority: Priority = "auto"
     outputVariable: VariableName | None = None
 
     @model_validator(mode="after")
@@ -46,13 +58,15 @@ class Config(EffectConfig):
 async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:
     if ctx.delivered is None:
         return ctx.request(
-            {
-                "conversationId": ctx.conversation_key(),
-                "queue": config.queue,
-                "agentId": config.agentId,
-                "strategy": config.strategy,
-                "skills": list(config.skills),
-            }
+            routing(
+                ctx,
+                queue=config.queue,
+                agent_id=config.agentId,
+                strategy=config.strategy,
+                skills=config.skills,
+                languages=config.languages,
+                priority=config.priority,
+            )
         )
     if config.outputVariable:
         ctx.store_result(config.outputVariable, ctx.delivered)

@@ -1,7 +1,9 @@
-"""End Chat: closes the conversation, optionally with a goodbye `message`.
+"""End Chat: closes the conversation, after a goodbye `message` on its channel when given.
 
-The conversation gets `status` (`resolved` or `closed`). Nodes after End Chat still run (for
-example a survey email), but the customer can no longer reply in this conversation.
+The conversation's status becomes `closed` with `resolution` (`resolved` or `closed`); its
+agent is released and the bot's other runs in it are cancelled (their waits and timers with
+them). Nodes after End Chat still run (for example a survey email). The customer's next message
+reopens the conversation. On a phone call, End Chat says the message and hangs up.
 """
 
 from typing import Literal
@@ -24,7 +26,7 @@ class Config(EffectConfig):
 @node_kind(
     "action.end_chat",
     labels=("End Chat", "Close Conversation"),
-    effect=EffectTarget.NOTIFIER,
+    effect=EffectTarget.EXECUTOR,
     awaits_result=False,
 )
 async def execute(ctx: NodeContext, config: Config) -> NodeOutcome:

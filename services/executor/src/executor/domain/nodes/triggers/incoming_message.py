@@ -12,6 +12,10 @@ while a busy run it starts another; `interrupt`: the run is cancelled and the me
 a new one; `parallel`: every message starts a run of its own. Messages queued for a run that
 came within `burstSeconds` of each other (default 3) reach it as one reply: their texts
 joined by new lines, each in `messages`.
+
+`whileWithAgent` says what a message does while an agent has the conversation (assigned or
+taken over, until it is returned to the bot or closed): `pause` (default) starts and resumes
+nothing: the message is in the conversation for the agent; `run`: it is routed as usual.
 """
 
 from collections.abc import Mapping
@@ -28,6 +32,7 @@ WhileRunning = Literal["queue", "resume", "interrupt", "parallel"]
 class Config(NodeConfig):
     channels: list[Channel] = []
     whileRunning: WhileRunning = "queue"
+    whileWithAgent: Literal["pause", "run"] = "pause"
     burstSeconds: float = Field(default=3.0, ge=0, le=300)
 
 
