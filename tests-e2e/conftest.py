@@ -45,7 +45,7 @@ E2E_PORT_OFFSET = 10_000
 E2E_GROUP_SUFFIX = "-e2e"
 # Consumers in a group of their own (the service's group + a suffix: notifier.handlers.kafka),
 # moved to the end of the topics with the others
-OWN_GROUPS = {"notifier": ("-delivery-status", "-webhooks-triggers")}
+OWN_GROUPS = {"notifier": ("-delivery-status", "-webhooks-triggers", "-routing")}
 
 
 @dataclass(frozen=True)

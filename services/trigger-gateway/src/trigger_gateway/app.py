@@ -14,6 +14,7 @@ from servicekit.tail import TopicTail
 from servicekit.telemetry import exporting_spans
 
 from trigger_gateway.adapters import conversations as conversation_store
+from trigger_gateway.adapters.agents import AgentRepository
 from trigger_gateway.adapters.call_turns import CallTurns
 from trigger_gateway.adapters.channels import TwilioAccountRepository, ensure_channel_indexes
 from trigger_gateway.adapters.connections import ConnectionRepository
@@ -28,6 +29,7 @@ from trigger_gateway.adapters.store import (
 from trigger_gateway.adapters.webhooks import WebhookRepository, ensure_webhook_indexes
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
+    agents,
     channels,
     commands,
     contacts,
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.widget_channel = await widget_state.assemble(kit, keyring)
         app.state.execution_messages = ExecutionMessageLog(kit.db)
+        app.state.agents = AgentRepository(kit.db)
+        await app.state.agents.ensure_indexes()
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
         app.state.call_turns = turns = CallTurns()
@@ -109,8 +113,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dead_letters.router,
         integrations.router,
         triggers.router,
+        agents.handoff_router,
         conversations.router,
         conversations.variables_router,
+        agents.agents_router,
+        agents.queues_router,
+        agents.approvals_router,
         contacts.router,
         channels.router,
         webhooks.router,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from servicekit.problems import INVALID_REQUEST, FieldError
 
 from trigger_gateway.adapters.conversations import ConversationFilter
+from trigger_gateway.handlers.agents import released
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.paging import (
     ConversationsCursor,
@@ -52,6 +53,11 @@ _FIELDS = (
     "last_outbound_at",
     "reopened_at",
     "last_delivery_failure",
+    "queue",
+    "assignment",
+    "handoff",
+    "resolution",
+    "closed_at",
 )
 _MESSAGE_FIELDS = (
     "direction",
@@ -253,6 +259,9 @@ async def change_conversation(
     )
     if doc is None:
         raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id}")
+    if fields.get("status") in ("open", "bot", "closed") and doc.get("assignment"):
+        # taken from its agent: the router ends the assignment and frees the agent
+        await released(gw, tenant, conversation_id, f"status set to {fields['status']}")
     return {**summary(doc), "variables": decoded_variables(doc.get("variables"))}
 
 
