@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from contracts import Envelope, topics
 from contracts.events import (
+    ConversationAssigned,
     EffectSettled,
     ExecutionCancelRequested,
     NotificationRequested,
     RoutingChanged,
 )
 from notifier.adapters.agents import AgentBoardStore
-from notifier.routing import AgentRouter
+from notifier.routing import AgentRouter, agent_notice
 
 TENANT = "ten_1"
 Published = list[tuple[str, bytes, Any]]
@@ -173,3 +174,23 @@ async def test_a_handoff_waits_for_a_person_and_a_takeover_stops_the_bot(
         assert conversation["handoff"]["execution_id"] == "exe_1"
         (cancel,) = cancels
         assert ExecutionCancelRequested.model_validate_json(cancel).execution_id == "exe_other"
+
+
+async def test_the_assignment_is_public_and_the_agent_is_told_on_their_channel(
+    memory_db: Any,
+) -> None:
+    router = Router(memory_db, _agent("ann", notify={"channel": "slack", "target": "U123"}))
+    await router.send(assign(1))
+    published = {topic: value for topic, value in router.published}
+    assigned = ConversationAssigned.model_validate_json(published[topics.CONVERSATIONS])
+    assert (assigned.agent_id, assigned.conversation_id) == ("ann", "cnv_1")
+    notice = NotificationRequested.model_validate_json(published[topics.NOTIFICATION_REQUESTS])
+    assert notice.kind == "integration.slack" and notice.request["params"]["channel"] == "U123"
+    assert notice.awaits_result is False
+
+
+def test_an_agent_without_a_channel_is_told_by_the_tenants_webhooks_only() -> None:
+    assignment = {"_id": "asg_1", "conversation_id": "c", "tenant_id": TENANT, "execution_id": "e"}
+    assert agent_notice(assignment, {"agent_id": "ann"}) is None
+    email = agent_notice(assignment, {"email": "ann@example.com", "notify": {"channel": "email"}})
+    assert email is not None and email.request["to"] == ["ann@example.com"]

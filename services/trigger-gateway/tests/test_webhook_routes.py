@@ -90,6 +90,7 @@ def test_the_secret_is_answered_once_and_stored_sealed(gw: Harness, hooks) -> No
         "message.sent",
         "message.status_updated",
         "message.failed",
+        "conversation.assigned",
     ]
     assert body["active"] is True and body["disabled_reason"] is None
     stored = hooks.docs[webhook_id]

@@ -410,6 +410,24 @@ class RoutingChanged(Event):
     at: datetime
 
 
+class ConversationAssigned(Event):
+    """Public: an agent got a conversation (Assign Agent, a takeover, or from a queue when the
+    agent freed up), on ``connectflo.conversations.v1`` keyed by conversation id; the tenant's
+    webhooks get it as ``conversation.assigned``."""
+
+    event_type: ClassVar[str] = "ConversationAssigned"
+    assignment_id: str = Field(description="The same however often it is published.")
+    tenant_id: str
+    conversation_id: str
+    agent_id: str
+    agent_name: str
+    queue: str | None
+    reason: str
+    priority: int
+    execution_id: str
+    assigned_at: datetime
+
+
 class CallTurn(Event):
     """What a phone call says and does next, as the execution answering the caller decided
     (keyed by the call's sid): the gateway answers Twilio's pending voice request with it as
@@ -483,6 +501,7 @@ for _model in (
     DeliveryStatusReported,
     DeliveryFailed,
     RoutingChanged,
+    ConversationAssigned,
     DeadLettered,
 ):
     if _model.event_type in EVENT_TYPES:

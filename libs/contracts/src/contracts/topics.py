@@ -53,6 +53,10 @@ AGENT_ROUTING = "connectflo.agent-routing.v1"
 decides a tenant's assignments: Assign Agent and Human Handoff requests (NotificationRequested)
 and RoutingChanged (an agent came online, a conversation went back to the bot or closed)."""
 
+CONVERSATIONS = "connectflo.conversations.v1"
+"""Public conversation events, keyed by conversation id: ConversationAssigned (an agent got
+the conversation, at once or from a queue)."""
+
 DEAD_LETTERS = "connectflo.dead-letters.v1"
 """Messages that could not be handled after their retries, with the error and the origin."""
 
@@ -68,5 +72,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DELIVERY_STATUS, 6),
     TopicSpec(CALLS, 6),
     TopicSpec(AGENT_ROUTING, 6),
+    TopicSpec(CONVERSATIONS, 6),
     TopicSpec(DEAD_LETTERS, 1),
 )

@@ -25,10 +25,18 @@ read."""
 MESSAGE_FAILED = "message.failed"
 """An outbound message did not reach the person: refused when sent, or reported failed or
 undelivered later."""
+CONVERSATION_ASSIGNED = "conversation.assigned"
+"""An agent got a conversation: the agent, the queue, why (the routing's reason)."""
 PING = "ping"
 """A test event, sent on request (``POST /v1/webhooks/{id}/test``) to that endpoint alone."""
 
-EventType = Literal["message.received", "message.sent", "message.status_updated", "message.failed"]
+EventType = Literal[
+    "message.received",
+    "message.sent",
+    "message.status_updated",
+    "message.failed",
+    "conversation.assigned",
+]
 """The types an endpoint subscribes to."""
 SUBSCRIBABLE: tuple[str, ...] = get_args(EventType)
 

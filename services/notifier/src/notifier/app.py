@@ -75,7 +75,7 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     )
     board = AgentBoardStore(kit.db, one_by_one=ferretdb)
     await board.ensure_indexes()
-    consume(kit, service, status, hooks, AgentRouter(board, kit.publish))
+    consume(kit, service, status, hooks, AgentRouter(board, kit.publish, hooks.on_published))
 
 
 async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:

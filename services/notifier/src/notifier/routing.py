@@ -19,8 +19,9 @@ from typing import Any
 
 from contracts import Envelope, topics
 from contracts.conversations import conversation_ref
-from contracts.envelope import TraceContext
+from contracts.envelope import NO_TRACE, TraceContext
 from contracts.events import (
+    ConversationAssigned,
     EffectSettled,
     Event,
     ExecutionCancelRequested,
@@ -43,7 +44,7 @@ from notifier.domain.routing import (
     in_turn,
     priority_of,
 )
-from notifier.publishing import Outgoing, publish_all
+from notifier.publishing import Announce, Outgoing, nobody, publish_all
 from notifier.telemetry import ASSIGNMENTS, tracer
 
 Document = dict[str, Any]
@@ -67,6 +68,7 @@ class _TenantBatch:
 
     tenant_id: str
     board: Board
+    agent_docs: dict[str, Document]
     queued: dict[str, Document]
     active: dict[str, Document]
     inserted: list[Document] = field(default_factory=list)
@@ -78,9 +80,12 @@ class _TenantBatch:
 
 
 class AgentRouter:
-    def __init__(self, store: AgentBoardStore, publish: Publish) -> None:
+    def __init__(
+        self, store: AgentBoardStore, publish: Publish, announce: Announce = nobody
+    ) -> None:
         self._store = store
         self._publish = publish
+        self._announce = announce  # the tenants' webhooks: conversation.assigned
 
     async def on_batch(self, envelopes: list[Envelope[Event]]) -> None:
         by_tenant: dict[str, list[Envelope[Event]]] = {}
@@ -104,6 +109,7 @@ class AgentRouter:
         work = _TenantBatch(
             tenant_id,
             Board.of(agents, queues, active, last),
+            agent_docs={str(a["agent_id"]): a for a in agents},
             queued={q["_id"]: q for q in queued},
             active={a["_id"]: a for a in active},
         )
@@ -138,6 +144,7 @@ class AgentRouter:
             last_assigned=work.last_assigned,
         )
         await publish_all(self._publish, work.outgoing)
+        await self._announce(work.outgoing)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -168,7 +175,7 @@ class AgentRouter:
         choice = work.board.choose(ask)
         assignment["reason"] = choice.reason
         if choice.agent is not None:
-            self._activate(work, assignment, choice.agent, now)
+            self._activate(work, assignment, choice.agent, now, trace)
         else:
             work.queued[assignment["_id"]] = assignment
         work.inserted.append(assignment)
@@ -232,7 +239,8 @@ class AgentRouter:
             if choice.agent is None:
                 continue
             del work.queued[assignment["_id"]]
-            self._activate(work, assignment, choice.agent, now, reason=choice.reason)
+            # a request of an earlier batch: its trace is not at hand
+            self._activate(work, assignment, choice.agent, now, NO_TRACE, reason=choice.reason)
             ref = conversation_ref(work.tenant_id, assignment.get("conversation_id") or "")
             if assignment.get("conversation_id"):
                 work.conversations.setdefault(ref, {}).update(
@@ -247,6 +255,7 @@ class AgentRouter:
         assignment: Document,
         agent: Agent,
         now: datetime,
+        trace: TraceContext,
         *,
         reason: str | None = None,
     ) -> None:
@@ -263,6 +272,7 @@ class AgentRouter:
         _update(work, assignment, fields)
         work.active[assignment["_id"]] = assignment
         ASSIGNMENTS.labels("assigned").inc()
+        work.outgoing += _told(assignment, work.agent_docs.get(agent.id) or {}, trace)
 
     async def _stop_bot_runs(
         self, work: _TenantBatch, stops: list[tuple[TraceContext, str, str | None, str]]
@@ -288,6 +298,77 @@ class AgentRouter:
                 work.outgoing.append(
                     Outgoing(topics.EXECUTION_COMMANDS, run, cancel, work.tenant_id, trace)
                 )
+
+
+def _told(assignment: Document, agent: Document, trace: TraceContext) -> list[Outgoing]:
+    """The assignment made public (ConversationAssigned: the tenant's webhooks get it), and
+    the agent told on their own channel when they have one (``notify``: Slack, Teams or
+    email), as the notifier sends those for workflows."""
+    conversation = assignment.get("conversation_id")
+    if not conversation:
+        return []
+    tenant = assignment["tenant_id"]
+    event = ConversationAssigned(
+        assignment_id=assignment["_id"],
+        tenant_id=tenant,
+        conversation_id=conversation,
+        agent_id=assignment["agent_id"],
+        agent_name=assignment.get("agent_name") or assignment["agent_id"],
+        queue=assignment.get("queue"),
+        reason=assignment.get("reason") or "",
+        priority=int(assignment.get("priority") or 0),
+        execution_id=assignment["execution_id"],
+        assigned_at=assignment["assigned_at"],
+    )
+    out = [Outgoing(topics.CONVERSATIONS, conversation, event, tenant, trace)]
+    notice = agent_notice(assignment, agent)
+    if notice is not None:
+        out.append(
+            Outgoing(topics.NOTIFICATION_REQUESTS, notice.execution_id, notice, tenant, trace)
+        )
+    return out
+
+
+def agent_notice(assignment: Document, agent: Document) -> NotificationRequested | None:
+    """What tells ``agent`` of ``assignment`` on their channel (``notify.channel``: slack with
+    ``notify.target`` a channel or user id, teams with ``notify.target`` a webhook name, email
+    to the agent's address); None for none (the tenant's webhooks still get the event)."""
+    notify = agent.get("notify") or {}
+    channel = notify.get("channel")
+    text = (
+        f"Conversation {assignment['conversation_id']} is yours"
+        + (f" (queue {assignment['queue']})" if assignment.get("queue") else "")
+        + f": {assignment.get('reason') or ''}"
+    )
+    request: Document
+    if channel == "slack" and notify.get("target"):
+        kind = "integration.slack"
+        params = {"channel": notify["target"], "text": text}
+        request = {"integration": "slack", "action": "postMessage", "params": params}
+    elif channel == "teams":
+        kind = "integration.teams"
+        params = {"text": text, "title": "New conversation"}
+        if notify.get("target"):
+            params["webhook"] = notify["target"]
+        request = {"integration": "teams", "action": "postMessage", "params": params}
+    elif channel == "email" and (notify.get("target") or agent.get("email")):
+        kind = "action.send_email"
+        to = [notify.get("target") or agent["email"]]
+        request = {"to": to, "subject": "A conversation is yours", "body": text}
+    else:
+        return None
+    return NotificationRequested(
+        idempotency_key=f"assigned:{assignment['_id']}",
+        execution_id=assignment["execution_id"],
+        tenant_id=assignment["tenant_id"],
+        effect_id=f"notify:{assignment['_id']}",
+        node_id="agent-notify",
+        kind=kind,
+        channel=str(channel),
+        conversation_id=None,
+        request=request,
+        awaits_result=False,
+    )
 
 
 def _update(work: _TenantBatch, assignment: Document, fields: Document) -> None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts import Envelope
-from contracts.events import DeliveryFailed, Event, ReplySent
+from contracts.events import ConversationAssigned, DeliveryFailed, Event, ReplySent
 from opentelemetry.trace import SpanKind
 from servicekit import signing
 from servicekit.delivery import Consumed
@@ -82,8 +82,10 @@ class WebhookEvents:
         return [r for r in records if having.get(r.headers.get("tenant_id", ""))]
 
     async def on_published(self, outgoing: list[Outgoing]) -> None:
-        """What the notifier published (ReplySent, DeliveryFailed) as webhook events."""
-        wanted = [o for o in outgoing if isinstance(o.event, ReplySent | DeliveryFailed)]
+        """What the notifier published (ReplySent, DeliveryFailed, ConversationAssigned) as
+        webhook events."""
+        kinds = ReplySent | DeliveryFailed | ConversationAssigned
+        wanted = [o for o in outgoing if isinstance(o.event, kinds)]
         if not wanted:
             return
         having = await self._endpoints.of_tenants({o.tenant_id for o in wanted})

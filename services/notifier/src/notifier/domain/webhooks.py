@@ -15,6 +15,7 @@ from typing import Any
 from contracts import Envelope
 from contracts.conversations import inbound_message_id
 from contracts.events import (
+    ConversationAssigned,
     DeliveryFailed,
     DeliveryStatusReported,
     Event,
@@ -22,6 +23,7 @@ from contracts.events import (
     TriggerReceived,
 )
 from contracts.webhooks import (
+    CONVERSATION_ASSIGNED,
     MESSAGE_FAILED,
     MESSAGE_RECEIVED,
     MESSAGE_SENT,
@@ -102,6 +104,9 @@ def events_of(envelope: Envelope[Event]) -> list[WebhookEvent]:
             "failed_at": event.failed_at.isoformat(),
         }
         return [_event(MESSAGE_FAILED, event.failure_id, at, tenant, data)]
+    if isinstance(event, ConversationAssigned):
+        data = event.model_dump(mode="json", exclude={"tenant_id"})
+        return [_event(CONVERSATION_ASSIGNED, event.assignment_id, at, tenant, data)]
     return []
 
 

@@ -226,7 +226,7 @@ def assignment_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@queues_router.put("/{queue_id}", responses=problem_responses(*WITH_BODY))
+@queues_router.put("/{queue_id}", responses=problem_responses(404, *WITH_BODY))
 async def put_queue(
     queue_id: Annotated[str, Field(pattern=ID)],
     body: QueueBody,
