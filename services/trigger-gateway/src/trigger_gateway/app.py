@@ -16,6 +16,7 @@ from servicekit.telemetry import exporting_spans
 from trigger_gateway.adapters import conversations as conversation_store
 from trigger_gateway.adapters.call_turns import CallTurns
 from trigger_gateway.adapters.channels import TwilioAccountRepository, ensure_channel_indexes
+from trigger_gateway.adapters.chatops import ChatOpsRepository
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.execution_messages import ExecutionMessageLog
@@ -29,6 +30,7 @@ from trigger_gateway.adapters.webhooks import WebhookRepository, ensure_webhook_
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
     channels,
+    chatops_channels,
     commands,
     contacts,
     conversations,
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.execution_messages = ExecutionMessageLog(kit.db)
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
+        app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
         app.state.call_turns = turns = CallTurns()
         tail = TopicTail(
             topics.CALLS, turns.on_records, bootstrap_servers=kit.settings.kafka_bootstrap_servers
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversations.variables_router,
         contacts.router,
         channels.router,
+        chatops_channels.router,
         webhooks.router,
         twilio.router,
         twilio_voice.router,
