@@ -20,8 +20,10 @@ from notifier.domain.chatops import PostFailed, SlackPost, retry_after_of, slack
 from notifier.domain.errors import unreachable
 
 SLACK_API = "https://slack.com/api/"
-# The SDK logs each request's arguments at DEBUG and its warnings at WARNING; no token in them.
+# The SDK logs each request's body (the message's text) at DEBUG, its Authorization header
+# redacted; a message's text has no place in the service's logs either.
 _sdk_log = logging.getLogger("notifier.slack_sdk")
+_sdk_log.setLevel(logging.INFO)
 
 
 @dataclass(frozen=True, slots=True)
