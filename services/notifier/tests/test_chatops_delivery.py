@@ -201,3 +201,18 @@ async def test_tell_posts_for_a_tenant_without_a_node(chat) -> None:
     assert teams == {"webhook": "support", "status": "sent"}
     assert chat.slack.posts[0][1] == "U0AGENT"
     assert chat.db.notifications.docs == {}
+
+
+async def test_a_token_sealed_for_another_tenant_does_not_open(chat) -> None:
+    sealed = KEYRING.seal(TOKEN, tenant_id="ten_other", purpose=SLACK_BOT_TOKEN)
+    chat.db.slack_connections.docs[chat.tenant] = {
+        "_id": chat.tenant,
+        "bot_token": sealed.to_document(),
+        "default_channel": None,
+    }
+    chat.send(chat.node("slack", channel="#support", text="hi"))
+    await chat.run()
+
+    assert chat.slack.posts == []
+    [settled] = chat.settled()
+    assert settled.error["type"] == "CredentialsUnavailable"
