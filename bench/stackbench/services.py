@@ -40,6 +40,9 @@ class Stack:
             "NOTIFIER_TWILIO_API_BASE_URL": (
                 f"http://127.0.0.1:{PORT_BASE + SERVICES['sandbox'].offset}"
             ),
+            "NOTIFIER_SLACK_API_BASE_URL": (
+                f"http://127.0.0.1:{PORT_BASE + SERVICES['sandbox'].offset}/api/"
+            ),
             "NOTIFIER_STATUS_CALLBACK_URL": (
                 f"http://127.0.0.1:{PORT_BASE + SERVICES['gateway'].offset}/webhooks/twilio/status"
             ),

@@ -205,6 +205,9 @@ case "$cmd" in
     # The notifier sends SMS and WhatsApp through the sandbox and has Twilio report their status
     # to this gateway (production: Twilio's own API, the gateway's public URL).
     export NOTIFIER_TWILIO_API_BASE_URL="${NOTIFIER_TWILIO_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)}"
+    # Slack's Web API and Teams' incoming webhooks are the sandbox's too (production: unset,
+    # https://slack.com/api/; Teams webhook URLs are the tenants').
+    export NOTIFIER_SLACK_API_BASE_URL="${NOTIFIER_SLACK_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)/api/}"
     gateway_url="${GATEWAY_PUBLIC_URL:-http://127.0.0.1:$(port_of trigger-gateway)}"
     export NOTIFIER_STATUS_CALLBACK_URL="${NOTIFIER_STATUS_CALLBACK_URL:-$gateway_url/webhooks/twilio/status}"
     # Tenants' webhooks may point at this machine (a receiver on 127.0.0.1); production keeps

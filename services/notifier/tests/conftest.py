@@ -11,7 +11,7 @@ import copy
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,7 @@ from notifier.adapters.store import NotificationRepository
 from notifier.adapters.twilio_accounts import TwilioAccount, TwilioAccounts
 from notifier.adapters.twilio_client import SendFailed, SentMessage
 from notifier.app import NAME
+from notifier.chatops_sending import ChatOpsSending
 from notifier.delivery_status import DeliveryStatus
 from notifier.domain.outbound import Outbound
 from notifier.handlers.kafka import consume
@@ -324,9 +325,15 @@ class Notifier:
     customer = CUSTOMER
     callback = CALLBACK
 
-    def __init__(self, one_by_one: bool = False, wait_seconds: float = 5) -> None:
+    def __init__(
+        self,
+        one_by_one: bool = False,
+        wait_seconds: float = 5,
+        chatops: Callable[[Any, NotificationRepository], ChatOpsSending] | None = None,
+    ) -> None:
         """``one_by_one``: the repositories read as on FerretDB (equality, not ``$in``);
-        ``wait_seconds``: how long a report waits for its message's send to be answered."""
+        ``wait_seconds``: how long a report waits for its message's send to be answered;
+        ``chatops``: makes the Slack and Teams sending from the database and the records."""
         self.broker = MemoryBroker()
         self.mongo = Mongo()
         self.twilio = FakeTwilio()
@@ -352,7 +359,12 @@ class Notifier:
             status_callback_url=CALLBACK,
         )
         service = NotificationService(
-            notifications, messages, conversations, self.sending, self.kit.publish
+            notifications,
+            messages,
+            conversations,
+            self.sending,
+            self.kit.publish,
+            chatops=chatops(db, notifications) if chatops is not None else None,
         )
         consume(self.kit, service, self.status)
 
@@ -454,6 +466,12 @@ class Notifier:
         """Everything sent so far handled."""
         async with running(self.kit):
             await self.broker.idle()
+
+
+@pytest.fixture
+def make_notifier() -> Callable[..., Notifier]:
+    """Notifier(...), for tests that assemble it with more (Slack and Teams stand-ins)."""
+    return Notifier
 
 
 @pytest.fixture(params=[False, True], ids=["in", "one_by_one"])

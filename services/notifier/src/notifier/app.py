@@ -13,14 +13,18 @@ from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
 from notifier.adapters.agents import AgentBoardStore
+from notifier.adapters.chatops_accounts import ChatOpsConnections
 from notifier.adapters.conversations import ConversationUpdates
 from notifier.adapters.messages import MessageLog
+from notifier.adapters.slack_client import SlackMessages
 from notifier.adapters.store import NotificationRepository
+from notifier.adapters.teams_client import TeamsWebhooks
 from notifier.adapters.twilio_accounts import TwilioAccounts
 from notifier.adapters.twilio_client import TwilioMessages
 from notifier.adapters.webhook_client import WebhookClient
 from notifier.adapters.webhook_deliveries import WebhookDeliveries
 from notifier.adapters.webhook_endpoints import WebhookEndpoints
+from notifier.chatops_sending import ChatOpsSending
 from notifier.delivery_status import DeliveryStatus
 from notifier.domain.webhooks import RetryPolicy
 from notifier.handlers.kafka import consume
@@ -70,12 +74,40 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         twilio,
         status_callback_url=settings.status_callback_url,
     )
+    chatops = chatops_sending(kit, settings, notifications, keyring, ferretdb)
     service = NotificationService(
-        notifications, messages, conversations, sending, kit.publish, hooks.on_published
+        notifications, messages, conversations, sending, kit.publish, hooks.on_published, chatops
     )
     board = AgentBoardStore(kit.db, one_by_one=ferretdb)
     await board.ensure_indexes()
     consume(kit, service, status, hooks, AgentRouter(board, kit.publish, hooks.on_published))
+
+
+def chatops_sending(
+    kit: Kit,
+    settings: Settings,
+    notifications: NotificationRepository,
+    keyring: Keyring | None,
+    ferretdb: bool,
+) -> ChatOpsSending:
+    """Slack (slack-sdk) and Teams (incoming webhooks) posts, their clients closed at
+    shutdown."""
+    slack = SlackMessages(
+        base_url=settings.slack_api_base_url,
+        timeout_seconds=settings.slack_timeout_seconds,
+        max_in_flight=settings.chatops_max_in_flight,
+    )
+    teams = TeamsWebhooks(
+        timeout_seconds=settings.teams_timeout_seconds,
+        max_in_flight=settings.chatops_max_in_flight,
+        allow_private=settings.webhook_allow_private_urls,
+    )
+    kit.on_stop(slack.close)
+    kit.on_stop(teams.close)
+    connections = ChatOpsConnections(
+        kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
+    )
+    return ChatOpsSending(notifications, connections, slack, teams)
 
 
 async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:

@@ -24,6 +24,7 @@ from servicekit.telemetry import consuming, current_trace
 from notifier.adapters.conversations import ConversationUpdates
 from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
+from notifier.chatops_sending import ChatOpsSending
 from notifier.domain.delivery import (
     Delivery,
     Route,
@@ -51,6 +52,7 @@ class NotificationService:
         twilio: TwilioSending,
         publish: Publish,
         announce: Announce = nobody,
+        chatops: ChatOpsSending | None = None,
     ) -> None:
         self._notifications = notifications
         self._messages = messages
@@ -58,6 +60,7 @@ class NotificationService:
         self._twilio = twilio
         self._publish = publish
         self._announce = announce
+        self._chatops = chatops
 
     async def on_notifications_requested(
         self, envelopes: list[Envelope[NotificationRequested]]
@@ -72,6 +75,10 @@ class NotificationService:
         for envelope in envelopes:
             firsts.setdefault(envelope.data.idempotency_key, envelope.data)
         requests = list(firsts.values())
+        chatops: list[NotificationRequested] = []
+        if self._chatops is not None:  # Slack and Teams posts: notifier.chatops_sending
+            chatops = [r for r in requests if self._chatops.handles(r)]
+            requests = [r for r in requests if not self._chatops.handles(r)]
         deliveries = [plan_delivery(request, now) for request in requests]
         if any(d.route is Route.TWILIO for d in deliveries):
             deliveries = await self._twilio.address(requests, deliveries, now)
@@ -93,6 +100,8 @@ class NotificationService:
         finished = [*await self._twilio.send(to_send, now), *settle_later]
         await self._twilio.record(finished, now)
         answers += [(d, str(d.record["status"])) for d in finished]
+        if self._chatops is not None:
+            answers += await self._chatops.deliver(chatops, now)
         by_key = {d.key: (d, outcome) for d, outcome in answers}
         answered: set[str] = set()
         outgoing: list[OutgoingEvent] = []

@@ -77,3 +77,18 @@ class Settings(ServiceSettings):
         description="Send webhooks to loopback, private and link-local addresses (the local "
         "configuration and tests: a receiver on 127.0.0.1). Off: refused (SSRF guard).",
     )
+    # Slack and Teams (notifier.chatops_sending)
+    slack_api_base_url: str | None = Field(
+        None,
+        description="Slack's Web API base URL; unset: Slack's own (https://slack.com/api/). "
+        "Locally the provider sandbox (http://127.0.0.1:8090/api/).",
+    )
+    slack_timeout_seconds: float = Field(
+        10, gt=0, description="How long one chat.postMessage waits for Slack's answer."
+    )
+    teams_timeout_seconds: float = Field(
+        10, gt=0, description="How long one post to a Teams incoming webhook waits."
+    )
+    chatops_max_in_flight: int = Field(
+        32, ge=1, description="Slack calls and Teams posts this process has open at once (each)."
+    )

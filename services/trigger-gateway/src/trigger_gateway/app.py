@@ -17,6 +17,7 @@ from trigger_gateway.adapters import conversations as conversation_store
 from trigger_gateway.adapters.agents import AgentRepository
 from trigger_gateway.adapters.call_turns import CallTurns
 from trigger_gateway.adapters.channels import TwilioAccountRepository, ensure_channel_indexes
+from trigger_gateway.adapters.chatops import ChatOpsRepository
 from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.execution_messages import ExecutionMessageLog
@@ -31,6 +32,7 @@ from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
     agents,
     channels,
+    chatops_channels,
     commands,
     contacts,
     conversations,
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.agents.ensure_indexes()
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
+        app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
         app.state.call_turns = turns = CallTurns()
         tail = TopicTail(
             topics.CALLS, turns.on_records, bootstrap_servers=kit.settings.kafka_bootstrap_servers
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents.approvals_router,
         contacts.router,
         channels.router,
+        chatops_channels.router,
         webhooks.router,
         twilio.router,
         twilio_voice.router,

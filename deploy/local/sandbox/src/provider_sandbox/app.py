@@ -12,6 +12,10 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from .settings import SandboxSettings
+from .slack.inspection import inspection_router as slack_inspection_router
+from .slack.state import SlackState
+from .slack.web_api import web_api_router as slack_web_api_router
+from .teams.webhooks import TeamsState, teams_routers
 from .twilio.errors import TwilioApiError, twilio_error_response
 from .twilio.sandbox import TwilioSandbox
 
@@ -41,6 +45,14 @@ def create_app(
     app.state.twilio = twilio
     app.add_exception_handler(TwilioApiError, twilio_error_response)
     for router in twilio.routers():
+        app.include_router(router)
+    slack, teams = SlackState(), TeamsState()
+    app.state.slack, app.state.teams = slack, teams
+    for router in [
+        slack_web_api_router(slack),
+        slack_inspection_router(slack),
+        *teams_routers(teams),
+    ]:
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

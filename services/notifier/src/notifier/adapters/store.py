@@ -1,10 +1,12 @@
 """The notifications collection: one document per idempotency key, written before acting, for
 the deliveries that keep no record on a message of theirs (chat replies, kinds that send
 nothing, channels not connected; an SMS or WhatsApp message keeps its own:
-notifier.domain.delivery.logged). Written once: those deliveries are done when recorded."""
+notifier.domain.delivery.logged). Written once, those deliveries being done when recorded,
+except Slack and Teams posts: pending before the post, settled after."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,3 +50,17 @@ class NotificationRepository:
             self._db.notifications, "_id", keys, one_by_one=self._one_by_one
         )
         return {doc["_id"]: doc for doc in found}
+
+    async def settle(self, records: Iterable[Document]) -> None:
+        """What the sends of recorded deliveries became (Slack and Teams posts: status, result
+        or error, sent_at), each written while its record is pending: the first answer wins."""
+        kept = ("status", "result", "error", "sent_at")
+        await asyncio.gather(
+            *(
+                self._db.notifications.update_one(
+                    {"_id": r["_id"], "status": "pending"},
+                    {"$set": {f: r[f] for f in kept if f in r}},
+                )
+                for r in records
+            )
+        )

@@ -38,6 +38,7 @@ TWILIO = "twilio"
 class Route(StrEnum):
     CHAT = "chat"  # published on the replies topic (the chat widget reads it)
     TWILIO = "twilio"  # sent with the tenant's Twilio account
+    CHATOPS = "chatops"  # posted to the tenant's Slack or Teams (notifier.chatops_sending)
     NOT_CONNECTED = "not_connected"  # answered with ChannelNotConnected
 
 

@@ -53,8 +53,9 @@ class DeliveryError:
     type: str
     message: str
     retryable: bool
-    code: int | None = None  # the provider's error code
+    code: int | str | None = None  # the provider's error code (Slack's are words)
     http_status: int | None = None
+    retry_after_seconds: float | None = None  # the provider's Retry-After, when it gave one
 
     def on_message(self) -> dict[str, Any]:
         """As the message log and the conversation show it."""
@@ -78,6 +79,8 @@ class DeliveryError:
             answer["provider_code"] = self.code
         if self.http_status is not None:
             answer["http_status"] = self.http_status
+        if self.retry_after_seconds is not None:
+            answer["retry_after_seconds"] = self.retry_after_seconds
         return answer
 
 

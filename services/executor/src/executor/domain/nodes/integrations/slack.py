@@ -1,7 +1,11 @@
 """Slack: posts `text` to a Slack `channel` of the tenant's workspace (through the notifier).
 
-Action: `postMessage` (channel, text). The result (`{ts}`) may be stored in
-`workflow.<outputVariable>`."""
+Action: `postMessage` (channel: an id, a `#name` or a user id; text; optional `blocks`, Block
+Kit; `threadTs` to reply in a thread, `replyBroadcast`). The result (`{ts, channel}`: pass
+them as `threadTs` and `channel` to reply in the thread) may be stored in
+`workflow.<outputVariable>`. Slack's refusals are typed errors (`NotPermitted` for
+not_in_channel or is_archived, `InvalidRecipient`, `AuthenticationFailed`, `RateLimited`,
+`ProviderUnavailable`) an error edge can route on."""
 
 from typing import Literal
 

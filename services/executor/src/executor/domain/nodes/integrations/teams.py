@@ -1,6 +1,9 @@
 """Teams: posts `text` to a Microsoft Teams channel (through the notifier).
 
-Action: `postMessage` (text, optional channel or webhookId)."""
+Action: `postMessage` (text; optional `title` and `facts`, `{name: value}`, rendered as one
+Adaptive Card; `webhook`: the name of one of the tenant's incoming webhooks, else its
+default). The result (`{webhook, status}`) may be stored in `workflow.<outputVariable>`;
+a removed webhook is `InvalidRecipient`, a payload Teams refuses `InvalidMessage`."""
 
 from typing import Literal
 
