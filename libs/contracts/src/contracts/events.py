@@ -45,6 +45,7 @@ class InboundMessage(BaseModel):
     media: list[MediaItem] = Field(default_factory=list)
     provider: str | None = Field(default=None, description="twilio, widget, sendgrid, ...")
     provider_message_id: str | None = Field(default=None, description="e.g. Twilio's MessageSid")
+    subject: str | None = Field(default=None, description="An email's subject.")
 
 
 class TriggerReceived(Event):
