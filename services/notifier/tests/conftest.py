@@ -25,13 +25,16 @@ from contracts.events import (
     NotificationRequested,
 )
 from notifier.adapters.conversations import ConversationUpdates
+from notifier.adapters.email_threads import EmailThreads
 from notifier.adapters.messages import MessageLog
+from notifier.adapters.sendgrid_accounts import SendGridAccount, SendGridAccounts
 from notifier.adapters.store import NotificationRepository
 from notifier.adapters.twilio_accounts import TwilioAccount, TwilioAccounts
 from notifier.adapters.twilio_client import SendFailed, SentMessage
 from notifier.app import NAME
 from notifier.delivery_status import DeliveryStatus
 from notifier.domain.outbound import Outbound
+from notifier.email_sending import EmailSending
 from notifier.handlers.kafka import consume
 from notifier.sending import TwilioSending
 from notifier.service import NotificationService
@@ -49,6 +52,8 @@ TENANT_NUMBER = "+14155550100"
 CUSTOMER = "+14155550199"
 CALLBACK = "http://gateway.test/webhooks/twilio/status"
 KEYRING = Keyring([Kek("test1", bytes(range(32)))])
+SENDGRID_KEY = "SG.testkeytestkey.secretsecretsecretsecret"
+INBOUND = "help@reply.acme.test"
 
 
 # -- an in-memory MongoDB for the notifier's repositories -----------------------------------
@@ -305,6 +310,22 @@ class FakeTwilio:
         return SentMessage(sid=sid, status="queued")
 
 
+@dataclass
+class FakeSendGrid:
+    """Accepts every email (X-Message-Id ``xmsg`` + a counter) unless ``refuse`` names its
+    first recipient: then raises what is given for it."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    refuse: dict[str, SendFailed] = field(default_factory=dict)
+
+    async def send(self, account: SendGridAccount, body: dict[str, Any]) -> str:
+        self.sent.append(body)
+        to = body["personalizations"][0]["to"][0]["email"]
+        if to in self.refuse:
+            raise self.refuse[to]
+        return f"xmsg{len(self.sent)}"
+
+
 # -- the notifier under test ---------------------------------------------------------------
 
 
@@ -321,6 +342,7 @@ class Notifier:
         self.broker = MemoryBroker()
         self.mongo = Mongo()
         self.twilio = FakeTwilio()
+        self.sendgrid = FakeSendGrid()
         self.kit = Kit(
             NAME,
             Settings(handling_attempts=1),
@@ -342,8 +364,15 @@ class Notifier:
             self.twilio,
             status_callback_url=CALLBACK,
         )
+        email = EmailSending(
+            SendGridAccounts(db, KEYRING, ttl_seconds=0, one_by_one=one_by_one),
+            EmailThreads(db),
+            conversations,
+            messages,
+            self.sendgrid,
+        )
         service = NotificationService(
-            notifications, messages, conversations, self.sending, self.kit.publish
+            notifications, messages, conversations, self.sending, self.kit.publish, email=email
         )
         consume(self.kit, service, self.status)
 
@@ -365,6 +394,17 @@ class Notifier:
                 "tenant_id": tenant,
                 "whatsapp": whatsapp,
             }
+
+    def connect_sendgrid(self, tenant: str = TENANT, inbound: str | None = INBOUND) -> None:
+        """The tenant's SendGrid channel as the gateway stores it."""
+        sealed = KEYRING.seal(SENDGRID_KEY, tenant_id=tenant, purpose="sendgrid.api_key")
+        self.db.sendgrid_channels.docs[tenant] = {
+            "_id": tenant,
+            "api_key": sealed.to_document(),
+            "from_email": "support@acme.test",
+            "from_name": "Acme",
+            "inbound_address": inbound,
+        }
 
     def conversation(
         self, conversation_id: str, contact: str = CUSTOMER, tenant_address: str = TENANT_NUMBER

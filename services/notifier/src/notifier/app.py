@@ -1,5 +1,6 @@
 """The notifier, assembled from the service kit: delivers messages to people (chat replies on
-the replies topic, SMS and WhatsApp through the tenants' Twilio accounts), logs them in their
+the replies topic, SMS and WhatsApp through the tenants' Twilio accounts, email through their
+SendGrid channels), logs them in their
 conversations, records their delivery status and settles the waiting executions; and delivers
 conversation events to the tenants' webhook endpoints."""
 
@@ -13,7 +14,10 @@ from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
 from notifier.adapters.conversations import ConversationUpdates
+from notifier.adapters.email_threads import EmailThreads
 from notifier.adapters.messages import MessageLog
+from notifier.adapters.sendgrid_accounts import SendGridAccounts
+from notifier.adapters.sendgrid_client import SendGridMail
 from notifier.adapters.store import NotificationRepository
 from notifier.adapters.twilio_accounts import TwilioAccounts
 from notifier.adapters.twilio_client import TwilioMessages
@@ -22,6 +26,7 @@ from notifier.adapters.webhook_deliveries import WebhookDeliveries
 from notifier.adapters.webhook_endpoints import WebhookEndpoints
 from notifier.delivery_status import DeliveryStatus
 from notifier.domain.webhooks import RetryPolicy
+from notifier.email_sending import EmailSending
 from notifier.handlers.kafka import consume
 from notifier.sending import TwilioSending
 from notifier.service import NotificationService
@@ -69,9 +74,36 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         status_callback_url=settings.status_callback_url,
     )
     service = NotificationService(
-        notifications, messages, conversations, sending, kit.publish, hooks.on_published
+        notifications,
+        messages,
+        conversations,
+        sending,
+        kit.publish,
+        hooks.on_published,
+        email=email_sending(kit, settings, keyring, conversations, messages, ferretdb),
     )
     consume(kit, service, status, hooks)
+
+
+def email_sending(
+    kit: Kit,
+    settings: Settings,
+    keyring: Keyring | None,
+    conversations: ConversationUpdates,
+    messages: MessageLog,
+    ferretdb: bool,
+) -> EmailSending:
+    """Email through the tenants' SendGrid channels (the SDK's pool shut at shutdown)."""
+    mail = SendGridMail(
+        api_base_url=settings.sendgrid_api_base_url,
+        timeout_seconds=settings.sendgrid_timeout_seconds,
+        max_in_flight=settings.sendgrid_max_in_flight,
+    )
+    kit.on_stop(mail.close)
+    accounts = SendGridAccounts(
+        kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
+    )
+    return EmailSending(accounts, EmailThreads(kit.db), conversations, messages, mail)
 
 
 async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:

@@ -55,6 +55,7 @@ class DeliveryError:
     retryable: bool
     code: int | None = None  # the provider's error code
     http_status: int | None = None
+    retry_after_seconds: float | None = None  # the provider's word on when to try again
 
     def on_message(self) -> dict[str, Any]:
         """As the message log and the conversation show it."""
@@ -78,6 +79,8 @@ class DeliveryError:
             answer["provider_code"] = self.code
         if self.http_status is not None:
             answer["http_status"] = self.http_status
+        if self.retry_after_seconds is not None:
+            answer["retry_after_seconds"] = self.retry_after_seconds
         return answer
 
 
