@@ -205,6 +205,8 @@ case "$cmd" in
     # The notifier sends SMS and WhatsApp through the sandbox and has Twilio report their status
     # to this gateway (production: Twilio's own API, the gateway's public URL).
     export NOTIFIER_TWILIO_API_BASE_URL="${NOTIFIER_TWILIO_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)}"
+    # ... and email through the sandbox's SendGrid (production: https://api.sendgrid.com).
+    export NOTIFIER_SENDGRID_API_BASE_URL="${NOTIFIER_SENDGRID_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)}"
     gateway_url="${GATEWAY_PUBLIC_URL:-http://127.0.0.1:$(port_of trigger-gateway)}"
     export NOTIFIER_STATUS_CALLBACK_URL="${NOTIFIER_STATUS_CALLBACK_URL:-$gateway_url/webhooks/twilio/status}"
     # Tenants' webhooks may point at this machine (a receiver on 127.0.0.1); production keeps

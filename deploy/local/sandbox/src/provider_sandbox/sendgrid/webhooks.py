@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import secrets
 import time
 from typing import Any, Literal
 
@@ -27,6 +28,24 @@ MAX_RECORDED_BODY = 16 * 1024
 def sign(private_key: ec.EllipticCurvePrivateKey, timestamp: str, payload: bytes) -> str:
     signature = private_key.sign(timestamp.encode() + payload, ec.ECDSA(hashes.SHA256()))
     return base64.b64encode(signature).decode()
+
+
+def multipart(
+    boundary: str, fields: dict[str, str], files: list[tuple[str, tuple[str, bytes, str]]]
+) -> bytes:
+    """A multipart/form-data body (RFC 7578)."""
+    out = bytearray()
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += value.encode() + b"\r\n"
+    for name, (filename, content, content_type) in files:
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
+        ).encode()
+        out += content + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out)
 
 
 class WebhookSender:
@@ -105,11 +124,16 @@ class WebhookSender:
         *,
         message_id: str | None,
     ) -> WebhookRecord:
-        """POST an inbound email to a parse URL, multipart/form-data; no retries here (the
-        caller sees the answer)."""
-        headers = {"User-Agent": "Sendlib/1.0"}
+        """POST an inbound email to a parse URL, multipart/form-data (always, as SendGrid:
+        with no attachment too); no retries here (the caller sees the answer)."""
+        boundary = "xYzZY" + secrets.token_hex(8)
+        headers = {
+            "User-Agent": "Sendlib/1.0",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        }
+        body = multipart(boundary, fields, files)
         return await self._post(
-            "inbound-parse", account, url, message_id, fields, headers, 1, data=fields, files=files
+            "inbound-parse", account, url, message_id, fields, headers, 1, content=body
         )
 
     async def _post(
