@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from contracts import Envelope, topics
@@ -24,6 +25,7 @@ from contracts.events import (
     Event,
     NotificationRequested,
 )
+from notifier.adapters.attachments import AttachmentFetcher
 from notifier.adapters.conversations import ConversationUpdates
 from notifier.adapters.email_threads import EmailThreads
 from notifier.adapters.messages import MessageLog
@@ -326,6 +328,18 @@ class FakeSendGrid:
         return f"xmsg{len(self.sent)}"
 
 
+def _files(request: httpx.Request) -> httpx.Response:
+    """Attachments by URL: http://files.test/<name> is 'content of <name>' (big: 2 KiB)."""
+    name = request.url.path.strip("/")
+    if name == "big.bin":
+        return httpx.Response(200, content=b"x" * 2048)
+    if name == "missing.pdf":
+        return httpx.Response(404)
+    return httpx.Response(
+        200, content=f"content of {name}".encode(), headers={"content-type": "application/pdf"}
+    )
+
+
 # -- the notifier under test ---------------------------------------------------------------
 
 
@@ -370,6 +384,12 @@ class Notifier:
             conversations,
             messages,
             self.sendgrid,
+            AttachmentFetcher(
+                timeout_seconds=5,
+                max_bytes=1024,
+                allow_private=True,
+                transport=httpx.MockTransport(_files),
+            ),
         )
         service = NotificationService(
             notifications, messages, conversations, self.sending, self.kit.publish, email=email

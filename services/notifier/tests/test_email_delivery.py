@@ -6,6 +6,7 @@ bounces and drops as failures (message, conversation, DeliveryFailed)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 from contracts import Envelope, topics
@@ -264,3 +265,32 @@ async def test_delivered_then_opened_moves_forward_and_a_late_processed_stays_hi
         "processed",
     ]
     assert notifier.events(topics.EXECUTIONS, DeliveryFailed) == []
+
+
+async def test_attachments_by_url_are_fetched_and_sent_as_content(notifier) -> None:
+    notifier.connect_sendgrid()
+    attachments = [{"filename": "invoice.pdf", "url": "http://files.test/invoice.pdf"}]
+    notifier.send(send_email(notifier, attachments=attachments))
+    await notifier.run()
+
+    (body,) = notifier.sendgrid.sent
+    assert body["attachments"] == [
+        {
+            "content": base64.b64encode(b"content of invoice.pdf").decode(),
+            "filename": "invoice.pdf",
+            "type": "application/pdf",
+        }
+    ]
+
+
+async def test_an_attachment_that_cannot_be_fetched_refuses_the_email(notifier) -> None:
+    notifier.connect_sendgrid()
+    for n, name in ((1, "missing.pdf"), (2, "big.bin")):
+        attachments = [{"url": f"http://files.test/{name}"}]
+        notifier.send(send_email(notifier, n, attachments=attachments))
+    await notifier.run()
+
+    assert notifier.sendgrid.sent == []
+    errors = [m["error"] for m in notifier.messages()]
+    assert [e["type"] for e in errors] == ["InvalidMessage", "InvalidMessage"]
+    assert "HTTP 404" in errors[0]["message"] and "over 1024 bytes" in errors[1]["message"]

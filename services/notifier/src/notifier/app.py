@@ -13,6 +13,7 @@ from servicekit.sealing import Keyring
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
+from notifier.adapters.attachments import AttachmentFetcher
 from notifier.adapters.conversations import ConversationUpdates
 from notifier.adapters.email_threads import EmailThreads
 from notifier.adapters.messages import MessageLog
@@ -103,7 +104,14 @@ def email_sending(
     accounts = SendGridAccounts(
         kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
     )
-    return EmailSending(accounts, EmailThreads(kit.db), conversations, messages, mail)
+    attachments = AttachmentFetcher(
+        timeout_seconds=settings.sendgrid_timeout_seconds,
+        max_bytes=settings.email_attachment_max_bytes,
+        allow_private=settings.webhook_allow_private_urls,
+    )
+    kit.on_stop(attachments.close)
+    threads = EmailThreads(kit.db)
+    return EmailSending(accounts, threads, conversations, messages, mail, attachments)
 
 
 async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:

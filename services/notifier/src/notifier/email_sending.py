@@ -24,6 +24,7 @@ from typing import Any
 
 from contracts.events import NotificationRequested
 
+from notifier.adapters.attachments import AttachmentFetcher
 from notifier.adapters.conversations import ConversationUpdates
 from notifier.adapters.email_threads import EmailThreads
 from notifier.adapters.messages import MessageLog
@@ -66,12 +67,16 @@ class EmailSending:
         conversations: ConversationUpdates,
         messages: MessageLog,
         sender: MailSender,
+        attachments: AttachmentFetcher | None = None,
     ) -> None:
+        """``attachments``: fetches attachments given by URL (None: such an email is refused,
+        InvalidMessage)."""
         self._accounts = accounts
         self._threads = threads
         self._conversations = conversations
         self._messages = messages
         self._sender = sender
+        self._attachments = attachments
         self.process = uuid.uuid4().hex[:12]
         self._ready: dict[str, tuple[SendGridAccount, EmailContent]] = {}
 
@@ -177,6 +182,10 @@ class EmailSending:
             account, content = self._ready.pop(delivery.key)
             assert delivery.message is not None
             message = delivery.message
+            try:
+                content = await self._fetched(content)
+            except SendFailed as exc:
+                return refused(delivery, exc.error, now)
             body = mail_body(
                 content,
                 from_email=account.from_email if not content.from_email else content.from_email,
@@ -196,6 +205,16 @@ class EmailSending:
             return sent(delivery, provider_id, ACCEPTED, now)
 
         return list(await asyncio.gather(*(one(d) for d in deliveries)))
+
+    async def _fetched(self, content: EmailContent) -> EmailContent:
+        """The content with the attachments given by URL fetched."""
+        if all(a.content is not None for a in content.attachments):
+            return content
+        if self._attachments is None:
+            raise SendFailed(failure(INVALID_MESSAGE, "attachments by URL are not fetched here"))
+        fetcher = self._attachments
+        fetched = await asyncio.gather(*(fetcher.fetched(a) for a in content.attachments))
+        return replace(content, attachments=tuple(fetched))
 
     async def record(self, deliveries: list[Delivery], now: datetime) -> None:
         """What the sends became, in one round (each message while its record is pending)."""

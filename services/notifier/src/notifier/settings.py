@@ -35,6 +35,12 @@ class Settings(ServiceSettings):
     sendgrid_max_in_flight: int = Field(
         16, ge=1, description="Mail Sends this process has open at once (the SDK's thread pool)."
     )
+    email_attachment_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1,
+        description="An email attachment given by URL larger than this is refused "
+        "(InvalidMessage); SendGrid takes 30 MB for the whole email.",
+    )
     status_callback_url: str | None = Field(
         None,
         description="Where Twilio reports a message's status: the gateway's public URL + "

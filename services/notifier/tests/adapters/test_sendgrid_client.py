@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from notifier.adapters.attachments import AttachmentFetcher
 from notifier.adapters.sendgrid_accounts import SendGridAccount
 from notifier.adapters.sendgrid_client import SendGridMail
 from notifier.adapters.twilio_client import SendFailed
-from notifier.domain.email import EmailContent, mail_body
+from notifier.domain.email import Attachment, EmailContent, mail_body
 from servicekit.sealing import Secret
 
 
@@ -111,3 +112,12 @@ async def test_sends_do_not_block_the_event_loop(sandbox_url, sender) -> None:
     await asyncio.gather(*(sender.send(account, body()) for _ in range(8)))
     ticker.cancel()
     assert ticks > 1
+
+
+async def test_an_attachment_on_a_private_host_is_not_fetched() -> None:
+    fetcher = AttachmentFetcher(timeout_seconds=1, max_bytes=100, allow_private=False)
+    with pytest.raises(SendFailed) as failed:
+        await fetcher.fetched(Attachment("x", None, "http://127.0.0.1:9/x", None))
+    await fetcher.close()
+    assert failed.value.error.type == "InvalidMessage"
+    assert "non-public" in failed.value.error.message

@@ -42,7 +42,7 @@ class WebhookClient:
         async with self._slots:
             started = time.perf_counter()
             if not self._allow_private:
-                refusal = await _private_address(url)
+                refusal = await private_address(url)
                 if refusal is not None:
                     return Attempt(None, _ms(started), refusal, refused=True)
             try:
@@ -60,7 +60,7 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def _private_address(url: str) -> str | None:
+async def private_address(url: str) -> str | None:
     """Why the URL's host is not one to send to, or None."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)

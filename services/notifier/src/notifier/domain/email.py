@@ -42,7 +42,7 @@ _RE = re.compile(r"^\s*re\s*:", re.I)
 @dataclass(frozen=True, slots=True)
 class Attachment:
     filename: str
-    content: str | None  # base64, as SendGrid takes it
+    content: str | None  # base64, as SendGrid takes it (fetched from ``url`` when absent)
     url: str | None
     type: str | None
 
@@ -160,8 +160,8 @@ def problem(content: EmailContent) -> str | None:
         return "the email has no body (and no templateId)"
     if not content.template_id and not content.subject:
         return "the email has no subject (and no templateId)"
-    if any(a.content is None for a in content.attachments):
-        return "attachments by URL are not fetched: give each one's base64 `content`"
+    if any(a.content is None and a.url is None for a in content.attachments):
+        return "an attachment has neither `content` (base64) nor `url`"
     return None
 
 
