@@ -252,3 +252,22 @@ def test_inbound_parse_posts_a_reply_threaded_to_the_mail_sent(
     }
     assert form["attachments"] == "1" and form["SPF"] == "pass"
     assert json.loads(form["attachment-info"])["attachment1"]["filename"] == "a.txt"
+
+
+def test_inbound_parse_is_multipart_without_attachments_too(
+    sandbox: httpx.Client, account: dict[str, Any], receiver: Any
+) -> None:
+    answered = sandbox.post(
+        "/sandbox/sendgrid/inbound",
+        json={
+            "from": "eve@example.com",
+            "to": "help@reply.acme.test",
+            "subject": "Hi",
+            "text": "x",
+        },
+    )
+    assert answered.json()["status"] == 200
+    [post] = receiver.at("/sendgrid/parse")
+    assert post.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert post.form["subject"] == "Hi" and post.form["attachments"] == "0"
+    assert "Message-ID: " + answered.json()["message_id"] in post.form["headers"]
