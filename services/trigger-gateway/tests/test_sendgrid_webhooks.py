@@ -318,3 +318,25 @@ def test_an_oversized_post_is_413(sg) -> None:
     big = parse_form(text="x" * (2 << 20))
     assert post_inbound(sg, inbound_url(sg), big).status_code == 413
     assert sg.broker.published == []
+
+
+@pytest.mark.parametrize("key", ["not base64 !", base64.b64encode(b"junk").decode(), "RSA"])
+def test_a_key_that_is_not_sendgrids_is_422(gw, key: str) -> None:
+    gw.client.app.app.state.sendgrid = MemorySendGridChannels()
+    if key == "RSA":
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        der = (
+            rsa.generate_private_key(65537, 2048)
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        key = base64.b64encode(der).decode()
+    answer = gw.client.put(
+        "/v1/channels/sendgrid",
+        json={"api_key": API_KEY, "from_email": "a@acme.test", "event_webhook_public_key": key},
+        headers=gw.as_tenant(),
+    )
+    assert answer.status_code == 422, answer.text

@@ -9,6 +9,8 @@ import hashlib
 import re
 from typing import Annotated
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped, unused-ignore]
 
@@ -27,12 +29,12 @@ def token_digest(token: str) -> str:
 
 
 def valid_public_key(key: str) -> bool:
-    """Whether ``key`` is an EC public key SendGrid's EventWebhook helper can verify with."""
+    """Whether ``key`` is a P-256 public key SendGrid's EventWebhook helper can verify with."""
     try:
-        EventWebhook().convert_public_key_to_ecdsa(key)
-    except (ValueError, TypeError):
+        loaded = EventWebhook().convert_public_key_to_ecdsa(key)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
-    return True
+    return isinstance(loaded, ec.EllipticCurvePublicKey) and isinstance(loaded.curve, ec.SECP256R1)
 
 
 class SendGridChannelSpec(BaseModel):

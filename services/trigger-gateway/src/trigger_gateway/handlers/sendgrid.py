@@ -27,6 +27,7 @@ from typing import Annotated
 
 from contracts import Envelope, topics
 from contracts.events import DeliveryStatusReported
+from cryptography.exceptions import UnsupportedAlgorithm
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped, unused-ignore]
 from servicekit.problems import INVALID_REQUEST, FieldError
@@ -99,7 +100,7 @@ def _verifies(channel: SendGridChannel, raw: str, signature: str, timestamp: str
         valid: bool = verifier.verify_signature(
             raw, signature, timestamp, verifier.convert_public_key_to_ecdsa(key)
         )
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return valid
 
