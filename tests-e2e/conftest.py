@@ -324,6 +324,7 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}",
         "NOTIFIER_TWILIO_API_BASE_URL": SANDBOX_URL,
         "NOTIFIER_SLACK_API_BASE_URL": SANDBOX_URL + "/api/",
+        "NOTIFIER_SENDGRID_API_BASE_URL": SANDBOX_URL,
         "SANDBOX_TWILIO_GATHER_TIMEOUT_SCALE": "1",  # a caller has the Gather's whole timeout
         "NOTIFIER_STATUS_CALLBACK_URL": (
             f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}/webhooks/twilio/status"

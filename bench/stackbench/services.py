@@ -36,12 +36,15 @@ class Stack:
             "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['executor'].offset}",
             "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['gateway'].offset}",
             "PYTHONUNBUFFERED": "1",
-            # the notifier sends SMS to the provider sandbox, which reports their status
+            # the notifier sends SMS and email to the provider sandbox, which reports their status
             "NOTIFIER_TWILIO_API_BASE_URL": (
                 f"http://127.0.0.1:{PORT_BASE + SERVICES['sandbox'].offset}"
             ),
             "NOTIFIER_SLACK_API_BASE_URL": (
                 f"http://127.0.0.1:{PORT_BASE + SERVICES['sandbox'].offset}/api/"
+            ),
+            "NOTIFIER_SENDGRID_API_BASE_URL": (
+                f"http://127.0.0.1:{PORT_BASE + SERVICES['sandbox'].offset}"
             ),
             "NOTIFIER_STATUS_CALLBACK_URL": (
                 f"http://127.0.0.1:{PORT_BASE + SERVICES['gateway'].offset}/webhooks/twilio/status"

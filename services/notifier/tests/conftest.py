@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from contracts import Envelope, topics
@@ -24,8 +25,11 @@ from contracts.events import (
     Event,
     NotificationRequested,
 )
+from notifier.adapters.attachments import AttachmentFetcher
 from notifier.adapters.conversations import ConversationUpdates
+from notifier.adapters.email_threads import EmailThreads
 from notifier.adapters.messages import MessageLog
+from notifier.adapters.sendgrid_accounts import SendGridAccount, SendGridAccounts
 from notifier.adapters.store import NotificationRepository
 from notifier.adapters.twilio_accounts import TwilioAccount, TwilioAccounts
 from notifier.adapters.twilio_client import SendFailed, SentMessage
@@ -33,6 +37,7 @@ from notifier.app import NAME
 from notifier.chatops_sending import ChatOpsSending
 from notifier.delivery_status import DeliveryStatus
 from notifier.domain.outbound import Outbound
+from notifier.email_sending import EmailSending
 from notifier.handlers.kafka import consume
 from notifier.sending import TwilioSending
 from notifier.service import NotificationService
@@ -50,6 +55,8 @@ TENANT_NUMBER = "+14155550100"
 CUSTOMER = "+14155550199"
 CALLBACK = "http://gateway.test/webhooks/twilio/status"
 KEYRING = Keyring([Kek("test1", bytes(range(32)))])
+SENDGRID_KEY = "SG.testkeytestkey.secretsecretsecretsecret"
+INBOUND = "help@reply.acme.test"
 
 
 # -- an in-memory MongoDB for the notifier's repositories -----------------------------------
@@ -315,6 +322,34 @@ class FakeTwilio:
         return SentMessage(sid=sid, status="queued")
 
 
+@dataclass
+class FakeSendGrid:
+    """Accepts every email (X-Message-Id ``xmsg`` + a counter) unless ``refuse`` names its
+    first recipient: then raises what is given for it."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    refuse: dict[str, SendFailed] = field(default_factory=dict)
+
+    async def send(self, account: SendGridAccount, body: dict[str, Any]) -> str:
+        self.sent.append(body)
+        to = body["personalizations"][0]["to"][0]["email"]
+        if to in self.refuse:
+            raise self.refuse[to]
+        return f"xmsg{len(self.sent)}"
+
+
+def _files(request: httpx.Request) -> httpx.Response:
+    """Attachments by URL: http://files.test/<name> is 'content of <name>' (big: 2 KiB)."""
+    name = request.url.path.strip("/")
+    if name == "big.bin":
+        return httpx.Response(200, content=b"x" * 2048)
+    if name == "missing.pdf":
+        return httpx.Response(404)
+    return httpx.Response(
+        200, content=f"content of {name}".encode(), headers={"content-type": "application/pdf"}
+    )
+
+
 # -- the notifier under test ---------------------------------------------------------------
 
 
@@ -337,6 +372,7 @@ class Notifier:
         self.broker = MemoryBroker()
         self.mongo = Mongo()
         self.twilio = FakeTwilio()
+        self.sendgrid = FakeSendGrid()
         self.kit = Kit(
             NAME,
             Settings(handling_attempts=1),
@@ -358,6 +394,19 @@ class Notifier:
             self.twilio,
             status_callback_url=CALLBACK,
         )
+        email = EmailSending(
+            SendGridAccounts(db, KEYRING, ttl_seconds=0, one_by_one=one_by_one),
+            EmailThreads(db),
+            conversations,
+            messages,
+            self.sendgrid,
+            AttachmentFetcher(
+                timeout_seconds=5,
+                max_bytes=1024,
+                allow_private=True,
+                transport=httpx.MockTransport(_files),
+            ),
+        )
         service = NotificationService(
             notifications,
             messages,
@@ -365,6 +414,7 @@ class Notifier:
             self.sending,
             self.kit.publish,
             chatops=chatops(db, notifications) if chatops is not None else None,
+            email=email,
         )
         consume(self.kit, service, self.status)
 
@@ -386,6 +436,17 @@ class Notifier:
                 "tenant_id": tenant,
                 "whatsapp": whatsapp,
             }
+
+    def connect_sendgrid(self, tenant: str = TENANT, inbound: str | None = INBOUND) -> None:
+        """The tenant's SendGrid channel as the gateway stores it."""
+        sealed = KEYRING.seal(SENDGRID_KEY, tenant_id=tenant, purpose="sendgrid.api_key")
+        self.db.sendgrid_channels.docs[tenant] = {
+            "_id": tenant,
+            "api_key": sealed.to_document(),
+            "from_email": "support@acme.test",
+            "from_name": "Acme",
+            "inbound_address": inbound,
+        }
 
     def conversation(
         self, conversation_id: str, contact: str = CUSTOMER, tenant_address: str = TENANT_NUMBER

@@ -117,6 +117,7 @@ def test_a_signed_sms_is_one_incoming_message_in_its_conversation(connected) -> 
         "media": [],
         "provider": "twilio",
         "provider_message_id": "SM" + "1" * 32,
+        "subject": None,
     }
 
 

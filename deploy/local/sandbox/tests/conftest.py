@@ -61,6 +61,7 @@ class Received:
     path: str
     headers: dict[str, str]
     form: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Receiver:
 
         @app.api_route("/{path:path}", methods=["GET", "POST"])
         async def receive(request: Request) -> Response:
+            body = await request.body()  # first: the form is parsed from it after
             form = await request.form()
             received = Received(
                 request.method,
@@ -116,6 +118,7 @@ class Receiver:
                 request.url.path,
                 dict(request.headers),
                 {k: v for k, v in form.items() if isinstance(v, str)},
+                body,
             )
             with self.lock:
                 self.requests.append(received)
@@ -142,6 +145,10 @@ def sandbox_server() -> Iterator[ThreadedServer]:
         twilio_callback_retries=2,
         twilio_callback_backoff_ms=10,
         twilio_webhook_timeout_s=5,
+        sendgrid_delivery_delay_ms=5,
+        sendgrid_webhook_retries=2,
+        sendgrid_webhook_backoff_ms=10,
+        sendgrid_max_bytes=64 * 1024,
     )
     with ThreadedServer(create_app(settings)) as server:
         yield server

@@ -45,6 +45,7 @@ class InboundMessage(BaseModel):
     media: list[MediaItem] = Field(default_factory=list)
     provider: str | None = Field(default=None, description="twilio, widget, sendgrid, ...")
     provider_message_id: str | None = Field(default=None, description="e.g. Twilio's MessageSid")
+    subject: str | None = Field(default=None, description="An email's subject.")
 
 
 class TriggerReceived(Event):
@@ -356,7 +357,10 @@ class DeliveryStatusReported(Event):
         description="The message in the conversation's log, when the callback's signed URL "
         "named it (STATUS_CALLBACK_MESSAGE_ID); None for a callback without it.",
     )
-    status: str = Field(description="queued, sent, delivered, failed, undelivered, read, ...")
+    status: str = Field(
+        description="queued, sent, delivered, failed, undelivered, read, ...; an email's "
+        "processed, deferred, delivered, bounced, dropped, opened, clicked"
+    )
     error_code: str | None = None
     error_message: str | None = None
     reported_at: datetime
@@ -378,9 +382,9 @@ class DeliveryFailed(Event):
     message_id: str = Field(description="The message in the conversation's log.")
     conversation_id: str | None
     channel: str
-    provider: str | None = Field(description="twilio, ...; None when nothing was sent.")
+    provider: str | None = Field(description="twilio, sendgrid, ...; None when nothing was sent.")
     provider_message_id: str | None = None
-    status: str = Field(description="failed or undelivered")
+    status: str = Field(description="failed or undelivered; an email's bounced or dropped")
     error: JsonObject = Field(description="{type, code, message, retryable}")
     failed_at: datetime
 

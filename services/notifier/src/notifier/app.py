@@ -1,5 +1,6 @@
 """The notifier, assembled from the service kit: delivers messages to people (chat replies on
-the replies topic, SMS and WhatsApp through the tenants' Twilio accounts), logs them in their
+the replies topic, SMS and WhatsApp through the tenants' Twilio accounts, email through their
+SendGrid channels), logs them in their
 conversations, records their delivery status and settles the waiting executions; and delivers
 conversation events to the tenants' webhook endpoints."""
 
@@ -13,9 +14,13 @@ from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
 from notifier.adapters.agents import AgentBoardStore
+from notifier.adapters.attachments import AttachmentFetcher
 from notifier.adapters.chatops_accounts import ChatOpsConnections
 from notifier.adapters.conversations import ConversationUpdates
+from notifier.adapters.email_threads import EmailThreads
 from notifier.adapters.messages import MessageLog
+from notifier.adapters.sendgrid_accounts import SendGridAccounts
+from notifier.adapters.sendgrid_client import SendGridMail
 from notifier.adapters.slack_client import SlackMessages
 from notifier.adapters.store import NotificationRepository
 from notifier.adapters.teams_client import TeamsWebhooks
@@ -27,6 +32,7 @@ from notifier.adapters.webhook_endpoints import WebhookEndpoints
 from notifier.chatops_sending import ChatOpsSending
 from notifier.delivery_status import DeliveryStatus
 from notifier.domain.webhooks import RetryPolicy
+from notifier.email_sending import EmailSending
 from notifier.handlers.kafka import consume
 from notifier.routing import AgentRouter
 from notifier.sending import TwilioSending
@@ -76,7 +82,14 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     )
     chatops = chatops_sending(kit, settings, notifications, keyring, ferretdb)
     service = NotificationService(
-        notifications, messages, conversations, sending, kit.publish, hooks.on_published, chatops
+        notifications,
+        messages,
+        conversations,
+        sending,
+        kit.publish,
+        hooks.on_published,
+        chatops,
+        email=email_sending(kit, settings, keyring, conversations, messages, ferretdb),
     )
     board = AgentBoardStore(kit.db, one_by_one=ferretdb)
     await board.ensure_indexes()
@@ -108,6 +121,34 @@ def chatops_sending(
         kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
     )
     return ChatOpsSending(notifications, connections, slack, teams)
+
+
+def email_sending(
+    kit: Kit,
+    settings: Settings,
+    keyring: Keyring | None,
+    conversations: ConversationUpdates,
+    messages: MessageLog,
+    ferretdb: bool,
+) -> EmailSending:
+    """Email through the tenants' SendGrid channels (the SDK's pool shut at shutdown)."""
+    mail = SendGridMail(
+        api_base_url=settings.sendgrid_api_base_url,
+        timeout_seconds=settings.sendgrid_timeout_seconds,
+        max_in_flight=settings.sendgrid_max_in_flight,
+    )
+    kit.on_stop(mail.close)
+    accounts = SendGridAccounts(
+        kit.db, keyring, ttl_seconds=settings.accounts_cache_seconds, one_by_one=ferretdb
+    )
+    attachments = AttachmentFetcher(
+        timeout_seconds=settings.sendgrid_timeout_seconds,
+        max_bytes=settings.email_attachment_max_bytes,
+        allow_private=settings.webhook_allow_private_urls,
+    )
+    kit.on_stop(attachments.close)
+    threads = EmailThreads(kit.db)
+    return EmailSending(accounts, threads, conversations, messages, mail, attachments)
 
 
 async def webhooks(kit: Kit, settings: Settings, keyring: Keyring | None) -> WebhookEvents:

@@ -1,13 +1,15 @@
 """Deliver a batch of notification requests once per idempotency key, log every message in its
 conversation, then answer: ReplySent for every message that went out (a chat reply, an SMS
-or WhatsApp message Twilio accepted), EffectSettled for the executions that wait for the
-outcome, DeliveryFailed for every message that did not go out.
+or WhatsApp message Twilio accepted, an email SendGrid accepted), EffectSettled for the
+executions that wait for the outcome, DeliveryFailed for every message that did not go out.
 
 Per batch: (SMS and WhatsApp only: one read of their conversations and accounts), one round of
 writes (records, messages, conversations), (SMS and WhatsApp only: one round of sends to Twilio,
 one round of writes of what it answered), one round of publishes. A chat reply costs no read.
 An SMS or WhatsApp message keeps its record on itself (notifier.domain.delivery.logged): one
-write before its send, one after; the other deliveries' records are in ``notifications``."""
+write before its send, one after; the other deliveries' records are in ``notifications``.
+Email (notifier.email_sending) goes the same way as SMS: its own read of the tenants' SendGrid
+channels (and of the threads replies continue), its own round of sends."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from notifier.adapters.messages import MessageLog
 from notifier.adapters.store import NotificationRepository
 from notifier.chatops_sending import ChatOpsSending
 from notifier.domain.delivery import (
+    PROVIDER_ROUTES,
     Delivery,
     Route,
     keeps_record,
@@ -34,6 +37,7 @@ from notifier.domain.delivery import (
     recorded_on,
 )
 from notifier.domain.lifecycle import FAILED_STATUSES, NOTIFICATION, PENDING
+from notifier.email_sending import EmailSending
 from notifier.publishing import Announce, delivery_failed, nobody, publish_all
 from notifier.publishing import Outgoing as OutgoingEvent
 from notifier.sending import TwilioSending, conversation_failures
@@ -53,14 +57,19 @@ class NotificationService:
         publish: Publish,
         announce: Announce = nobody,
         chatops: ChatOpsSending | None = None,
+        *,
+        email: EmailSending | None = None,
     ) -> None:
         self._notifications = notifications
         self._messages = messages
         self._conversations = conversations
-        self._twilio = twilio
         self._publish = publish
         self._announce = announce
         self._chatops = chatops
+        # the routes that send through a provider, each recorded before its send
+        self._senders: dict[Route, TwilioSending | EmailSending] = {Route.TWILIO: twilio}
+        if email is not None:
+            self._senders[Route.EMAIL] = email
 
     async def on_notifications_requested(
         self, envelopes: list[Envelope[NotificationRequested]]
@@ -80,25 +89,25 @@ class NotificationService:
             chatops = [r for r in requests if self._chatops.handles(r)]
             requests = [r for r in requests if not self._chatops.handles(r)]
         deliveries = [plan_delivery(request, now) for request in requests]
-        if any(d.route is Route.TWILIO for d in deliveries):
-            deliveries = await self._twilio.address(requests, deliveries, now)
+        deliveries = await self._address(requests, deliveries, now)
         earlier = await self._record(deliveries, now)
         answers: list[tuple[Delivery, str]] = []
         to_send: list[Delivery] = []
         settle_later: list[Delivery] = []
         for delivery in deliveries:
             before = earlier.get(delivery.key)
-            if self._twilio.may_send(delivery, before):
+            sender = self._senders.get(delivery.route)
+            if sender is not None and sender.may_send(delivery, before):
                 to_send.append(delivery)
             elif before is None:
                 answers.append((delivery, str(delivery.record.get("status"))))
-            elif before.get("status") == PENDING and delivery.route is Route.TWILIO:
-                settle_later.append(self._twilio.interrupted(delivery, now))
+            elif before.get("status") == PENDING and sender is not None:
+                settle_later.append(sender.interrupted(delivery, now))
             else:  # a redelivery: answer as the first time, act no more
                 answers.append((_as_recorded(delivery, before), "duplicate"))
         traces = {envelope.data.idempotency_key: self._trace_of(envelope) for envelope in envelopes}
-        finished = [*await self._twilio.send(to_send, now), *settle_later]
-        await self._twilio.record(finished, now)
+        finished = [*await self._send(to_send, now), *settle_later]
+        await self._record_sent(finished, now)
         answers += [(d, str(d.record["status"])) for d in finished]
         if self._chatops is not None:
             answers += await self._chatops.deliver(chatops, now)
@@ -114,6 +123,33 @@ class NotificationService:
             outgoing += self._answers(request, delivery, traces[key], now)
         await publish_all(self._publish, outgoing)
         await self._announce(outgoing)
+
+    async def _address(
+        self, requests: list[NotificationRequested], deliveries: list[Delivery], now: datetime
+    ) -> list[Delivery]:
+        """Each provider route's deliveries addressed by its sender (one read each)."""
+        for route, sender in self._senders.items():
+            if any(d.route is route for d in deliveries):
+                deliveries = await sender.address(requests, deliveries, now)
+        return deliveries
+
+    async def _send(self, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+        """Every route's sends at once."""
+        rounds = await asyncio.gather(
+            *(
+                sender.send([d for d in deliveries if d.route is route], now)
+                for route, sender in self._senders.items()
+            )
+        )
+        return [d for sent in rounds for d in sent]
+
+    async def _record_sent(self, deliveries: list[Delivery], now: datetime) -> None:
+        await asyncio.gather(
+            *(
+                sender.record([d for d in deliveries if d.route is route], now)
+                for route, sender in self._senders.items()
+            )
+        )
 
     async def _record(self, deliveries: list[Delivery], now: datetime) -> dict[str, Document]:
         """Records, messages and conversations written at once; the earlier records of
@@ -166,7 +202,7 @@ class NotificationService:
         out: list[OutgoingEvent] = []
         record = delivery.record
         went_out = (delivery.route is Route.CHAT and record.get("status") == "delivered") or (
-            delivery.route is Route.TWILIO and record.get("status") == "sent"
+            delivery.route in PROVIDER_ROUTES and record.get("status") == "sent"
         )
         if went_out:  # the chat widget's stream and the tenants' webhooks read it
             reply = ReplySent(

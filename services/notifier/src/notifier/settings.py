@@ -24,6 +24,23 @@ class Settings(ServiceSettings):
     twilio_max_in_flight: int = Field(
         32, ge=1, description="Creates this process has open at once (all accounts)."
     )
+    sendgrid_api_base_url: str | None = Field(
+        None,
+        description="SendGrid's API base URL; unset: SendGrid's own (https://api.sendgrid.com). "
+        "Locally the provider sandbox (http://127.0.0.1:8090).",
+    )
+    sendgrid_timeout_seconds: float = Field(
+        10, gt=0, description="How long one Mail Send waits for SendGrid's answer."
+    )
+    sendgrid_max_in_flight: int = Field(
+        16, ge=1, description="Mail Sends this process has open at once (the SDK's thread pool)."
+    )
+    email_attachment_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1,
+        description="An email attachment given by URL larger than this is refused "
+        "(InvalidMessage); SendGrid takes 30 MB for the whole email.",
+    )
     status_callback_url: str | None = Field(
         None,
         description="Where Twilio reports a message's status: the gateway's public URL + "

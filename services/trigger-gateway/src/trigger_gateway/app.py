@@ -22,6 +22,7 @@ from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.execution_messages import ExecutionMessageLog
 from trigger_gateway.adapters.history import ExecutionReadRepository
+from trigger_gateway.adapters.sendgrid_channels import SendGridChannelRepository
 from trigger_gateway.adapters.store import (
     TenantRepository,
     TriggerReceiptRepository,
@@ -41,6 +42,8 @@ from trigger_gateway.handlers import (
     execution_messages,
     executions,
     integrations,
+    sendgrid,
+    sendgrid_channel,
     tenants,
     triggers,
     twilio,
@@ -91,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.execution_messages = ExecutionMessageLog(kit.db)
         app.state.agents = AgentRepository(kit.db)
         await app.state.agents.ensure_indexes()
+        app.state.sendgrid = SendGridChannelRepository(
+            kit.db, cache_seconds=settings.twilio_cache_seconds
+        )
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
         app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
@@ -128,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks.router,
         twilio.router,
         twilio_voice.router,
+        sendgrid_channel.router,
+        sendgrid.router,
     ):
         app.include_router(router)
     widget.install(app, settings)  # the chat widget's routes, and CORS per widget

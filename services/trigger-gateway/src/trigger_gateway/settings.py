@@ -51,3 +51,9 @@ class Settings(ServiceSettings):
         description="How long a Twilio webhook's lookup (the number's tenant and account) is "
         "kept; a signature that does not verify with it is checked again with what is stored.",
     )
+    sendgrid_event_window_seconds: float = Field(
+        600,
+        gt=0,
+        description="A SendGrid Event Webhook signed longer ago (or ahead) than this is refused "
+        "(403): a captured request cannot be replayed later.",
+    )

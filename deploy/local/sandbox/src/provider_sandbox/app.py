@@ -11,6 +11,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
+from .sendgrid.errors import SendGridApiError, sendgrid_error_response
+from .sendgrid.sandbox import SendGridSandbox
 from .settings import SandboxSettings
 from .slack.inspection import inspection_router as slack_inspection_router
 from .slack.state import SlackState
@@ -28,13 +30,16 @@ def create_app(
     """`webhook_transport` lets a test receive the webhooks in-process."""
     settings = settings or SandboxSettings.from_env()
     twilio = TwilioSandbox(settings, webhook_transport)
+    sendgrid = SendGridSandbox(settings, webhook_transport)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await twilio.start()
+        await sendgrid.start()
         try:
             yield
         finally:
+            await sendgrid.stop()
             await twilio.stop()
 
     app = FastAPI(
@@ -53,6 +58,10 @@ def create_app(
         slack_inspection_router(slack),
         *teams_routers(teams),
     ]:
+        app.include_router(router)
+    app.state.sendgrid = sendgrid
+    app.add_exception_handler(SendGridApiError, sendgrid_error_response)
+    for router in sendgrid.routers():
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

@@ -29,6 +29,16 @@ class SandboxSettings:
     # a call's <Pause length> and <Gather timeout> are played this many times as long
     twilio_pause_scale: float = 0.1
     twilio_gather_timeout_scale: float | None = None  # None: twilio_pause_scale
+    # SendGrid: Mail Send requests per second and account before 429
+    sendgrid_rps: float = 1000.0
+    # a Mail Send body over this is 413 (SendGrid: 30 MB for the whole message)
+    sendgrid_max_bytes: int = 30 * 1024 * 1024
+    # between two steps of a mail's events (processed -> delivered ...)
+    sendgrid_delivery_delay_ms: int = 20
+    # an Event Webhook POST answered 5xx or not at all is sent again this many times
+    sendgrid_webhook_retries: int = 3
+    sendgrid_webhook_backoff_ms: int = 100
+    sendgrid_webhook_timeout_s: float = 10.0
 
     @property
     def gather_timeout_scale(self) -> float:
@@ -62,6 +72,22 @@ class SandboxSettings:
                 float(gather_scale)
                 if (gather_scale := env.get("SANDBOX_TWILIO_GATHER_TIMEOUT_SCALE"))
                 else None
+            ),
+            sendgrid_rps=float(env.get("SANDBOX_SENDGRID_RPS", defaults.sendgrid_rps)),
+            sendgrid_max_bytes=int(
+                env.get("SANDBOX_SENDGRID_MAX_BYTES", defaults.sendgrid_max_bytes)
+            ),
+            sendgrid_delivery_delay_ms=int(
+                env.get("SANDBOX_SENDGRID_DELIVERY_DELAY_MS", defaults.sendgrid_delivery_delay_ms)
+            ),
+            sendgrid_webhook_retries=int(
+                env.get("SANDBOX_SENDGRID_WEBHOOK_RETRIES", defaults.sendgrid_webhook_retries)
+            ),
+            sendgrid_webhook_backoff_ms=int(
+                env.get("SANDBOX_SENDGRID_WEBHOOK_BACKOFF_MS", defaults.sendgrid_webhook_backoff_ms)
+            ),
+            sendgrid_webhook_timeout_s=float(
+                env.get("SANDBOX_SENDGRID_WEBHOOK_TIMEOUT_S", defaults.sendgrid_webhook_timeout_s)
             ),
         )
 

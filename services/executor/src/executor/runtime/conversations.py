@@ -224,6 +224,7 @@ def inbound_record(trigger: TriggerReceived, message: InboundMessage) -> Documen
         "status_history": [{"status": "received", "at": trigger.received_at}],
         "trigger_id": trigger.trigger_id,
         "created_at": trigger.received_at,
+        **({"subject": message.subject} if message.subject is not None else {}),
     }
 
 

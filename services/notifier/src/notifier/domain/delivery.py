@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from contracts.events import STATUS_CALLBACK_MESSAGE_ID, NotificationRequested
 
+from notifier.domain.email import is_email
 from notifier.domain.errors import (
     ADDRESS_UNKNOWN,
     CHANNEL_NOT_CONNECTED,
@@ -39,6 +40,7 @@ class Route(StrEnum):
     CHAT = "chat"  # published on the replies topic (the chat widget reads it)
     TWILIO = "twilio"  # sent with the tenant's Twilio account
     CHATOPS = "chatops"  # posted to the tenant's Slack or Teams (notifier.chatops_sending)
+    EMAIL = "email"  # sent with the tenant's SendGrid channel (notifier.email_sending)
     NOT_CONNECTED = "not_connected"  # answered with ChannelNotConnected
 
 
@@ -90,6 +92,9 @@ def plan_delivery(request: NotificationRequested, now: datetime) -> Delivery:
         "conversation_id": request.conversation_id,
         "created_at": now,
     }
+    if is_email(request):  # addressed with the tenant's channel (notifier.email_sending)
+        record.update(message_id=message_id(key), channel="email", status=PENDING)
+        return Delivery(Route.EMAIL, record, None, None)
     outbound = outbound_of(request)
     if outbound is None:
         error = failure(
@@ -166,10 +171,14 @@ _KEPT = ("effect_id", "kind", "status", "sending_process", "sent_at", "result", 
 """What a notification record has that its message has not."""
 
 
+PROVIDER_ROUTES = frozenset({Route.TWILIO, Route.EMAIL})
+"""The routes that send through a provider: recorded on their message before the send."""
+
+
 def keeps_record(delivery: Delivery) -> bool:
-    """An SMS or WhatsApp delivery keeps its notification record on its message: one write
-    before the send, one after. The others keep theirs in ``notifications``."""
-    return delivery.route is Route.TWILIO and delivery.message is not None
+    """An SMS, WhatsApp or email delivery keeps its notification record on its message: one
+    write before the send, one after. The others keep theirs in ``notifications``."""
+    return delivery.route in PROVIDER_ROUTES and delivery.message is not None
 
 
 def logged(delivery: Delivery) -> Document:
@@ -236,6 +245,17 @@ def _moved(
         "error": error.on_message() if error is not None else message.get("error"),
         "updated_at": now,
     }
+
+
+def outbound_message(
+    request: NotificationRequested,
+    outbound: Outbound,
+    provider: str | None,
+    status: str,
+    now: datetime,
+) -> Document:
+    """The message in the conversation's log, as a route that addresses it makes it."""
+    return _message(request, outbound, provider, status, now)
 
 
 def _message(

@@ -5,7 +5,8 @@ Twilio's outbound lifecycle is accepted/scheduled (a Messaging Service) -> queue
 sent -> delivered or undelivered (-> read, on WhatsApp), or failed (never sent); callbacks may
 arrive out of order or more than once. A report moves ``status`` only forward: ``sent`` after
 ``delivered`` is kept in the history, not made the status; the first final status wins.
-``pending`` is ours: recorded, not yet answered by the provider.
+``pending`` is ours: recorded, not yet answered by the provider. An email (SendGrid) is
+accepted (202) -> processed -> deferred -> delivered, bounced or dropped -> opened -> clicked.
 
 A message's document has one writer at a time: the sending path until it has written the
 provider's answer to the create (its notification record, ``NOTIFICATION``, is no longer
@@ -21,13 +22,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from notifier.domain.email_errors import EMAIL_FAILED, email_undelivered
 from notifier.domain.errors import DeliveryError, undelivered
 
 PENDING = "pending"
 NOTIFICATION = "notification"
 """The field of an SMS or WhatsApp message that holds its notification record
 (notifier.domain.delivery.logged): ``status`` pending, then sent or failed."""
-FAILED_STATUSES = frozenset({"failed", "undelivered"})
+FAILED_STATUSES = frozenset({"failed", "undelivered", *EMAIL_FAILED})
 _RANK = {
     PENDING: 0,
     "accepted": 1,
@@ -40,6 +42,13 @@ _RANK = {
     "failed": 5,
     "canceled": 5,
     "read": 6,
+    # email (SendGrid's events, as the gateway names them)
+    "processed": 2,
+    "deferred": 3,
+    "bounced": 5,
+    "dropped": 5,
+    "opened": 6,
+    "clicked": 7,
 }
 
 
@@ -61,6 +70,8 @@ class Report:
     def error(self) -> DeliveryError | None:
         if self.status not in FAILED_STATUSES:
             return None
+        if self.status in EMAIL_FAILED:
+            return email_undelivered(self.status, self.error_code, self.error_message)
         return undelivered(self.status, self.error_code, self.error_message)
 
     def history_entry(self) -> dict[str, Any]:

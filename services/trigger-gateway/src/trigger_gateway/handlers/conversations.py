@@ -63,6 +63,7 @@ _MESSAGE_FIELDS = (
     "direction",
     "channel",
     "body",
+    "subject",  # an email's
     "media",
     "from",
     "to",
