@@ -1,0 +1,231 @@
+"""Two of the builder's example workflows, exactly as saved, on the real stack with their
+effects: negative-sentiment-escalation (a tag, a reply, an agent with the skill, a Slack post)
+and refund-request (Stripe over the integrations service's `http` mode, then either the refund
+email and End Chat, or a takeover by billing and, back from the agent, Assign Agent)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from conftest import REPO, SANDBOX_URL, TenantApi
+
+pytestmark = pytest.mark.e2e
+EXAMPLES = REPO / "services" / "executor" / "tests" / "golden"
+T = TypeVar("T")
+
+
+def example(name: str) -> dict[str, Any]:
+    workflow: dict[str, Any] = json.loads((EXAMPLES / name / "workflow.json").read_text())
+    return workflow
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.2)
+
+
+def taken_path(execution: dict[str, Any]) -> list[str]:
+    """The nodes that completed, in order (an effect's node is also in the timeline as it
+    waited for its result)."""
+    return [n["node_id"] for n in execution["timeline"] if n["status"] == "completed"]
+
+
+async def agent_in_queue(api: TenantApi, queue: str, **agent: Any) -> None:
+    made = await api.http.post(
+        "/v1/agents", json={"status": "online", "capacity": 5, **agent}, headers=api.tenant.headers
+    )
+    assert made.status_code == 201, made.text
+    put = await api.http.put(
+        f"/v1/queues/{queue}", json={"members": [agent["id"]]}, headers=api.tenant.headers
+    )
+    assert put.status_code == 200, put.text
+
+
+async def test_negative_sentiment_escalation(api: TenantApi) -> None:
+    async with httpx.AsyncClient(base_url=SANDBOX_URL, timeout=30) as sandbox:
+        workspace = (
+            await sandbox.post(
+                "/sandbox/slack/workspaces", json={"channels": [{"name": "escalations"}]}
+            )
+        ).json()
+        slack = await api.http.put(
+            "/v1/channels/slack",
+            json={"bot_token": workspace["bot_token"]},
+            headers=api.tenant.headers,
+        )
+        assert slack.status_code == 200, slack.text
+        await agent_in_queue(api, "escalations", id="calm", name="Calm", skills=["de-escalation"])
+        await api.activate(example("negative-sentiment-escalation"))
+        accepted = await api.http.post(
+            "/v1/events/sentiment_negative",
+            json={
+                "conversation_id": "angry-1",
+                "channel": "chat",
+                "payload": {"score": -0.8, "text": "this is the third time!"},
+                "customer": {"name": "Ada"},
+            },
+            headers=api.tenant.headers,
+        )
+        assert accepted.status_code == 202, accepted.text
+        done = await api.finished_execution(accepted.json()["trigger_id"])
+        assert done["status"] == "completed", done.get("error")
+        path = taken_path(done)
+        assert path[:3] == ["t", "tag", "ab"] and path[-2:] == ["assign", "slack"]
+
+        conversation = (
+            await api.http.get("/v1/conversations/angry-1", headers=api.tenant.headers)
+        ).json()
+        assert conversation["tags"] == ["at-risk"]
+        assert (conversation["status"], conversation["assignee"]) == ("with_agent", "calm")
+        assert conversation["assignment"]["priority"] == 2  # negative sentiment first
+        replies = [m["body"] for m in conversation["messages"] if m["direction"] == "outbound"]
+        assert len(replies) == 1 and replies[0].startswith(("I'm sorry", "Sorry, Ada"))
+        posted = await sandbox.get(
+            "/sandbox/slack/messages", params={"team_id": workspace["team_id"]}
+        )
+        (post,) = posted.json()["messages"]
+        assert post["text"] == "Negative sentiment from Ada: this is the third time!"
+
+
+class Stripe:
+    """Stripe's two calls as the integrations service's `http` mode makes them."""
+
+    def __init__(self, amount: int) -> None:
+        self.amount = amount
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+
+@pytest.fixture
+def stripe_http() -> Iterator[tuple[str, Stripe]]:
+    stripe = Stripe(amount=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+            action = self.path.rsplit("/", 1)[-1]
+            stripe.calls.append((action, body))
+            if action == "getPaymentIntent":
+                answer = {"id": "pi_123", "amount": stripe.amount, "currency": "usd"}
+            else:
+                answer = {"id": "re_456", "status": "succeeded"}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", stripe
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+async def mailbox(api: TenantApi) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=SANDBOX_URL, timeout=30) as sandbox:
+        made = (await sandbox.post("/sandbox/sendgrid/accounts", json={})).json()
+        connected = await api.http.put(
+            "/v1/channels/sendgrid",
+            json={
+                "api_key": made["api_key"],
+                "from_email": "billing@acme.test",
+                "event_webhook_public_key": made["public_key"],
+                "inbound_address": "help@reply.acme.test",
+            },
+            headers=api.tenant.headers,
+        )
+        assert connected.status_code == 200, connected.text
+        yield sandbox
+
+
+@pytest.mark.parametrize("amount", [1200, 12000])
+async def test_refund_request(
+    api: TenantApi,
+    stripe_http: tuple[str, Stripe],
+    mailbox: httpx.AsyncClient,
+    amount: int,
+) -> None:
+    base_url, stripe = stripe_http
+    stripe.amount = amount
+    connected = await api.http.put(
+        "/v1/integrations/stripe",
+        json={"mode": "http", "base_url": base_url, "timeout_seconds": 5},
+        headers=api.tenant.headers,
+    )
+    assert connected.status_code == 200, connected.text
+    await agent_in_queue(api, "billing", id="bill", name="Bill")
+    await api.activate(example("refund-request"))
+    conversation_id = f"refund-{amount}"
+    accepted = await api.http.post(
+        "/v1/events/intent_detected",
+        json={
+            "conversation_id": conversation_id,
+            "channel": "chat",
+            "payload": {"intent": "refund_request", "confidence": 0.93, "text": "refund me"},
+            "customer": {"name": "Ada", "email": f"ada-{amount}@example.com"},
+        },
+        headers=api.tenant.headers,
+    )
+    assert accepted.status_code == 202, accepted.text
+    trigger_id = accepted.json()["trigger_id"]
+
+    async def conversation() -> dict[str, Any]:
+        got = await api.http.get(f"/v1/conversations/{conversation_id}", headers=api.tenant.headers)
+        return dict(got.json())
+
+    if amount < 5000:  # refunded at once: the email, then the goodbye and the chat closed
+        done = await api.finished_execution(trigger_id)
+        assert done["status"] == "completed", done.get("error")
+        assert [a for a, _ in stripe.calls] == ["getPaymentIntent", "createRefund"]
+
+        async def mailed() -> list[dict[str, Any]] | None:
+            got = await mailbox.get(
+                "/sandbox/sendgrid/messages", params={"to": f"ada-{amount}@example.com"}
+            )
+            return got.json()["messages"] or None
+
+        (mail,) = await eventually(mailed)
+        assert "Your refund of 1200 cents" in json.dumps(mail)
+        closed = await conversation()
+        assert closed["status"] == "closed" and closed["resolution"] == "resolved"
+        assert any(m.get("body") == "Glad we could help. Goodbye!" for m in closed["messages"])
+        return
+
+    # over 50: tagged for review, taken over by billing; back from the agent, Assign Agent
+    async def taken() -> dict[str, Any] | None:
+        got = await conversation()
+        return got if got.get("assignee") == "bill" else None
+
+    held = await eventually(taken)
+    assert held["tags"] == ["refund-review"] and held["status"] == "with_agent"
+    assert [a for a, _ in stripe.calls] == ["getPaymentIntent"]
+    back = await api.http.post(
+        f"/v1/conversations/{conversation_id}/return-to-bot",
+        json={"by": "bill", "note": "refund approved by phone"},
+        headers=api.tenant.headers,
+    )
+    assert back.status_code == 200 and back.json()["resumed"], back.text
+    done = await api.finished_execution(trigger_id)
+    assert done["status"] == "completed", done.get("error")
+    assert taken_path(done)[-2:] == ["handoff", "assign"]
+    assigned = done["timeline"][-1]["output"]
+    assert assigned["agentId"] == "bill" and assigned["queue"] == "billing"
