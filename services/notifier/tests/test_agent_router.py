@@ -194,3 +194,26 @@ def test_an_agent_without_a_channel_is_told_by_the_tenants_webhooks_only() -> No
     assert agent_notice(assignment, {"agent_id": "ann"}) is None
     email = agent_notice(assignment, {"email": "ann@example.com", "notify": {"channel": "email"}})
     assert email is not None and email.request["to"] == ["ann@example.com"]
+
+
+async def test_assigning_a_conversation_again_ends_its_earlier_assignment(memory_db: Any) -> None:
+    router = Router(memory_db, _agent("ann", 2), _agent("bob", 2))
+    router.db.conversations.docs[f"{TENANT}:cnv_1"] = {"_id": f"{TENANT}:cnv_1"}
+    again = assign(1).model_copy(update={"idempotency_key": "exe_9:assign:1:1"})
+    await router.send(assign(1))
+    await router.send(again)
+    (active,) = router.assignments("active")
+    assert active["idempotency_key"] == "exe_9:assign:1:1"
+    assert [a["release_reason"] for a in router.assignments("released")] == ["reassigned"]
+    release = RoutingChanged(
+        change_id="r9",
+        tenant_id=TENANT,
+        change="released",
+        conversation_id="cnv_1",
+        reason="closed",
+        at=datetime.now(UTC),
+    )
+    await router.send(release)
+    conversation = router.db.conversations.docs[f"{TENANT}:cnv_1"]
+    assert conversation["assignment"]["status"] == "released"
+    assert router.assignments("active") == []

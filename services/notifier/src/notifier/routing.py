@@ -168,6 +168,8 @@ class AgentRouter:
             ASSIGNMENTS.labels("refused").inc()
             return None
         assignment = _assignment(request, ask, now)
+        if request.conversation_id:  # assigned again: the earlier assignment ends
+            self._release(work, request.conversation_id, "reassigned", assignment["_id"], now)
         if request.kind == HUMAN_HANDOFF:
             handoff = _takeover(request, assignment, now)
             assignment["handoff_id"] = handoff["_id"]
@@ -215,21 +217,30 @@ class AgentRouter:
     def _changed(self, work: _TenantBatch, change: RoutingChanged, now: datetime) -> None:
         if change.change != "released" or not change.conversation_id:
             return  # an agent or a queue changed: the drain below tries the queues again
+        self._release(work, change.conversation_id, change.reason, change.change_id, now)
+
+    def _release(
+        self, work: _TenantBatch, conversation_id: str, reason: str, by: str, now: datetime
+    ) -> None:
+        """The conversation's assignment (active or still queued) ends: its agent's place
+        frees up, and the conversation shows it released."""
         for held in (work.active, work.queued):
             for assignment in list(held.values()):
-                if assignment.get("conversation_id") != change.conversation_id:
-                    continue
-                if assignment.get("released_by") == change.change_id:
+                if assignment.get("conversation_id") != conversation_id:
                     continue
                 del held[assignment["_id"]]
                 work.board.release(assignment.get("agent_id"))
                 released = {
                     "status": RELEASED,
                     "released_at": now,
-                    "release_reason": change.reason,
-                    "released_by": change.change_id,
+                    "release_reason": reason,
+                    "released_by": by,
                 }
                 _update(work, assignment, released)
+                ref = conversation_ref(work.tenant_id, conversation_id)
+                fields = work.conversations.setdefault(ref, {})
+                if fields.get("assignment", {}).get("id") in (None, assignment["_id"]):
+                    fields["assignment"] = _on_conversation(assignment)
                 ASSIGNMENTS.labels("released").inc()
 
     def _drain(self, work: _TenantBatch, now: datetime) -> None:
