@@ -293,3 +293,39 @@ async def test_tags_and_end_chat_and_reopening(api: TenantApi, http: httpx.Async
     again = await api.message("one more thing", conversation_id="tc-1")
     await api.finished_execution(again)
     assert (await conversation(api, "tc-1"))["reopened_at"] is not None
+
+
+async def test_without_approvers_the_queues_agents_decide(
+    api: TenantApi, http: httpx.AsyncClient
+) -> None:
+    await agents(api, {"id": "boss", "name": "Boss"})
+    outsider = await http.post(
+        "/v1/agents", json={"id": "out", "name": "Outsider"}, headers=api.tenant.headers
+    )
+    assert outsider.status_code == 201, outsider.text
+    approval = node(
+        "h", "Human Handoff", kind="advanced", queue="support", requireApproval=True, draft="ok?"
+    )
+    done_node = node("yes", "Set Variable", path="workflow.done", value="approved")
+    await api.activate(
+        flow(approval, done_node, edges=[("t", "h", None), ("h", "yes", "approved")])
+    )
+    trigger = await api.message("may I?", conversation_id="ap-queue")
+    execution = await running(api, trigger)
+
+    async def item() -> dict[str, Any] | None:
+        got = await http.get("/v1/approvals", headers=api.tenant.headers)
+        mine = [a for a in got.json()["approvals"] if a["execution_id"] == execution["id"]]
+        return mine[0] if mine else None
+
+    opened = await eventually(item)
+    url = f"/v1/approvals/{opened['id']}/decision"
+    refused = await http.post(
+        url, json={"decision": "approve", "by": "out"}, headers=api.tenant.headers
+    )
+    assert refused.status_code == 403, refused.text
+    decided = await http.post(
+        url, json={"decision": "approve", "by": "boss"}, headers=api.tenant.headers
+    )
+    assert decided.status_code == 200, decided.text
+    assert (await api.finished_execution(trigger))["variables"]["workflow"]["done"] == "approved"

@@ -67,7 +67,10 @@ async def test_negative_sentiment_escalation(api: TenantApi) -> None:
             headers=api.tenant.headers,
         )
         assert slack.status_code == 200, slack.text
-        await agent_in_queue(api, "escalations", id="calm", name="Calm", skills=["de-escalation"])
+        notify = {"channel": "slack", "target": "#escalations"}  # the agent is told there
+        await agent_in_queue(
+            api, "escalations", id="calm", name="Calm", skills=["de-escalation"], notify=notify
+        )
         await api.activate(example("negative-sentiment-escalation"))
         accepted = await api.http.post(
             "/v1/events/sentiment_negative",
@@ -93,11 +96,17 @@ async def test_negative_sentiment_escalation(api: TenantApi) -> None:
         assert conversation["assignment"]["priority"] == 2  # negative sentiment first
         replies = [m["body"] for m in conversation["messages"] if m["direction"] == "outbound"]
         assert len(replies) == 1 and replies[0].startswith(("I'm sorry", "Sorry, Ada"))
-        posted = await sandbox.get(
-            "/sandbox/slack/messages", params={"team_id": workspace["team_id"]}
-        )
-        (post,) = posted.json()["messages"]
-        assert post["text"] == "Negative sentiment from Ada: this is the third time!"
+
+        async def posts() -> list[str] | None:
+            got = await sandbox.get(
+                "/sandbox/slack/messages", params={"team_id": workspace["team_id"]}
+            )
+            texts = [m["text"] for m in got.json()["messages"]]
+            return texts if len(texts) == 2 else None
+
+        told, post = sorted(await eventually(posts))
+        assert told.startswith("Conversation angry-1 is yours (queue escalations): skills")
+        assert post == "Negative sentiment from Ada: this is the third time!"
 
 
 class Stripe:

@@ -4,6 +4,9 @@
 # close_inherited_fds (infra/processes.sh).
 
 PG_DIR="$RUN/postgres"
+# RUN made first: whether the server's user reaches it must not depend on whether it existed
+# yet (a cluster started before it did was put in /var/tmp, and `stop` then looked in RUN)
+mkdir -p "$RUN"
 if [[ "$(id -u)" == 0 ]] && ! runuser -u postgres -- test -x "$RUN" 2>/dev/null; then
   # A checkout the server's user cannot reach (a `mktemp -d` folder is private to root): the
   # cluster lives in /var/tmp, one per checkout. FerretDB on SQLite is no alternative: its

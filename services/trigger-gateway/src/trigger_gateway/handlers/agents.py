@@ -355,6 +355,11 @@ async def decide(
         raise ApiProblem(status.HTTP_409_CONFLICT, f"approval {handoff_id} is {view['status']}")
     if doc.get("approvers") and body.by not in doc["approvers"]:
         raise ApiProblem(status.HTTP_403_FORBIDDEN, f"{body.by} is not an approver of this item")
+    if not doc.get("approvers") and doc.get("queue"):  # then anyone of its queue decides
+        queue = await agents.queue(tenant, doc["queue"])
+        if queue is not None and body.by not in (queue.get("members") or []):
+            detail = f"{body.by} is not in queue {doc['queue']}, whose agents decide this item"
+            raise ApiProblem(status.HTTP_403_FORBIDDEN, detail)
     if await agents.agent(tenant, body.by) is None:
         raise ApiProblem(status.HTTP_422_UNPROCESSABLE_CONTENT, f"by: no agent {body.by}")
     edited = body.decision == "approve" and body.draft is not None
