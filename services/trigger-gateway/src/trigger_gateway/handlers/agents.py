@@ -59,7 +59,7 @@ def repository(request: Request) -> AgentRepository:
 class _AgentFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@]+@[^@]+\.[^@]+$")
     skills: list[Name] | None = Field(default=None, max_length=50)
     languages: list[Annotated[str, Field(min_length=2, max_length=20)]] | None = Field(
         default=None, max_length=20, description="e.g. en, de, pt-BR."
