@@ -56,6 +56,18 @@ def repository(request: Request) -> AgentRepository:
 # -- agents ----------------------------------------------------------------------------------
 
 
+class AgentNotify(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["slack", "teams", "email"]
+    target: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=320,
+        description="Slack: a channel or user id, or #name; Teams: a webhook's name (else the "
+        "default one); email: an address (else the agent's email).",
+    )
+
+
 class _AgentFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -69,10 +81,10 @@ class _AgentFields(BaseModel):
     )
     capacity: int | None = Field(default=None, ge=0, le=1000, description="Open conversations.")
     status: Presence | None = None
-    notify: dict[str, Any] | None = Field(
+    notify: AgentNotify | None = Field(
         default=None,
-        description="How the agent is told of an assignment: `{channel: webhook | slack | "
-        "teams | email, ...}` (the tenant's webhooks always get `conversation.assigned`).",
+        description="How the agent is told of an assignment, besides the tenant's webhooks "
+        "(which always get `conversation.assigned`).",
     )
 
 
