@@ -217,3 +217,13 @@ async def test_assigning_a_conversation_again_ends_its_earlier_assignment(memory
     conversation = router.db.conversations.docs[f"{TENANT}:cnv_1"]
     assert conversation["assignment"]["status"] == "released"
     assert router.assignments("active") == []
+
+
+@pytest.mark.parametrize("kind", ["action.assign_agent", "advanced.human_handoff"])
+async def test_a_request_twice_in_one_batch_is_decided_once(memory_db: Any, kind: str) -> None:
+    router = Router(memory_db, _agent("ann", 5))
+    request = assign(1, kind=kind)
+    await router.send(request, request)
+    assert len(router.db.assignments.docs) == 1  # a takeover is an assignment too
+    assert len(router.db.handoffs.docs) == (0 if kind == "action.assign_agent" else 1)
+    assert len(router.settled()) == (2 if kind == "action.assign_agent" else 0)

@@ -76,6 +76,7 @@ class _TenantBatch:
     handoffs: list[Document] = field(default_factory=list)
     conversations: dict[str, Document] = field(default_factory=dict)
     last_assigned: dict[str, datetime] = field(default_factory=dict)
+    asked: dict[str, Document] = field(default_factory=dict)  # this batch's new assignments
     outgoing: list[Outgoing] = field(default_factory=list)
 
 
@@ -124,8 +125,9 @@ class AgentRouter:
                     stops.append((trace, event.conversation_id, event.by, event.change_id))
             elif isinstance(event, NotificationRequested):
                 aid, hid = assignment_id(event.idempotency_key), handoff_id(event.idempotency_key)
-                if aid in earlier or hid in opened:
-                    self._again(work, event, earlier.get(aid), trace)
+                again = aid in work.asked or any(h["_id"] == hid for h in work.handoffs)
+                if aid in earlier or hid in opened or again:
+                    self._again(work, event, earlier.get(aid) or work.asked.get(aid), trace)
                     continue
                 assigned = self._request(work, event, now, trace)
                 if assigned is not None and event.conversation_id:
@@ -168,6 +170,7 @@ class AgentRouter:
             ASSIGNMENTS.labels("refused").inc()
             return None
         assignment = _assignment(request, ask, now)
+        work.asked[assignment["_id"]] = assignment  # twice in one batch: decided once
         if request.conversation_id:  # assigned again: the earlier assignment ends
             self._release(work, request.conversation_id, "reassigned", assignment["_id"], now)
         if request.kind == HUMAN_HANDOFF:
@@ -217,16 +220,28 @@ class AgentRouter:
     def _changed(self, work: _TenantBatch, change: RoutingChanged, now: datetime) -> None:
         if change.change != "released" or not change.conversation_id:
             return  # an agent or a queue changed: the drain below tries the queues again
-        self._release(work, change.conversation_id, change.reason, change.change_id, now)
+        # only what was asked before the change: a later assignment is not what it released
+        self._release(
+            work, change.conversation_id, change.reason, change.change_id, now, before=change.at
+        )
 
     def _release(
-        self, work: _TenantBatch, conversation_id: str, reason: str, by: str, now: datetime
+        self,
+        work: _TenantBatch,
+        conversation_id: str,
+        reason: str,
+        by: str,
+        now: datetime,
+        *,
+        before: datetime | None = None,
     ) -> None:
         """The conversation's assignment (active or still queued) ends: its agent's place
         frees up, and the conversation shows it released."""
         for held in (work.active, work.queued):
             for assignment in list(held.values()):
                 if assignment.get("conversation_id") != conversation_id:
+                    continue
+                if before is not None and _aware(assignment["requested_at"]) > before:
                     continue
                 del held[assignment["_id"]]
                 work.board.release(assignment.get("agent_id"))
@@ -505,6 +520,11 @@ def _settle(
 def _trace_of(envelope: Envelope[Event]) -> TraceContext:
     with consuming(tracer, topics.AGENT_ROUTING, envelope, group=GROUP):
         return current_trace()
+
+
+def _aware(moment: datetime) -> datetime:
+    """MongoDB's datetimes come back naive (UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _text(value: Any) -> str | None:
