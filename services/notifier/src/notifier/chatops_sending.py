@@ -45,11 +45,11 @@ from notifier.domain.delivery import Delivery, Route, refused
 from notifier.domain.errors import (
     ADDRESS_UNKNOWN,
     CHANNEL_NOT_CONNECTED,
-    DELIVERY_INTERRUPTED,
     DeliveryError,
     failure,
+    interruption,
 )
-from notifier.domain.lifecycle import PENDING
+from notifier.domain.lifecycle import PENDING, ours_to_send
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
@@ -102,19 +102,12 @@ class ChatOpsSending:
         settle: list[Delivery] = []
         for delivery in deliveries:
             before = earlier.get(delivery.key)
-            ours = before is None or (
-                before.get("status") == PENDING and before.get("sending_process") == self.process
-            )
-            if delivery.key in posts and ours:
+            if delivery.key in posts and ours_to_send(before, self.process):
                 to_post.append((delivery, *posts[delivery.key]))
             elif before is None:
                 answers.append((delivery, str(delivery.record["status"])))
             elif before.get("status") == PENDING:
-                error = failure(
-                    DELIVERY_INTERRUPTED,
-                    "the notifier stopped while posting this message: it may or may not have "
-                    "been posted, and is not posted again",
-                )
+                error = interruption("posting this message", "posted")
                 settle.append(refused(Delivery(Route.CHATOPS, before, None, None), error, now))
             else:  # a redelivery: answered as the first time
                 answers.append((Delivery(Route.CHATOPS, before, None, None), "duplicate"))

@@ -46,12 +46,12 @@ from notifier.domain.email import (
 )
 from notifier.domain.errors import (
     CHANNEL_NOT_CONNECTED,
-    DELIVERY_INTERRUPTED,
     INVALID_MESSAGE,
     DeliveryError,
     failure,
+    interruption,
 )
-from notifier.domain.lifecycle import PENDING
+from notifier.domain.lifecycle import PENDING, ours_to_send
 from notifier.sending import conversation_failures
 
 SENDGRID = "sendgrid"
@@ -161,19 +161,12 @@ class EmailSending:
         recorded and did not get to send)."""
         if delivery.route is not Route.EMAIL or delivery.error is not None:
             return False
-        if earlier is None:
-            return True
-        return earlier.get("status") == PENDING and earlier.get("sending_process") == self.process
+        return ours_to_send(earlier, self.process)
 
     def interrupted(self, delivery: Delivery, now: datetime) -> Delivery:
         """A redelivered request whose send another process started and did not finish."""
         self._ready.pop(delivery.key, None)
-        error = failure(
-            DELIVERY_INTERRUPTED,
-            "the notifier stopped while sending this email: it may or may not have been sent, "
-            "and is not sent again",
-        )
-        return refused(delivery, error, now)
+        return refused(delivery, interruption("sending this email", "sent"), now)
 
     async def send(self, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
         """Each email sent (at once, bounded by the sender's pool): sent or refused."""

@@ -37,8 +37,8 @@ from notifier.domain.delivery import (
     sent,
     status_callback,
 )
-from notifier.domain.errors import DELIVERY_INTERRUPTED, DeliveryError, failure
-from notifier.domain.lifecycle import PENDING
+from notifier.domain.errors import DeliveryError, interruption
+from notifier.domain.lifecycle import ours_to_send
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
@@ -121,19 +121,12 @@ class TwilioSending:
         one this process recorded and did not get to send)."""
         if delivery.route is not Route.TWILIO or delivery.error is not None:
             return False
-        if earlier is None:
-            return True
-        return earlier.get("status") == PENDING and earlier.get("sending_process") == self.process
+        return ours_to_send(earlier, self.process)
 
     def interrupted(self, delivery: Delivery, now: datetime) -> Delivery:
         """A redelivered request whose send another process started and did not finish."""
         self._accounts_of.pop(delivery.key, None)
-        error = failure(
-            DELIVERY_INTERRUPTED,
-            "the notifier stopped while sending this message: it may or may not have been "
-            "sent, and is not sent again",
-        )
-        return refused(delivery, error, now)
+        return refused(delivery, interruption("sending this message", "sent"), now)
 
     async def send(self, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
         """Each delivery sent (at once, bounded by the sender's concurrency): sent or refused."""

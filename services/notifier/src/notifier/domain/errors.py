@@ -89,6 +89,16 @@ def failure(type_: str, message: str) -> DeliveryError:
     return DeliveryError(type_, message, retryable=type_ not in NOT_RETRYABLE)
 
 
+def interruption(doing: str, done: str) -> DeliveryError:
+    """A redelivered request whose send another process started and did not finish: it is
+    not done again (the provider takes no idempotency key), but answered as interrupted."""
+    return failure(
+        DELIVERY_INTERRUPTED,
+        f"the notifier stopped while {doing}: it may or may not have been {done}, "
+        f"and is not {done} again",
+    )
+
+
 # Twilio REST API errors when a message is created (https://www.twilio.com/docs/api/errors).
 _REFUSALS: dict[int, str] = {
     21211: INVALID_RECIPIENT,  # invalid 'To' phone number

@@ -137,3 +137,12 @@ def announces_failure(message: Mapping[str, Any], reported: MessageReport) -> bo
         and message.get("status") == status
         and standing(message, reported) is Standing.RECORDED
     )
+
+
+def ours_to_send(earlier: Mapping[str, object] | None, process: str) -> bool:
+    """Whether ``process`` may send a delivery now: it is recorded for the first time, or
+    recorded pending by this very process, which stopped before it sent (a record pending
+    from another process may have reached the provider: it is not sent again)."""
+    return earlier is None or (
+        earlier.get("status") == PENDING and earlier.get("sending_process") == process
+    )
