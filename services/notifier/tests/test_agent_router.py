@@ -147,6 +147,15 @@ async def test_an_unknown_queue_is_a_typed_error(memory_db: Any) -> None:
     assert settled.error["retryable"] is False
 
 
+async def test_a_handoff_expires_when_the_executors_timer_fires(memory_db: Any) -> None:
+    router = Router(memory_db, _agent("ann"))
+    fires = datetime(2026, 12, 2, 10, 0, 4, tzinfo=UTC)
+    late = {"timeoutSeconds": 4, "deadline": fires.isoformat()}
+    await router.send(assign(1, kind="advanced.human_handoff", requireApproval=True, **late))
+    (handoff,) = router.db.handoffs.docs.values()
+    assert handoff["deadline"] == fires  # not the router's clock plus the timeout
+
+
 @pytest.mark.parametrize("approval", [False, True])
 async def test_a_handoff_waits_for_a_person_and_a_takeover_stops_the_bot(
     memory_db: Any, approval: bool

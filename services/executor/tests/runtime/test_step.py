@@ -279,6 +279,18 @@ async def test_wait_for_reply_registers_a_wait_with_a_timeout() -> None:
     assert of_type(answered, "NotificationRequested")[0].request["message"] == "You said yes"
 
 
+async def test_a_handoff_request_carries_the_instant_its_timeout_fires() -> None:
+    definition = chain(
+        TRIGGER,
+        node("h", "advanced", "Human Handoff", queue="support", timeoutSeconds=4),
+    )
+    waiting = await run(new_doc(), definition, START)
+    (handoff,) = of_type(waiting.doc, "NotificationRequested")
+    (timer,) = [t for t in of_type(waiting.doc, "TimerRequested") if t.effect_id.startswith("reply")]
+    # the router records this deadline, so the item reads expired once the timer has fired
+    assert datetime.fromisoformat(handoff.request["deadline"]) == timer.fire_at
+
+
 async def test_execute_workflow_starts_a_child_and_a_child_answers_its_parent() -> None:
     definition = chain(
         TRIGGER,

@@ -457,9 +457,22 @@ def _handoff(request: NotificationRequested, kind: str, now: datetime) -> Docume
         "queue": _text(rendered.get("queue")),
         "agent_id": _text(rendered.get("agentId")),
         "reason": str(rendered.get("reason") or ""),
-        "deadline": now + timedelta(seconds=float(timeout)) if timeout else None,
+        "deadline": _deadline(rendered.get("deadline"), timeout, now),
         "created_at": now,
     }
+
+
+def _deadline(stated: Any, timeout: Any, now: datetime) -> datetime | None:
+    """The instant the executor's timer fires (it sends it), so the handoff is expired by then;
+    from the timeout when a request carries none."""
+    if isinstance(stated, str):
+        try:
+            at = datetime.fromisoformat(stated)
+        except ValueError:
+            at = None
+        if at is not None:
+            return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return now + timedelta(seconds=float(timeout)) if timeout else None
 
 
 def _approval(request: NotificationRequested, now: datetime) -> Document:

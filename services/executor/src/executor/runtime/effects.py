@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,12 +120,15 @@ def request(
         return _on_the_call(effect)
     if effect.target is EffectTarget.EXECUTOR:
         return _executor_effect(doc, effect, now, max_depth)
-    message, timers = _to_service(doc, effect, now)
     if effect.kind == HUMAN_HANDOFF and effect.request.get("timeoutSeconds"):
-        # the decision's deadline: the path takes its timeout port when nobody decided
+        # The decision's deadline: the path takes its timeout port when nobody decided. The
+        # request carries the same instant, so the handoff is expired when the timer fires.
         fire_at = now() + timedelta(seconds=float(effect.request["timeoutSeconds"]))
+        dated = replace(effect, request={**effect.request, "deadline": fire_at.isoformat()})
+        message, timers = _to_service(doc, dated, now)
         deadline = timer(doc, REPLY_TIMEOUT + effect.effect_id, fire_at)
         return Request([message, deadline], [*timers, key(doc, REPLY_TIMEOUT + effect.effect_id)])
+    message, timers = _to_service(doc, effect, now)
     answer = None if effect.awaits_result else (effect.effect_id, None)
     if effect.delay_seconds <= 0:
         return Request([message], timers, answer=answer)
