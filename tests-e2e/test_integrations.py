@@ -158,7 +158,7 @@ async def test_a_4xx_from_the_shop_fails_the_node_with_integration_rejected(
     assert execution["error"]["node_id"] == "shop"
     assert "Order not found" in execution["error"]["message"]
     failed = next(n for n in execution["timeline"] if n["status"] == "failed")
-    assert failed["error_detail"]["code"] == "IntegrationRejected"
+    assert failed["error_detail"]["code"] == "NotFound"
     assert len(shop.received) == 1, "a rejection is not retried by the integrations service"
 
 
@@ -179,7 +179,7 @@ async def test_without_a_connection_the_node_fails_naming_the_integration(
     assert execution["status"] == "failed"
     assert "shopify" in execution["error"]["message"]
     failed = next(n for n in execution["timeline"] if n["status"] == "failed")
-    assert failed["error_detail"]["code"] == "IntegrationNotConnected"
+    assert failed["error_detail"]["code"] == "NotConnected"
 
 
 async def test_connections_are_managed_per_tenant(stack, http, tenant, mongo) -> None:

@@ -138,12 +138,12 @@ async def test_no_connection_settles_with_not_connected() -> None:
     await harness.run(message(requested()))
     [settled] = harness.settled
     assert settled.result is None
-    assert settled.error is not None and settled.error["type"] == "IntegrationNotConnected"
+    assert settled.error is not None and settled.error["type"] == "NotConnected"
 
 
 @pytest.mark.parametrize(
     ("action", "error_type"),
-    [("missing", "IntegrationRejected"), ("broken", "IntegrationUnavailable")],
+    [("missing", "NotFound"), ("broken", "Unavailable")],
 )
 async def test_http_errors_settle_with_a_typed_error(fake_system, action, error_type) -> None:
     harness = Harness(

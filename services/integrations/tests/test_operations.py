@@ -27,10 +27,10 @@ def test_echo_answers_what_was_asked() -> None:
 def test_malformed_requests_are_rejected_naming_the_integration(request_) -> None:
     with pytest.raises(IntegrationError, match="shopify") as caught:
         IntegrationCall.of("integration.shopify", request_)
-    assert caught.value.error_type == "IntegrationRejected"
+    assert caught.value.error_type == "Invalid"
 
 
 def test_unconnected_provider_is_an_error_naming_it() -> None:
     error = not_connected(IntegrationCall("shopify", "getOrder", {})).as_error()
-    assert error["type"] == "IntegrationNotConnected"
+    assert error["type"] == "NotConnected"
     assert "shopify" in error["message"]

@@ -290,6 +290,9 @@ class IntegrationRequested(Event):
     node_id: str
     kind: str
     request: JsonObject
+    # whose connections apply (the spec's WorkflowIntegration): the node's, else the
+    # workflow's, else the tenant's default of the type
+    workflow_id: str | None = None
 
 
 class TimerRequested(Event):

@@ -286,7 +286,9 @@ async def test_a_handoff_request_carries_the_instant_its_timeout_fires() -> None
     )
     waiting = await run(new_doc(), definition, START)
     (handoff,) = of_type(waiting.doc, "NotificationRequested")
-    (timer,) = [t for t in of_type(waiting.doc, "TimerRequested") if t.effect_id.startswith("reply")]
+    (timer,) = [
+        t for t in of_type(waiting.doc, "TimerRequested") if t.effect_id.startswith("reply")
+    ]
     # the router records this deadline, so the item reads expired once the timer has fired
     assert datetime.fromisoformat(handoff.request["deadline"]) == timer.fire_at
 

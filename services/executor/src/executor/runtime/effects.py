@@ -168,7 +168,9 @@ def _to_service(
     if effect.target is EffectTarget.SCHEDULER:
         requested = TimerRequested(**common, fire_at=_fire_at(effect.request, now))
         return Message(topics.TIMER_REQUESTS, requested), [common["idempotency_key"]]
-    integration = IntegrationRequested(**common, kind=effect.kind, request=effect.request)
+    integration = IntegrationRequested(
+        **common, kind=effect.kind, request=effect.request, workflow_id=doc.get("workflow_id")
+    )
     return Message(topics.INTEGRATION_REQUESTS, integration), []
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -31,7 +33,7 @@ class HttpProvider:
         """The answer's JSON object; IntegrationError for anything else."""
         name = call.integration
         if not connection.base_url:
-            raise IntegrationError("IntegrationNotConnected", f"{name}: connection has no base_url")
+            raise IntegrationError("NotConnected", f"{name}: connection has no base_url")
         try:
             async with self._client.stream(
                 "POST",
@@ -47,25 +49,21 @@ class HttpProvider:
                 body = await self._read(response, name)
         except httpx.TimeoutException:
             raise IntegrationError(
-                "IntegrationUnavailable",
+                "Timeout",
                 f"{name} did not answer {call.action} within {connection.timeout_seconds:g}s",
             ) from None
         except httpx.TransportError as exc:
             raise IntegrationError(
-                "IntegrationUnavailable", f"{name} unreachable: {type(exc).__name__}"
+                "Unavailable", f"{name} unreachable: {type(exc).__name__}"
             ) from None
         status = response.status_code
-        if status >= 500:
-            raise IntegrationError(
-                "IntegrationUnavailable", f"{name} answered HTTP {status}: {_said(body)}", status
-            )
         if status >= 400:
-            raise IntegrationError(
-                "IntegrationRejected", f"{name} answered HTTP {status}: {_said(body)}", status
+            raise IntegrationError.from_status(
+                status, f"{name} answered HTTP {status}: {_said(body)}", retry_after(response)
             )
         if status >= 300:
             raise IntegrationError(
-                "IntegrationBadResponse",
+                "BadResponse",
                 f"{name} answered HTTP {status} (redirects are not followed)",
                 status,
             )
@@ -77,7 +75,7 @@ class HttpProvider:
             body += chunk
             if len(body) > self._max_bytes:
                 raise IntegrationError(
-                    "IntegrationBadResponse",
+                    "BadResponse",
                     f"{name} answered more than {self._max_bytes} bytes",
                     response.status_code,
                 )
@@ -90,9 +88,7 @@ def _result(body: bytes, name: str) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except ValueError:
-        raise IntegrationError(
-            "IntegrationBadResponse", f"{name} answered something not JSON"
-        ) from None
+        raise IntegrationError("BadResponse", f"{name} answered something not JSON") from None
     return value if isinstance(value, dict) else {"result": value}
 
 
@@ -109,3 +105,19 @@ def _said(body: bytes) -> str:
                 break
     text = value if isinstance(value, str) else json.dumps(value)
     return text.strip()[:MAX_MESSAGE] or "(no message)"
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date); None without one."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -8,14 +8,20 @@ tenant's connection for `integration` (stored by the gateway) says how it is ans
 - `http`: `POST {base_url}/{action}` with `{action, params, idempotency_key}`; the answer's JSON
   object is the result.
 
-Errors are `{type, code, message}` (`code` = `type`; plus `status` for an HTTP answer). The
-types a workflow can route on or name in a retry policy's non-retryable list:
+Errors are `{type, code, message, retryable}` (`code` = `type`; plus `status` for an HTTP
+answer, `retry_after_seconds` when the provider said when to come back). The types a workflow
+can route on or name in a retry policy's non-retryable list (ERROR_TYPES):
 
-- `IntegrationNotConnected`: the tenant has no connection for that integration;
-- `IntegrationRejected`: the system said no (HTTP 4xx) or the request is malformed: retrying
-  the same request cannot help;
-- `IntegrationUnavailable`: HTTP 5xx, a timeout, no connection: a retry later may work;
-- `IntegrationBadResponse`: a 2xx answer that is not JSON, or too large to carry.
+- `NotConnected`: no active connection of that type (or of that name) for this tenant;
+- `ConnectionBroken`: the connection cannot authenticate any more (a revoked OAuth grant):
+  someone must reconnect it;
+- `NotFound` (404), `Unauthorized` (401), `Forbidden` (403), `Invalid` (400/422, or a request
+  that cannot be one), `Conflict` (409): the provider said no; the same request again cannot
+  help;
+- `RateLimited` (429, `retry_after_seconds`), `Unavailable` (5xx, connection refused or
+  reset), `Timeout` (no answer in time): transient; the service retries them within the call's
+  deadline before the workflow sees them;
+- `BadResponse`: a 2xx answer that is not JSON, or too large to carry.
 """
 
 from __future__ import annotations
@@ -29,13 +35,58 @@ from pydantic import BaseModel, ConfigDict, Field
 _ACTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-class IntegrationError(Exception):
-    """An operation failed in a way the workflow should see (not a crash of this service)."""
+ERROR_TYPES = (
+    "NotConnected",
+    "ConnectionBroken",
+    "NotFound",
+    "Unauthorized",
+    "Forbidden",
+    "Invalid",
+    "Conflict",
+    "RateLimited",
+    "Unavailable",
+    "Timeout",
+    "BadResponse",
+)
+TRANSIENT = frozenset({"RateLimited", "Unavailable", "Timeout"})
+_BY_STATUS = {400: "Invalid", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
 
-    def __init__(self, error_type: str, message: str, status: int | None = None) -> None:
+
+class IntegrationError(Exception):
+    """An operation failed in a way the workflow should see (not a crash of this service).
+    The message never holds a credential: it says what failed, in the provider's words."""
+
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.error_type in TRANSIENT
+
+    @classmethod
+    def from_status(
+        cls, status: int, message: str, retry_after: float | None = None
+    ) -> IntegrationError:
+        """The type an HTTP error status means (4xx other than these: Invalid; 5xx:
+        Unavailable)."""
+        if status == 429:
+            kind = "RateLimited"
+        elif status == 409:
+            kind = "Conflict"
+        elif status >= 500:
+            kind = "Unavailable"
+        else:
+            kind = _BY_STATUS.get(status, "Invalid")
+        return cls(kind, message, status, retry_after)
 
     def as_error(self) -> dict[str, Any]:
         """The error as the execution receives it."""
@@ -44,9 +95,12 @@ class IntegrationError(Exception):
             "type": self.error_type,
             "code": self.error_type,
             "message": str(self),
+            "retryable": self.transient,
         }
         if self.status is not None:
             error["status"] = self.status
+        if self.retry_after is not None:
+            error["retry_after_seconds"] = self.retry_after
         return error
 
 
@@ -60,18 +114,14 @@ class IntegrationCall:
 
     @classmethod
     def of(cls, kind: str, request: dict[str, Any]) -> IntegrationCall:
-        """Read a request; IntegrationRejected when it cannot be one."""
+        """Read a request; Invalid when it cannot be one."""
         integration = str(request.get("integration") or kind.removeprefix("integration."))
         action = request.get("action")
         if not isinstance(action, str) or not _ACTION.match(action):
-            raise IntegrationError(
-                "IntegrationRejected", f"{integration}: {action!r} is not an action name"
-            )
+            raise IntegrationError("Invalid", f"{integration}: {action!r} is not an action name")
         params = request.get("params") or {}
         if not isinstance(params, dict):
-            raise IntegrationError(
-                "IntegrationRejected", f"{integration}: params must be an object"
-            )
+            raise IntegrationError("Invalid", f"{integration}: params must be an object")
         return cls(integration, action, params)
 
 
@@ -91,6 +141,6 @@ def echo(call: IntegrationCall) -> dict[str, Any]:
 
 def not_connected(call: IntegrationCall) -> IntegrationError:
     return IntegrationError(
-        "IntegrationNotConnected",
+        "NotConnected",
         f"integration {call.integration!r} is not connected for this tenant",
     )

@@ -22,6 +22,8 @@ class IntegrationConfig(EffectConfig):
 
     action: str
     outputVariable: VariableName | None = None
+    # the tenant's connection to use, by id or name; else the workflow's, else the default
+    connection: str | None = None
 
     @model_validator(mode="after")
     def _required(self) -> "IntegrationConfig":
@@ -47,6 +49,7 @@ def call_integration(ctx: NodeContext, config: IntegrationConfig, integration: s
                 "action": config.action,
                 "params": config.params,
                 "outputVariable": config.outputVariable,
+                **({"connection": config.connection} if config.connection else {}),
             }
         )
     if config.outputVariable:

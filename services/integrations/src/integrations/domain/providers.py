@@ -1,0 +1,92 @@
+"""What a provider client is: the one interface every system of record is called through.
+
+The service resolves the connection (its config, its credentials opened), takes a token from
+the connection's rate limit, and hands the call to the type's ``ProviderClient``; the client
+speaks the provider's API and turns every refusal into a typed ``IntegrationError``
+(integrations.domain.operations). Retries of transient errors (Unavailable, Timeout,
+RateLimited: within the call's deadline, Retry-After honoured) are the service's, around the
+client, so a client makes one attempt per ``call``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from contracts.connections import Limits
+from pydantic import BaseModel
+from servicekit.sealing import Secret
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A tenant's connection, ready to call with: ``config`` validated by the type's model,
+    ``credentials`` opened (each a Secret: ``.reveal()`` only where a request is built)."""
+
+    id: str
+    tenant_id: str
+    type: str
+    name: str
+    config: BaseModel
+    credentials: Mapping[str, Secret] = field(default_factory=dict)
+    mode: str = "provider"
+    limits: Limits | None = None  # the connection's own; None: the client's defaults
+
+    def secret(self, name: str) -> str:
+        """The credential ``name`` in the clear (for the request being built, nothing else);
+        Unauthorized when the connection has none."""
+        from integrations.domain.operations import IntegrationError
+
+        value = self.credentials.get(name)
+        if value is None:
+            raise IntegrationError(
+                "Unauthorized", f"{self.type} connection {self.name!r} has no {name}"
+            )
+        return value.reveal()
+
+    def base(self, default: str) -> str:
+        """The API root: the connection's ``base_url`` when it has one (sandbox, proxy), else
+        the provider's ``default`` (e.g. ``https://api.stripe.com``)."""
+        override = getattr(self.config, "base_url", None)
+        return str(override or default).rstrip("/")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """One call: its idempotency key (the provider's Idempotency-Key where it has one) and the
+    instant, on ``time.monotonic()``, by which it must be answered."""
+
+    idempotency_key: str
+    deadline: float
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    @classmethod
+    def within(cls, idempotency_key: str, seconds: float) -> CallContext:
+        return cls(idempotency_key, time.monotonic() + seconds)
+
+
+class ProviderClient(Protocol):
+    """One provider. ``actions``: the node catalogue's actions, each with the parameters it
+    requires (checked before ``call``: a missing one is Invalid without a request)."""
+
+    type: str
+    actions: Mapping[str, tuple[str, ...]]
+    default_limits: Limits
+
+    async def call(
+        self, connection: Connection, action: str, params: Document, context: CallContext
+    ) -> Document:
+        """The provider's answer as a JSON-safe object; IntegrationError for a refusal."""
+        ...
+
+    async def check(self, connection: Connection, context: CallContext) -> Document:
+        """A cheap read that proves the connection works ("check connection"): e.g. the
+        account, the shop, the current user. IntegrationError when it does not."""
+        ...
+
+    async def aclose(self) -> None: ...
