@@ -1,0 +1,16 @@
+"""The provider clients, one per connection type (integrations.domain.providers.ProviderClient):
+each speaks its provider's public API, through the provider's official SDK where it is
+async-friendly, else httpx. ``clients`` builds them once per process."""
+
+from __future__ import annotations
+
+import httpx
+
+from integrations.domain.providers import ProviderClient
+
+
+def clients(http: httpx.AsyncClient) -> dict[str, ProviderClient]:
+    """Type -> client. ``http``: the service's shared client (no redirects followed; a client
+    with needs of its own, an SDK, a driver, makes its own)."""
+    made: list[ProviderClient] = []
+    return {client.type: client for client in made}
