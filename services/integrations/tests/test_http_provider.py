@@ -5,15 +5,16 @@ from __future__ import annotations
 import httpx
 import pytest
 from integrations.adapters.http_provider import HttpProvider
-from integrations.domain.operations import Connection, IntegrationCall, IntegrationError
+from integrations.domain.operations import IntegrationCall, IntegrationError
+from memory_harness import connection
 
 
 async def perform(fake_system, action: str, timeout: float = 5, max_bytes: int = 4096):
-    connection = Connection(mode="http", base_url=fake_system.base_url, timeout_seconds=timeout)
+    conn = connection("http", fake_system.base_url, timeout=timeout)
     async with httpx.AsyncClient() as client:
         provider = HttpProvider(client, max_response_bytes=max_bytes)
         return await provider.perform(
-            connection, IntegrationCall("shopify", action, {"orderId": "1042"}), "exe_1:shop:1:1"
+            conn, IntegrationCall("shopify", action, {"orderId": "1042"}), "exe_1:shop:1:1"
         )
 
 
@@ -56,11 +57,11 @@ async def test_a_timeout_is_a_timeout(fake_system) -> None:
 
 
 async def test_nobody_listening_is_unavailable() -> None:
-    connection = Connection(mode="http", base_url="http://127.0.0.1:9", timeout_seconds=2)
+    conn = connection("http", "http://127.0.0.1:9", timeout=2)
     async with httpx.AsyncClient() as client:
         with pytest.raises(IntegrationError) as caught:
             await HttpProvider(client, 1024).perform(
-                connection, IntegrationCall("shopify", "getOrder", {}), "k"
+                conn, IntegrationCall("shopify", "getOrder", {}), "k"
             )
     assert caught.value.error_type == "Unavailable"
 

@@ -6,7 +6,10 @@ delivery rule around the handler. Three shapes of handler:
 - ``on_record(envelope, record)``: one record after the other (the record gives partition
   and offset);
 - ``plan(envelopes) -> flush`` with ``on_batch`` for the plain way: the batch is computed
-  while the one before it is written and sent (the executor: servicekit.pipeline).
+  while the one before it is written and sent (the executor: servicekit.pipeline);
+- ``concurrent(envelope, record, begun)``: every record in a task of its own, up to
+  ``limit`` in flight, offsets committed up to the oldest unfinished one (records that wait
+  on something slow and unequal, a provider's rate limit: servicekit.concurrent).
 
 Offsets are committed by the pipeline, in order, only after their batch is handled, in the
 background (servicekit.pipeline)."""
@@ -21,6 +24,7 @@ from aiokafka import TopicPartition
 from contracts import Envelope
 from contracts.events import Event
 
+from servicekit.concurrent import Concurrent
 from servicekit.consumer import Partitions, TopicConsumer
 from servicekit.delivery import (
     Consumed,
@@ -33,6 +37,7 @@ from servicekit.publisher import Publish
 
 OnBatch = Callable[[list[Envelope[Event]]], Awaitable[None]]
 OnRecord = Callable[[Envelope[Event], Consumed], Awaitable[None]]
+OnConcurrent = Callable[[Envelope[Event], Consumed, Callable[[], None]], Awaitable[None]]
 Plan = Callable[[list[Envelope[Event]]], Awaitable[Flush]]
 Select = Callable[[list[Consumed]], Awaitable[list[Consumed]]]
 KafkaConsumerFactory = Callable[[str], Any]
@@ -68,6 +73,8 @@ class Consuming:
         new_group_from: str = "earliest",
         select: Select | None = None,
         fetch_min_bytes: int = 1,
+        concurrent: OnConcurrent | None = None,
+        limit: int = 10_000,
     ) -> TopicConsumer:
         """A consumer of ``topic`` (not started). Exactly one of ``on_batch`` and ``on_record``;
         ``plan`` (with ``forget``: drop every plan's state) pipelines ``on_batch``;
@@ -76,8 +83,11 @@ class Consuming:
         (``earliest`` or ``latest``, servicekit.consumer.TopicConsumer); ``select``: the
         records of a batch worth handling, by what they are before they are decoded (their
         headers: event type, tenant); the others are passed over (and committed);
-        ``fetch_min_bytes``: see servicekit.consumer.TopicConsumer."""
+        ``fetch_min_bytes``: see servicekit.consumer.TopicConsumer; ``concurrent`` (instead of
+        the others): each record in a task of its own, at most ``limit`` in flight."""
         group_id = self.group_id + group_suffix
+        if concurrent is not None:
+            return self._concurrent_consumer(topic, concurrent, group_id, limit, on_assigned)
         if (on_batch is None) == (on_record is None):
             raise ValueError("give exactly one of on_batch and on_record")
         if select is not None and plan is not None:
@@ -104,6 +114,40 @@ class Consuming:
             consumer=self.kafka_consumer(group_id) if self.kafka_consumer else None,
             new_group_from=new_group_from,
             fetch_min_bytes=fetch_min_bytes,
+        )
+
+    def _concurrent_consumer(
+        self,
+        topic: str,
+        concurrent: OnConcurrent,
+        group_id: str,
+        limit: int,
+        on_assigned: Callable[[set[TopicPartition]], Awaitable[None]] | None,
+    ) -> TopicConsumer:
+        async def work(record: Consumed, begun: Callable[[], None]) -> None:
+            async def handle(envelope: Envelope[Event]) -> None:
+                await concurrent(envelope, record, begun)
+
+            await handle_or_dead_letter(
+                record,
+                handle,
+                consumer=self.name,
+                publish=self.publish,
+                attempts=self.attempts,
+                record_dead_letter=self.record_dead_letter,
+            )
+
+        runner = Concurrent(work, name=f"{self.name} {topic}", limit=limit)
+        return TopicConsumer(
+            topic,
+            runner.handle,
+            group_id=group_id,
+            bootstrap_servers=self.bootstrap_servers,
+            max_records=self.max_records,
+            name=self.name,
+            drain=runner.drain,
+            on_assigned=on_assigned,
+            consumer=self.kafka_consumer(group_id) if self.kafka_consumer else None,
         )
 
     def _plainly(

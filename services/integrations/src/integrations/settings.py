@@ -17,3 +17,15 @@ class Settings(ServiceSettings):
     max_response_bytes: int = Field(
         512 * 1024, description="Largest answer an http connection may give (it travels on Kafka)."
     )
+    max_calls_in_flight: int = Field(
+        64, ge=1, description="Calls in flight at once across tenants (taken in turn by tenant)."
+    )
+    max_queued: int = Field(
+        20_000, ge=1, description="Requests read and not finished (waiting for their rate limit)."
+    )
+    retry_budget_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="How long transient errors are retried before the workflow sees one.",
+    )
+    max_attempts: int = Field(4, ge=1, le=20, description="Attempts per call at most.")

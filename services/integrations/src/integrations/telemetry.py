@@ -19,3 +19,9 @@ CALL_DURATION = Histogram(
     ["integration"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+ATTEMPTS = Histogram(
+    "connectflo_integration_call_attempts",
+    "Attempts a call took (transient errors retried inside the service), by integration.",
+    ["integration"],
+    buckets=(0, 1, 2, 3, 4, 6, 10),
+)

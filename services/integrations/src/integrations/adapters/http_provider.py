@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from integrations.domain.operations import Connection, IntegrationCall, IntegrationError
+from integrations.domain.operations import IntegrationCall, IntegrationError
+from integrations.domain.providers import Connection
 
 # httpx logs every request's URL at INFO; the URL is the tenant's business, not our logs'.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -32,25 +33,27 @@ class HttpProvider:
     ) -> dict[str, Any]:
         """The answer's JSON object; IntegrationError for anything else."""
         name = call.integration
-        if not connection.base_url:
+        base_url = getattr(connection.config, "base_url", None)
+        timeout = float(getattr(connection.config, "timeout_seconds", 10.0))
+        if not base_url:
             raise IntegrationError("NotConnected", f"{name}: connection has no base_url")
         try:
             async with self._client.stream(
                 "POST",
-                f"{connection.base_url}/{call.action}",
+                f"{base_url}/{call.action}",
                 json={
                     "action": call.action,
                     "params": call.params,
                     "idempotency_key": idempotency_key,
                 },
                 headers={"Idempotency-Key": idempotency_key},
-                timeout=connection.timeout_seconds,
+                timeout=timeout,
             ) as response:
                 body = await self._read(response, name)
         except httpx.TimeoutException:
             raise IntegrationError(
                 "Timeout",
-                f"{name} did not answer {call.action} within {connection.timeout_seconds:g}s",
+                f"{name} did not answer {call.action} within {timeout:g}s",
             ) from None
         except httpx.TransportError as exc:
             raise IntegrationError(

@@ -1,9 +1,11 @@
 """What an integration request asks for, the tenant's connection that answers it, and the
 errors a workflow sees. Pure: no I/O here.
 
-The executor's integration nodes request `{integration, action, params, outputVariable}`; the
-tenant's connection for `integration` (stored by the gateway) says how it is answered:
+The executor's integration nodes request `{integration, action, params, outputVariable}` and
+may name a `connection`; the tenant's connection (contracts.connections) says how it is
+answered by its `mode`:
 
+- `provider`: the type's client (integrations.providers) calls the provider's API;
 - `echo`: `{"echo": params, "action": action}`, without calling anything;
 - `http`: `POST {base_url}/{action}` with `{action, params, idempotency_key}`; the answer's JSON
   object is the result.
@@ -28,9 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 _ACTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -111,6 +111,7 @@ class IntegrationCall:
     integration: str
     action: str
     params: dict[str, Any]
+    connection: str | None = None  # the node names its connection (id or name)
 
     @classmethod
     def of(cls, kind: str, request: dict[str, Any]) -> IntegrationCall:
@@ -122,16 +123,8 @@ class IntegrationCall:
         params = request.get("params") or {}
         if not isinstance(params, dict):
             raise IntegrationError("Invalid", f"{integration}: params must be an object")
-        return cls(integration, action, params)
-
-
-class Connection(BaseModel):
-    """A tenant's connection to one integration (the `integrations` collection)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    mode: Literal["echo", "http"]
-    base_url: str | None = None
-    timeout_seconds: float = Field(10, gt=0)
+        named = request.get("connection")
+        return cls(integration, action, params, str(named) if named else None)
 
 
 def echo(call: IntegrationCall) -> dict[str, Any]:

@@ -30,10 +30,13 @@ class Connection:
     tenant_id: str
     type: str
     name: str
-    config: BaseModel
+    config: BaseModel | Any
     credentials: Mapping[str, Secret] = field(default_factory=dict)
-    mode: str = "provider"
+    mode: str = "provider"  # or "echo", "http" (contracts.connections)
     limits: Limits | None = None  # the connection's own; None: the client's defaults
+    status: str = "connected"  # "broken": someone must reconnect it (broken_reason says why)
+    broken_reason: str | None = None
+    is_active: bool = True
 
     def secret(self, name: str) -> str:
         """The credential ``name`` in the clear (for the request being built, nothing else);

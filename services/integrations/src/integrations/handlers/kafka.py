@@ -1,7 +1,10 @@
-"""The integrations' consumer: integration requests in, one after the other (each a call to a
-provider); offsets committed after the work (servicekit.consuming)."""
+"""The integrations' consumer: integration requests in, each in a task of its own (a call that
+waits for its provider's rate limit holds up no other call: servicekit.concurrent), offsets
+committed up to the oldest call not finished."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from contracts import Envelope, topics
 from contracts.events import Event, IntegrationRequested
@@ -11,10 +14,12 @@ from servicekit.service import Kit
 from integrations.service import IntegrationService
 
 
-def consume(kit: Kit, service: IntegrationService) -> None:
-    async def on_integration_requested(envelope: Envelope[Event], _: Consumed) -> None:
+def consume(kit: Kit, service: IntegrationService, max_queued: int) -> None:
+    async def on_integration_requested(
+        envelope: Envelope[Event], _: Consumed, begun: Callable[[], None]
+    ) -> None:
         if not isinstance(envelope.data, IntegrationRequested):
             raise Permanent(f"{envelope.type} is not an integration request")
-        await service.on_integration_requested(envelope)  # type: ignore[arg-type]
+        await service.on_integration_requested(envelope, begun)  # type: ignore[arg-type]
 
-    kit.consume(topics.INTEGRATION_REQUESTS, on_record=on_integration_requested)
+    kit.consume(topics.INTEGRATION_REQUESTS, concurrent=on_integration_requested, limit=max_queued)
