@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from connections import connect
 from contracts import topics
 from kafka_observer import KafkaObserver
 
@@ -192,10 +193,7 @@ async def test_retry_back_off_then_incident_then_retry_from_the_failed_node(
         assert gaps[0] >= 1.0 and gaps[1] >= 2.0, gaps  # back-off 1 s, then 2 s
         assert failed["error"]["node_id"] == "shop"
 
-        connected = await http.put(
-            "/v1/integrations/shopify", json={"mode": "echo"}, headers=tenant.headers
-        )
-        assert connected.status_code in (200, 201), connected.text
+        await connect(http, tenant.headers, "shopify", mode="echo")
         retried = await http.post(f"/v1/executions/{failed['id']}/retry", headers=tenant.headers)
         assert retried.status_code == 202, retried.text
         done = await execution_of(http, tenant.headers, trigger_id, "completed")

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from conftest import REPO, SANDBOX_URL, TenantApi
+from connections import connect
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = REPO / "services" / "executor" / "tests" / "golden"
@@ -175,12 +176,13 @@ async def test_refund_request(
 ) -> None:
     base_url, stripe = stripe_http
     stripe.amount = amount
-    connected = await api.http.put(
-        "/v1/integrations/stripe",
-        json={"mode": "http", "base_url": base_url, "timeout_seconds": 5},
-        headers=api.tenant.headers,
+    await connect(
+        api.http,
+        api.tenant.headers,
+        "stripe",
+        mode="http",
+        config={"base_url": base_url, "timeout_seconds": 5},
     )
-    assert connected.status_code == 200, connected.text
     await agent_in_queue(api, "billing", id="bill", name="Bill")
     await api.activate(example("refund-request"))
     conversation_id = f"refund-{amount}"

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from connections import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -116,12 +117,13 @@ async def run_order_lookup(
 async def test_shopify_over_http_puts_the_shops_answer_in_the_output_variable(
     stack, http, tenant, shop, mongo
 ) -> None:
-    connected = await http.put(
-        "/v1/integrations/shopify",
-        json={"mode": "http", "base_url": shop.base_url, "timeout_seconds": 5},
-        headers=tenant.headers,
+    await connect(
+        http,
+        tenant.headers,
+        "shopify",
+        mode="http",
+        config={"shop": "acme.myshopify.com", "base_url": shop.base_url, "timeout_seconds": 5},
     )
-    assert connected.status_code == 200, connected.text
     execution = await run_order_lookup(http, tenant.headers, "1042")
     assert execution["status"] == "completed", execution
     assert execution["variables"]["workflow"]["order"] == {
@@ -148,10 +150,12 @@ async def test_shopify_over_http_puts_the_shops_answer_in_the_output_variable(
 async def test_a_4xx_from_the_shop_fails_the_node_with_integration_rejected(
     stack, http, tenant, shop
 ) -> None:
-    await http.put(
-        "/v1/integrations/shopify",
-        json={"mode": "http", "base_url": shop.base_url},
-        headers=tenant.headers,
+    await connect(
+        http,
+        tenant.headers,
+        "shopify",
+        mode="http",
+        config={"shop": "acme.myshopify.com", "base_url": shop.base_url},
     )
     execution = await run_order_lookup(http, tenant.headers, "9999")
     assert execution["status"] == "failed"
@@ -163,7 +167,7 @@ async def test_a_4xx_from_the_shop_fails_the_node_with_integration_rejected(
 
 
 async def test_shopify_with_an_echo_connection_answers_the_params(stack, http, tenant) -> None:
-    await http.put("/v1/integrations/shopify", json={"mode": "echo"}, headers=tenant.headers)
+    await connect(http, tenant.headers, "shopify", mode="echo")
     execution = await run_order_lookup(http, tenant.headers, "77")
     assert execution["status"] == "completed", execution
     assert execution["variables"]["workflow"]["order"] == {
@@ -182,28 +186,55 @@ async def test_without_a_connection_the_node_fails_naming_the_integration(
     assert failed["error_detail"]["code"] == "NotConnected"
 
 
-async def test_connections_are_managed_per_tenant(stack, http, tenant, mongo) -> None:
-    first = await http.put(
-        "/v1/integrations/stripe",
-        json={"mode": "http", "base_url": "http://127.0.0.1:9/", "timeout_seconds": 3},
+async def test_connections_are_stored_sealed_and_managed_per_tenant(
+    stack, http, tenant, mongo
+) -> None:
+    made = await connect(
+        http,
+        tenant.headers,
+        "stripe",
+        name="Live",
+        credentials={"api_key": "sk_test_canary_e2e_1"},
+        is_default=True,
+    )
+    stored = mongo.connections.find_one({"_id": made["id"]})
+    assert stored is not None and stored["tenant_id"] == tenant.tenant_id
+    assert "canary" not in json.dumps(stored, default=str)
+    assert stored["credentials"]["fingerprint"] == made["credentials"]["fingerprint"]
+    taken = await http.post(
+        "/v1/connections",
+        json={"type": "stripe", "name": "Live", "mode": "echo"},
         headers=tenant.headers,
     )
-    assert first.status_code == 200
-    created_at = first.json()["created_at"]
-    again = await http.put("/v1/integrations/stripe", json={"mode": "echo"}, headers=tenant.headers)
-    assert again.json()["mode"] == "echo" and again.json()["base_url"] is None
-    assert again.json()["created_at"] == created_at
-    stored = mongo.integrations.find_one({"_id": f"{tenant.tenant_id}:stripe"})
-    assert stored is not None and "base_url" not in stored
+    assert taken.status_code == 409, taken.text  # the unique index on FerretDB
 
-    listed = await http.get("/v1/integrations", headers=tenant.headers)
-    assert [(c["type"], c["mode"]) for c in listed.json()["integrations"]] == [("stripe", "echo")]
-    secret = await http.put(
-        "/v1/integrations/stripe",
-        json={"mode": "http", "base_url": "https://sk_live_x:@api.example.com"},
+    listed = await http.get("/v1/connections", headers=tenant.headers)
+    assert [(c["name"], c["status"]) for c in listed.json()["connections"]] == [
+        ("Live", "connected")
+    ]
+    bad = await http.post(
+        "/v1/connections",
+        json={"type": "stripe", "name": "x", "config": {"base_url": "https://sk_live_x:@h.io"}},
         headers=tenant.headers,
     )
-    assert secret.status_code == 422
-    gone = await http.delete("/v1/integrations/stripe", headers=tenant.headers)
+    assert bad.status_code == 422 and "sk_live_x" not in bad.text
+    gone = await http.delete(f"/v1/connections/{made['id']}", headers=tenant.headers)
     assert gone.status_code == 204
-    assert (await http.get("/v1/integrations/stripe", headers=tenant.headers)).status_code == 404
+    assert (
+        await http.get(f"/v1/connections/{made['id']}", headers=tenant.headers)
+    ).status_code == 404
+    assert mongo.connections.find_one({"_id": made["id"]}) is None
+
+
+async def test_check_connection_goes_through_the_integrations_service(stack, http, tenant) -> None:
+    echo = await connect(http, tenant.headers, "shopify", mode="echo")
+    checked = await http.post(f"/v1/connections/{echo['id']}/check", headers=tenant.headers)
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["ok"] is True
+    pending = await connect(
+        http, tenant.headers, "shopify", name="Awaiting OAuth", config={"shop": "a.myshopify.com"}
+    )
+    assert pending["status"] == "pending"
+    refused = await http.post(f"/v1/connections/{pending['id']}/check", headers=tenant.headers)
+    assert refused.json()["ok"] is False
+    assert refused.json()["error"]["type"] == "NotConnected"

@@ -210,6 +210,8 @@ case "$cmd" in
     export NOTIFIER_SLACK_API_BASE_URL="${NOTIFIER_SLACK_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)/api/}"
     # ... and email through the sandbox's SendGrid (production: https://api.sendgrid.com).
     export NOTIFIER_SENDGRID_API_BASE_URL="${NOTIFIER_SENDGRID_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)}"
+    # The gateway asks the integrations service to "check connection".
+    export GATEWAY_INTEGRATIONS_URL="${GATEWAY_INTEGRATIONS_URL:-http://127.0.0.1:$(port_of integrations)}"
     gateway_url="${GATEWAY_PUBLIC_URL:-http://127.0.0.1:$(port_of trigger-gateway)}"
     export NOTIFIER_STATUS_CALLBACK_URL="${NOTIFIER_STATUS_CALLBACK_URL:-$gateway_url/webhooks/twilio/status}"
     # Tenants' webhooks may point at this machine (a receiver on 127.0.0.1); production keeps

@@ -110,7 +110,7 @@ class Harness:
         """Every message on the requests topic, in order, handled and committed."""
         kit = self.broker.kit(NAME, Settings(handling_attempts=1), self.mongo)
         async with httpx.AsyncClient() as http:
-            service = IntegrationService(
+            self.service = service = IntegrationService(
                 self.calls,
                 self.connections,
                 self.clients,

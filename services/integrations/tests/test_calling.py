@@ -129,9 +129,10 @@ async def test_a_401_is_tried_once_more_with_a_refreshed_token() -> None:
     [
         ({"status": "broken", "broken_reason": "the grant was revoked"}, "ConnectionBroken"),
         ({"is_active": False}, "NotConnected"),
+        ({"status": "pending"}, "NotConnected"),  # no credentials yet
     ],
 )
-async def test_a_broken_or_disabled_connection_is_not_called(
+async def test_a_broken_disabled_or_pending_connection_is_not_called(
     state: dict[str, Any], error_type: str
 ) -> None:
     shop = Shop()
@@ -140,6 +141,8 @@ async def test_a_broken_or_disabled_connection_is_not_called(
     (settled,) = harness.settled
     assert settled.error is not None and settled.error["type"] == error_type
     assert shop.calls == []
+    _, error = await harness.service.check("ten_1", "con_1")
+    assert error is not None and error["type"] == error_type
 
 
 async def test_the_gate_serves_waiting_tenants_in_turn() -> None:

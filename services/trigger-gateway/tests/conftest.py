@@ -10,7 +10,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -211,22 +211,98 @@ class MemoryDeadLetters:
 
 
 class MemoryConnections:
+    """trigger_gateway.adapters.connections.ConnectionRepository in memory (it is tested on
+    FerretDB in tests-e2e/test_connections.py)."""
+
     def __init__(self) -> None:
         self.docs: dict[str, Doc] = {}
+        self.assigned_to: dict[str, dict[str, str]] = {}
 
-    async def put(self, tenant_id: str, integration: str, settings: Doc) -> Doc:
-        doc = {"_id": f"{tenant_id}:{integration}", "tenant_id": tenant_id, "type": integration}
-        self.docs[doc["_id"]] = {**doc, **settings}
+    async def create(self, doc: Doc) -> Doc:
+        from trigger_gateway.adapters.connections import NameTaken
+
+        if any(
+            d["tenant_id"] == doc["tenant_id"] and d["name"] == doc["name"]
+            for d in self.docs.values()
+        ):
+            raise NameTaken(doc["name"])
+        now = datetime.now(UTC)
+        self.docs[doc["_id"]] = {**doc, "created_at": now, "updated_at": now}
+        if doc.get("is_default"):
+            self._only_default(self.docs[doc["_id"]])
         return self.docs[doc["_id"]]
 
-    async def list(self, tenant_id: str) -> list[Doc]:
-        return [d for d in self.docs.values() if d["tenant_id"] == tenant_id]
+    async def update(
+        self, tenant_id: str, connection_id: str, changes: Doc, unset: tuple[str, ...] = ()
+    ) -> Doc | None:
+        from trigger_gateway.adapters.connections import NameTaken
 
-    async def get(self, tenant_id: str, integration: str) -> Doc | None:
-        return self.docs.get(f"{tenant_id}:{integration}")
+        doc = await self.get(tenant_id, connection_id)
+        if doc is None:
+            return None
+        if "name" in changes and any(
+            d["tenant_id"] == tenant_id and d["name"] == changes["name"] and d is not doc
+            for d in self.docs.values()
+        ):
+            raise NameTaken(changes["name"])
+        doc.update(changes, updated_at=datetime.now(UTC))
+        for name in unset:
+            doc.pop(name, None)
+        if changes.get("is_default"):
+            self._only_default(doc)
+        return doc
 
-    async def delete(self, tenant_id: str, integration: str) -> bool:
-        return self.docs.pop(f"{tenant_id}:{integration}", None) is not None
+    def _only_default(self, doc: Doc) -> None:
+        for other in self.docs.values():
+            if other is not doc and (other["tenant_id"], other["type"]) == (
+                doc["tenant_id"],
+                doc["type"],
+            ):
+                other["is_default"] = False
+
+    async def list(self, tenant_id: str, type_name: str | None = None) -> list[Doc]:
+        return sorted(
+            (
+                d
+                for d in self.docs.values()
+                if d["tenant_id"] == tenant_id and type_name in (None, d["type"])
+            ),
+            key=lambda d: (d["type"], d["name"]),
+        )
+
+    async def get(self, tenant_id: str, connection_id: str) -> Doc | None:
+        doc = self.docs.get(connection_id)
+        return doc if doc is not None and doc["tenant_id"] == tenant_id else None
+
+    async def find(self, tenant_id: str, id_or_name: str) -> Doc | None:
+        field = "_id" if id_or_name.startswith("con_") else "name"
+        return next(
+            (
+                d
+                for d in self.docs.values()
+                if d["tenant_id"] == tenant_id and d[field] == id_or_name
+            ),
+            None,
+        )
+
+    async def delete(self, tenant_id: str, connection_id: str) -> Doc | None:
+        doc = await self.get(tenant_id, connection_id)
+        if doc is not None:
+            del self.docs[connection_id]
+            for chosen in self.assigned_to.values():
+                if chosen.get(doc["type"]) == connection_id:
+                    del chosen[doc["type"]]
+        return doc
+
+    async def record_check(self, tenant_id: str, connection_id: str, check: Doc) -> None:
+        self.docs[connection_id]["last_check"] = check
+
+    async def assign(self, tenant_id: str, workflow_id: str, connections: dict[str, str]) -> Doc:
+        self.assigned_to[f"{tenant_id}:{workflow_id}"] = dict(connections)
+        return {"connections": connections}
+
+    async def assigned(self, tenant_id: str, workflow_id: str) -> dict[str, str]:
+        return dict(self.assigned_to.get(f"{tenant_id}:{workflow_id}", {}))
 
 
 class MemoryTwilioAccounts:
@@ -327,6 +403,22 @@ def stub_executor(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"problems": problems})
 
 
+class StubIntegrations:
+    """The integrations service's internal "check connection" route: answers ``answer`` (a
+    status of 0: unreachable), records what was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.status = 200
+        self.answer: Doc = {"ok": True, "result": {"account": "acct_1"}, "error": None}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url.path)
+        if self.status == 0:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(self.status, json=self.answer)
+
+
 @dataclass
 class Harness:
     client: TestClient
@@ -338,6 +430,7 @@ class Harness:
     receipts: MemoryReceipts
     twilio: MemoryTwilioAccounts
     keyring: Keyring
+    integrations: StubIntegrations
 
     def as_tenant(self, key: str = "key-a") -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -362,6 +455,7 @@ def gw() -> Harness:
         MemoryReceipts(),
         MemoryTwilioAccounts(),
         Keyring([Kek("test1", os.urandom(32))]),
+        StubIntegrations(),
     )
     executor = httpx.AsyncClient(
         transport=httpx.MockTransport(stub_executor), base_url="http://executor.test"
@@ -376,6 +470,9 @@ def gw() -> Harness:
         dead_letters=harness.dead_letters,  # type: ignore[arg-type]
         connections=harness.connections,  # type: ignore[arg-type]
         executor_http=executor,
+        integrations_http=httpx.AsyncClient(
+            transport=httpx.MockTransport(harness.integrations), base_url="http://integrations.test"
+        ),
         # conversations and contacts are tested on FerretDB (tests-e2e/test_conversations.py)
         conversations=None,  # type: ignore[arg-type]
         contacts=None,  # type: ignore[arg-type]

@@ -117,8 +117,8 @@ def test_nul_in_a_header_that_is_read_is_422(expect_problem, sealed) -> None:
     ],
 )
 def test_what_a_json_body_cannot_carry_is_422(expect_problem, sealed, content, name) -> None:
-    response = sealed.client.put(
-        "/v1/integrations/shopify",
+    response = sealed.client.post(
+        "/v1/connections",
         content=content,
         headers={**sealed.as_tenant(), "Content-Type": "application/json"},
     )

@@ -27,6 +27,14 @@ from contracts.urls import plain_http_url
 
 Auth = Literal["api_key", "basic", "oauth", "dsn", "none"]
 SEALING_PURPOSE = "connection.credentials"
+
+
+def credentials_purpose(connection_id: str) -> str:
+    """What a connection's credentials are sealed for: that one connection (copied into another
+    they do not open)."""
+    return f"{SEALING_PURPOSE}:{connection_id}"
+
+
 _URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?$"
 
 

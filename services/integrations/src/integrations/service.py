@@ -119,6 +119,9 @@ class IntegrationService:
         """ "Check connection": the provider's cheap read through the same lane as calls."""
         try:
             connection = await self._connections.get(tenant_id, connection_id)
+            _usable(connection)
+            if connection.mode != "provider":  # nothing of a provider's to read
+                return {"mode": connection.mode, "provider_read": False}, None
             client = self._client(connection)
             limits = connection.limits or client.default_limits
             async with self._throttle.slot(connection.id, tenant_id, limits):
@@ -320,6 +323,12 @@ class IntegrationService:
 def _usable(connection: Connection) -> None:
     if not connection.is_active:
         raise IntegrationError("NotConnected", f"connection {connection.name!r} is disabled")
+    if connection.status == "pending":
+        raise IntegrationError(
+            "NotConnected",
+            f"connection {connection.name!r} has no credentials yet: complete its OAuth "
+            "authorization or give them (PATCH /v1/connections/{id})",
+        )
     if connection.status == "broken":
         reason = connection.broken_reason or "it cannot authenticate"
         raise IntegrationError(

@@ -35,13 +35,13 @@ from trigger_gateway.handlers import (
     channels,
     chatops_channels,
     commands,
+    connections,
     contacts,
     conversations,
     dead_letters,
     events,
     execution_messages,
     executions,
-    integrations,
     sendgrid,
     sendgrid_channel,
     tenants,
@@ -75,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("no KEK (CONNECTFLO_KEKS, CONNECTFLO_KEK_FILE): Twilio accounts answer 503")
         http = httpx.AsyncClient(base_url=settings.executor_url, timeout=10)
         kit.on_stop(http.aclose)
+        integrations_http = httpx.AsyncClient(base_url=settings.integrations_url, timeout=30)
+        kit.on_stop(integrations_http.aclose)
+        connection_store = ConnectionRepository(kit.db)
+        await connection_store.ensure_indexes()
         app.state.gateway = Gateway(
             settings=settings,
             broker=kit.publisher,
@@ -83,8 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             receipts=TriggerReceiptRepository(kit.db),
             executions=ExecutionReadRepository(kit.db),
             dead_letters=DeadLetterReadRepository(kit.db),
-            connections=ConnectionRepository(kit.db),
+            connections=connection_store,
             executor_http=http,
+            integrations_http=integrations_http,
             conversations=conversation_store.ConversationRepository(kit.db),
             contacts=conversation_store.ContactRepository(kit.db),
             twilio=TwilioAccountRepository(kit.db, cache_seconds=settings.twilio_cache_seconds),
@@ -120,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         execution_messages.router,
         commands.router,
         dead_letters.router,
-        integrations.router,
+        connections.router,
+        connections.workflow_router,
         triggers.router,
         agents.handoff_router,
         conversations.router,

@@ -22,6 +22,12 @@ class Settings(ServiceSettings):
         validation_alias=AliasChoices("GATEWAY_EXECUTOR_URL", "EXECUTOR_URL"),
         description="The executor validates workflow definitions before they are saved.",
     )
+    integrations_url: str = Field(
+        "http://127.0.0.1:8083",
+        validation_alias=AliasChoices("GATEWAY_INTEGRATIONS_URL", "INTEGRATIONS_URL"),
+        description='The integrations service answers "check connection" (the provider\'s '
+        "cheap read with the stored credentials).",
+    )
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL printed in links.")
     voice_turn_seconds: float = Field(
         10.0,

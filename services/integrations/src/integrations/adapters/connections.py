@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.connections import CONNECTION_TYPES, SEALING_PURPOSE, Limits, config_of
+from contracts.connections import CONNECTION_TYPES, Limits, config_of, credentials_purpose
 from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.sealing import Keyring, Sealed, SealingError, Secret
 
@@ -26,11 +26,6 @@ from integrations.domain.providers import Connection
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 _CACHE_LIMIT = 10_000
-
-
-def credentials_purpose(connection_id: str) -> str:
-    """Sealed for one connection: credentials copied into another do not open."""
-    return f"{SEALING_PURPOSE}:{connection_id}"
 
 
 class ConnectionDirectory:

@@ -43,6 +43,7 @@ class Gateway:
     dead_letters: DeadLetterReadRepository
     connections: ConnectionRepository
     executor_http: httpx.AsyncClient
+    integrations_http: httpx.AsyncClient  # "check connection" (integrations' internal route)
     conversations: ConversationRepository
     contacts: ContactRepository
     twilio: TwilioAccountRepository
