@@ -200,7 +200,7 @@ async def test_connections_are_stored_sealed_and_managed_per_tenant(
     stored = mongo.connections.find_one({"_id": made["id"]})
     assert stored is not None and stored["tenant_id"] == tenant.tenant_id
     assert "canary" not in json.dumps(stored, default=str)
-    assert stored["credentials"]["fingerprint"] == made["credentials"]["fingerprint"]
+    assert stored["credentials"]["fp"] == made["credentials"]["fingerprint"]
     taken = await http.post(
         "/v1/connections",
         json={"type": "stripe", "name": "Live", "mode": "echo"},
