@@ -8,7 +8,7 @@ LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
         test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
-        unit e2e fuzz bench-engine bench
+        unit e2e fuzz bench-engine bench rewrap
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,6 +50,9 @@ typecheck:
 
 imports: ## no service imports another service
 	$(BIN)/lint-imports
+
+rewrap: ## key rotation: move every sealed secret to the first KEK of CONNECTFLO_KEKS (ARGS=--dry-run)
+	$(PY) -m servicekit.rewrap $(ARGS)
 
 schemas: ## regenerate docs/schemas from libs/contracts
 	$(PY) -m contracts.schemas docs/schemas
