@@ -3,8 +3,9 @@
 #   kafka  Apache Kafka 4.1 single node (KRaft), jars resolved from Maven Central, run on Java 17+
 #   mongo  FerretDB 1.24 (MongoDB wire protocol), built from Go modules, storing in a PostgreSQL
 #          cluster of its own (the machine's PostgreSQL server) or in SQLite files (FERRETDB_BACKEND)
+#   stripe stripe-mock (Stripe's official API mock), built from its Go module, on 127.0.0.1:12111
 #
-# Usage: deploy/local/infra.sh start|stop|restart|status|check|fetch|logs [-f] [kafka|mongo]
+# Usage: deploy/local/infra.sh start|stop|restart|status|check|fetch|logs [-f] [kafka|mongo|stripe]
 #   start    fetch/build if needed, start (no-op when running), then the readiness checks
 #   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
 #   status   one line per component: running/stopped/external, pid, address (exit 3 if one is stopped)
@@ -15,6 +16,7 @@
 # Environment:
 #   KAFKA_BOOTSTRAP_SERVERS  use this Kafka instead of starting one (checks still run against it)
 #   MONGO_URI                use this MongoDB instead of starting FerretDB (checks still run)
+#   STRIPE_MOCK_URL          use this stripe-mock instead of starting one; STRIPE_MOCK_PORT (12111)
 #   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), MONGO_PORT (27017)   local listen ports
 #   KAFKA_HEAP (512m)        broker heap (-Xms = -Xmx)
 #   FERRETDB_LOG_LEVEL (warn) debug|info|warn|error
@@ -56,6 +58,8 @@ source "$HERE/infra/kafka.sh"
 source "$HERE/infra/postgres.sh"
 # shellcheck source=infra/ferretdb.sh
 source "$HERE/infra/ferretdb.sh"
+# shellcheck source=infra/stripe-mock.sh
+source "$HERE/infra/stripe-mock.sh"
 
 # ---------------------------------------------------------------------------------------------
 # commands
@@ -89,6 +93,7 @@ adopt_running_port() { # PIDFILE MARKER PORTFILE VAR
 }
 adopt_running_port "$KAFKA_PID" kafka.Kafka "$KAFKA_PORTFILE" KAFKA_PORT
 adopt_running_port "$MONGO_PID" connectflo-ferretdb "$MONGO_PORTFILE" MONGO_PORT
+adopt_running_port "$STRIPE_PID" stripe-mock "$STRIPE_PORTFILE" STRIPE_MOCK_PORT
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -104,8 +109,8 @@ if [[ "${1:-}" == "-f" || "${1:-}" == "--follow" ]]; then
 fi
 what="${1:-all}"
 case "$what" in
-  all) comps=(kafka mongo) ;;
-  kafka | mongo) comps=("$what") ;;
+  all) comps=(kafka mongo stripe) ;;
+  kafka | mongo | stripe) comps=("$what") ;;
   *) usage ;;
 esac
 
@@ -131,6 +136,7 @@ case "$cmd" in
       case "$c" in
         kafka) check_java && ensure_kafka_libs ;;
         mongo) ensure_ferretdb_bin ;;
+        stripe) ensure_stripe_mock_bin ;;
       esac
     done
     ;;
@@ -143,6 +149,7 @@ case "$cmd" in
       case "$c" in
         kafka) stop_pid kafka "$KAFKA_PID" kafka.Kafka ;;
         mongo) stop_pid mongo "$MONGO_PID" connectflo-ferretdb && stop_postgres ;;
+        stripe) stop_pid stripe "$STRIPE_PID" stripe-mock ;;
       esac
     done
     ;;
@@ -158,6 +165,8 @@ case "$cmd" in
           "${KAFKA_BOOTSTRAP_SERVERS:-}" || rc=3 ;;
         mongo) status_one mongo "$MONGO_PID" connectflo-ferretdb "127.0.0.1:$MONGO_PORT" \
           "${MONGO_URI:+MONGO_URI is set}" || rc=3 ;;
+        stripe) status_one stripe "$STRIPE_PID" stripe-mock "127.0.0.1:$STRIPE_MOCK_PORT" \
+          "${STRIPE_MOCK_URL:-}" || rc=3 ;;
       esac
     done
     exit "$rc"
@@ -168,6 +177,7 @@ case "$cmd" in
       case "$c" in
         kafka) files+=("$KAFKA_LOG") ;;
         mongo) files+=("$MONGO_LOG") ;;
+        stripe) files+=("$STRIPE_LOG") ;;
       esac
     done
     existing=()

@@ -42,7 +42,7 @@ stage "unit tests" pytest_stage libs services deploy/local/sandbox -q -p no:cach
 exec 8>/tmp/connectflo-e2e.lock
 flock -w 3600 8 || { echo "another end-to-end run holds /tmp/connectflo-e2e.lock"; exit 1; }
 export CONNECTFLO_E2E_LOCKED=1
-for component in kafka mongo; do
+for component in kafka mongo stripe; do
   if ! "$INFRA" status "$component" >/dev/null 2>&1; then started+=("$component"); fi
 done
 stage "infrastructure up" "$INFRA" start

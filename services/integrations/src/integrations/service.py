@@ -125,7 +125,7 @@ class IntegrationService:
             client = self._client(connection)
             limits = connection.limits or client.default_limits
             async with self._throttle.slot(connection.id, tenant_id, limits):
-                context = CallContext.within("check:" + connection.id, _timeout(connection))
+                context = CallContext.within("check:" + connection.id, connection.timeout_seconds)
                 return await client.check(connection, context), None
         except IntegrationError as exc:
             return None, exc.as_error()
@@ -264,7 +264,7 @@ class IntegrationService:
             )
 
         async def provided(conn: Connection) -> Document:
-            context = CallContext.within(key, _timeout(conn))
+            context = CallContext.within(key, conn.timeout_seconds)
             return await client.call(conn, call.action, call.params, context)
 
         return provided
@@ -334,10 +334,6 @@ def _usable(connection: Connection) -> None:
         raise IntegrationError(
             "ConnectionBroken", f"connection {connection.name!r} is broken: {reason}; reconnect it"
         )
-
-
-def _timeout(connection: Connection) -> float:
-    return float(getattr(connection.config, "timeout_seconds", 10.0) or 10.0)
 
 
 _backoff = wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.3)

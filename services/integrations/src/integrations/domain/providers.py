@@ -50,6 +50,11 @@ class Connection:
             )
         return value.reveal()
 
+    @property
+    def timeout_seconds(self) -> float:
+        """How long one request may take (the config's ``timeout_seconds``, else 10 s)."""
+        return float(getattr(self.config, "timeout_seconds", 10.0) or 10.0)
+
     def base(self, default: str) -> str:
         """The API root: the connection's ``base_url`` when it has one (sandbox, proxy), else
         the provider's ``default`` (e.g. ``https://api.stripe.com``)."""

@@ -7,10 +7,11 @@ from __future__ import annotations
 import httpx
 
 from integrations.domain.providers import ProviderClient
+from integrations.providers.stripe import StripeClient
 
 
 def clients(http: httpx.AsyncClient) -> dict[str, ProviderClient]:
     """Type -> client. ``http``: the service's shared client (no redirects followed; a client
     with needs of its own, an SDK, a driver, makes its own)."""
-    made: list[ProviderClient] = []
+    made: list[ProviderClient] = [StripeClient()]
     return {client.type: client for client in made}
