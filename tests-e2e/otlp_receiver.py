@@ -111,6 +111,11 @@ class TraceReceiver:
         with self._lock:
             return list(self._by_trace.get(trace_id, ()))
 
+    def all_spans(self) -> list[ReceivedSpan]:
+        """Every span received so far."""
+        with self._lock:
+            return [span for spans in self._by_trace.values() for span in spans]
+
     def count(self) -> int:
         with self._lock:
             return sum(len(spans) for spans in self._by_trace.values())

@@ -11,6 +11,7 @@ APIError (5xx) Unavailable. The message is Stripe's, with anything key-like mask
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Mapping
 from typing import Any
@@ -22,6 +23,9 @@ from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
 Document = dict[str, Any]
+# The SDK logs every API error at info, in Stripe's words, which may repeat what was sent (a
+# refused key: "Authorization was 'Bearer ...'"); the service records its own masked error.
+logging.getLogger("stripe").setLevel(logging.WARNING)
 API = "https://api.stripe.com"
 # "Basic rate limiter: up to 100 operations per second in live mode and 25 in sandboxes"
 # (https://docs.stripe.com/rate-limits); a connection may set its own.
