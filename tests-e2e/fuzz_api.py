@@ -1,9 +1,10 @@
 """`make fuzz`: schemathesis against the running gateway, every operation, every check.
 
-Starts the executor and the gateway as processes on their own ports (19081, 19080) with a
-fresh database and consumer group (Kafka and FerretDB must be up: `deploy/local/infra.sh
-start`), creates a tenant, runs schemathesis with that tenant's API key and the admin token
-(tests-e2e/schemathesis.toml), stops both and drops the database. Exit status: schemathesis'.
+Starts the executor, the integrations service (for "check connection") and the gateway as
+processes on their own ports (19081, 19083, 19080) with a fresh database and consumer groups
+(Kafka and FerretDB must be up: `deploy/local/infra.sh start`), creates a tenant, runs
+schemathesis with that tenant's API key and the admin token (tests-e2e/schemathesis.toml),
+stops the services and drops the database. Exit status: schemathesis'.
 
     .venv/bin/python tests-e2e/fuzz_api.py [extra schemathesis run options]
 """
@@ -23,9 +24,10 @@ from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, dev_key_file
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run" / "fuzz"
-GATEWAY_PORT, EXECUTOR_PORT = 19080, 19081
+GATEWAY_PORT, EXECUTOR_PORT, INTEGRATIONS_PORT = 19080, 19081, 19083
 ADMIN_TOKEN = "fuzz-admin-token"
 GROUP = "connectflo-executor-fuzz"
+INTEGRATIONS_GROUP = "connectflo-integrations-fuzz"
 SEED = 20261201
 
 
@@ -60,15 +62,20 @@ def main() -> int:
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
         "EXECUTOR_PORT": str(EXECUTOR_PORT),
         "EXECUTOR_GROUP_ID": GROUP,
+        "GATEWAY_INTEGRATIONS_URL": f"http://127.0.0.1:{INTEGRATIONS_PORT}",
+        "INTEGRATIONS_PORT": str(INTEGRATIONS_PORT),
+        "INTEGRATIONS_GROUP_ID": INTEGRATIONS_GROUP,
     }
     if not (env.get(KEKS_VARIABLE) or env.get(KEK_FILE_VARIABLE)):  # sealed secrets' KEK
         env[KEK_FILE_VARIABLE] = str(dev_key_file(REPO / ".run" / "dev-keks"))
-    # the executor starts at the end of the shared topics, not behind what others produced
-    topics = [sys.executable, str(REPO / "deploy/local/kafka_topics.py"), "--skip-to-end", GROUP]
+    # the consumers start at the end of the shared topics, not behind what others produced
+    groups = f"{GROUP},{INTEGRATIONS_GROUP}"
+    topics = [sys.executable, str(REPO / "deploy/local/kafka_topics.py"), "--skip-to-end", groups]
     subprocess.run(topics, check=True, env=env)
     processes = []
     try:
         processes.append(start("executor", env, EXECUTOR_PORT))
+        processes.append(start("integrations", env, INTEGRATIONS_PORT))
         processes.append(start("trigger_gateway", env, GATEWAY_PORT))
         base = f"http://127.0.0.1:{GATEWAY_PORT}"
         tenant = httpx.post(

@@ -12,7 +12,7 @@ from typing import Any
 from contracts.events import DeadLettered
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -66,6 +66,16 @@ class Mongo:
             verbosity="queryPlanner",
         )
         return field in str(plan.get("queryPlanner"))
+
+
+def is_duplicate_key(error: OperationFailure) -> bool:
+    """Whether a write failed on a unique index. MongoDB says so with DuplicateKeyError;
+    FerretDB 1.x does for an insert but answers an update (update_one, find_one_and_update)
+    that breaks a unique index with InternalError, code 1, naming PostgreSQL's unique
+    violation (SQLSTATE 23505)."""
+    if isinstance(error, DuplicateKeyError):
+        return True
+    return error.code == 1 and "SQLSTATE 23505" in str(error)
 
 
 async def find_matching(

@@ -19,7 +19,8 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
+from servicekit.mongo import is_duplicate_key
 from servicekit.sealing import Sealed
 
 Document = dict[str, Any]
@@ -130,7 +131,9 @@ class TwilioAccountRepository:
                 {"$set": fields, "$setOnInsert": {"created_at": now}},
                 upsert=True,
             )
-        except DuplicateKeyError:  # another tenant took the account sid meanwhile
+        except OperationFailure as exc:  # another tenant took the account sid meanwhile
+            if not is_duplicate_key(exc):
+                raise
             await self._release(tenant_id, claimed)
             raise ChannelConflict(account_sid=account_sid) from None
         await self._db.phone_numbers.delete_many(

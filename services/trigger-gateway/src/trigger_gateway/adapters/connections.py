@@ -17,7 +17,8 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
+from servicekit.mongo import is_duplicate_key
 
 Document = dict[str, Any]
 
@@ -64,7 +65,9 @@ class ConnectionRepository:
                 update,
                 return_document=ReturnDocument.AFTER,
             )
-        except DuplicateKeyError:
+        except OperationFailure as exc:
+            if not is_duplicate_key(exc):
+                raise
             raise NameTaken(changes.get("name", "")) from None
         if doc is not None and changes.get("is_default"):
             await self._only_default(doc)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import httpx
 from contracts.connections import CONNECTION_TYPES, Limits, credentials_purpose
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from servicekit.problems import UNAVAILABLE, FieldError
 from servicekit.sealing import Keyring, Sealed
 
@@ -90,6 +90,8 @@ class ConnectionList(BaseModel):
 
 
 class WorkflowConnections(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     connections: dict[str, str] = Field(
         description="Type -> the connection (id or name) the workflow's nodes of that type use "
         "unless a node names its own.",
