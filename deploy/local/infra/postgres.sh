@@ -67,6 +67,18 @@ start_postgres() {
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \
     "select 1 from pg_database where datname = 'ferretdb'" | grep -q 1 ||
     as_postgres "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ferretdb
+  # Members of the role connectflo_password sign in with a password (SCRAM), everyone else is
+  # trusted: the tests' tenant databases (the Postgres node's) have roles of their own, and a
+  # wrong password must be refused as it is on a real server.
+  as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atqc \
+    "select 1 from pg_roles where rolname = 'connectflo_password'" | grep -q 1 ||
+    as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc \
+      "create role connectflo_password nologin" >/dev/null
+  local hba="$PG_DIR/data/pg_hba.conf"
+  if ! grep -q '+connectflo_password' "$hba"; then
+    sed -i '0,/^[[:space:]]*\(local\|host\)/s//host all +connectflo_password 127.0.0.1\/32 scram-sha-256\n&/' "$hba"
+    as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" reload >/dev/null
+  fi
   # GIN indexes beside FerretDB's btrees, so that its finds by _id use an index
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
     -f - <"$(dirname "${BASH_SOURCE[0]}")/ferretdb-indexes.sql" >/dev/null ||

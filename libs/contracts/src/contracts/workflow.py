@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,3 +46,19 @@ class WorkflowDefinition(BaseModel):
     triggerType: str = Field(min_length=1)
     nodes: list[WorkflowNode]
     edges: list[WorkflowEdge] = Field(default_factory=list)
+
+
+def stored_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    """How a version's definition is stored (`workflow_versions`): as JSON text. A node's config
+    may hold what a MongoDB-wire server refuses in a document: nested arrays (an Odoo domain,
+    Slack blocks; FerretDB refuses them), keys with `.` or `$`."""
+    return {"definition_json": json.dumps(definition, separators=(",", ":"), ensure_ascii=False)}
+
+
+def definition_of(version: dict[str, Any]) -> dict[str, Any]:
+    """A stored version's definition (also of a version stored before it was JSON text)."""
+    text = version.get("definition_json")
+    if text is not None:
+        definition: dict[str, Any] = json.loads(text)
+        return definition
+    return dict(version["definition"])

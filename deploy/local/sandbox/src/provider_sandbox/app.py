@@ -11,6 +11,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
+from .odoo.rpc import odoo_routers
+from .odoo.state import OdooState
 from .sendgrid.errors import SendGridApiError, sendgrid_error_response
 from .sendgrid.sandbox import SendGridSandbox
 from .settings import SandboxSettings
@@ -51,12 +53,13 @@ def create_app(
     app.add_exception_handler(TwilioApiError, twilio_error_response)
     for router in twilio.routers():
         app.include_router(router)
-    slack, teams = SlackState(), TeamsState()
-    app.state.slack, app.state.teams = slack, teams
+    slack, teams, odoo = SlackState(), TeamsState(), OdooState()
+    app.state.slack, app.state.teams, app.state.odoo = slack, teams, odoo
     for router in [
         slack_web_api_router(slack),
         slack_inspection_router(slack),
         *teams_routers(teams),
+        *odoo_routers(odoo),
     ]:
         app.include_router(router)
     app.state.sendgrid = sendgrid

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from contracts.workflow import definition_of
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
@@ -75,7 +76,7 @@ class WorkflowCatalogue:
             doc = await self._db.workflow_versions.find_one({"_id": f"{workflow_id}:{version}"})
             if doc is None:
                 raise LookupError(f"workflow {workflow_id} has no version {version}")
-            cached = self._definitions[key] = doc["definition"]
+            cached = self._definitions[key] = definition_of(doc)
         return cached
 
 

@@ -57,6 +57,18 @@ def test_an_integration_action_needs_its_required_parameters():
         shopify.model_validate({"action": "getOrder"})
 
 
+def test_a_postgres_query_takes_values_only_as_parameters():
+    postgres = CATALOGUE.get("integration.postgres").config_model
+    ok = postgres.model_validate(
+        {"query": "select * from orders where email = $1", "params": ["{{customer.email}}"]}
+    )
+    assert "query" in ok.raw_fields and "params" not in ok.raw_fields  # params interpolated
+    with pytest.raises(ValidationError, match="query is not interpolated"):
+        postgres.model_validate({"query": "select * from t where email = '{{customer.email}}'"})
+    with pytest.raises(ValidationError, match="params must be a list"):
+        postgres.model_validate({"query": "select $1", "params": "{{customer.email}}"})
+
+
 async def test_try_catch_opens_try_then_stores_the_error_for_catch(node_ctx):
     config = try_catch.Config.model_validate({"errorVariable": "oops"})
     error = {"nodeId": "x", "message": "boom"}

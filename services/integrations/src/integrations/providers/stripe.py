@@ -39,13 +39,6 @@ CUSTOMER_FIELDS = {
     "description": "description",
     "metadata": "metadata",
 }
-CUSTOMER_FIELDS = {
-    "email": "email",
-    "name": "name",
-    "phone": "phone",
-    "description": "description",
-    "metadata": "metadata",
-}
 _BY_ERROR: tuple[tuple[type[stripe.StripeError], str], ...] = (
     (stripe.AuthenticationError, "Unauthorized"),
     (stripe.PermissionError, "Forbidden"),

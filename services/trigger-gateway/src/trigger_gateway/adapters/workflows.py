@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.workflow import definition_of, stored_definition
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -92,7 +93,9 @@ class WorkflowRepository:
         if before is not None:
             query["version"] = {"$lt": before}
         cursor = self._db.workflow_versions.find(
-            query, projection={"definition": 0}, sort=[("version", DESCENDING)]
+            query,
+            projection={"definition": 0, "definition_json": 0},
+            sort=[("version", DESCENDING)],
         ).limit(limit)
         return [doc async for doc in cursor]
 
@@ -101,7 +104,7 @@ class WorkflowRepository:
 
     async def versioned_definition(self, workflow_id: str, version: int) -> Document | None:
         doc = await self.version(workflow_id, version)
-        return None if doc is None else dict(doc["definition"])
+        return None if doc is None else definition_of(doc)
 
     async def activate(
         self, tenant_id: str, workflow_id: str, version: int | None = None
@@ -115,7 +118,7 @@ class WorkflowRepository:
         chosen = await self.version(workflow_id, number)
         if chosen is None:
             raise UnknownVersion(f"workflow {workflow_id} has no version {number}")
-        trigger_type = chosen.get("trigger_type") or chosen["definition"]["triggerType"]
+        trigger_type = chosen.get("trigger_type") or definition_of(chosen)["triggerType"]
         return await self._db.workflows.find_one_and_update(
             {"_id": workflow_id, "tenant_id": tenant_id},
             {
@@ -149,6 +152,6 @@ def _version_doc(
         "name": definition["name"],
         "trigger_type": definition["triggerType"],
         "node_count": len(definition.get("nodes", [])),
-        "definition": definition,
+        **stored_definition(definition),
         "created_at": at,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from contracts.workflow import definition_of
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel
 
@@ -101,5 +102,5 @@ async def get_version(
         "version": version,
         "created_at": doc["created_at"],
         "active": _is_running_version(workflow, version),
-        "definition": doc["definition"],
+        "definition": definition_of(doc),
     }

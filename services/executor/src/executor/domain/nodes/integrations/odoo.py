@@ -1,8 +1,11 @@
 """Odoo: searches, reads, creates and updates records of the tenant's Odoo (ERP).
 
-Actions: `searchRecords` (model, domain), `getRecord` (model, recordId), `createRecord` (model,
-values), `updateRecord` (model, recordId, values). The result is stored in
-`workflow.<outputVariable>`."""
+Actions: `searchRecords` (model; domain, a list of `[field, operator, value]` leaves, all records
+when none; fields, limit (80, at most 500), offset, order) -> `{records, count}`; `getRecord`
+(model, recordId; fields) -> the record (NotFound when it does not exist); `createRecord`
+(model, values) -> `{id}`; `updateRecord` (model, recordId, values) -> `{id, updated}`.
+Many2one fields read as `[id, name]`. Odoo takes no idempotency key: a create whose answer
+was lost may have been made. The result is stored in `workflow.<outputVariable>`."""
 
 from typing import Literal
 
@@ -14,8 +17,8 @@ class Config(IntegrationConfig):
     required_params = {
         "searchRecords": ("model",),
         "getRecord": ("model", "recordId"),
-        "createRecord": ("model",),
-        "updateRecord": ("model", "recordId"),
+        "createRecord": ("model", "values"),
+        "updateRecord": ("model", "recordId", "values"),
     }
 
     action: Literal["searchRecords", "getRecord", "createRecord", "updateRecord"] = "searchRecords"

@@ -1,0 +1,1 @@
+"""Odoo's external JSON-RPC API (`POST /jsonrpc`: services common and object)."""
