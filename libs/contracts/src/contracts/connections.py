@@ -71,7 +71,7 @@ class ShopifyConfig(ProviderConfig):
     shop: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$", examples=["acme.myshopify.com"]
     )
-    api_version: str = Field("2025-10", pattern=r"^20[0-9]{2}-(01|04|07|10)$")
+    api_version: str = Field("2026-10", pattern=r"^20[0-9]{2}-(01|04|07|10)$")
 
 
 class ShopifyCredentials(_Shape):

@@ -16,6 +16,8 @@ from .odoo.state import OdooState
 from .sendgrid.errors import SendGridApiError, sendgrid_error_response
 from .sendgrid.sandbox import SendGridSandbox
 from .settings import SandboxSettings
+from .shopify.graphql_api import shopify_routers
+from .shopify.store import ShopifyState
 from .slack.inspection import inspection_router as slack_inspection_router
 from .slack.state import SlackState
 from .slack.web_api import web_api_router as slack_web_api_router
@@ -53,13 +55,15 @@ def create_app(
     app.add_exception_handler(TwilioApiError, twilio_error_response)
     for router in twilio.routers():
         app.include_router(router)
-    slack, teams, odoo = SlackState(), TeamsState(), OdooState()
+    slack, teams, odoo, shopify = SlackState(), TeamsState(), OdooState(), ShopifyState()
     app.state.slack, app.state.teams, app.state.odoo = slack, teams, odoo
+    app.state.shopify = shopify
     for router in [
         slack_web_api_router(slack),
         slack_inspection_router(slack),
         *teams_routers(teams),
         *odoo_routers(odoo),
+        *shopify_routers(shopify),
     ]:
         app.include_router(router)
     app.state.sendgrid = sendgrid

@@ -9,11 +9,17 @@ import httpx
 from integrations.domain.providers import ProviderClient
 from integrations.providers.odoo import OdooClient
 from integrations.providers.postgres import PostgresClient
+from integrations.providers.shopify import ShopifyClient
 from integrations.providers.stripe import StripeClient
 
 
 def clients(http: httpx.AsyncClient) -> dict[str, ProviderClient]:
     """Type -> client. ``http``: the service's shared client (no redirects followed; a client
     with needs of its own, an SDK, a driver, makes its own)."""
-    made: list[ProviderClient] = [StripeClient(), PostgresClient(), OdooClient(http)]
+    made: list[ProviderClient] = [
+        StripeClient(),
+        PostgresClient(),
+        OdooClient(http),
+        ShopifyClient(http),
+    ]
     return {client.type: client for client in made}
