@@ -8,7 +8,7 @@ LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
         test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
-        unit e2e fuzz bench-engine bench rewrap
+        unit e2e fuzz bench-engine bench bench-fairness rewrap
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,9 @@ fuzz: ## schemathesis against the running gateway (starts the infrastructure if 
 
 bench-engine: bootstrap ## in-process engine benchmark
 	$(PY) services/executor/bench/interpreter.py
+
+bench-fairness: bootstrap ## one tenant's 10,000 Shopify calls beside another's 5/s: the other's p99, CPU per call (~1.5 min)
+	$(PY) bench/fairness.py $(BENCH_ARGS)
 
 bench: bootstrap ## the whole system under load: throughput, latency, MongoDB/Kafka per workflow, CPU (BENCH_ARGS=--quick: ~1 min)
 	$(PY) bench/stack.py $(BENCH_ARGS)

@@ -190,3 +190,57 @@ async def test_a_rate_limited_lane_does_not_hold_up_another_tenant() -> None:
     assert done["b"] < 0.5  # not behind a's 3 s of backlog
     await asyncio.gather(*backlog)
     assert done["a5"] >= 2.0  # a's own rate held
+
+
+async def test_a_tenants_backlog_waits_before_any_io_and_another_tenant_goes_first() -> None:
+    from integrations.service import IntegrationService
+    from memory_harness import MemoryCalls
+
+    release = asyncio.Event()
+
+    class Held(Shop):
+        async def call(self, connection, action, params, context):  # type: ignore[no-untyped-def]
+            if params["orderId"] == "hold":
+                await release.wait()
+            return await super().call(connection, action, params, context)
+
+    class AnyTenant(MemoryConnections):
+        async def resolve(self, tenant_id, type_name, workflow_id, named):  # type: ignore[no-untyped-def]
+            return await super().resolve("ten_1", type_name, workflow_id, named)
+
+    calls, published = MemoryCalls(), []
+
+    async def publish(value: bytes, topic: str, key: bytes, headers: Any = None) -> None:
+        published.append(value)
+
+    service = IntegrationService(
+        calls,
+        AnyTenant(shopify=provider()),
+        {"shopify": Held()},
+        None,  # type: ignore[arg-type]  (no http connection here)
+        publish,
+        Throttle(64),
+        max_active_per_tenant=3,
+    )
+
+    def envelope(tenant: str, n: int, order: str):  # type: ignore[no-untyped-def]
+        from contracts import Envelope
+
+        event = requested(key=f"{tenant}:{n}", orderId=order).model_copy(
+            update={"tenant_id": tenant}
+        )
+        return Envelope.wrap(event, source="/test", tenant_id=tenant)
+
+    flood = [
+        asyncio.create_task(service.on_integration_requested(envelope("ten_a", n, "hold")))
+        for n in range(50)
+    ]
+    await asyncio.sleep(0.05)
+    assert len(calls.docs) == 3  # A's other 47 wait without a record read or written
+    async with asyncio.timeout(1):
+        await service.on_integration_requested(envelope("ten_b", 0, "1042"))
+    assert "ten_b:0" in calls.docs and len(published) == 1
+    release.set()
+    await asyncio.gather(*flood)
+    assert len(published) == 51
+    assert all(b'"error":null' in value for value in published)

@@ -48,6 +48,7 @@ async def assemble(kit: Kit, settings: Settings, made: dict[str, Any]) -> None:
         Throttle(settings.max_calls_in_flight),
         retry_budget_seconds=settings.retry_budget_seconds,
         max_attempts=settings.max_attempts,
+        max_active_per_tenant=settings.max_active_per_tenant,
     )
     made["service"] = service
     consume(kit, service, settings.max_queued)

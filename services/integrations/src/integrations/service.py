@@ -34,7 +34,7 @@ from integrations.adapters.store import recorded_outcome
 from integrations.domain.operations import IntegrationCall, IntegrationError, echo
 from integrations.domain.providers import CallContext, Connection, ProviderClient
 from integrations.telemetry import ATTEMPTS, CALL_DURATION, CALLS, tracer
-from integrations.throttle import Throttle
+from integrations.throttle import TenantAdmission, Throttle
 
 log = logging.getLogger(__name__)
 SOURCE = "/connectflo/integrations"
@@ -86,6 +86,7 @@ class IntegrationService:
         retry_budget_seconds: float = 20.0,
         max_attempts: int = 4,
         refresh: Refresh | None = None,
+        max_active_per_tenant: int = 64,
     ) -> None:
         self._calls = calls
         self._connections = connections
@@ -96,6 +97,7 @@ class IntegrationService:
         self._budget = retry_budget_seconds
         self._max_attempts = max_attempts
         self._refresh = refresh
+        self._admission = TenantAdmission(max_active_per_tenant)
         self._in_flight: dict[str, asyncio.Future[tuple[Document | None, Document | None]]] = {}
 
     async def on_integration_requested(
@@ -144,7 +146,8 @@ class IntegrationService:
         )
         self._in_flight[key] = future
         try:
-            outcome = await self._recorded_or_performed(request, begun)
+            async with self._admission.turn(request.tenant_id):
+                outcome = await self._recorded_or_performed(request, begun)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: a waiter may not exist

@@ -20,6 +20,11 @@ class Settings(ServiceSettings):
     max_calls_in_flight: int = Field(
         64, ge=1, description="Calls in flight at once across tenants (taken in turn by tenant)."
     )
+    max_active_per_tenant: int = Field(
+        64,
+        ge=1,
+        description="Requests of one tenant worked on at once; the rest of its backlog waits.",
+    )
     max_queued: int = Field(
         20_000, ge=1, description="Requests read and not finished (waiting for their rate limit)."
     )

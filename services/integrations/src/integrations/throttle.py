@@ -7,6 +7,12 @@
   tenants take turns (round robin), so a tenant with a long backlog gets one call in per turn
   like everyone else.
 
+- **Per tenant, before anything**: at most ``per_tenant`` requests of one tenant being worked on
+  (their call records read and written, their connection resolved, their call made); the rest
+  of its backlog waits as parked tasks that cost no I/O. Without it a tenant's flood of 10,000
+  requests read at once puts 10,000 record writes in the database pool's queue ahead of another
+  tenant's one (measured: B's p99 from 84 ms to 14 s, bench/fairness.py).
+
 A call takes its connection's lane first (cap, then a token) and a slot last, so calls that
 wait for their provider's rate hold no slot: one tenant's rate-limited backlog waits in its
 own lane and delays nobody else. Every attempt of a retried call goes through again."""
@@ -21,6 +27,33 @@ from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
 from contracts.connections import Limits
+
+
+class TenantAdmission:
+    """At most ``per_tenant`` holders per tenant, each tenant's waiters in arrival order."""
+
+    def __init__(self, per_tenant: int) -> None:
+        self._per_tenant = per_tenant
+        self._tenants: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # sem, [users]
+
+    @property
+    def tenants(self) -> int:
+        return len(self._tenants)
+
+    @asynccontextmanager
+    async def turn(self, tenant_id: str) -> AsyncIterator[None]:
+        held = self._tenants.get(tenant_id)
+        if held is None:
+            held = self._tenants[tenant_id] = (asyncio.Semaphore(self._per_tenant), [0])
+        semaphore, users = held
+        users[0] += 1
+        try:
+            async with semaphore:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._tenants[tenant_id]
 
 
 class FairGate:
