@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -637,6 +638,22 @@ def actual_cost(data: Any) -> int:
 # -- the endpoint -------------------------------------------------------------------------------
 
 
+class _Invalid(Exception):
+    def __init__(self, errors: list[Any]) -> None:
+        self.errors = errors
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(query: str) -> Any:
+    """The document parsed and validated once per query text (a client sends the same few):
+    graphql-core's parse and validate cost more than the execution itself."""
+    document = parse(query)
+    problems = validate(SCHEMA, document)
+    if problems:
+        raise _Invalid([p.formatted for p in problems])
+    return document
+
+
 def _cost(requested: int, actual: int | None, store: Store) -> dict[str, Any]:
     return {
         "cost": {
@@ -664,12 +681,11 @@ def shopify_routers(state: ShopifyState) -> list[APIRouter]:
             return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400)
         variables = body.get("variables") or {}
         try:
-            document = parse(body["query"])
+            document = _checked(body["query"])
         except GraphQLError as exc:
             return JSONResponse({"errors": [exc.formatted]})
-        problems = validate(SCHEMA, document)
-        if problems:
-            return JSONResponse({"errors": [p.formatted for p in problems]})
+        except _Invalid as exc:
+            return JSONResponse({"errors": exc.errors})
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         named = body.get("operationName")
         operation = next(
