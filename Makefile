@@ -80,7 +80,7 @@ fuzz: ## schemathesis against the running gateway (starts the infrastructure if 
 bench-engine: bootstrap ## in-process engine benchmark
 	$(PY) services/executor/bench/interpreter.py
 
-bench-fairness: bootstrap ## one tenant's 10,000 Shopify calls beside another's 5/s: the other's p99, CPU per call (~1.5 min)
+bench-fairness: bootstrap ## one tenant's 10,000 Shopify calls beside another's 5/s: the other's p99, CPU per call (~2.5 min)
 	$(PY) bench/fairness.py $(BENCH_ARGS)
 
 bench: bootstrap ## the whole system under load: throughput, latency, MongoDB/Kafka per workflow, CPU (BENCH_ARGS=--quick: ~1 min)

@@ -15,7 +15,7 @@ latency of each is the time to its EffectSettled on `connectflo.executions.comma
 Also printed: A's calls settled (its store's rate bounds them) and the service's CPU per
 settled call, alone and beside the backlog. Results in `.run/bench/fairness.json`.
 
-    .venv/bin/python bench/fairness.py [--flood 10000] [--rate 5] [--seconds 20]
+    .venv/bin/python bench/fairness.py [--flood 10000] [--rate 5] [--seconds 40]
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--flood", type=int, default=10_000, help="tenant A's calls (10000)")
     parser.add_argument("--rate", type=float, default=5.0, help="tenant B's calls a second (5)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="each phase of B's (20)")
+    parser.add_argument("--seconds", type=float, default=40.0, help="each phase of B's (40)")
     args = parser.parse_args()
     RUN.mkdir(parents=True, exist_ok=True)
     database = "fairness_" + secrets.token_hex(4)

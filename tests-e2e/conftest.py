@@ -441,15 +441,20 @@ class TenantApi:
         return workflow_id
 
     async def message(
-        self, text: str, *, conversation_id: str, customer: dict[str, Any] | None = None
+        self,
+        text: str,
+        *,
+        conversation_id: str,
+        customer: dict[str, Any] | None = None,
+        **payload: Any,
     ) -> str:
-        """Post an incoming chat message; the trigger id."""
+        """Post an incoming chat message (``payload``: more trigger fields); the trigger id."""
         accepted = await self.http.post(
             "/v1/events/incoming_message",
             json={
                 "conversation_id": conversation_id,
                 "channel": "chat",
-                "payload": {"text": text},
+                "payload": {"text": text, **payload},
                 "customer": customer or {"name": "Ada"},
             },
             headers=self.tenant.headers,

@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 import pytest
-from conftest import KAFKA, RUN, Stack, TenantApi
+from conftest import KAFKA, REPO, RUN, Stack, TenantApi
 from connections import connect
 from contracts.topics import ALL_TOPICS
 from kafka_observer import KafkaObserver
@@ -142,3 +142,23 @@ async def test_a_refund_through_stripe_leaves_no_trace_of_the_key(
     ]
     assert observer.seen, "the observer saw the run's messages"
     assert hits == [], hits
+
+
+async def test_the_readmes_refund_workflow_refunds_on_stripe_mock(api: TenantApi) -> None:
+    """deploy/local/demo/stripe-refund-workflow.json, as the README runs it."""
+    await connect(
+        api.http, api.tenant.headers, "stripe", name="Live", is_default=True,
+        config={"base_url": STRIPE_MOCK}, credentials={"api_key": "sk_test_readme123"},
+    )  # fmt: skip
+    workflow = json.loads((REPO / "deploy/local/demo/stripe-refund-workflow.json").read_text())
+    await api.activate(workflow)
+    trigger_id = await api.message(
+        "please refund", conversation_id="readme-refund", paymentIntentId="pi_123",
+        amountCents=500,
+    )  # fmt: skip
+    done = await api.finished_execution(trigger_id)
+    assert done["status"] == "completed", done.get("error")
+    refund = done["variables"]["workflow"]["refund"]
+    assert refund["id"].startswith("re_") and refund["amount"] == 500
+    completed = [n["node_id"] for n in done["timeline"] if n["status"] == "completed"]
+    assert completed[-1] == "done" and "sorry" not in completed
