@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
+from .hubspot.crm import HubSpotState, hubspot_routers
 from .odoo.rpc import odoo_routers
 from .odoo.state import OdooState
 from .sendgrid.errors import SendGridApiError, sendgrid_error_response
@@ -58,12 +59,14 @@ def create_app(
     slack, teams, odoo, shopify = SlackState(), TeamsState(), OdooState(), ShopifyState()
     app.state.slack, app.state.teams, app.state.odoo = slack, teams, odoo
     app.state.shopify = shopify
+    hubspot = app.state.hubspot = HubSpotState()
     for router in [
         slack_web_api_router(slack),
         slack_inspection_router(slack),
         *teams_routers(teams),
         *odoo_routers(odoo),
         *shopify_routers(shopify),
+        *hubspot_routers(hubspot),
     ]:
         app.include_router(router)
     app.state.sendgrid = sendgrid

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 
 from integrations.domain.providers import ProviderClient
+from integrations.providers.hubspot import HubSpotClient
 from integrations.providers.odoo import OdooClient
 from integrations.providers.postgres import PostgresClient
 from integrations.providers.shopify import ShopifyClient
@@ -21,5 +22,6 @@ def clients(http: httpx.AsyncClient) -> dict[str, ProviderClient]:
         PostgresClient(),
         OdooClient(http),
         ShopifyClient(http),
+        HubSpotClient(http),
     ]
     return {client.type: client for client in made}
