@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -37,7 +39,7 @@ class HttpProvider:
         timeout = float(getattr(connection.config, "timeout_seconds", 10.0))
         if not base_url:
             raise IntegrationError("NotConnected", f"{name}: connection has no base_url")
-        try:
+        with reaching(name, timeout):
             async with self._client.stream(
                 "POST",
                 f"{base_url}/{call.action}",
@@ -50,15 +52,6 @@ class HttpProvider:
                 timeout=timeout,
             ) as response:
                 body = await self._read(response, name)
-        except httpx.TimeoutException:
-            raise IntegrationError(
-                "Timeout",
-                f"{name} did not answer {call.action} within {timeout:g}s",
-            ) from None
-        except httpx.TransportError as exc:
-            raise IntegrationError(
-                "Unavailable", f"{name} unreachable: {type(exc).__name__}"
-            ) from None
         status = response.status_code
         if status >= 400:
             raise IntegrationError.from_status(
@@ -108,6 +101,22 @@ def _said(body: bytes) -> str:
                 break
     text = value if isinstance(value, str) else json.dumps(value)
     return text.strip()[:MAX_MESSAGE] or "(no message)"
+
+
+@contextmanager
+def reaching(provider: str, seconds: float) -> Iterator[None]:
+    """Around one HTTP request to ``provider``: httpx's timeout is Timeout, any other transport
+    failure (refused, reset, DNS) Unavailable; the URL, which may hold secrets, is not said."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise IntegrationError(
+            "Timeout", f"{provider} did not answer within {seconds:.1f}s"
+        ) from None
+    except httpx.TransportError as exc:
+        raise IntegrationError(
+            "Unavailable", f"{provider} unreachable: {type(exc).__name__}"
+        ) from None
 
 
 def retry_after(response: httpx.Response) -> float | None:

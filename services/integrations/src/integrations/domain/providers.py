@@ -73,6 +73,11 @@ class CallContext:
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
+    def seconds_for(self, connection: Connection) -> float:
+        """How long the next request may take: the connection's timeout, cut to what is left
+        of the call's deadline (never zero: a zero timeout means "none" to some clients)."""
+        return max(0.001, min(connection.timeout_seconds, self.remaining()))
+
     @classmethod
     def within(cls, idempotency_key: str, seconds: float) -> CallContext:
         return cls(idempotency_key, time.monotonic() + seconds)

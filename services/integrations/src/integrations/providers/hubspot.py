@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import retry_after
+from integrations.adapters.http_provider import reaching, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -155,20 +155,12 @@ class HubSpotClient:
         query: dict[str, str] | None = None,
     ) -> Document:
         url = f"{connection.base(API)}/crm/v3/objects/{path}"
-        seconds = max(0.001, min(connection.timeout_seconds, context.remaining()))
+        seconds = context.seconds_for(connection)
         headers = {"Authorization": f"Bearer {connection.secret('access_token')}"}
-        try:
+        with reaching("HubSpot", seconds):
             response = await self._http.request(
                 method, url, json=body, params=query, headers=headers, timeout=seconds
             )
-        except httpx.TimeoutException:
-            raise IntegrationError(
-                "Timeout", f"HubSpot did not answer within {seconds:.1f}s"
-            ) from None
-        except httpx.TransportError as exc:
-            raise IntegrationError(
-                "Unavailable", f"HubSpot unreachable: {type(exc).__name__}"
-            ) from None
         try:
             answer = response.json()
         except ValueError:

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import retry_after
+from integrations.adapters.http_provider import reaching, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -211,17 +211,9 @@ class OdooClient:
             "params": {"service": service, "method": method, "args": args},
             "id": next(self._ids),
         }
-        seconds = max(0.001, min(connection.timeout_seconds, context.remaining()))
-        try:
+        seconds = context.seconds_for(connection)
+        with reaching("Odoo", seconds):
             response = await self._http.post(url, json=body, timeout=seconds)
-        except httpx.TimeoutException:
-            raise IntegrationError(
-                "Timeout", f"Odoo did not answer within {seconds:.1f}s"
-            ) from None
-        except httpx.TransportError as exc:
-            raise IntegrationError(
-                "Unavailable", f"Odoo unreachable: {type(exc).__name__}"
-            ) from None
         status = response.status_code
         if status != 200:
             raise IntegrationError.from_status(

@@ -211,7 +211,7 @@ class PostgresClient:
         read_only = bool(getattr(config, "read_only", True))
         max_rows = int(getattr(config, "max_rows", 1000))
         timeout_ms = int(getattr(config, "statement_timeout_ms", 5000))
-        seconds = max(0.001, min(connection.timeout_seconds, context.remaining()))
+        seconds = context.seconds_for(connection)
         session: psycopg.AsyncConnection[Any] | None = None
         try:
             async with asyncio.timeout(seconds):

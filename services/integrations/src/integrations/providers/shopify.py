@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import retry_after
+from integrations.adapters.http_provider import reaching, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -331,20 +331,12 @@ class ShopifyClient:
         shop = str(getattr(config, "shop", ""))
         version = str(getattr(config, "api_version", "2026-10"))
         url = f"{connection.base(f'https://{shop}')}/admin/api/{version}/graphql.json"
-        seconds = max(0.001, min(connection.timeout_seconds, context.remaining()))
+        seconds = context.seconds_for(connection)
         headers = {"X-Shopify-Access-Token": connection.secret("access_token")}
-        try:
+        with reaching("Shopify", seconds):
             response = await self._http.post(
                 url, json={"query": query, "variables": variables}, headers=headers, timeout=seconds
             )
-        except httpx.TimeoutException:
-            raise IntegrationError(
-                "Timeout", f"Shopify did not answer within {seconds:.1f}s"
-            ) from None
-        except httpx.TransportError as exc:
-            raise IntegrationError(
-                "Unavailable", f"Shopify unreachable: {type(exc).__name__}"
-            ) from None
         status = response.status_code
         if status != 200:
             said = _said(response)

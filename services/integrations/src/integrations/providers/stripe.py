@@ -172,7 +172,7 @@ class StripeClient:
         context: CallContext,
         key: str,
     ) -> Document:
-        seconds = min(connection.timeout_seconds, context.remaining())
+        seconds = context.seconds_for(connection)
         try:
             async with asyncio.timeout(seconds):
                 answer = await request
