@@ -39,6 +39,7 @@ from contracts import Envelope, topics
 from contracts.connections import credentials_purpose
 from contracts.events import EffectSettled, IntegrationRequested
 from pymongo import MongoClient
+from servicekit.processes import start_service, stop_services
 from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, Keyring, dev_key_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,22 +56,8 @@ BURST_SECONDS = 3.0
 QUIET_SECONDS = 5.0
 
 
-def start(module: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    log = (RUN / f"fairness-{module}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{module} exited while starting; see {log.name}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).is_success:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{module} not ready after 60 s; see {log.name}")
+def log(module: str) -> Path:
+    return RUN / f"fairness-{module}.log"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -309,18 +296,16 @@ def main() -> int:
     mongo: MongoClient[Any] = MongoClient(MONGO, tz_aware=True)
     processes = []
     try:
-        processes.append(start("provider_sandbox", env, SANDBOX_PORT))
-        integrations = start("integrations", env, INTEGRATIONS_PORT)
+        processes.append(
+            start_service("provider_sandbox", env, SANDBOX_PORT, log("provider_sandbox"), cwd=REPO)
+        )
+        integrations = start_service(
+            "integrations", env, INTEGRATIONS_PORT, log("integrations"), cwd=REPO
+        )
         processes.append(integrations)
         results = asyncio.run(run(args, env, mongo[database], integrations.pid))
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_services(processes)
         mongo.drop_database(database)
     idle, burst, busy = results["b_idle"], results["b_during_burst"], results["b_during_flood"]
 

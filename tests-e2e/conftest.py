@@ -32,6 +32,7 @@ import httpx
 import pytest
 from otlp_receiver import TraceReceiver
 from pymongo import MongoClient
+from servicekit.processes import StartFailed, start_service, stop_services, tail
 from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, dev_key_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,22 +101,18 @@ class Stack:
         return (RUN / f"{name}.log").read_text(errors="replace")
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
-        try:
-            return self.log_of(name)[-chars:]
-        except FileNotFoundError:
-            return "(no log)"
+        return tail(RUN / f"{name}.log", chars)
 
     def start(self, name: str) -> None:
         """Start (or restart) one service and wait until it is healthy."""
         module, port = PROCESSES[name].module, PROCESSES[name].port
-        log = (RUN / f"{name}.log").open("ab")
-        log.write(f"\n--- e2e: starting {name} at {time.strftime('%H:%M:%S')} ---\n".encode())
-        log.flush()
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", module], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()  # the child holds its own descriptor
-        _wait_healthy(name, port, self)
+        log = RUN / f"{name}.log"
+        with log.open("ab") as out:
+            out.write(f"\n--- e2e: starting {name} at {time.strftime('%H:%M:%S')} ---\n".encode())
+        try:
+            self.processes[name] = start_service(module, self.env, port, log)
+        except StartFailed as failed:
+            raise ServiceDied(str(failed)) from None
 
     def kill(self, name: str) -> None:
         """kill -9: no chance to commit, flush or say goodbye."""
@@ -143,13 +140,7 @@ class Stack:
                 self.start(name)
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_services(self.processes.values())
         self.processes.clear()
         if self._mongo is not None:
             self._mongo.close()
@@ -202,23 +193,6 @@ class Stack:
                     f"by status: {dict(statuses)}"
                 )
             await asyncio.sleep(interval)
-
-
-def _wait_healthy(name: str, port: int, stack: Stack, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        process = stack.processes[name]
-        if process.poll() is not None:
-            raise ServiceDied(
-                f"{name} exited with {process.returncode} while starting:\n{stack.log_tail(name)}"
-            )
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).is_success:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{name} not healthy after {timeout}s:\n{stack.log_tail(name)}")
 
 
 _machine_lock: list[IO[str]] = []

@@ -15,11 +15,11 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from pymongo import MongoClient
+from servicekit.processes import start_service, stop_services
 from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, dev_key_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,24 +29,6 @@ ADMIN_TOKEN = "fuzz-admin-token"
 GROUP = "connectflo-executor-fuzz"
 INTEGRATIONS_GROUP = "connectflo-integrations-fuzz"
 SEED = 20261201
-
-
-def start(module: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    log = (RUN / f"{module}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{module} exited while starting; see {log.name}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).is_success:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{module} not ready after 60 s; see {log.name}")
 
 
 def main() -> int:
@@ -74,9 +56,13 @@ def main() -> int:
     subprocess.run(topics, check=True, env=env)
     processes = []
     try:
-        processes.append(start("executor", env, EXECUTOR_PORT))
-        processes.append(start("integrations", env, INTEGRATIONS_PORT))
-        processes.append(start("trigger_gateway", env, GATEWAY_PORT))
+        processes.append(start_service("executor", env, EXECUTOR_PORT, RUN / "executor.log"))
+        processes.append(
+            start_service("integrations", env, INTEGRATIONS_PORT, RUN / "integrations.log")
+        )
+        processes.append(
+            start_service("trigger_gateway", env, GATEWAY_PORT, RUN / "trigger_gateway.log")
+        )
         base = f"http://127.0.0.1:{GATEWAY_PORT}"
         tenant = httpx.post(
             f"{base}/v1/tenants", json={"name": "Fuzz"}, headers={"X-Admin-Token": ADMIN_TOKEN}
@@ -102,13 +88,7 @@ def main() -> int:
         print("fuzz:", " ".join(command), flush=True)
         return subprocess.run(command, env=env, check=False).returncode
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_services(processes)
         MongoClient(mongo_uri).drop_database(database)
 
 

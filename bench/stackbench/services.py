@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-import time
 
-import httpx
+from servicekit.processes import spawn, stop_services, wait_ready
 from servicekit.sealing import KEK_FILE_VARIABLE, KEKS_VARIABLE, dev_key_file
 
 from .settings import ADMIN_TOKEN, KAFKA, MONGO, PORT_BASE, REPO, RUN, SERVICES, Service
@@ -65,38 +63,15 @@ class Stack:
     def start(self) -> None:
         RUN.mkdir(parents=True, exist_ok=True)
         for name, (module, prefix, offset, *_rest) in self.instances.items():
-            logfile = (RUN / f"{name}.log").open("wb")
-            command = [sys.executable, "-m", module]
-            if self.hook:
-                command = [sys.executable, str(REPO / "bench" / "service_hook.py"), module]
+            log = RUN / f"{name}.log"
+            log.unlink(missing_ok=True)
+            hooked = [sys.executable, str(REPO / "bench" / "service_hook.py"), module]
             env = {**self.env, f"{prefix}_PORT": str(PORT_BASE + offset)}
-            self.processes[name] = subprocess.Popen(
-                command, env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=REPO
+            self.processes[name] = spawn(
+                module, env, log, command=hooked if self.hook else None, cwd=REPO
             )
-        for name in self.instances:
-            self.wait_healthy(name)
-
-    def wait_healthy(self, name: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            process = self.processes[name]
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url(name)}/readyz", timeout=5).is_success:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} not healthy after {timeout}s:\n{self.tail(name)}")
-
-    def tail(self, name: str) -> str:
-        return (RUN / f"{name}.log").read_text(errors="replace")[-4000:]
+        for name, service in self.instances.items():  # all start at once; then each is waited for
+            wait_ready(self.processes[name], PORT_BASE + service.offset, RUN / f"{name}.log")
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_services(self.processes.values(), timeout=20)
