@@ -8,29 +8,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from conftest import SANDBOX_URL, Stack, TenantApi
-from connections import connect
+from connections import (
+    call_context,
+    connect,
+    http_provider,
+    provider_connection,
+    refusal,
+    sandbox_made,
+    sandbox_state,
+)
 from contracts.connections import HubSpotConfig
 from integrations.domain.operations import IntegrationError
-from integrations.domain.providers import CallContext, Connection
+from integrations.domain.providers import Connection
 from integrations.providers.hubspot import HubSpotClient
-from servicekit.sealing import Secret
 
 pytestmark = pytest.mark.e2e
 
 
 async def new_account(limit: int = 100) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=SANDBOX_URL) as sandbox:
-        made = await sandbox.post("/sandbox/hubspot/accounts", json={"limit": limit})
-        assert made.status_code == 201, made.text
-        return dict(made.json())
+    return await sandbox_made("/sandbox/hubspot/accounts", {"limit": limit})
 
 
 async def account_now(portal_id: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=SANDBOX_URL) as sandbox:
-        return dict((await sandbox.get(f"/sandbox/hubspot/accounts/{portal_id}")).json())
+    return await sandbox_state(f"/sandbox/hubspot/accounts/{portal_id}")
 
 
 @pytest.fixture
@@ -40,48 +42,41 @@ async def account(stack: Stack) -> dict[str, Any]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[HubSpotClient]:
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        yield HubSpotClient(http)
+    async with http_provider(HubSpotClient) as made:
+        yield made
 
 
 def connection(account: dict[str, Any], token: str | None = None) -> Connection:
-    return Connection(
-        id="con_hub",
-        tenant_id="ten_1",
-        type="hubspot",
-        name="CRM",
-        config=HubSpotConfig(base_url=SANDBOX_URL),
-        credentials={"access_token": Secret(token or account["token"])},
-    )
-
-
-def context() -> CallContext:
-    return CallContext.within("key-1", 10)
+    config = HubSpotConfig(base_url=SANDBOX_URL)
+    return provider_connection("hubspot", config, access_token=token or account["token"])
 
 
 async def test_contacts_deals_and_tickets(client: HubSpotClient, account: dict[str, Any]) -> None:
     crm = connection(account)
     ana = await client.call(
         crm, "getContact", {"contactId": "ana@example.com", "idProperty": "email",
-                            "properties": ["firstname", "phone"]}, context(),
+                            "properties": ["firstname", "phone"]}, call_context(),
     )  # fmt: skip
     assert ana["properties"] == {"firstname": "Ana", "phone": "+14155550101"}
     made = await client.call(
-        crm, "createContact", {"email": "cy@example.com", "firstname": "Cy"}, context()
+        crm, "createContact", {"email": "cy@example.com", "firstname": "Cy"}, call_context()
     )
     assert made["properties"]["email"] == "cy@example.com" and made["id"].isdigit()
     changed = await client.call(
-        crm, "updateContact", {"contactId": made["id"], "properties": {"phone": "+1555"}}, context()
+        crm,
+        "updateContact",
+        {"contactId": made["id"], "properties": {"phone": "+1555"}},
+        call_context(),
     )
     assert changed["properties"]["phone"] == "+1555"
     deal = await client.call(
         crm,
         "createDeal",
         {"dealname": "Renewal", "amount": 1200, "contactId": ana["id"]},
-        context(),
+        call_context(),
     )
     ticket = await client.call(
-        crm, "createTicket", {"subject": "Late order", "contactId": ana["id"]}, context()
+        crm, "createTicket", {"subject": "Late order", "contactId": ana["id"]}, call_context()
     )
     assert deal["properties"]["dealstage"] == "appointmentscheduled"
     assert ticket["properties"]["hs_pipeline_stage"] == "1"
@@ -89,14 +84,12 @@ async def test_contacts_deals_and_tickets(client: HubSpotClient, account: dict[s
     assert [(a["from"][0], a["to"][1], a["typeId"]) for a in links] == [
         ("deals", ana["id"], 3), ("tickets", ana["id"], 16)
     ]  # fmt: skip
-    assert (await client.check(crm, context()))["reachable"] is True
+    assert (await client.check(crm, call_context()))["reachable"] is True
 
 
 async def test_hubspots_refusals_are_typed(client: HubSpotClient, account: dict[str, Any]) -> None:
     async def refused(crm: Connection, action: str, **params: Any) -> IntegrationError:
-        with pytest.raises(IntegrationError) as raised:
-            await client.call(crm, action, params, context())
-        return raised.value
+        return await refusal(client, crm, action, params)
 
     crm = connection(account)
     kinds = {
@@ -118,7 +111,7 @@ async def test_hubspots_refusals_are_typed(client: HubSpotClient, account: dict[
     outcomes = []
     for _ in range(3):
         try:
-            outcomes.append(await client.check(small, context()))
+            outcomes.append(await client.check(small, call_context()))
         except IntegrationError as exc:
             outcomes.append(exc)
     limited = outcomes[-1]

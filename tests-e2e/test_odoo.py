@@ -12,50 +12,42 @@ from typing import Any
 import httpx
 import pytest
 from conftest import SANDBOX_URL, Stack, TenantApi
-from connections import connect
+from connections import (
+    call_context,
+    connect,
+    http_provider,
+    provider_connection,
+    refusal,
+    sandbox_made,
+)
 from contracts.connections import OdooConfig
 from integrations.domain.operations import IntegrationError
-from integrations.domain.providers import CallContext, Connection
+from integrations.domain.providers import Connection
 from integrations.providers.odoo import OdooClient
-from servicekit.sealing import Secret
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "odoo-key-CANARY" + secrets.token_hex(4)
 
 
 @pytest.fixture
-async def database(stack: Stack) -> AsyncIterator[str]:
+async def database(stack: Stack) -> str:
     name = "acme_" + secrets.token_hex(4)
-    async with httpx.AsyncClient(base_url=SANDBOX_URL) as sandbox:
-        made = await sandbox.post(
-            "/sandbox/odoo/databases",
-            json={"name": name, "password": PASSWORD, "read_only_login": "viewer"},
-        )
-        assert made.status_code == 201, made.text
-        yield name
+    await sandbox_made(
+        "/sandbox/odoo/databases",
+        {"name": name, "password": PASSWORD, "read_only_login": "viewer"},
+    )
+    return name
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[OdooClient]:
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        made = OdooClient(http)
+    async with http_provider(OdooClient) as made:
         yield made
-        await made.aclose()
 
 
 def connection(database: str, username: str = "admin", password: str = PASSWORD) -> Connection:
-    return Connection(
-        id="con_odoo",
-        tenant_id="ten_1",
-        type="odoo",
-        name="ERP",
-        config=OdooConfig(url="https://acme.odoo.com", database=database, base_url=SANDBOX_URL),
-        credentials={"username": Secret(username), "password": Secret(password)},
-    )
-
-
-def context() -> CallContext:
-    return CallContext.within("key-1", 10)
+    config = OdooConfig(url="https://acme.odoo.com", database=database, base_url=SANDBOX_URL)
+    return provider_connection("odoo", config, username=username, password=password)
 
 
 async def test_search_read_create_and_update_records(client: OdooClient, database: str) -> None:
@@ -64,31 +56,31 @@ async def test_search_read_create_and_update_records(client: OdooClient, databas
         erp,
         "searchRecords",
         {"model": "res.partner", "domain": [["email", "=", "ana@example.com"]], "fields": "name"},
-        context(),
+        call_context(),
     )
     assert found == {"records": [{"id": 2, "name": "Ana Lopez"}], "count": 1}
-    order = await client.call(erp, "getRecord", {"model": "sale.order", "recordId": "1"}, context())
+    order = await client.call(
+        erp, "getRecord", {"model": "sale.order", "recordId": "1"}, call_context()
+    )
     assert order["partner_id"] == [2, "Ana Lopez"] and order["amount_total"] == 120.5
     made = await client.call(
-        erp, "createRecord", {"model": "res.partner", "values": {"name": "Cy"}}, context()
+        erp, "createRecord", {"model": "res.partner", "values": {"name": "Cy"}}, call_context()
     )
     updated = await client.call(
         erp,
         "updateRecord",
         {"model": "res.partner", "recordId": made["id"], "values": {"email": "cy@example.com"}},
-        context(),
+        call_context(),
     )
     assert updated == {"id": made["id"], "updated": True}
-    checked = await client.check(erp, context())
+    checked = await client.check(erp, call_context())
     assert checked["server_version"] == "18.0" and checked["uid"] > 1
 
 
 async def refused(
     client: OdooClient, erp: Connection, action: str, **params: Any
 ) -> IntegrationError:
-    with pytest.raises(IntegrationError) as raised:
-        await client.call(erp, action, params, context())
-    return raised.value
+    return await refusal(client, erp, action, params)
 
 
 async def test_odoos_refusals_are_typed_and_never_show_the_password(

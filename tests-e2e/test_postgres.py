@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from conftest import TenantApi
-from connections import connect
+from connections import call_context, connect, provider_connection
 from contracts.connections import PostgresConfig
 from integrations.domain.operations import IntegrationError
-from integrations.domain.providers import CallContext, Connection
+from integrations.domain.providers import Connection
 from integrations.providers.postgres import PostgresClient
 from psycopg import sql
-from servicekit.sealing import Secret
 
 pytestmark = pytest.mark.e2e
 ADMIN_DSN = os.environ.get(
@@ -89,25 +88,17 @@ async def client() -> AsyncIterator[PostgresClient]:
 
 
 def connection(dsn: str, **config: Any) -> Connection:
-    return Connection(
-        id="con_pg",
-        tenant_id="ten_1",
-        type="postgres",
-        name="Shop DB",
-        config=PostgresConfig(**config),
-        credentials={"dsn": Secret(dsn)},
-    )
-
-
-def context() -> CallContext:
-    return CallContext.within("key-1", 10)
+    return provider_connection("postgres", PostgresConfig(**config), dsn=dsn)
 
 
 async def query(
     client: PostgresClient, dsn: str, statement: str, *params: Any, **config: Any
 ) -> dict[str, Any]:
     return await client.call(
-        connection(dsn, **config), "query", {"query": statement, "params": list(params)}, context()
+        connection(dsn, **config),
+        "query",
+        {"query": statement, "params": list(params)},
+        call_context(),
     )
 
 
@@ -194,7 +185,7 @@ async def test_refusals_are_typed_and_never_show_the_password(
     assert empty.error_type == "Invalid"
     with pytest.raises(IntegrationError, match="params must be a list"):
         await client.call(
-            connection(tenant_db.dsn), "query", {"query": "select 1", "params": "1"}, context()
+            connection(tenant_db.dsn), "query", {"query": "select 1", "params": "1"}, call_context()
         )
 
 
@@ -206,7 +197,7 @@ async def test_sessions_are_reused_until_the_dsn_changes_and_check_reads_who_we_
     assert (await query(client, tenant_db.dsn, pid))["rows"] == first
     other = tenant_db.dsn + "?application_name=rotated"
     assert (await query(client, other, pid))["rows"] != first
-    checked = await client.check(connection(tenant_db.dsn), context())
+    checked = await client.check(connection(tenant_db.dsn), call_context())
     assert checked["user"] == tenant_db.role and checked["database"] == tenant_db.database
     assert checked["server_version"][:2].isdigit()
 

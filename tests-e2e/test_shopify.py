@@ -10,30 +10,32 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from conftest import SANDBOX_URL, Stack, TenantApi
-from connections import connect
+from connections import (
+    call_context,
+    connect,
+    http_provider,
+    provider_connection,
+    refusal,
+    sandbox_made,
+    sandbox_state,
+)
 from contracts.connections import ShopifyConfig
 from integrations.domain.operations import IntegrationError
-from integrations.domain.providers import CallContext, Connection
+from integrations.domain.providers import Connection
 from integrations.providers.shopify import ShopifyClient
-from servicekit.sealing import Secret
 
 pytestmark = pytest.mark.e2e
 
 
 async def new_store(**spec: Any) -> dict[str, Any]:
     domain = f"shop-{secrets.token_hex(4)}.myshopify.com"
-    async with httpx.AsyncClient(base_url=SANDBOX_URL) as sandbox:
-        made = await sandbox.post("/sandbox/shopify/stores", json={"domain": domain, **spec})
-        assert made.status_code == 201, made.text
-        return dict(made.json())
+    return await sandbox_made("/sandbox/shopify/stores", {"domain": domain, **spec})
 
 
 async def store_now(domain: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=SANDBOX_URL) as sandbox:
-        return dict((await sandbox.get(f"/sandbox/shopify/stores/{domain}")).json())
+    return await sandbox_state(f"/sandbox/shopify/stores/{domain}")
 
 
 @pytest.fixture
@@ -43,37 +45,27 @@ async def store(stack: Stack) -> dict[str, Any]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[ShopifyClient]:
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        yield ShopifyClient(http)
+    async with http_provider(ShopifyClient) as made:
+        yield made
 
 
 def connection(store: dict[str, Any], token: str | None = None) -> Connection:
-    return Connection(
-        id="con_shop",
-        tenant_id="ten_1",
-        type="shopify",
-        name="Shop",
-        config=ShopifyConfig(shop=store["domain"], base_url=SANDBOX_URL),
-        credentials={"access_token": Secret(token or store["access_token"])},
-    )
-
-
-def context(key: str = "key-1") -> CallContext:
-    return CallContext.within(key, 10)
+    config = ShopifyConfig(shop=store["domain"], base_url=SANDBOX_URL)
+    return provider_connection("shopify", config, access_token=token or store["access_token"])
 
 
 async def test_orders_customers_and_inventory(client: ShopifyClient, store: dict[str, Any]) -> None:
     shop = connection(store)
     first, second = store["orders"]
-    order = await client.call(shop, "getOrder", {"orderId": str(first)}, context())
+    order = await client.call(shop, "getOrder", {"orderId": str(first)}, call_context())
     assert order["name"] == "#1001" and order["displayFinancialStatus"] == "PAID"
     assert order["displayFulfillmentStatus"] == "UNFULFILLED"
     assert order["totalPriceSet"]["shopMoney"] == {"amount": "50.00", "currencyCode": "USD"}
     assert [line["sku"] for line in order["lineItems"]["nodes"]] == ["MUG-1", "TEE-M"]
-    found = await client.call(shop, "searchOrders", {"email": "ana@example.com"}, context())
+    found = await client.call(shop, "searchOrders", {"email": "ana@example.com"}, call_context())
     assert [o["legacyResourceId"] for o in found["orders"]] == [str(second), str(first)]
     customer = await client.call(
-        shop, "getCustomer", {"customerId": order["customer"]["id"]}, context()
+        shop, "getCustomer", {"customerId": order["customer"]["id"]}, call_context()
     )
     assert customer["displayName"] == "Ana Lopez" and customer["numberOfOrders"] == "2"
     made = await client.call(
@@ -82,25 +74,25 @@ async def test_orders_customers_and_inventory(client: ShopifyClient, store: dict
         {"lineItems": [{"sku": "MUG-1", "quantity": 1}, {"title": "Gift wrap", "price": "3.5",
                                                           "quantity": 1}],
          "email": "bo@example.com", "tags": "phone, vip"},
-        context(),
+        call_context(),
     )  # fmt: skip
     assert made["totalPriceSet"]["shopMoney"]["amount"] == "16.00" and made["tags"] == [
         "phone",
         "vip",
     ]
     noted = await client.call(
-        shop, "updateOrder", {"orderId": made["id"], "note": "call first"}, context()
+        shop, "updateOrder", {"orderId": made["id"], "note": "call first"}, call_context()
     )
     assert noted["note"] == "call first"
-    cancelled = await client.call(shop, "cancelOrder", {"orderId": made["id"]}, context())
+    cancelled = await client.call(shop, "cancelOrder", {"orderId": made["id"]}, call_context())
     assert cancelled["job"]["done"] is True
     for _ in range(2):  # a redelivery with the same key changes the stock once
         stock = await client.call(
-            shop, "updateInventory", {"sku": "TEE-M", "delta": "-2"}, context("inv-1")
+            shop, "updateInventory", {"sku": "TEE-M", "delta": "-2"}, call_context("inv-1")
         )
     assert stock == {"sku": "TEE-M", "delta": -2, "available": 3}
     assert (await store_now(store["domain"]))["variants"]["TEE-M"] == 3
-    checked = await client.check(shop, context())
+    checked = await client.check(shop, call_context())
     assert checked["myshopifyDomain"] == store["domain"]
 
 
@@ -109,26 +101,26 @@ async def test_a_refund_is_made_once_per_key(client: ShopifyClient, store: dict[
     order_id = str(store["orders"][0])
     for _ in range(3):
         refunded = await client.call(
-            shop, "refundOrder", {"orderId": order_id, "amount": "12.50"}, context("refund-1")
+            shop, "refundOrder", {"orderId": order_id, "amount": "12.50"}, call_context("refund-1")
         )
     assert refunded["refund"]["totalRefundedSet"]["shopMoney"]["amount"] == "12.50"
     assert refunded["order"]["displayFinancialStatus"] == "PARTIALLY_REFUNDED"
-    rest = await client.call(shop, "refundOrder", {"orderId": order_id}, context("refund-2"))
+    rest = await client.call(shop, "refundOrder", {"orderId": order_id}, call_context("refund-2"))
     assert rest["refund"]["totalRefundedSet"]["shopMoney"]["amount"] == "37.50"
     refunds = [m for m in (await store_now(store["domain"]))["mutations"]
                if m["mutation"] == "refundCreate"]  # fmt: skip
     assert [m["amount"] for m in refunds] == ["12.50", "37.50"]
     with pytest.raises(IntegrationError) as nothing_left:
-        await client.call(shop, "refundOrder", {"orderId": order_id, "amount": "1"}, context("r3"))
+        await client.call(
+            shop, "refundOrder", {"orderId": order_id, "amount": "1"}, call_context("r3")
+        )
     assert nothing_left.value.error_type == "Invalid"
     assert "greater than net payment received" in str(nothing_left.value)
 
 
 async def test_shopifys_refusals_are_typed(client: ShopifyClient, store: dict[str, Any]) -> None:
     async def refused(shop: Connection, action: str, **params: Any) -> IntegrationError:
-        with pytest.raises(IntegrationError) as raised:
-            await client.call(shop, action, params, context())
-        return raised.value
+        return await refusal(client, shop, action, params)
 
     shop = connection(store)
     kinds = {
@@ -149,7 +141,7 @@ async def test_shopifys_refusals_are_typed(client: ShopifyClient, store: dict[st
     outcomes = []
     for _ in range(5):  # a getOrder asks about 70 points; the bucket holds 80
         try:
-            await client.call(small, "getOrder", {"orderId": tiny["orders"][0]}, context())
+            await client.call(small, "getOrder", {"orderId": tiny["orders"][0]}, call_context())
             outcomes.append(None)
         except IntegrationError as exc:
             outcomes.append(exc)
