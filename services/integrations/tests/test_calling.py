@@ -12,7 +12,7 @@ import pytest
 from contracts.connections import Limits
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
-from integrations.throttle import FairGate, Throttle
+from integrations.throttle import FairGate, TenantAdmission, Throttle
 from memory_harness import Harness, MemoryConnections, connection, message, requested
 
 
@@ -244,3 +244,19 @@ async def test_a_tenants_backlog_waits_before_any_io_and_another_tenant_goes_fir
     await asyncio.gather(*flood)
     assert len(published) == 51
     assert all(b'"error":null' in value for value in published)
+
+
+async def test_admission_caps_each_tenant_and_forgets_a_tenant_with_nobody_left() -> None:
+    admission, inside, most = TenantAdmission(2), {"a": 0, "b": 0}, {"a": 0, "b": 0}
+
+    async def one(tenant: str) -> None:
+        async with admission.turn(tenant):
+            inside[tenant] += 1
+            most[tenant] = max(most[tenant], inside[tenant])
+            await asyncio.sleep(0.01)
+            inside[tenant] -= 1
+
+    await asyncio.gather(*(one("a") for _ in range(10)), one("b"))
+
+    assert most == {"a": 2, "b": 1}
+    assert admission.tenants == 0  # a semaphore per tenant ever seen would grow without bound

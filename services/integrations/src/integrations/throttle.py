@@ -38,6 +38,7 @@ class TenantAdmission:
 
     @property
     def tenants(self) -> int:
+        """Tenants with a call admitted or waiting (a tenant with none is forgotten)."""
         return len(self._tenants)
 
     @asynccontextmanager
