@@ -25,6 +25,7 @@ from .slack.web_api import web_api_router as slack_web_api_router
 from .teams.webhooks import TeamsState, teams_routers
 from .twilio.errors import TwilioApiError, twilio_error_response
 from .twilio.sandbox import TwilioSandbox
+from .zendesk.support import ZendeskState, zendesk_routers
 
 
 def create_app(
@@ -60,6 +61,7 @@ def create_app(
     app.state.slack, app.state.teams, app.state.odoo = slack, teams, odoo
     app.state.shopify = shopify
     hubspot = app.state.hubspot = HubSpotState()
+    zendesk = app.state.zendesk = ZendeskState()
     for router in [
         slack_web_api_router(slack),
         slack_inspection_router(slack),
@@ -67,6 +69,7 @@ def create_app(
         *odoo_routers(odoo),
         *shopify_routers(shopify),
         *hubspot_routers(hubspot),
+        *zendesk_routers(zendesk),
     ]:
         app.include_router(router)
     app.state.sendgrid = sendgrid

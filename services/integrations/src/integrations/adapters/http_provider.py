@@ -119,6 +119,20 @@ def reaching(provider: str, seconds: float) -> Iterator[None]:
         ) from None
 
 
+async def exchange(
+    http: httpx.AsyncClient, provider: str, method: str, url: str, seconds: float, **request: Any
+) -> tuple[httpx.Response, Any]:
+    """One request to a JSON API: the answer and its JSON (None when it is not JSON), with
+    transport failures typed as ``reaching`` does. The caller reads the status."""
+    with reaching(provider, seconds):
+        response = await http.request(method, url, timeout=seconds, **request)
+    try:
+        answer = response.json() if response.content else None
+    except ValueError:
+        answer = None
+    return response, answer
+
+
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds from a Retry-After header (seconds or an HTTP date); None without one."""
     value = response.headers.get("retry-after")

@@ -12,6 +12,7 @@ from integrations.providers.odoo import OdooClient
 from integrations.providers.postgres import PostgresClient
 from integrations.providers.shopify import ShopifyClient
 from integrations.providers.stripe import StripeClient
+from integrations.providers.zendesk import ZendeskClient
 
 
 def clients(http: httpx.AsyncClient) -> dict[str, ProviderClient]:
@@ -23,5 +24,6 @@ def clients(http: httpx.AsyncClient) -> dict[str, ProviderClient]:
         OdooClient(http),
         ShopifyClient(http),
         HubSpotClient(http),
+        ZendeskClient(http),
     ]
     return {client.type: client for client in made}

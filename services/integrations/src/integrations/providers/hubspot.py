@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import reaching, retry_after
+from integrations.adapters.http_provider import exchange, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -155,16 +155,11 @@ class HubSpotClient:
         query: dict[str, str] | None = None,
     ) -> Document:
         url = f"{connection.base(API)}/crm/v3/objects/{path}"
-        seconds = context.seconds_for(connection)
         headers = {"Authorization": f"Bearer {connection.secret('access_token')}"}
-        with reaching("HubSpot", seconds):
-            response = await self._http.request(
-                method, url, json=body, params=query, headers=headers, timeout=seconds
-            )
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        response, answer = await exchange(
+            self._http, "HubSpot", method, url, context.seconds_for(connection),
+            json=body, params=query, headers=headers,
+        )  # fmt: skip
         if response.status_code >= 400:
             raise _error(response, answer)
         if not isinstance(answer, dict):

@@ -1,7 +1,11 @@
-"""Zendesk: creates and updates support tickets.
+"""Zendesk: support tickets and their requesters, through Zendesk's Support API.
 
-Actions: `createTicket` (subject), `getTicket` (ticketId), `updateTicket` (ticketId),
-`addComment` (ticketId, body). The result is stored in `workflow.<outputVariable>`."""
+Actions: `createTicket` (subject; body: the first comment, public; priority, status, type,
+tags, requesterEmail, requesterName, externalId), made once however often the node is retried;
+`getTicket` (ticketId); `updateTicket` (ticketId; status, priority, type, subject, tags,
+assigneeId, body: a comment with the change); `addComment` (ticketId, body; public); `getUser`
+(userId or email). The result (Zendesk's ticket or user) is stored in
+`workflow.<outputVariable>`."""
 
 from typing import Literal
 
@@ -17,7 +21,9 @@ class Config(IntegrationConfig):
         "addComment": ("ticketId", "body"),
     }
 
-    action: Literal["createTicket", "getTicket", "updateTicket", "addComment"] = "createTicket"
+    action: Literal["createTicket", "getTicket", "updateTicket", "addComment", "getUser"] = (
+        "createTicket"
+    )
 
 
 @node_kind(

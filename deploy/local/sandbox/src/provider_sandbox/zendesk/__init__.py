@@ -1,0 +1,1 @@
+"""The sandbox's Zendesk Support API."""
