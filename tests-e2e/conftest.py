@@ -195,6 +195,15 @@ class Stack:
             await asyncio.sleep(interval)
 
 
+# Our OAuth app with each provider, as the sandbox registers it (tests-e2e/test_oauth.py)
+OAUTH_PROVIDERS = ("shopify", "salesforce", "hubspot", "jira", "zendesk")
+OAUTH_CLIENT_SECRET = "oauth-client-secret-e2e-1f9c3a7d"  # fixed: conftest may load twice
+
+
+def oauth_client_id(provider: str) -> str:
+    return f"connectflo-e2e-{provider}"
+
+
 _machine_lock: list[IO[str]] = []
 
 
@@ -309,6 +318,9 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: a test waits for its spans this long at most
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # tenants' webhooks to a receiver on 127.0.0.1
         "NOTIFIER_WEBHOOK_RETRY_BASE_SECONDS": "0.3",  # a failed webhook is retried within 0.3 s
+        "INTEGRATIONS_OAUTH_REFRESH_LEEWAY_SECONDS": "1",  # tests' access tokens live seconds
+        **{f"OAUTH_{p.upper()}_CLIENT_ID": oauth_client_id(p) for p in OAUTH_PROVIDERS},
+        **{f"OAUTH_{p.upper()}_CLIENT_SECRET": OAUTH_CLIENT_SECRET for p in OAUTH_PROVIDERS},
     }
     if not (env.get(KEKS_VARIABLE) or env.get(KEK_FILE_VARIABLE)):  # sealed secrets' KEK
         env[KEK_FILE_VARIABLE] = str(dev_key_file(REPO / ".run" / "dev-keks"))

@@ -138,10 +138,13 @@ def test_every_operation_documents_its_problems_and_security() -> None:
     for method, path, op in operations():
         where = f"{method.upper()} {path}"
         # a provider's webhook has no API key: the provider's signature is checked (403);
-        # nor have the chat widget's public routes: the session's signature is
-        webhook = path.startswith(("/webhooks/", "/widget/"))
+        # nor have the chat widget's public routes: the session's signature is; nor the
+        # OAuth callback a person's browser is sent to: its one-time state is (400)
+        callback = path == "/oauth/callback"
+        webhook = path.startswith(("/webhooks/", "/widget/")) or callback
         assert bool(op.get("security")) is not webhook, where
-        for status in ("403" if webhook else "401", "422", "503"):
+        refusal = "400" if callback else "403" if webhook else "401"
+        for status in (refusal, "422", "503"):
             assert status in op["responses"], (where, status)
         if "requestBody" in op:
             assert "413" in op["responses"], where

@@ -40,8 +40,8 @@ def test_a_ticket_is_made_once_per_idempotency_key_then_updated_and_commented(ze
     again = http.post("/api/v2/tickets", json=body, headers={"Idempotency-Key": "k1"})
     assert again.headers["x-idempotency-lookup"] == "hit"
     assert again.json()["ticket"]["id"] == ticket["id"]
-    other = http.post("/api/v2/tickets", json={"ticket": {"subject": "x", "comment": {"body": "y"}}},
-                      headers={"Idempotency-Key": "k1"})  # fmt: skip
+    another = {"ticket": {"subject": "x", "comment": {"body": "y"}}}
+    other = http.post("/api/v2/tickets", json=another, headers={"Idempotency-Key": "k1"})
     assert other.status_code == 400 and other.json()["error"] == "IdempotentRequestError"
     changed = http.put(
         f"/api/v2/tickets/{ticket['id']}",

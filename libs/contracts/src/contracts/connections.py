@@ -103,6 +103,11 @@ class JiraConfig(ProviderConfig):
     site: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]{0,60}\.atlassian\.net$", examples=["acme.atlassian.net"]
     )
+    cloud_id: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f-]{36}$",
+        description="The site's cloud id: set by the OAuth flow (OAuth calls are addressed by it).",
+    )
 
 
 class JiraCredentials(_Shape):

@@ -4,10 +4,12 @@ for waiting executions, and checks a connection when the gateway asks."""
 from __future__ import annotations
 
 import logging
+import os
 from functools import partial
 from typing import Any
 
 import httpx
+from servicekit.oauth import oauth_apps
 from servicekit.sealing import Keyring
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
@@ -17,6 +19,7 @@ from starlette.routing import Route
 
 from integrations.adapters.connections import ConnectionDirectory
 from integrations.adapters.http_provider import HttpProvider
+from integrations.adapters.oauth_refresh import TokenRefresher
 from integrations.adapters.store import IntegrationCallRepository
 from integrations.handlers.kafka import consume
 from integrations.providers import clients
@@ -39,9 +42,10 @@ async def assemble(kit: Kit, settings: Settings, made: dict[str, Any]) -> None:
     providers = clients(http)
     for client in providers.values():
         kit.on_stop(client.aclose)
+    directory = ConnectionDirectory(kit.db, keyring, settings.connection_cache_seconds)
     service = IntegrationService(
         calls,
-        ConnectionDirectory(kit.db, keyring, settings.connection_cache_seconds),
+        directory,
         providers,
         HttpProvider(http, settings.max_response_bytes),
         kit.publish,
@@ -49,6 +53,10 @@ async def assemble(kit: Kit, settings: Settings, made: dict[str, Any]) -> None:
         retry_budget_seconds=settings.retry_budget_seconds,
         max_attempts=settings.max_attempts,
         max_active_per_tenant=settings.max_active_per_tenant,
+        refresh=TokenRefresher(
+            directory, oauth_apps(os.environ), http, settings.oauth_refresh_leeway_seconds
+        ),
+        refresh_leeway_seconds=settings.oauth_refresh_leeway_seconds,
     )
     made["service"] = service
     consume(kit, service, settings.max_queued)

@@ -67,8 +67,9 @@ class HttpMode(Protocol):
 
 
 class Refresh(Protocol):
-    """Renews an OAuth connection's access token (after a 401): the connection to try again
-    with, or None when it cannot be renewed (then the 401 stands)."""
+    """Renews an OAuth connection's access token (before it expires, or after a 401): the
+    connection to call with, or None when it cannot be renewed (then a 401 stands);
+    ConnectionBroken when the provider refused the grant."""
 
     async def __call__(self, connection: Connection) -> Connection | None: ...
 
@@ -87,6 +88,7 @@ class IntegrationService:
         max_attempts: int = 4,
         refresh: Refresh | None = None,
         max_active_per_tenant: int = 64,
+        refresh_leeway_seconds: float = 60.0,
     ) -> None:
         self._calls = calls
         self._connections = connections
@@ -97,6 +99,7 @@ class IntegrationService:
         self._budget = retry_budget_seconds
         self._max_attempts = max_attempts
         self._refresh = refresh
+        self._leeway = refresh_leeway_seconds
         self._admission = TenantAdmission(max_active_per_tenant)
         self._in_flight: dict[str, asyncio.Future[tuple[Document | None, Document | None]]] = {}
 
@@ -295,6 +298,8 @@ class IntegrationService:
         """Transient errors again, with jittered back-off or the provider's Retry-After, while
         the next try starts within the budget; a 401 once more after an OAuth refresh."""
         deadline = time.monotonic() + self._budget
+        if self._refresh is not None and connection.token_expiring(self._leeway):
+            connection = await self._refresh(connection) or connection
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda e: isinstance(e, IntegrationError) and e.transient),
             stop=stop_after_attempt(self._max_attempts) | _past(deadline),

@@ -34,3 +34,9 @@ class Settings(ServiceSettings):
         description="How long transient errors are retried before the workflow sees one.",
     )
     max_attempts: int = Field(4, ge=1, le=20, description="Attempts per call at most.")
+    oauth_refresh_leeway_seconds: float = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="An OAuth access token this close to expiry is renewed first.",
+    )

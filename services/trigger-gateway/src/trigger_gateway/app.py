@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import httpx
 from contracts import topics
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from servicekit.oauth import oauth_apps
 from servicekit.sealing import Keyring
 from servicekit.service import Kit, Service
 from servicekit.tail import TopicTail
@@ -42,6 +44,7 @@ from trigger_gateway.handlers import (
     events,
     execution_messages,
     executions,
+    oauth,
     sendgrid,
     sendgrid_channel,
     tenants,
@@ -56,6 +59,7 @@ from trigger_gateway.handlers import (
 )
 from trigger_gateway.handlers.deps import Gateway
 from trigger_gateway.handlers.ingress import TriggerIngress
+from trigger_gateway.handlers.oauth import OAuthGrants
 from trigger_gateway.handlers.problems import install_problem_handlers
 from trigger_gateway.settings import Settings
 
@@ -105,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
         app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
+        oauth_http = httpx.AsyncClient(timeout=10, follow_redirects=False)  # token endpoints
+        kit.on_stop(oauth_http.aclose)
+        app.state.oauth = OAuthGrants(oauth_apps(os.environ), oauth_http, kit.db)
         app.state.call_turns = turns = CallTurns()
         tail = TopicTail(
             topics.CALLS, turns.on_records, bootstrap_servers=kit.settings.kafka_bootstrap_servers
@@ -127,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dead_letters.router,
         connections.router,
         connections.workflow_router,
+        oauth.router,
         triggers.router,
         agents.handoff_router,
         conversations.router,

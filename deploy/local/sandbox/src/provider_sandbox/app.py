@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from .hubspot.crm import HubSpotState, hubspot_routers
+from .oauth import Issuer, OAuthState, oauth_routers
 from .odoo.rpc import odoo_routers
 from .odoo.state import OdooState
 from .sendgrid.errors import SendGridApiError, sendgrid_error_response
@@ -62,6 +63,10 @@ def create_app(
     app.state.shopify = shopify
     hubspot = app.state.hubspot = HubSpotState()
     zendesk = app.state.zendesk = ZendeskState()
+    oauth = app.state.oauth = OAuthState()
+    oauth.issuers["hubspot"] = Issuer(hubspot.by_portal, hubspot.tokens)
+    oauth.issuers["zendesk"] = Issuer(zendesk.accounts.get, zendesk.tokens)
+    oauth.issuers["shopify"] = Issuer(shopify.stores.get, shopify.tokens)
     for router in [
         slack_web_api_router(slack),
         slack_inspection_router(slack),
@@ -70,6 +75,7 @@ def create_app(
         *shopify_routers(shopify),
         *hubspot_routers(hubspot),
         *zendesk_routers(zendesk),
+        *oauth_routers(oauth),
     ]:
         app.include_router(router)
     app.state.sendgrid = sendgrid

@@ -97,6 +97,32 @@ class ConnectionDirectory:
         """Read it again next time (its credentials were refreshed)."""
         self._opened.pop(connection_id, None)
 
+    async def store_tokens(
+        self, connection: Connection, values: dict[str, str], expires_at: float | None
+    ) -> None:
+        """An OAuth refresh's tokens, sealed for the connection as the gateway seals them."""
+        if self._keyring is None:
+            raise IntegrationError("Unavailable", "no key-encryption key: tokens cannot be sealed")
+        sealed = self._keyring.seal(
+            json.dumps(values),
+            tenant_id=connection.tenant_id,
+            purpose=credentials_purpose(connection.id),
+        )
+        now = datetime.now(UTC)
+        await self._db.connections.update_one(
+            {"_id": connection.id, "tenant_id": connection.tenant_id},
+            {
+                "$set": {
+                    "credentials": sealed.to_document(),
+                    "credential_fields": sorted(values),
+                    "token_expires_at": expires_at,
+                    "oauth.refreshed_at": now,
+                    "updated_at": now,
+                }
+            },
+        )
+        self.forget(connection.id)
+
     async def mark_broken(self, connection: Connection, reason: str) -> None:
         """Someone must reconnect it (a revoked grant): calls fail with ConnectionBroken."""
         await self._db.connections.update_one(
@@ -170,6 +196,7 @@ class ConnectionDirectory:
             status=str(doc.get("status") or "connected"),
             broken_reason=doc.get("broken_reason"),
             is_active=bool(doc.get("is_active", True)),
+            token_expires_at=doc.get("token_expires_at"),
         )
 
     def _credentials(self, doc: Document) -> dict[str, Secret]:

@@ -37,6 +37,15 @@ class Connection:
     status: str = "connected"  # "broken": someone must reconnect it (broken_reason says why)
     broken_reason: str | None = None
     is_active: bool = True
+    token_expires_at: float | None = None  # an OAuth access token's expiry (epoch seconds)
+
+    def token_expiring(self, leeway: float = 60.0) -> bool:
+        """An OAuth access token that expires within ``leeway`` seconds and can be refreshed."""
+        return (
+            self.token_expires_at is not None
+            and "refresh_token" in self.credentials
+            and self.token_expires_at - time.time() < leeway
+        )
 
     def secret(self, name: str) -> str:
         """The credential ``name`` in the clear (for the request being built, nothing else);

@@ -234,6 +234,7 @@ def _constrain_free_form(node: Any) -> None:
 
 
 _DESCRIPTIONS = {
+    400: "The request cannot be served as sent (e.g. an OAuth state unknown, used or expired)",
     401: "No API key (or admin token), or not a known one",
     403: "Not allowed for this caller",
     404: "No such resource (another tenant's ids are not found either)",
@@ -242,6 +243,7 @@ _DESCRIPTIONS = {
     415: "The body is not of the media type this operation takes",
     422: "Invalid input; `errors[]` names each field or node. NUL characters and invalid "
     "Unicode are refused anywhere in the input",
+    502: "A provider's server the operation needs answered badly or not at all",
     503: "Kafka, MongoDB or the executor did not answer in time; retry after Retry-After",
 }
 _HEADERS = {

@@ -30,6 +30,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from ..oauth import IssuedTokens
+
 INTERVAL_MS = 10_000
 # object type -> its properties (HubSpot's default ones, the ones a GET answers unnamed)
 PROPERTIES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -105,11 +107,16 @@ class Account:
 class HubSpotState:
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
+        self.tokens = IssuedTokens[Account]()  # OAuth access tokens
         self._ids = itertools.count(51)
         self._portals = itertools.count(20_000_001)
 
     def reset(self) -> None:
         self.accounts.clear()
+        self.tokens.clear()
+
+    def by_portal(self, portal_id: str) -> Account | None:
+        return next((a for a in self.accounts.values() if str(a.portal_id) == portal_id), None)
 
     def new_account(self, limit: int) -> Account:
         account = Account(next(self._portals), f"pat-na1-{uuid.uuid4()}", limit)
@@ -179,7 +186,7 @@ def hubspot_routers(state: HubSpotState) -> list[APIRouter]:
         """The token's account and what is left of its ten seconds, or the refusal."""
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        account = state.accounts.get(token)
+        account = state.accounts.get(token) or state.tokens.account(token)
         if account is None:
             return _error(
                 401,

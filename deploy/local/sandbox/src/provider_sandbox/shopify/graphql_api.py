@@ -669,7 +669,7 @@ def shopify_routers(state: ShopifyState) -> list[APIRouter]:
 
     @api.post("/admin/api/{version}/graphql.json")
     async def graphql_endpoint(version: str, request: Request) -> JSONResponse:
-        store = state.by_token.get(request.headers.get("x-shopify-access-token", ""))
+        store = state.authenticated(request.headers.get("x-shopify-access-token", ""))
         if store is None:
             return JSONResponse({"errors": UNAUTHORIZED}, status_code=401)
         store.requests += 1

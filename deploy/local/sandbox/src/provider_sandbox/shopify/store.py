@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..oauth import IssuedTokens
+
 # Shopify's Standard plan: 100 points a second restored (https://shopify.dev/docs/api/usage/limits).
 RESTORE_RATE = 100.0
 MAXIMUM_AVAILABLE = 2000.0
@@ -200,10 +202,15 @@ class ShopifyState:
     def __init__(self) -> None:
         self.stores: dict[str, Store] = {}
         self.by_token: dict[str, Store] = {}
+        self.tokens = IssuedTokens[Store]()  # offline tokens an OAuth grant issued
 
     def reset(self) -> None:
         self.stores.clear()
         self.by_token.clear()
+        self.tokens.clear()
+
+    def authenticated(self, token: str) -> Store | None:
+        return self.by_token.get(token) or self.tokens.account(token)
 
     def new_store(
         self, domain: str, name: str, *, restore_rate: float, maximum_available: float
