@@ -1,7 +1,8 @@
 """Two of the builder's example workflows, exactly as saved, on the real stack with their
 effects: negative-sentiment-escalation (a tag, a reply, an agent with the skill, a Slack post)
-and refund-request (Stripe over the integrations service's `http` mode, then either the refund
-email and End Chat, or a takeover by billing and, back from the agent, Assign Agent)."""
+and refund-request (Stripe through its SDK, or the tenant's own service in `http` mode, then
+either the refund email and End Chat, or a takeover by billing and, back from the agent,
+Assign Agent)."""
 
 from __future__ import annotations
 
@@ -167,32 +168,64 @@ async def mailbox(api: TenantApi) -> AsyncIterator[httpx.AsyncClient]:
         yield sandbox
 
 
-@pytest.mark.parametrize("amount", [1200, 12000])
+def remember_payment_workflow() -> dict[str, Any]:
+    return {
+        "name": "Remember the payment",
+        "triggerType": "Incoming Message",
+        "nodes": [
+            {"id": "t", "type": "trigger", "label": "Incoming Message", "config": {}},
+            {"id": "keep", "type": "action", "label": "Set Variable",
+             "config": {"path": "conversation.lastPaymentIntent",
+                        "value": "{{trigger.paymentIntentId}}"}},
+        ],
+        "edges": [{"id": "e1", "source": "t", "target": "keep"}],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mode", "amount"),
+    [("provider", None), ("http", 12000)],
+    ids=["stripe-under-50", "tenant-service-over-50"],
+)
 async def test_refund_request(
     api: TenantApi,
     stripe_http: tuple[str, Stripe],
     mailbox: httpx.AsyncClient,
-    amount: int,
+    mode: str,
+    amount: int | None,
 ) -> None:
-    base_url, stripe = stripe_http
-    stripe.amount = amount
-    await connect(
-        api.http,
-        api.tenant.headers,
-        "stripe",
-        mode="http",
-        config={"base_url": base_url, "timeout_seconds": 5},
-    )
+    """Under 50: Stripe itself (the official SDK; the sandbox keeps Stripe's idempotent
+    requests in front of stripe-mock, whose payment intent is 10.99); over 50: the tenant's own
+    service in `http` mode, answering an amount stripe-mock cannot."""
+    conversation_id = f"refund-{mode}"
+    if mode == "provider":
+        await connect(
+            api.http, api.tenant.headers, "stripe", name="Stripe",
+            config={"base_url": f"{SANDBOX_URL}/stripe"},
+            credentials={"api_key": "sk_test_refundexample"},
+        )  # fmt: skip
+        # the conversation knows its payment: an earlier bot step remembered it
+        await api.activate(remember_payment_workflow())
+        remembered = await api.message(
+            "I paid", conversation_id=conversation_id, paymentIntentId="pi_3Mtw"
+        )
+        assert (await api.finished_execution(remembered))["status"] == "completed"
+    else:
+        base_url, stripe = stripe_http
+        stripe.amount = amount or 0
+        await connect(
+            api.http, api.tenant.headers, "stripe", mode="http",
+            config={"base_url": base_url, "timeout_seconds": 5},
+        )  # fmt: skip
     await agent_in_queue(api, "billing", id="bill", name="Bill")
     await api.activate(example("refund-request"))
-    conversation_id = f"refund-{amount}"
     accepted = await api.http.post(
         "/v1/events/intent_detected",
         json={
             "conversation_id": conversation_id,
             "channel": "chat",
             "payload": {"intent": "refund_request", "confidence": 0.93, "text": "refund me"},
-            "customer": {"name": "Ada", "email": f"ada-{amount}@example.com"},
+            "customer": {"name": "Ada", "email": f"ada-{mode}@example.com"},
         },
         headers=api.tenant.headers,
     )
@@ -203,19 +236,27 @@ async def test_refund_request(
         got = await api.http.get(f"/v1/conversations/{conversation_id}", headers=api.tenant.headers)
         return dict(got.json())
 
-    if amount < 5000:  # refunded at once: the email, then the goodbye and the chat closed
+    if mode == "provider":  # 10.99: refunded at once, the email, the goodbye, the chat closed
         done = await api.finished_execution(trigger_id)
         assert done["status"] == "completed", done.get("error")
-        assert [a for a, _ in stripe.calls] == ["getPaymentIntent", "createRefund"]
+        payment, refund = (done["variables"]["workflow"][k] for k in ("payment", "refund"))
+        assert payment["object"] == "payment_intent" and payment["amount"] < 5000
+        assert refund["object"] == "refund" and refund["id"].startswith("re_")
+        asked = (await mailbox.get("/sandbox/stripe/requests")).json()["requests"]
+        made = [r for r in asked if r["path"] == "/v1/refunds"
+                and str(r["idempotency_key"]).startswith(done["id"])]  # fmt: skip
+        assert [r["outcome"] for r in made] == ["performed"]
+        assert any(r["path"] == "/v1/payment_intents/pi_3Mtw" for r in asked)
 
         async def mailed() -> list[dict[str, Any]] | None:
             got = await mailbox.get(
-                "/sandbox/sendgrid/messages", params={"to": f"ada-{amount}@example.com"}
+                "/sandbox/sendgrid/messages", params={"to": "ada-provider@example.com"}
             )
             return got.json()["messages"] or None
 
         (mail,) = await eventually(mailed)
-        assert "Your refund of 1200 cents" in json.dumps(mail)
+        assert f"Your refund of {payment['amount']} cents" in json.dumps(mail)
+        assert refund["id"] in json.dumps(mail)
         closed = await conversation()
         assert closed["status"] == "closed" and closed["resolution"] == "resolved"
         assert any(m.get("body") == "Glad we could help. Goodbye!" for m in closed["messages"])

@@ -6,12 +6,13 @@ through the whole stack."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import SANDBOX_URL, Stack, TenantApi
+from conftest import REPO, SANDBOX_URL, Stack, TenantApi
 from connections import (
     call_context,
     connect,
@@ -195,3 +196,28 @@ async def test_a_workflow_refunds_the_customers_last_order(
                if m["mutation"] == "refundCreate"]  # fmt: skip
     assert [m["amount"] for m in refunds] == ["5.00"]
     assert store["access_token"] not in str(done)
+
+
+async def test_the_order_status_example_answers_from_the_shop(
+    api: TenantApi, store: dict[str, Any]
+) -> None:
+    """The builder's order-status-bot, exactly as saved, on the sandbox's Shopify."""
+    saved = REPO / "services/executor/tests/golden/order-status-bot/workflow.json"
+    await connect(
+        api.http, api.tenant.headers, "shopify", name="Shop",
+        config={"shop": store["domain"], "base_url": SANDBOX_URL},
+        credentials={"access_token": store["access_token"]},
+    )  # fmt: skip
+    await api.activate(json.loads(saved.read_text()))
+    first = store["orders"][0]
+    trigger_id = await api.message(
+        "where is my order?", conversation_id="order-status-1", customer={"name": "Ana"},
+        orderId=str(first),
+    )  # fmt: skip
+    done = await api.finished_execution(trigger_id)
+    assert done["status"] == "completed", done.get("error")
+    order = done["variables"]["workflow"]["shopifyOrder"]
+    assert (order["name"], order["displayFulfillmentStatus"]) == ("#1001", "UNFULFILLED")
+    assert order["legacyResourceId"] == str(first)
+    [reply] = [n for n in done["timeline"] if n["node_id"] == "r1" and n["status"] == "completed"]
+    assert "Hi Ana, order #1001 is UNFULFILLED." in json.dumps(reply), reply

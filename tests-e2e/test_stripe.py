@@ -11,8 +11,9 @@ import os
 import secrets
 from typing import Any
 
+import httpx
 import pytest
-from conftest import KAFKA, REPO, RUN, Stack, TenantApi
+from conftest import KAFKA, REPO, RUN, SANDBOX_URL, Stack, TenantApi
 from connections import connect
 from contracts.topics import ALL_TOPICS
 from kafka_observer import KafkaObserver
@@ -162,3 +163,62 @@ async def test_the_readmes_refund_workflow_refunds_on_stripe_mock(api: TenantApi
     assert refund["id"].startswith("re_") and refund["amount"] == 500
     completed = [n["node_id"] for n in done["timeline"] if n["status"] == "completed"]
     assert completed[-1] == "done" and "sorry" not in completed
+
+
+REFUNDS = 200
+
+
+def one_refund_workflow() -> dict[str, Any]:
+    return {
+        "name": "Refund once",
+        "triggerType": "Incoming Message",
+        "nodes": [
+            {"id": "t", "type": "trigger", "label": "Incoming Message", "config": {}},
+            {"id": "refund", "type": "integration", "label": "Stripe",
+             "config": {"action": "createRefund", "paymentIntentId": "pi_123", "amount": "500",
+                        "outputVariable": "refund"}},
+        ],
+        "edges": [{"id": "e1", "source": "t", "target": "refund"}],
+    }  # fmt: skip
+
+
+@pytest.mark.timeout(600)
+async def test_kill_9_of_integrations_during_200_refunds_refunds_each_once(
+    api: TenantApi, stack: Stack
+) -> None:
+    """Counted at Stripe's side: the sandbox forwards to stripe-mock and keeps Stripe's
+    idempotent requests (stripe-mock keeps no state), recording each request's key."""
+    await connect(
+        api.http, api.tenant.headers, "stripe", name="Refunds", is_default=True,
+        config={"base_url": f"{SANDBOX_URL}/stripe"}, credentials={"api_key": "sk_test_kill9"},
+    )  # fmt: skip
+    await api.activate(one_refund_workflow())
+    run = secrets.token_hex(3)
+    tenant_id = api.tenant.tenant_id
+    posting = asyncio.gather(
+        *(api.message(f"refund {i}", conversation_id=f"{run}-{i}") for i in range(REFUNDS))
+    )
+    await stack.wait_for_executions(10, tenant_id=tenant_id, timeout=120, interval=0.05)
+    stack.kill("integrations")
+    at_kill = stack.execution_statuses(tenant_id=tenant_id)
+    trigger_ids = await posting
+    stack.start("integrations")
+    await stack.wait_for_executions(REFUNDS, tenant_id=tenant_id, timeout=300)
+    assert at_kill["completed"] < REFUNDS, f"all done before the kill: {at_kill}"
+
+    async with httpx.AsyncClient(base_url=SANDBOX_URL) as sandbox:
+        asked = await sandbox.get("/sandbox/stripe/requests", params={"path": "/v1/refunds"})
+    executions = list(stack.db.executions.find({"tenant_id": tenant_id}))
+    assert sorted(e["trigger_id"] for e in executions) == sorted(trigger_ids)
+    ids = {e["_id"] for e in executions}
+    mine = [r for r in asked.json()["requests"]
+            if str(r["idempotency_key"]).split(":")[0] in ids]  # fmt: skip
+    performed = [r["idempotency_key"] for r in mine if r["outcome"] == "performed"]
+    # one refund per execution, each made once: a request repeated after the kill was replayed
+    assert len(performed) == len(set(performed)) == REFUNDS, (len(performed), len(set(performed)))
+    assert all(e["status"] == "completed" for e in executions)
+    replayed = len(mine) - len(performed)
+    print(
+        f"\n[integrations kill -9] {REFUNDS} refunds; at the kill {dict(at_kill)}; "
+        f"{len(mine)} refund requests at Stripe, {replayed} of them replayed or refused"
+    )

@@ -35,6 +35,8 @@ def credentials_purpose(connection_id: str) -> str:
     return f"{SEALING_PURPOSE}:{connection_id}"
 
 
+# a key or token goes into an HTTP header: visible ASCII only (RFC 9110 field values)
+TOKEN = r"^[\x21-\x7e]+$"
 _URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?$"
 
 
@@ -64,7 +66,9 @@ class StripeConfig(ProviderConfig):
 
 
 class StripeCredentials(_Shape):
-    api_key: str = Field(min_length=8, max_length=300, description="A secret or restricted key.")
+    api_key: str = Field(
+        min_length=8, max_length=300, pattern=TOKEN, description="A secret or restricted key."
+    )
 
 
 class ShopifyConfig(ProviderConfig):
@@ -75,7 +79,7 @@ class ShopifyConfig(ProviderConfig):
 
 
 class ShopifyCredentials(_Shape):
-    access_token: str = Field(min_length=8, max_length=500)
+    access_token: str = Field(min_length=8, max_length=500, pattern=TOKEN)
 
 
 class SalesforceConfig(ProviderConfig):
@@ -86,8 +90,8 @@ class SalesforceConfig(ProviderConfig):
 
 
 class OAuthCredentials(_Shape):
-    access_token: str = Field(min_length=8, max_length=4000)
-    refresh_token: str | None = Field(None, min_length=8, max_length=4000)
+    access_token: str = Field(min_length=8, max_length=4000, pattern=TOKEN)
+    refresh_token: str | None = Field(None, min_length=8, max_length=4000, pattern=TOKEN)
 
 
 class HubSpotConfig(ProviderConfig):
@@ -95,8 +99,10 @@ class HubSpotConfig(ProviderConfig):
 
 
 class HubSpotCredentials(_Shape):
-    access_token: str = Field(min_length=8, max_length=4000, description="Private app or OAuth.")
-    refresh_token: str | None = Field(None, min_length=8, max_length=4000)
+    access_token: str = Field(
+        min_length=8, max_length=4000, pattern=TOKEN, description="Private app or OAuth."
+    )
+    refresh_token: str | None = Field(None, min_length=8, max_length=4000, pattern=TOKEN)
 
 
 class JiraConfig(ProviderConfig):
@@ -114,9 +120,9 @@ class JiraCredentials(_Shape):
     """Basic auth with an Atlassian account's email and API token, or OAuth tokens."""
 
     email: str | None = Field(None, max_length=254)
-    api_token: str | None = Field(None, min_length=8, max_length=500)
-    access_token: str | None = Field(None, min_length=8, max_length=4000)
-    refresh_token: str | None = Field(None, min_length=8, max_length=4000)
+    api_token: str | None = Field(None, min_length=8, max_length=500, pattern=TOKEN)
+    access_token: str | None = Field(None, min_length=8, max_length=4000, pattern=TOKEN)
+    refresh_token: str | None = Field(None, min_length=8, max_length=4000, pattern=TOKEN)
 
 
 class ZendeskConfig(ProviderConfig):
@@ -127,9 +133,9 @@ class ZendeskCredentials(_Shape):
     """An agent's email with an API token (basic auth ``email/token``), or an OAuth token."""
 
     email: str | None = Field(None, max_length=254)
-    api_token: str | None = Field(None, min_length=8, max_length=500)
-    access_token: str | None = Field(None, min_length=8, max_length=4000)
-    refresh_token: str | None = Field(None, min_length=8, max_length=4000)
+    api_token: str | None = Field(None, min_length=8, max_length=500, pattern=TOKEN)
+    access_token: str | None = Field(None, min_length=8, max_length=4000, pattern=TOKEN)
+    refresh_token: str | None = Field(None, min_length=8, max_length=4000, pattern=TOKEN)
 
 
 class OdooConfig(ProviderConfig):
@@ -158,7 +164,7 @@ class OpenAIConfig(ProviderConfig):
 
 
 class OpenAICredentials(_Shape):
-    api_key: str = Field(min_length=8, max_length=300)
+    api_key: str = Field(min_length=8, max_length=300, pattern=TOKEN)
 
 
 class NoCredentials(_Shape):

@@ -129,9 +129,14 @@ class IntegrationService:
                 return {"mode": connection.mode, "provider_read": False}, None
             client = self._client(connection)
             limits = connection.limits or client.default_limits
-            async with self._throttle.slot(connection.id, tenant_id, limits):
-                context = CallContext.within("check:" + connection.id, connection.timeout_seconds)
-                return await client.check(connection, context), None
+
+            async def attempt(conn: Connection) -> Document:
+                async with self._throttle.slot(conn.id, tenant_id, limits):
+                    context = CallContext.within("check:" + conn.id, conn.timeout_seconds)
+                    return await client.check(conn, context)
+
+            # as a call is: an OAuth token renewed when it expires or is refused
+            return await self._with_retries(attempt, connection), None
         except IntegrationError as exc:
             return None, exc.as_error()
 

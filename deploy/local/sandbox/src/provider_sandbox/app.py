@@ -12,9 +12,11 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from .hubspot.crm import HubSpotState, hubspot_routers
+from .jira.rest import JiraState, jira_routers
 from .oauth import Issuer, OAuthState, oauth_routers
 from .odoo.rpc import odoo_routers
 from .odoo.state import OdooState
+from .salesforce.rest import SalesforceState, salesforce_grant, salesforce_routers
 from .sendgrid.errors import SendGridApiError, sendgrid_error_response
 from .sendgrid.sandbox import SendGridSandbox
 from .settings import SandboxSettings
@@ -23,6 +25,7 @@ from .shopify.store import ShopifyState
 from .slack.inspection import inspection_router as slack_inspection_router
 from .slack.state import SlackState
 from .slack.web_api import web_api_router as slack_web_api_router
+from .stripe_proxy.idempotency import StripeProxyState, stripe_proxy_routers
 from .teams.webhooks import TeamsState, teams_routers
 from .twilio.errors import TwilioApiError, twilio_error_response
 from .twilio.sandbox import TwilioSandbox
@@ -38,6 +41,7 @@ def create_app(
     settings = settings or SandboxSettings.from_env()
     twilio = TwilioSandbox(settings, webhook_transport)
     sendgrid = SendGridSandbox(settings, webhook_transport)
+    stripe_http = httpx.AsyncClient(timeout=30)  # to stripe-mock
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +52,7 @@ def create_app(
         finally:
             await sendgrid.stop()
             await twilio.stop()
+            await stripe_http.aclose()
 
     app = FastAPI(
         title="ConnectFlo provider sandbox",
@@ -63,7 +68,12 @@ def create_app(
     app.state.shopify = shopify
     hubspot = app.state.hubspot = HubSpotState()
     zendesk = app.state.zendesk = ZendeskState()
+    jira = app.state.jira = JiraState()
     oauth = app.state.oauth = OAuthState()
+    oauth.issuers["jira"] = Issuer(jira.by_site, jira.tokens)
+    stripe = app.state.stripe = StripeProxyState(settings.stripe_mock_url)
+    salesforce = app.state.salesforce = SalesforceState()
+    oauth.issuers["salesforce"] = Issuer(salesforce.orgs.get, salesforce.tokens, salesforce_grant)
     oauth.issuers["hubspot"] = Issuer(hubspot.by_portal, hubspot.tokens)
     oauth.issuers["zendesk"] = Issuer(zendesk.accounts.get, zendesk.tokens)
     oauth.issuers["shopify"] = Issuer(shopify.stores.get, shopify.tokens)
@@ -75,6 +85,9 @@ def create_app(
         *shopify_routers(shopify),
         *hubspot_routers(hubspot),
         *zendesk_routers(zendesk),
+        *jira_routers(jira),
+        *salesforce_routers(salesforce),
+        *stripe_proxy_routers(stripe, stripe_http),
         *oauth_routers(oauth),
     ]:
         app.include_router(router)

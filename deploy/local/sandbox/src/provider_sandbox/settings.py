@@ -39,6 +39,8 @@ class SandboxSettings:
     sendgrid_webhook_retries: int = 3
     sendgrid_webhook_backoff_ms: int = 100
     sendgrid_webhook_timeout_s: float = 10.0
+    # Stripe's requests are forwarded to stripe-mock (`/stripe/v1/...`)
+    stripe_mock_url: str = "http://127.0.0.1:12111"
 
     @property
     def gather_timeout_scale(self) -> float:
@@ -89,6 +91,7 @@ class SandboxSettings:
             sendgrid_webhook_timeout_s=float(
                 env.get("SANDBOX_SENDGRID_WEBHOOK_TIMEOUT_S", defaults.sendgrid_webhook_timeout_s)
             ),
+            stripe_mock_url=env.get("STRIPE_MOCK_URL", defaults.stripe_mock_url).rstrip("/"),
         )
 
 

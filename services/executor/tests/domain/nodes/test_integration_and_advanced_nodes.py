@@ -69,6 +69,21 @@ def test_a_postgres_query_takes_values_only_as_parameters():
         postgres.model_validate({"query": "select $1", "params": "{{customer.email}}"})
 
 
+def test_a_salesforce_query_takes_values_only_as_bindings():
+    salesforce = CATALOGUE.get("integration.salesforce").config_model
+    ok = salesforce.model_validate({
+        "action": "query", "soql": "SELECT Id FROM Contact WHERE Email = :email",
+        "bindings": {"email": "{{customer.email}}"}})  # fmt: skip
+    assert "soql" in ok.raw_fields and "bindings" not in ok.raw_fields
+    with pytest.raises(ValidationError, match="soql is not interpolated"):
+        salesforce.model_validate(
+            {"action": "query", "soql": "SELECT Id FROM Contact WHERE Email = '{{customer.email}}'"}
+        )
+    with pytest.raises(ValidationError, match="bindings must be an object"):
+        salesforce.model_validate({"action": "query", "soql": "SELECT Id FROM Lead",
+                                   "bindings": "x"})  # fmt: skip
+
+
 async def test_try_catch_opens_try_then_stores_the_error_for_catch(node_ctx):
     config = try_catch.Config.model_validate({"errorVariable": "oops"})
     error = {"nodeId": "x", "message": "boom"}

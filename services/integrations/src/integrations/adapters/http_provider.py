@@ -117,6 +117,12 @@ def reaching(provider: str, seconds: float) -> Iterator[None]:
         raise IntegrationError(
             "Unavailable", f"{provider} unreachable: {type(exc).__name__}"
         ) from None
+    except (UnicodeEncodeError, httpx.InvalidURL):
+        raise IntegrationError(
+            "Invalid",
+            f"{provider}: the request cannot be made: a credential or config value holds "
+            "characters an HTTP request cannot carry",
+        ) from None
 
 
 async def exchange(

@@ -8,8 +8,10 @@ import httpx
 
 from integrations.domain.providers import ProviderClient
 from integrations.providers.hubspot import HubSpotClient
+from integrations.providers.jira import JiraClient
 from integrations.providers.odoo import OdooClient
 from integrations.providers.postgres import PostgresClient
+from integrations.providers.salesforce import SalesforceClient
 from integrations.providers.shopify import ShopifyClient
 from integrations.providers.stripe import StripeClient
 from integrations.providers.zendesk import ZendeskClient
@@ -25,5 +27,7 @@ def clients(http: httpx.AsyncClient) -> dict[str, ProviderClient]:
         ShopifyClient(http),
         HubSpotClient(http),
         ZendeskClient(http),
+        JiraClient(http),
+        SalesforceClient(http),
     ]
     return {client.type: client for client in made}

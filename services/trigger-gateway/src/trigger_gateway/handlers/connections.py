@@ -250,7 +250,7 @@ async def update_connection(
     if patch.credentials is not None:
         changes |= _sealed(keyring_of(gw), tenant, connection_id, patch.credentials)
         has_credentials = True
-        unset = ("broken_reason",)
+        unset = ("broken_reason", "token_expires_at")  # given by hand: no OAuth expiry known
     if patch.credentials is not None or "mode" in changes or current.get("status") != "broken":
         changes["status"] = status_of(mode, has_credentials)
     try:

@@ -25,7 +25,7 @@ import httpx
 from contracts.connections import CONNECTION_TYPES, config_of, credentials_purpose
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.oauth import (
     PROVIDERS,
@@ -75,6 +75,8 @@ def _grants(request: Request) -> OAuthGrants:
 
 
 class OAuthStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     return_to: str | None = Field(
         None,
         max_length=2000,
@@ -132,6 +134,7 @@ async def start_oauth(
     if verifier is not None:
         sealed = keyring.seal(verifier, tenant_id=tenant, purpose=_verifier_purpose(state))
         attempt["verifier"] = sealed.to_document()
+    await grants.db.oauth_states.delete_many({"expires_at": {"$lt": datetime.now(UTC)}})
     await grants.db.oauth_states.insert_one(attempt)
     config = config_of(str(doc["type"]), doc.get("config") or {})
     url = authorization_url(provider, config, app, redirect_uri, state, verifier)

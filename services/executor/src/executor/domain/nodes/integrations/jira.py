@@ -1,8 +1,12 @@
-"""Jira: opens and updates issues (bug reports from conversations).
+"""Jira: opens and updates issues (bug reports from conversations), through Jira Cloud's REST
+API v3.
 
-Actions: `createIssue` (projectKey, summary), `getIssue` (issueKey), `addComment` (issueKey,
-body), `transitionIssue` (issueKey, transition). The result is stored in
-`workflow.<outputVariable>`."""
+Actions: `createIssue` (projectKey, summary; description: text, issueType (Task), labels,
+priority) -> `{id, key, url}`; `getIssue` (issueKey; fields to read) -> the issue (its
+`fields.status.name`, ...); `addComment` (issueKey, body: text); `transitionIssue` (issueKey,
+transition: the transition's id or name, or the status it leads to, e.g. "Done") -> `{issueKey,
+transition, status}`. Jira takes no idempotency key: a retried create may make a second issue.
+The result is stored in `workflow.<outputVariable>`."""
 
 from typing import Literal
 

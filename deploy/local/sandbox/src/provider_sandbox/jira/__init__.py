@@ -1,0 +1,1 @@
+"""The sandbox's Jira Cloud REST API v3."""

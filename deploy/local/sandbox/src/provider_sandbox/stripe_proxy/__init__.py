@@ -1,0 +1,1 @@
+"""Stripe's idempotent requests in front of stripe-mock."""
