@@ -100,7 +100,7 @@ class WorkflowConnections(BaseModel):
     )
 
 
-def _view(doc: Document) -> ConnectionView:
+def connection_view(doc: Document) -> ConnectionView:
     sealed = doc.get("credentials")
     credentials = None
     if sealed:
@@ -143,7 +143,7 @@ def _name_taken(name: str) -> ApiProblem:
     )
 
 
-async def _connection(gw: Gateway, tenant: str, connection_id: str) -> Document:
+async def connection_or_404(gw: Gateway, tenant: str, connection_id: str) -> Document:
     doc = await gw.connections.get(tenant, connection_id)
     if doc is None:
         raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no connection {connection_id!r}")
@@ -179,7 +179,7 @@ async def create_connection(
     if spec.credentials is not None:
         doc |= _sealed(keyring_of(gw), tenant, connection_id, spec.credentials)
     try:
-        return _view(await gw.connections.create(doc))
+        return connection_view(await gw.connections.create(doc))
     except NameTaken:
         raise _name_taken(spec.name) from None
 
@@ -191,7 +191,7 @@ async def list_connections(
     type: Annotated[str | None, Query(max_length=40, description="Only this type.")] = None,
 ) -> ConnectionList:
     return ConnectionList(
-        connections=[_view(d) for d in await gw.connections.list(tenant, type)],
+        connections=[connection_view(d) for d in await gw.connections.list(tenant, type)],
         types=[
             TypeView(type=t.name, auth=list(t.auth), oauth=t.oauth)
             for t in CONNECTION_TYPES.values()
@@ -203,7 +203,7 @@ async def list_connections(
 async def get_connection(
     connection_id: ConnectionId, tenant: TenantDep, gw: GatewayDep
 ) -> ConnectionView:
-    return _view(await _connection(gw, tenant, connection_id))
+    return connection_view(await connection_or_404(gw, tenant, connection_id))
 
 
 @router.patch("/{connection_id}", responses=problem_responses(404, 409, *WITH_BODY))
@@ -217,7 +217,7 @@ async def update_connection(
     `credentials` as a whole; `"is_active": false` disables it). `type` says which shapes
     apply and must be the connection's. New credentials clear a `broken` status."""
     patch: Any = body
-    current = await _connection(gw, tenant, connection_id)
+    current = await connection_or_404(gw, tenant, connection_id)
     if patch.type != current["type"]:
         reason = f"is {current['type']!r}: a connection's type does not change"
         raise ApiProblem(
@@ -259,7 +259,7 @@ async def update_connection(
         raise _name_taken(changes["name"]) from None
     if doc is None:
         raise ApiProblem(status.HTTP_404_NOT_FOUND, f"no connection {connection_id!r}")
-    return _view(doc)
+    return connection_view(doc)
 
 
 @router.delete(
@@ -283,7 +283,7 @@ async def check_connection(
     account, the shop, the current user) with the stored credentials. `ok: false` with the
     typed error when it fails (Unauthorized: the credentials are refused); 503 when the
     integrations service cannot be reached."""
-    await _connection(gw, tenant, connection_id)
+    await connection_or_404(gw, tenant, connection_id)
     try:
         response = await gw.integrations_http.post(
             f"/internal/tenants/{tenant}/connections/{connection_id}/check"

@@ -42,7 +42,12 @@ from servicekit.problems import UNAVAILABLE
 from servicekit.sealing import Keyring, Sealed
 
 from trigger_gateway.handlers.channels import keyring_of
-from trigger_gateway.handlers.connections import ConnectionId, ConnectionView, _connection, _view
+from trigger_gateway.handlers.connections import (
+    ConnectionId,
+    ConnectionView,
+    connection_or_404,
+    connection_view,
+)
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.problems import (
     TENANT_ERRORS,
@@ -105,7 +110,7 @@ async def start_oauth(
 ) -> OAuthStarted:
     """Start connecting by OAuth: 409 when the connection's type has no OAuth or this
     deployment has no app registered with that provider."""
-    doc = await _connection(gw, tenant, connection_id)
+    doc = await connection_or_404(gw, tenant, connection_id)
     grants, kind = _grants(request), str(doc["type"])
     if kind not in PROVIDERS or not CONNECTION_TYPES[kind].oauth or doc.get("mode") != "provider":
         raise ApiProblem(
@@ -169,7 +174,7 @@ async def oauth_callback(
     if expires_at < datetime.now(UTC):
         raise ApiProblem(status.HTTP_400_BAD_REQUEST, "the OAuth attempt expired: start again")
     tenant, connection_id = str(attempt["tenant_id"]), str(attempt["connection_id"])
-    doc = await _connection(gw, tenant, connection_id)
+    doc = await connection_or_404(gw, tenant, connection_id)
     if error or not code:
         said = f"{error or 'no code'}" + (
             f": {error_description[:300]}" if error_description else ""
@@ -206,7 +211,7 @@ async def oauth_callback(
     log.info("connection %s connected by OAuth (%s)", connection_id, kind)
     if attempt.get("return_to"):
         return RedirectResponse(attempt["return_to"], status_code=status.HTTP_303_SEE_OTHER)
-    return _view(updated)
+    return connection_view(updated)
 
 
 def _verifier_purpose(state: str) -> str:
