@@ -69,6 +69,17 @@ async def http_provider(
             await client.aclose()
 
 
+def client_fixture(make: Callable[[httpx.AsyncClient], P]) -> Any:
+    """A test module's ``client`` fixture: ``client = client_fixture(JiraClient)``."""
+
+    @pytest.fixture
+    async def client() -> AsyncIterator[P]:
+        async with http_provider(make) as made:
+            yield made
+
+    return client
+
+
 async def refusal(
     client: ProviderClient, connection: Connection, action: str, params: dict[str, Any]
 ) -> IntegrationError:

@@ -7,15 +7,14 @@ calls addressed by the site's cloud id, its rotating refresh token renewed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from conftest import SANDBOX_URL, Stack, TenantApi
 from connections import (
     call_context,
+    client_fixture,
     connect,
-    http_provider,
     provider_connection,
     refusal,
     sandbox_made,
@@ -43,10 +42,7 @@ async def site(stack: Stack) -> dict[str, Any]:
     return await new_site()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[JiraClient]:
-    async with http_provider(JiraClient) as made:
-        yield made
+client = client_fixture(JiraClient)
 
 
 def connection(site: dict[str, Any], token: str | None = None) -> Connection:

@@ -6,7 +6,6 @@ the customer's partner and files a ticket, through the whole stack."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,8 +13,8 @@ import pytest
 from conftest import SANDBOX_URL, Stack, TenantApi
 from connections import (
     call_context,
+    client_fixture,
     connect,
-    http_provider,
     provider_connection,
     refusal,
     sandbox_made,
@@ -39,10 +38,7 @@ async def database(stack: Stack) -> str:
     return name
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[OdooClient]:
-    async with http_provider(OdooClient) as made:
-        yield made
+client = client_fixture(OdooClient)
 
 
 def connection(database: str, username: str = "admin", password: str = PASSWORD) -> Connection:

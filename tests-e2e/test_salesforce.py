@@ -6,7 +6,6 @@ instance URL from the grant, its token refreshed after a 401 (Salesforce says no
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,8 +14,8 @@ import pytest
 from conftest import SANDBOX_URL, Stack, TenantApi
 from connections import (
     call_context,
+    client_fixture,
     connect,
-    http_provider,
     provider_connection,
     refusal,
     sandbox_made,
@@ -45,10 +44,7 @@ async def org(stack: Stack) -> dict[str, Any]:
     return await new_org()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[SalesforceClient]:
-    async with http_provider(SalesforceClient) as made:
-        yield made
+client = client_fixture(SalesforceClient)
 
 
 def connection(org: dict[str, Any], token: str | None = None) -> Connection:

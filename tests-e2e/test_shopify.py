@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from conftest import REPO, SANDBOX_URL, Stack, TenantApi
 from connections import (
     call_context,
+    client_fixture,
     connect,
-    http_provider,
     provider_connection,
     refusal,
     sandbox_made,
@@ -44,10 +43,7 @@ async def store(stack: Stack) -> dict[str, Any]:
     return await new_store()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[ShopifyClient]:
-    async with http_provider(ShopifyClient) as made:
-        yield made
+client = client_fixture(ShopifyClient)
 
 
 def connection(store: dict[str, Any], token: str | None = None) -> Connection:

@@ -5,15 +5,14 @@ files a ticket for the customer through the whole stack."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from conftest import SANDBOX_URL, Stack, TenantApi
 from connections import (
     call_context,
+    client_fixture,
     connect,
-    http_provider,
     provider_connection,
     refusal,
     sandbox_made,
@@ -40,10 +39,7 @@ async def account(stack: Stack) -> dict[str, Any]:
     return await new_account()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[ZendeskClient]:
-    async with http_provider(ZendeskClient) as made:
-        yield made
+client = client_fixture(ZendeskClient)
 
 
 def connection(account: dict[str, Any], token: str | None = None) -> Connection:

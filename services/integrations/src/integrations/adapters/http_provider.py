@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -125,18 +125,31 @@ def reaching(provider: str, seconds: float) -> Iterator[None]:
         ) from None
 
 
-async def exchange(
-    http: httpx.AsyncClient, provider: str, method: str, url: str, seconds: float, **request: Any
-) -> tuple[httpx.Response, Any]:
-    """One request to a JSON API: the answer and its JSON (None when it is not JSON), with
-    transport failures typed as ``reaching`` does. The caller reads the status."""
+async def json_request(
+    http: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    seconds: float,
+    refusal: Callable[[httpx.Response, Any], IntegrationError],
+    **request: Any,
+) -> dict[str, Any]:
+    """One request to a JSON API: its answer's object (`{}` for a 204). A 4xx or 5xx is
+    ``refusal(response, its JSON or None)``, the provider's errors typed; transport failures
+    as ``reaching`` types them; a 2xx that is no JSON object BadResponse."""
     with reaching(provider, seconds):
         response = await http.request(method, url, timeout=seconds, **request)
     try:
         answer = response.json() if response.content else None
     except ValueError:
         answer = None
-    return response, answer
+    if response.status_code >= 400:
+        raise refusal(response, answer)
+    if response.status_code == 204:
+        return {}
+    if not isinstance(answer, dict):
+        raise IntegrationError("BadResponse", f"{provider} answered something not JSON")
+    return answer
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import exchange, retry_after
+from integrations.adapters.http_provider import json_request, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -156,15 +156,10 @@ class HubSpotClient:
     ) -> Document:
         url = f"{connection.base(API)}/crm/v3/objects/{path}"
         headers = {"Authorization": f"Bearer {connection.secret('access_token')}"}
-        response, answer = await exchange(
-            self._http, "HubSpot", method, url, context.seconds_for(connection),
+        return await json_request(
+            self._http, "HubSpot", method, url, context.seconds_for(connection), _error,
             json=body, params=query, headers=headers,
         )  # fmt: skip
-        if response.status_code >= 400:
-            raise _error(response, answer)
-        if not isinstance(answer, dict):
-            raise IntegrationError("BadResponse", "HubSpot answered something not JSON")
-        return answer
 
     async def aclose(self) -> None:
         return None

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import exchange, retry_after
+from integrations.adapters.http_provider import json_request, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -153,18 +153,11 @@ class JiraClient:
         query: dict[str, str] | None = None,
     ) -> Document:
         url = f"{_api(connection)}/{path}"
-        response, answer = await exchange(
-            self._http, "Jira", method, url, context.seconds_for(connection),
+        return await json_request(
+            self._http, "Jira", method, url, context.seconds_for(connection), _error,
             json=body, params=query,
             headers={**_auth(connection), "Accept": "application/json"},
         )  # fmt: skip
-        if response.status_code >= 400:
-            raise _error(response, answer)
-        if response.status_code == 204:
-            return {}
-        if not isinstance(answer, dict):
-            raise IntegrationError("BadResponse", "Jira answered something not JSON")
-        return answer
 
     async def aclose(self) -> None:
         return None

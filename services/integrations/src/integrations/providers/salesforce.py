@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import exchange, retry_after
+from integrations.adapters.http_provider import json_request, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -178,18 +178,11 @@ class SalesforceClient:
         config = connection.config
         version = str(getattr(config, "api_version", "v62.0"))
         root = connection.base(str(getattr(config, "instance_url", "")))
-        response, answer = await exchange(
+        return await json_request(
             self._http, "Salesforce", method, f"{root}/services/data/{version}/{path}",
-            context.seconds_for(connection), json=body, params=query,
+            context.seconds_for(connection), _error, json=body, params=query,
             headers={"Authorization": f"Bearer {connection.secret('access_token')}"},
         )  # fmt: skip
-        if response.status_code >= 400:
-            raise _error(response, answer)
-        if response.status_code == 204:
-            return {}
-        if not isinstance(answer, dict):
-            raise IntegrationError("BadResponse", "Salesforce answered something not JSON")
-        return answer
 
     async def aclose(self) -> None:
         return None

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from contracts.connections import Limits
 
-from integrations.adapters.http_provider import exchange, retry_after
+from integrations.adapters.http_provider import json_request, retry_after
 from integrations.domain.operations import IntegrationError
 from integrations.domain.providers import CallContext, Connection
 
@@ -144,21 +144,17 @@ class ZendeskClient:
     ) -> Document:
         subdomain = str(getattr(connection.config, "subdomain", ""))
         url = f"{connection.base(f'https://{subdomain}.zendesk.com')}/api/v2/{path}"
-        response, answer = await exchange(
+        return await json_request(
             self._http,
             "Zendesk",
             method,
             url,
             context.seconds_for(connection),
+            _error,
             json=body,
             params=query,
             headers={**_auth(connection), **(headers or {})},
         )
-        if response.status_code >= 400:
-            raise _error(response, answer)
-        if not isinstance(answer, dict):
-            raise IntegrationError("BadResponse", "Zendesk answered something not JSON")
-        return answer
 
     async def aclose(self) -> None:
         return None
