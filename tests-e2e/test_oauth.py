@@ -146,3 +146,19 @@ async def test_a_refusal_at_consent_leaves_the_connection_pending(api: TenantApi
         f"/v1/connections/{stripe['id']}/oauth", headers=api.tenant.headers
     )
     assert refused.status_code == 409 and "not connected by OAuth" in refused.json()["detail"]
+
+
+async def test_shopify_by_oauth_an_offline_token_for_the_shop(api: TenantApi) -> None:
+    """Shopify's grant: no PKCE, an offline access token that does not expire (no refresh)."""
+    store = await sandbox_made("/sandbox/shopify/stores", {"domain": "oauth-shop.myshopify.com"})
+    await register_app("shopify", store["domain"])
+    made = await connect(
+        api.http, api.tenant.headers, "shopify", name="Shop by OAuth",
+        config={"shop": store["domain"], "base_url": SANDBOX_URL},
+    )  # fmt: skip
+    url, callback = await authorize(api, made["id"])
+    assert urlsplit(url).path == "/admin/oauth/authorize" and "code_challenge" not in url
+    assert callback.status_code == 200, callback.text
+    assert callback.json()["credentials"]["fields"] == ["access_token"]
+    checked = await api.http.post(f"/v1/connections/{made['id']}/check", headers=api.tenant.headers)
+    assert checked.json()["ok"] is True, checked.text
