@@ -1,0 +1,1 @@
+"""Language work every service shares (documents, chunks, retrieval, classification)."""
