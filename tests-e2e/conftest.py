@@ -319,6 +319,7 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # tenants' webhooks to a receiver on 127.0.0.1
         "NOTIFIER_WEBHOOK_RETRY_BASE_SECONDS": "0.3",  # a failed webhook is retried within 0.3 s
         "INTEGRATIONS_OAUTH_REFRESH_LEEWAY_SECONDS": "1",  # tests' access tokens live seconds
+        "OPENAI_BASE_URL": SANDBOX_URL + "/openai/v1",  # never the real OpenAI from a test
         **{f"OAUTH_{p.upper()}_CLIENT_ID": oauth_client_id(p) for p in OAUTH_PROVIDERS},
         **{f"OAUTH_{p.upper()}_CLIENT_SECRET": OAUTH_CLIENT_SECRET for p in OAUTH_PROVIDERS},
     }

@@ -39,6 +39,9 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 
         await asyncio.sleep(0.2)
 
 
+ANGRY = "This is the third time my order is late. I am furious and this is terrible!"
+
+
 def taken_path(execution: dict[str, Any]) -> list[str]:
     """The nodes that completed, in order (an effect's node is also in the timeline as it
     waited for its result)."""
@@ -74,19 +77,12 @@ async def test_negative_sentiment_escalation(api: TenantApi) -> None:
             api, "escalations", id="calm", name="Calm", skills=["de-escalation"], notify=notify
         )
         await api.activate(example("negative-sentiment-escalation"))
-        accepted = await api.http.post(
-            "/v1/events/sentiment_negative",
-            json={
-                "conversation_id": "angry-1",
-                "channel": "chat",
-                "payload": {"score": -0.8, "text": "this is the third time!"},
-                "customer": {"name": "Ada"},
-            },
-            headers=api.tenant.headers,
-        )
-        assert accepted.status_code == 202, accepted.text
-        done = await api.finished_execution(accepted.json()["trigger_id"])
+        # a customer's message: classified on its way in, its sentiment starts the workflow
+        trigger = await api.message(ANGRY, conversation_id="angry-1", customer={"name": "Ada"})
+        done = await api.finished_execution(trigger)
         assert done["status"] == "completed", done.get("error")
+        started = done["trigger"]["payload"]
+        assert started["score"] < -0.5 and started["sentiment"] == "negative"
         path = taken_path(done)
         assert path[:3] == ["t", "tag", "ab"] and path[-2:] == ["assign", "slack"]
 
@@ -108,7 +104,7 @@ async def test_negative_sentiment_escalation(api: TenantApi) -> None:
 
         told, post = sorted(await eventually(posts))
         assert told.startswith("Conversation angry-1 is yours (queue escalations): skills")
-        assert post == "Negative sentiment from Ada: this is the third time!"
+        assert post == f"Negative sentiment from Ada: {ANGRY}"
 
 
 class Stripe:

@@ -210,6 +210,9 @@ case "$cmd" in
     export NOTIFIER_SLACK_API_BASE_URL="${NOTIFIER_SLACK_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)/api/}"
     # ... and email through the sandbox's SendGrid (production: https://api.sendgrid.com).
     export NOTIFIER_SENDGRID_API_BASE_URL="${NOTIFIER_SENDGRID_API_BASE_URL:-http://127.0.0.1:$(port_of sandbox)}"
+    # AI Generate and embeddings go to the sandbox's OpenAI unless a connection names its own
+    # base_url (production: unset, https://api.openai.com/v1 with the tenant's key).
+    export OPENAI_BASE_URL="${OPENAI_BASE_URL:-http://127.0.0.1:$(port_of sandbox)/openai/v1}"
     # The gateway asks the integrations service to "check connection".
     export GATEWAY_INTEGRATIONS_URL="${GATEWAY_INTEGRATIONS_URL:-http://127.0.0.1:$(port_of integrations)}"
     gateway_url="${GATEWAY_PUBLIC_URL:-http://127.0.0.1:$(port_of trigger-gateway)}"

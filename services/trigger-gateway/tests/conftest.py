@@ -6,11 +6,13 @@ status code, what is published."""
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -497,6 +499,27 @@ def expect_problem() -> Callable[[Any, int], dict[str, Any]]:
     return assert_problem
 
 
+def assert_limit_problem(response: Any, status: int, limit: str) -> dict[str, Any]:
+    """A plan's limit refused it: a problem (409 or 413) whose members name the limit, the
+    plan and what it allows."""
+    from contracts.ai import PLANS
+
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["type"] == "urn:connectflo:problem:plan-limit" and problem["status"] == status
+    assert problem["limit"] == limit and problem["title"]
+    assert problem["detail"].startswith(f"plan {problem['plan']} allows ")
+    assert f"({limit})" in problem["detail"]
+    assert problem["allowed"] == getattr(PLANS[problem["plan"]], limit)
+    return problem
+
+
+@pytest.fixture
+def expect_limit() -> Callable[[Any, int, str], dict[str, Any]]:
+    return assert_limit_problem
+
+
 @pytest.fixture
 def builder_json() -> Callable[..., Doc]:
     """A workflow as the builder saves it."""
@@ -586,3 +609,336 @@ def chat(gw: Harness) -> Chat:
     channel = WidgetChannel(directory, replies, feed)  # type: ignore[arg-type]
     gw.client.app.app.state.widget_channel = channel  # type: ignore[attr-defined]
     return Chat(gw, widgets, replies, feed, channel)
+
+
+# -- AI and knowledge resources: the routes on their real repositories, over a database ------
+
+
+class MemoryCollection:
+    """The part of PyMongo's AsyncCollection the gateway's repositories of AI and knowledge
+    resources use (and TenantRepository, WorkflowRepository), in memory: equality (an array
+    holds a value), $lt/$lte/$gt/$gte/$ne/$in/$exists, $or; $set/$unset (dotted), $inc, $max,
+    $addToSet, $pull, $setOnInsert; unique indexes. The same tests run on FerretDB too
+    (``resources_db``), which is what shows the two agree."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.docs: dict[Any, Doc] = {}
+        self.unique: list[list[str]] = []
+
+    async def create_index(self, keys: list[tuple[str, int]], unique: bool = False) -> str:
+        if unique:
+            self.unique.append([k for k, _ in keys])
+        return "_".join(k for k, _ in keys)
+
+    def _check_unique(self, doc: Doc) -> None:
+        from pymongo.errors import DuplicateKeyError
+
+        for doc_id, other in self.docs.items():
+            if doc_id == doc["_id"]:
+                continue
+            for fields in self.unique:
+                if all(_get(other, f) == _get(doc, f) for f in fields):
+                    raise DuplicateKeyError(f"E11000 duplicate key {fields}", 11000)
+
+    async def insert_one(self, doc: Doc) -> Any:
+        from pymongo.errors import DuplicateKeyError
+
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError(f"E11000 duplicate key _id {doc['_id']}", 11000)
+        self._check_unique(doc)
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+        return SimpleNamespace(inserted_id=doc["_id"])
+
+    async def insert_many(self, docs: list[Doc]) -> Any:
+        for doc in docs:
+            await self.insert_one(doc)
+        return SimpleNamespace(inserted_ids=[d["_id"] for d in docs])
+
+    def _matching(self, query: Doc) -> list[Doc]:
+        return [d for d in self.docs.values() if _matches(d, query)]
+
+    async def find_one(self, query: Doc, projection: Doc | None = None) -> Doc | None:
+        found = self._matching(query)
+        return _projected(found[0], projection) if found else None
+
+    def find(
+        self,
+        query: Doc,
+        projection: Doc | None = None,
+        sort: list[tuple[str, int]] | None = None,
+        limit: int = 0,
+    ) -> MemoryCursor:
+        found = self._matching(query)
+        for field_name, direction in reversed(sort or []):
+            found.sort(key=lambda d, f=field_name: _get(d, f), reverse=direction < 0)
+        return MemoryCursor([_projected(d, projection) for d in found], limit)
+
+    async def count_documents(self, query: Doc) -> int:
+        return len(self._matching(query))
+
+    async def update_one(self, query: Doc, update: Doc, upsert: bool = False) -> Any:
+        return await self._update(query, update, upsert=upsert, many=False)
+
+    async def update_many(self, query: Doc, update: Doc) -> Any:
+        return await self._update(query, update, upsert=False, many=True)
+
+    async def _update(self, query: Doc, update: Doc, *, upsert: bool, many: bool) -> Any:
+        found = self._matching(query)[: None if many else 1]
+        if not found and upsert:
+            doc = {k: v for k, v in query.items() if not k.startswith("$")}
+            _apply(
+                doc,
+                {**update, "$set": {**update.get("$setOnInsert", {}), **update.get("$set", {})}},
+            )
+            await self.insert_one(doc)
+            return SimpleNamespace(matched_count=0, modified_count=0, upserted_id=doc["_id"])
+        for doc in found:
+            changed = copy.deepcopy(doc)
+            _apply(changed, update)
+            self._check_unique(changed)
+            self.docs[doc["_id"]] = changed
+        return SimpleNamespace(matched_count=len(found), modified_count=len(found))
+
+    async def find_one_and_update(
+        self,
+        query: Doc,
+        update: Doc,
+        upsert: bool = False,
+        return_document: Any = False,
+        projection: Doc | None = None,
+    ) -> Doc | None:
+        before = await self.find_one(query)
+        result = await self._update(query, update, upsert=upsert, many=False)
+        doc_id = before["_id"] if before else getattr(result, "upserted_id", None)
+        if doc_id is None:
+            return None
+        return _projected(self.docs[doc_id], projection) if return_document else before
+
+    async def replace_one(self, query: Doc, doc: Doc) -> Any:
+        found = self._matching(query)[:1]
+        for old in found:
+            self.docs[old["_id"]] = copy.deepcopy({**doc, "_id": old["_id"]})
+        return SimpleNamespace(matched_count=len(found), modified_count=len(found))
+
+    async def delete_one(self, query: Doc) -> Any:
+        found = self._matching(query)[:1]
+        for doc in found:
+            del self.docs[doc["_id"]]
+        return SimpleNamespace(deleted_count=len(found))
+
+    async def delete_many(self, query: Doc) -> Any:
+        found = self._matching(query)
+        for doc in found:
+            del self.docs[doc["_id"]]
+        return SimpleNamespace(deleted_count=len(found))
+
+
+class MemoryCursor:
+    def __init__(self, docs: list[Doc], limit: int = 0) -> None:
+        self._docs = docs
+        self._limit = limit
+
+    def limit(self, limit: int) -> MemoryCursor:
+        return MemoryCursor(self._docs, limit)
+
+    def __aiter__(self) -> Any:
+        async def each() -> Any:
+            for doc in self._docs[: self._limit or None]:
+                yield doc
+
+        return each()
+
+
+class MemoryDatabase:
+    """Collections by attribute or by name, made when first used."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, MemoryCollection] = {}
+        self.name = "memory"
+
+    def __getitem__(self, name: str) -> MemoryCollection:
+        return self.collections.setdefault(name, MemoryCollection(name))
+
+    def __getattr__(self, name: str) -> MemoryCollection:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    async def list_collection_names(self) -> list[str]:
+        return sorted(self.collections)
+
+    async def create_collection(self, name: str) -> MemoryCollection:
+        return self[name]
+
+
+_MISSING = object()
+
+
+def _get(doc: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return _MISSING
+        doc = doc[part]
+    return doc
+
+
+def _compares(value: Any, operator: str, operand: Any) -> bool:
+    try:
+        return {
+            "$lt": lambda: value < operand,
+            "$lte": lambda: value <= operand,
+            "$gt": lambda: value > operand,
+            "$gte": lambda: value >= operand,
+        }[operator]()
+    except TypeError:
+        return False
+
+
+def _condition(value: Any, condition: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+        for operator, operand in condition.items():
+            if operator == "$ne":
+                ok = operand not in values and value != operand
+            elif operator == "$in":
+                ok = any(v in operand for v in values)
+            elif operator == "$exists":
+                ok = (value is not _MISSING) == bool(operand)
+            else:
+                ok = value is not _MISSING and any(_compares(v, operator, operand) for v in values)
+            if not ok:
+                return False
+        return True
+    if value is _MISSING:
+        return condition is None
+    return value == condition or condition in values
+
+
+def _matches(doc: Doc, query: Doc) -> bool:
+    for key, condition in query.items():
+        if key == "$or":
+            if not any(_matches(doc, q) for q in condition):
+                return False
+        elif not _condition(_get(doc, key), condition):
+            return False
+    return True
+
+
+def _projected(doc: Doc, projection: Doc | None) -> Doc:
+    doc = copy.deepcopy(doc)
+    if not projection:
+        return doc
+    if all(not v for v in projection.values()):
+        return {k: v for k, v in doc.items() if k not in projection}
+    return {k: v for k, v in doc.items() if k == "_id" or projection.get(k)}
+
+
+def _set(doc: Doc, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc.setdefault(part, {})
+    doc[last] = copy.deepcopy(value)
+
+
+def _apply(doc: Doc, update: Doc) -> None:
+    for path, value in update.get("$set", {}).items():
+        _set(doc, path, value)
+    for path in update.get("$unset", {}):
+        *parents, last = path.split(".")
+        parent = _get(doc, ".".join(parents)) if parents else doc
+        if isinstance(parent, dict):
+            parent.pop(last, None)
+    for path, value in update.get("$inc", {}).items():
+        current = _get(doc, path)
+        _set(doc, path, (0 if current is _MISSING else current) + value)
+    for path, value in update.get("$max", {}).items():
+        current = _get(doc, path)
+        _set(doc, path, value if current is _MISSING else max(current, value))
+    for path, value in update.get("$addToSet", {}).items():
+        current = _get(doc, path)
+        items = [] if current is _MISSING else list(current)
+        _set(doc, path, items if value in items else [*items, value])
+    for path, value in update.get("$pull", {}).items():
+        current = _get(doc, path)
+        if current is not _MISSING:
+            _set(doc, path, [v for v in current if v != value])
+
+
+@dataclass
+class Knowledge:
+    """The gateway with its real repositories of tenants, workflows and AI and knowledge
+    resources on one database (in memory, or FerretDB), tenants ``ten_a`` (key ``key-a``)
+    and ``ten_b`` (``key-b``), an async client, and the in-memory connections and Twilio
+    numbers of the ``gw`` harness."""
+
+    client: httpx.AsyncClient
+    db: Any
+    gw: Harness
+
+    def as_tenant(self, key: str = "key-a") -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    async def workflow(self, key: str = "key-a") -> str:
+        answer = await self.client.post(
+            "/v1/workflows", json=workflow_json(), headers=self.as_tenant(key)
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    async def stored_workflow(self, workflow_id: str) -> Doc:
+        found = await self.db.workflows.find_one({"_id": workflow_id})
+        assert found is not None
+        return dict(found)
+
+    async def set_plan(self, plan: str, tenant: str = "ten_a") -> None:
+        answer = await self.client.patch(
+            f"/v1/tenants/{tenant}", json={"plan": plan}, headers=self.gw.as_admin()
+        )
+        assert answer.status_code == 200, answer.text
+
+
+MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
+
+
+@pytest.fixture(params=["memory", "ferretdb"])
+async def resources_db(request: pytest.FixtureRequest) -> Any:
+    """A fresh database: in memory, and the MongoDB-wire server of MONGO_URI (the local
+    FerretDB: deploy/local/infra.sh start mongo), skipped when none answers."""
+    if request.param == "memory":
+        yield MemoryDatabase()
+        return
+    from pymongo import AsyncMongoClient
+    from pymongo.errors import PyMongoError
+
+    client: Any = AsyncMongoClient(MONGO_URI, tz_aware=True, serverSelectionTimeoutMS=1500)
+    try:
+        await client.admin.command("ping")
+    except PyMongoError:
+        await client.close()
+        pytest.skip(f"no MongoDB-wire server at {MONGO_URI} (deploy/local/infra.sh start mongo)")
+    db = client["gateway_" + os.urandom(4).hex()]
+    try:
+        yield db
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+@pytest.fixture
+async def kb(gw: Harness, resources_db: Any) -> Any:
+    from trigger_gateway.adapters.store import TenantRepository
+    from trigger_gateway.adapters.workflows import WorkflowRepository
+    from trigger_gateway.handlers.resource_state import assemble
+
+    app = gw.client.app.app  # type: ignore[attr-defined]
+    tenants = TenantRepository(resources_db)
+    for key, tenant in KEYS.items():
+        await tenants.create(tenant, f"Tenant {tenant}", digest(key), "free")
+    app.state.gateway = replace(
+        app.state.gateway, tenants=tenants, workflows=WorkflowRepository(resources_db)
+    )
+    app.state.resources = await assemble(resources_db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+        yield Knowledge(client, resources_db, gw)

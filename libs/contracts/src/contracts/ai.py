@@ -121,12 +121,14 @@ class ClassificationSettings(_Shape):
 
     sentiment: bool = Field(True, description="Score every message's sentiment (VADER).")
     intents: tuple[IntentDeclaration, ...] = Field((), max_length=200)
-    engine: Literal["local", "openai"] = Field(
+    engine: Literal["local"] = Field(
         "local",
-        description="local: a classifier trained from the examples; openai: the AI "
-        "configuration's model with structured output (local when it cannot answer).",
+        description="local: a classifier trained from the examples (an engine on the AI "
+        "configuration's model is not built yet).",
     )
-    ai_config_id: str | None = Field(None, description="For engine openai.")
+    ai_config_id: str | None = Field(
+        None, description="The AI configuration classification belongs to (named, checked)."
+    )
     min_confidence: float = Field(
         0.0, ge=0.0, le=1.0, description="Below this, a message has no intent."
     )
@@ -184,8 +186,8 @@ PLANS: dict[str, PlanLimits] = {
         maxIntents=200,
     ),
 }
-DEFAULT_PLAN = "starter"
 Plan = Literal["free", "starter", "pro", "enterprise"]
+DEFAULT_PLAN: Plan = "starter"
 
 
 def plan_limits(plan: str | None) -> PlanLimits:

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from executor.adapters.conversations import ConversationRepository
+from executor.adapters.resources import ResourceRepository
 from executor.adapters.store import (
     ExecutionRepository,
     WorkflowCatalogue,
@@ -33,6 +34,7 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         ExecutionRepository(kit.db, check_version_by_read=by_read),
         ConversationRepository(kit.db, one_by_one=ferretdb),
         kit.publish,
+        resources=ResourceRepository(kit.db),
         limits=Limits(
             max_steps=settings.max_steps_per_command,
             max_running_seconds=settings.max_running_seconds,

@@ -37,6 +37,10 @@ class Store:
         workflow = {"_id": "wf_1", "active_version": 1, "name": "w", "trigger_type": trigger_type}
         return [{**workflow, "activated_at": self.activated_at}]
 
+    async def active_of(self, tenant_id: str) -> dict[str, list[Doc]]:
+        trigger_type = self.definition["triggerType"]
+        return {trigger_type: await self.active_for(tenant_id, trigger_type)}
+
     async def definition_of(self, workflow_id: str, version: int) -> Doc:
         return self.definition
 
@@ -214,6 +218,9 @@ class Catalogue:
 
     async def active_for(self, tenant_id: str, trigger_type: str) -> list[Doc]:
         return await self.store.active_for(tenant_id, trigger_type)
+
+    async def active_of(self, tenant_id: str) -> dict[str, list[Doc]]:
+        return await self.store.active_of(tenant_id)
 
     async def definition(self, workflow_id: str, version: int) -> Doc:
         return await self.store.definition_of(workflow_id, version)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from integrations.adapters.connections import ConnectionDirectory
 from integrations.adapters.http_provider import HttpProvider
+from integrations.adapters.knowledge import KnowledgeReader
 from integrations.adapters.oauth_refresh import TokenRefresher
 from integrations.adapters.store import IntegrationCallRepository
 from integrations.handlers.kafka import consume
@@ -39,7 +40,7 @@ async def assemble(kit: Kit, settings: Settings, made: dict[str, Any]) -> None:
         log.warning("no KEK (CONNECTFLO_KEKS, CONNECTFLO_KEK_FILE): no credentials can be opened")
     http = httpx.AsyncClient(follow_redirects=False)
     kit.on_stop(http.aclose)
-    providers = clients(http)
+    providers = clients(http, KnowledgeReader(kit.db))
     for client in providers.values():
         kit.on_stop(client.aclose)
     directory = ConnectionDirectory(kit.db, keyring, settings.connection_cache_seconds)

@@ -34,17 +34,23 @@ from trigger_gateway.adapters.webhooks import WebhookRepository, ensure_webhook_
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
     agents,
+    ai_configs,
     channels,
     chatops_channels,
+    classification,
     commands,
     connections,
     contacts,
     conversations,
     dead_letters,
+    documents,
     events,
     execution_messages,
     executions,
+    knowledge,
     oauth,
+    plan,
+    resource_state,
     sendgrid,
     sendgrid_channel,
     tenants,
@@ -55,6 +61,7 @@ from trigger_gateway.handlers import (
     webhooks,
     widget,
     widget_state,
+    workflow_resources,
     workflows,
 )
 from trigger_gateway.handlers.deps import Gateway
@@ -106,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sendgrid = SendGridChannelRepository(
             kit.db, cache_seconds=settings.twilio_cache_seconds
         )
+        app.state.resources = await resource_state.assemble(kit.db)  # AI and knowledge
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
         app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
@@ -150,6 +158,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         twilio_voice.router,
         sendgrid_channel.router,
         sendgrid.router,
+        plan.router,
+        documents.router,
+        knowledge.router,
+        ai_configs.router,
+        classification.router,
+        workflow_resources.router,
     ):
         app.include_router(router)
     widget.install(app, settings)  # the chat widget's routes, and CORS per widget

@@ -1,9 +1,13 @@
 """Configuration from the environment: prefix GATEWAY_, plus the shared infrastructure names
 (servicekit.settings)."""
 
+from contracts.ai import PLANS
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 from servicekit.settings import ServiceSettings
+
+_LARGEST_DOCUMENT = max(limits.maxDocumentBytes for limits in PLANS.values())
+DOCUMENT_BODY_BYTES = -(-_LARGEST_DOCUMENT * 4 // 3) + (1 << 20)  # base64, and 1 MiB more
 
 
 class Settings(ServiceSettings):
@@ -41,6 +45,14 @@ class Settings(ServiceSettings):
     )
     max_body_bytes: int = Field(
         1 << 20, ge=1, description="Larger request bodies are refused (413) before parsing."
+    )
+    max_document_body_bytes: int = Field(
+        DOCUMENT_BODY_BYTES,
+        ge=1,
+        description="The body limit of a document upload (POST /v1/documents, PUT "
+        "/v1/documents/{id}): the largest plan's maxDocumentBytes in base64 and the JSON "
+        "around it. Each tenant's plan then limits the document itself (413 naming "
+        "maxDocumentBytes).",
     )
     webhook_allow_private_urls: bool = Field(
         False,

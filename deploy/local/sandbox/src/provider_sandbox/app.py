@@ -16,6 +16,8 @@ from .jira.rest import JiraState, jira_routers
 from .oauth import Issuer, OAuthState, oauth_routers
 from .odoo.rpc import odoo_routers
 from .odoo.state import OdooState
+from .openai.api import openai_routers
+from .openai.state import OpenAIState
 from .salesforce.rest import SalesforceState, salesforce_grant, salesforce_routers
 from .sendgrid.errors import SendGridApiError, sendgrid_error_response
 from .sendgrid.sandbox import SendGridSandbox
@@ -69,6 +71,7 @@ def create_app(
     hubspot = app.state.hubspot = HubSpotState()
     zendesk = app.state.zendesk = ZendeskState()
     jira = app.state.jira = JiraState()
+    openai = app.state.openai = OpenAIState()
     oauth = app.state.oauth = OAuthState()
     oauth.issuers["jira"] = Issuer(jira.by_site, jira.tokens)
     stripe = app.state.stripe = StripeProxyState(settings.stripe_mock_url)
@@ -86,6 +89,7 @@ def create_app(
         *hubspot_routers(hubspot),
         *zendesk_routers(zendesk),
         *jira_routers(jira),
+        *openai_routers(openai),
         *salesforce_routers(salesforce),
         *stripe_proxy_routers(stripe, stripe_http),
         *oauth_routers(oauth),

@@ -72,16 +72,22 @@ def trigger_text(
     customer: Document | None = None,
     conversation: Document | None = None,
     tenant: Document | None = None,
+    payload: Document | None = None,
+    resources: Document | None = None,
 ) -> str:
-    """What an execution starts from: the trigger's payload, the customer (the trigger's,
-    over the contact's profile), and the conversation and tenant variables read when it was
-    created (``scopes``)."""
+    """What an execution starts from: the trigger's payload (or ``payload``: the message's
+    with its classification), the customer (the trigger's, over the contact's profile), the
+    conversation and tenant variables read when it was created (``scopes``) and the
+    workflow's resources loaded then."""
+    started: Document = {
+        "payload": trigger.payload if payload is None else payload,
+        "customer": customer if customer is not None else trigger.customer,
+        "scopes": {"conversation": conversation or {}, "global": tenant or {}},
+    }
+    if resources:
+        started["resources"] = resources
     return json.dumps(
-        {
-            "payload": trigger.payload,
-            "customer": customer if customer is not None else trigger.customer,
-            "scopes": {"conversation": conversation or {}, "global": tenant or {}},
-        },
+        started,
         separators=(",", ":"),
         default=str,
     )
@@ -129,7 +135,7 @@ def engine_context(doc: Mapping[str, Any], started: datetime) -> Document:
             "global": dict(scopes.get("global") or {}),
         },
         "customer": trigger.get("customer"),
-        "resources": {},
+        "resources": dict(trigger.get("resources") or {}),
     }
 
 

@@ -148,9 +148,15 @@ class Loaded:
         stored = self.conversations.setdefault(ref, {"_id": ref})
         stored["active_runs"] = {**(stored.get("active_runs") or {}), workflow_id: run}
 
-    def record(self, writes: ConversationWrites, trigger: TriggerReceived) -> None:
-        """The trigger's conversation upserted and its message logged (before the executions
-        it starts set the status their runs leave it in)."""
+    def record(
+        self,
+        writes: ConversationWrites,
+        trigger: TriggerReceived,
+        classification: Document | None = None,
+    ) -> None:
+        """The trigger's conversation upserted and its message logged with its
+        ``classification`` (before the executions it starts set the status their runs leave
+        it in)."""
         if not trigger.conversation_id:
             return
         ref = conversation_ref(trigger.tenant_id, trigger.conversation_id)
@@ -181,7 +187,10 @@ class Loaded:
             fields.update(
                 contact_address=message.contact_address, tenant_address=message.tenant_address
             )
-            writes.messages.append(inbound_record(trigger, message))
+            logged = inbound_record(trigger, message)
+            if classification is not None:
+                logged["classification"] = classification
+            writes.messages.append(logged)
         else:
             on_insert["last_message_at"] = at  # listings sort by it: never missing
         # The channel is the conversation's since its first message (a call's follow-up SMS is

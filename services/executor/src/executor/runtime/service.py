@@ -15,11 +15,14 @@ are committed after that. Who does what:
 from __future__ import annotations
 
 from executor.adapters.conversations import ConversationRepository
+from executor.adapters.resources import ResourceRepository
 from executor.adapters.store import ExecutionRepository, WorkflowCatalogue
 from executor.runtime.batch import BatchFlush, Publish, Sender
 from executor.runtime.children import ChildStart, JustCreated
+from executor.runtime.classification import MessageClassifier
 from executor.runtime.commands import CommandIntake
 from executor.runtime.conversations import ConversationIntake
+from executor.runtime.resources import WorkflowResources
 from executor.runtime.running import CommandRunner
 from executor.runtime.step import Limits
 from executor.runtime.triggers import TriggerIntake
@@ -35,6 +38,7 @@ class ExecutionService:
         publish: Publish,
         *,
         limits: Limits,
+        resources: ResourceRepository | None = None,
     ) -> None:
         sender = Sender(publish)
         just_created = JustCreated()
@@ -48,6 +52,8 @@ class ExecutionService:
             self.flush,
             sender,
             ConversationIntake(conversations),
+            resources=WorkflowResources(resources),
+            classifier=MessageClassifier(resources),
         )
         self.commands = CommandIntake(executions, runner, self.flush, just_created)
 

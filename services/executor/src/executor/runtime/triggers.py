@@ -18,6 +18,7 @@ from contracts.events import (
     EffectSettled,
     ExecutionCancelRequested,
     ExecutionRequested,
+    InboundMessage,
     MessageQueued,
     TriggerReceived,
 )
@@ -27,14 +28,17 @@ from executor.adapters.execution_documents import addresses_of, new_execution, t
 from executor.adapters.store import WorkflowCatalogue
 from executor.runtime import engine_port
 from executor.runtime.batch import Batch, BatchFlush, Flush, Sender, Touched
-from executor.runtime.conversations import ConversationIntake, Loaded, reply_of
+from executor.runtime.classification import MessageClassifier
+from executor.runtime.conversations import ConversationIntake, Loaded, message_of, reply_of
 from executor.runtime.outbox import command_entry
+from executor.runtime.resources import WorkflowResources
 from executor.runtime.running import CommandRunner
 from executor.runtime.step import FINISHED, PermanentStepError
 from executor.runtime.workflows import CompiledWorkflows
 
 Document = dict[str, Any]
 INCOMING_MESSAGE = "Incoming Message"
+INTENT_DETECTED, SENTIMENT_NEGATIVE = "Intent Detected", "Sentiment Negative"
 
 
 def execution_id_for(trigger_id: str, workflow_id: str) -> str:
@@ -67,6 +71,79 @@ class Routed:
         }
 
 
+@dataclass
+class Starts:
+    """What every workflow a trigger may start shares: the trigger, the batch's conversations
+    (its scopes), the conversation's runs and waits, what the trigger did so far."""
+
+    trigger: TriggerReceived
+    loaded: Loaded
+    runs: dict[str, str]
+    waiting: list[Document]
+    routed: Routed
+    with_agent: bool
+
+    def text(self, payload: Document, resources: Document | None) -> str:
+        scopes = self.loaded.scopes(self.trigger)
+        return trigger_text(
+            self.trigger,
+            customer=scopes.customer,
+            conversation=scopes.conversation,
+            tenant=scopes.tenant,
+            payload=payload,
+            resources=resources,
+        )
+
+
+def _derived(
+    classification: Document, inbound: InboundMessage | None, payload: Document
+) -> list[tuple[str, Document]]:
+    """The trigger types a classified message also starts, each with its ``trigger``: Intent
+    Detected (``intent``, ``confidence``, ``ranking``, ``text``) when an intent was found,
+    Sentiment Negative (``score``, ``sentiment``, ``text``) whenever sentiment was scored
+    (the workflow's ``threshold`` decides)."""
+    text = inbound.body if inbound is not None else ""
+    derived: list[tuple[str, Document]] = []
+    intent = classification.get("intent") or {}
+    if intent.get("name"):
+        derived.append(
+            (
+                INTENT_DETECTED,
+                {
+                    **payload,
+                    "text": text,
+                    "intent": intent["name"],
+                    "confidence": intent["confidence"],
+                    "ranking": intent["ranking"],
+                },
+            )
+        )
+    sentiment = classification.get("sentiment")
+    if sentiment is not None:
+        derived.append(
+            (
+                SENTIMENT_NEGATIVE,
+                {
+                    **payload,
+                    "text": text,
+                    "score": sentiment["score"],
+                    "sentiment": sentiment["label"],
+                },
+            )
+        )
+    return derived
+
+
+def _number_refusal(resources: Document, facts: Document) -> str | None:
+    """A workflow with phone numbers attached takes the messages and calls to those numbers
+    only (the product guide's workflow-scoped numbers)."""
+    numbers = [n["id"] for n in resources.get("phoneNumbers") or ()]
+    number = facts.get("phoneNumberId")
+    if numbers and number and number not in numbers:
+        return f"the number {number} is not one of the workflow's ({', '.join(numbers)})"
+    return None
+
+
 class TriggerIntake:
     def __init__(
         self,
@@ -76,8 +153,13 @@ class TriggerIntake:
         flush: BatchFlush,
         sender: Sender,
         conversations: ConversationIntake,
+        *,
+        resources: WorkflowResources | None = None,
+        classifier: MessageClassifier | None = None,
     ) -> None:
         self._conversations = conversations
+        self._resources = resources or WorkflowResources(None)
+        self._classifier = classifier or MessageClassifier(None)
         self._catalogue = catalogue
         self._workflows = workflows
         self._runner = runner
@@ -104,7 +186,7 @@ class TriggerIntake:
 
     async def _plan(self, envelopes: list[Envelope[TriggerReceived]]) -> Flush:
         batch = Batch()
-        kinds = list(dict.fromkeys((e.data.tenant_id, e.data.trigger_type) for e in envelopes))
+        tenants = list(dict.fromkeys(e.data.tenant_id for e in envelopes))
         # the conversations the last batch's flush is still writing are read after it
         await self._flush.conversations_written(
             {
@@ -114,43 +196,59 @@ class TriggerIntake:
             }
         )
         # The reads at once: each is a round trip, and none needs another.
-        active, loaded = await asyncio.gather(
-            self._active_workflows(kinds), self._conversations.load([e.data for e in envelopes])
+        messages = {e.data.trigger_id: m for e in envelopes if (m := message_of(e.data))}
+        active, loaded, _ = await asyncio.gather(
+            self._active_workflows(tenants),
+            self._conversations.load([e.data for e in envelopes]),
+            self._classifier.prepare({e.data.tenant_id for e in envelopes} if messages else ()),
         )
         # Then, only where they can matter: the variables of tenants whose workflows read
         # global.* (the reply waits came with the conversations).
         readers = {
             tenant
-            for (tenant, _), workflows in active.items()
+            for tenant, by_type in active.items()
+            for workflows in by_type.values()
             for w in workflows
             if await self._workflows.reads_global(w["_id"], int(w["active_version"]))
         }
         await self._conversations.load_tenants(loaded, readers)
         waits = _reply_waits_for(envelopes, loaded)
+        # every customer's message classified before its triggers are matched
+        classified: dict[str, Document] = {}
+        for envelope in envelopes:
+            inbound = messages.get(envelope.data.trigger_id)
+            if inbound is not None:
+                found = self._classifier.classify(envelope.data.tenant_id, inbound.body)
+                if found is not None:
+                    classified[envelope.data.trigger_id] = found
         for envelope in envelopes:
             trigger = envelope.data
-            loaded.record(batch.conversations, trigger)
-            await self._route(batch, envelope, active, waits, loaded)
+            loaded.record(batch.conversations, trigger, classified.get(trigger.trigger_id))
+            await self._route(batch, envelope, active, waits, loaded, classified)
         return self._flush.seal(batch)
 
     async def _route(
         self,
         batch: Batch,
         envelope: Envelope[TriggerReceived],
-        active: dict[tuple[str, str], list[Document]],
+        active: dict[str, dict[str, list[Document]]],
         waits: dict[tuple[str, str], list[Document]],
         loaded: Loaded,
+        classified: dict[str, Document],
     ) -> None:
         """What one trigger does: for a customer's message in a conversation, each workflow's
         routing policy decides with the run it has there (docs/architecture.md, *Routing
-        policies*); otherwise it starts a run of every active workflow that admits it."""
+        policies*); otherwise it starts a run of every active workflow that admits it. A
+        classified message also starts the Intent Detected and Sentiment Negative workflows
+        its classification admits."""
         trigger = envelope.data
         message = trigger.trigger_type == INCOMING_MESSAGE and bool(trigger.conversation_id)
         waiting = (
             waits.pop((trigger.tenant_id, trigger.conversation_id or ""), []) if message else []
         )
         runs = loaded.active_runs(trigger) if message else {}
-        workflows = active[(trigger.tenant_id, trigger.trigger_type)]
+        tenant_active = active.get(trigger.tenant_id, {})
+        workflows = tenant_active.get(trigger.trigger_type, [])
         with_agent = message and loaded.status(trigger) == "with_agent"
         if with_agent and not await self._any_runs_with_agent(workflows):
             waiting = []  # the agent's now: no run resumes on its messages
@@ -161,25 +259,61 @@ class TriggerIntake:
         routed = Routed(answered=[w["execution_id"] for w in others])
         if others:
             await self._answer_waits(batch, trigger, others, envelope.trace)
-        scopes = loaded.scopes(trigger)
-        trigger_json = trigger_text(
-            trigger,
-            customer=scopes.customer,
-            conversation=scopes.conversation,
-            tenant=scopes.tenant,
+        classification = classified.get(trigger.trigger_id)
+        payload = trigger.payload
+        if classification is not None:
+            payload = {**payload, "classification": classification}
+        starts = Starts(trigger, loaded, runs, waiting, routed, with_agent)
+        await self._start_each(batch, envelope, starts, trigger.trigger_type, workflows, payload)
+        if classification is not None:
+            for kind, derived in _derived(classification, message_of(trigger), payload):
+                if tenant_active.get(kind):
+                    await self._start_each(
+                        batch, envelope, starts, kind, tenant_active[kind], derived
+                    )
+        if (
+            routed.not_started
+            or routed.answered
+            or routed.queued
+            or routed.interrupted
+            or not workflows
+        ):
+            # a trigger that did less than start every active workflow says what it did
+            batch.trigger_outcomes.append(routed.outcome(trigger))
+
+    async def _start_each(
+        self,
+        batch: Batch,
+        envelope: Envelope[TriggerReceived],
+        starts: Starts,
+        trigger_type: str,
+        workflows: list[Document],
+        payload: Document,
+    ) -> None:
+        """A run of each of ``workflows`` (of ``trigger_type``) that admits the trigger, with
+        ``payload`` as its ``trigger``; routing policies apply to the message's own type."""
+        trigger, routed = envelope.data, starts.routed
+        message = (
+            trigger_type == INCOMING_MESSAGE
+            and trigger.trigger_type == INCOMING_MESSAGE
+            and bool(trigger.conversation_id)
         )
-        facts = {**trigger.payload, "channel": trigger.channel or trigger.payload.get("channel")}
+        shared_json: str | None = None
+        facts = {**payload, "channel": trigger.channel or payload.get("channel")}
         for workflow in workflows:
             version = int(workflow["active_version"])
             compiled = await self._workflows.get(workflow["_id"], version)
-            reason = engine_port.refusal(compiled, trigger.trigger_type, facts)
+            reason = engine_port.refusal(compiled, trigger_type, facts)
+            resources = await self._resources.of(trigger.tenant_id, workflow, compiled.resources)
+            if reason is None:
+                reason = _number_refusal(resources, facts)
             activated = workflow.get("activated_at")
             if reason is None and activated is not None and _aware(activated) > trigger.received_at:
                 # the message came while the workflow was not active (it is read a moment later)
                 reason = "the workflow was activated after the message came"
             if (
                 reason is None
-                and with_agent
+                and starts.with_agent
                 and engine_port.routing(compiled).while_with_agent != "run"
             ):
                 reason = "the conversation is with an agent"
@@ -193,15 +327,19 @@ class TriggerIntake:
                     }
                 )
                 continue
-            run = runs.get(workflow["_id"])
+            run = starts.runs.get(workflow["_id"])
             if run == execution_id_for(trigger.trigger_id, workflow["_id"]):
                 # this trigger started that run (redelivered, or sent again by the gateway):
                 # not its reply, nor a reason to cancel it; starting it again changes nothing
                 run = None
             if message and not await self._by_policy(
-                batch, envelope, compiled, run, waiting, routed
+                batch, envelope, compiled, run, starts.waiting, routed
             ):
                 continue
+            if resources:
+                trigger_json = starts.text(payload, resources)
+            else:
+                trigger_json = shared_json = shared_json or starts.text(payload, None)
             doc = new_execution(
                 execution_id=execution_id_for(trigger.trigger_id, workflow["_id"]),
                 tenant_id=trigger.tenant_id,
@@ -219,16 +357,7 @@ class TriggerIntake:
             started = batch.touched[doc["_id"]].doc
             if trigger.conversation_id and started["status"] not in FINISHED:
                 started["conversation_run"] = True  # its end forgets it (running.py)
-                loaded.run_started(batch.conversations, trigger, workflow["_id"], doc["_id"])
-        if (
-            routed.not_started
-            or routed.answered
-            or routed.queued
-            or routed.interrupted
-            or not workflows
-        ):
-            # a trigger that did less than start every active workflow says what it did
-            batch.trigger_outcomes.append(routed.outcome(trigger))
+                starts.loaded.run_started(batch.conversations, trigger, workflow["_id"], doc["_id"])
 
     async def _by_policy(
         self,
@@ -283,12 +412,11 @@ class TriggerIntake:
                 return True
         return False
 
-    async def _active_workflows(
-        self, kinds: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], list[Document]]:
-        """The active workflows of each (tenant, trigger type), read at once."""
-        found = await asyncio.gather(*(self._catalogue.active_for(*kind) for kind in kinds))
-        return dict(zip(kinds, found, strict=True))
+    async def _active_workflows(self, tenants: list[str]) -> dict[str, dict[str, list[Document]]]:
+        """The active workflows of each tenant by trigger type, read at once (one query a
+        tenant: a message may start workflows of three types)."""
+        found = await asyncio.gather(*(self._catalogue.active_of(t) for t in tenants))
+        return dict(zip(tenants, found, strict=True))
 
     async def _start(self, batch: Batch, doc: Document, trace: TraceContext) -> None:
         """Run a new execution's first step now; the flush inserts it with that state."""

@@ -117,9 +117,37 @@ async def test_ai_generate_sends_the_workflow_resources_and_stores_the_text(node
         "prompt": "Answer",
         "documentIds": ["d"],
         "aiConfig": {"model": "m"},
+        "recentMessages": 10,
+        "fallbackOnEmpty": True,
     }
-    assert answered.output == {"text": "Hello!"}
+    assert answered.output == {"text": "Hello!", "fallback": False}
+    assert answered.port == "out"
     assert ctx.context["variables"]["workflow"]["draft"] == "Hello!"
+
+
+async def test_ai_generate_takes_its_fallback_port_when_nothing_grounds_the_answer(node_ctx):
+    config = ai_generate.Config.model_validate({"prompt": "Answer", "outputVariable": "draft"})
+    ctx = node_ctx(delivered={"text": "", "fallback": True})
+    ctx.wired_ports = frozenset({"out", "fallback"})
+    answered = await ai_generate.execute(ctx, config)
+    assert answered.port == "fallback" and answered.output["fallback"] is True
+    assert "draft" not in ctx.context["variables"]["workflow"]
+    empty = node_ctx(delivered={"text": ""})
+    empty.wired_ports = frozenset({"out", "fallback"})
+    assert (await ai_generate.execute(empty, config)).port == "fallback"
+
+
+async def test_ai_generate_asks_for_structured_output_and_stores_the_object(node_ctx):
+    schema = {"type": "object", "properties": {"email": {"type": "string"}}}
+    config = ai_generate.Config.model_validate(
+        {"prompt": "Extract", "outputVariable": "o", "responseSchema": schema}
+    )
+    asked = await ai_generate.execute(node_ctx(payload={"text": "bo@x.io"}), config)
+    assert asked.request["params"]["responseSchema"] == schema
+    assert asked.request["params"]["query"] == "bo@x.io"
+    ctx = node_ctx(delivered={"text": '{"email": "bo@x.io"}', "data": {"email": "bo@x.io"}})
+    await ai_generate.execute(ctx, config)
+    assert ctx.context["variables"]["workflow"]["o"] == {"email": "bo@x.io"}
 
 
 @pytest.mark.parametrize(

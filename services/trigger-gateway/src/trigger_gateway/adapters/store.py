@@ -1,8 +1,11 @@
-"""MongoDB connection, the gateway's indexes, tenants and API keys, trigger receipts.
+"""MongoDB connection, the gateway's indexes, tenants (name, `plan`: contracts.ai.PLANS) and
+API keys, trigger receipts.
 
 The other collections the gateway reads or writes have their own modules: `workflows`
 (workflows and versions), `history` (executions and node runs, read-only), `dead_letters`
-(read-only) and `connections` (the tenants' integration connections)."""
+(read-only), `connections` (the tenants' integration connections), `documents`,
+`ai_settings` and `workflow_resources` (knowledge bases, AI configurations, classification
+settings and what each workflow has attached)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from contracts.ai import DEFAULT_PLAN, PLANS
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -58,11 +62,32 @@ class TenantRepository:
         self._db = db
         self._known_keys: dict[str, tuple[str, float]] = {}
 
-    async def create(self, tenant_id: str, name: str, key_digest: str) -> None:
+    async def create(
+        self, tenant_id: str, name: str, key_digest: str, plan: str = DEFAULT_PLAN
+    ) -> None:
         now = datetime.now(UTC)
-        await self._db.tenants.insert_one({"_id": tenant_id, "name": name, "created_at": now})
+        await self._db.tenants.insert_one(
+            {"_id": tenant_id, "name": name, "plan": plan, "created_at": now}
+        )
         await self._db.api_keys.insert_one(
             {"_id": key_digest, "tenant_id": tenant_id, "created_at": now}
+        )
+
+    async def get(self, tenant_id: str) -> Document | None:
+        return await self._db.tenants.find_one({"_id": tenant_id})
+
+    async def plan_of(self, tenant_id: str) -> str:
+        """The tenant's plan (contracts.ai.PLANS); tenants made before plans have the default."""
+        doc = await self._db.tenants.find_one({"_id": tenant_id}, projection={"plan": 1})
+        plan = (doc or {}).get("plan")
+        return plan if plan in PLANS else DEFAULT_PLAN
+
+    async def update(self, tenant_id: str, changes: Document) -> Document | None:
+        """The tenant after ``changes`` (name, plan); None when there is no such tenant."""
+        return await self._db.tenants.find_one_and_update(
+            {"_id": tenant_id},
+            {"$set": {**changes, "updated_at": datetime.now(UTC)}},
+            return_document=ReturnDocument.AFTER,
         )
 
     async def tenant_for_key(self, key_digest: str) -> str | None:

@@ -2,6 +2,8 @@
 
 - A body over the limit: 413 naming the limit, at once when Content-Length says so, else as
   soon as the bytes that arrived pass it (the body is never read whole, let alone parsed).
+  The limit is GATEWAY_MAX_BODY_BYTES, except on the routes that take larger bodies
+  (`LargeBodies`: a document upload, up to the largest plan's document in base64).
 - NUL characters or invalid Unicode in the path, the query string, the headers the gateway
   reads, anywhere in a JSON body (strings and keys) or in a form body's names and values
   (provider webhooks); integers beyond 64 bits, NaN, Infinity, JSON nested too deep, a JSON
@@ -13,6 +15,9 @@ reading and checks."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -109,10 +114,32 @@ def replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
+@dataclass(frozen=True)
+class LargeBodies:
+    """Requests of ``methods`` on a path that ``path`` matches (whole) take bodies up to
+    ``limit`` bytes."""
+
+    methods: frozenset[str]
+    path: re.Pattern[str]
+    limit: int
+
+    def applies(self, scope: Scope) -> bool:
+        return scope["method"] in self.methods and self.path.fullmatch(scope["path"]) is not None
+
+
 class RequestGuard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, large_bodies: Sequence[LargeBodies] = ()
+    ) -> None:
         self.app = app
-        self.limit = max_body_bytes
+        self.default_limit = max_body_bytes
+        self.large_bodies = tuple(large_bodies)
+
+    def limit_of(self, scope: Scope) -> int:
+        for route in self.large_bodies:
+            if route.applies(scope):
+                return route.limit
+        return self.default_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,13 +150,14 @@ class RequestGuard:
         except Refused as exc:
             await refused(exc.name, exc.reason)(scope, receive, send)
             return
+        limit = self.limit_of(scope)
         length = declared_length(scope)
-        if length is not None and length > self.limit:
-            await too_large(self.limit)(scope, receive, send)
+        if length is not None and length > limit:
+            await too_large(limit)(scope, receive, send)
             return
-        messages, body = await read_body(receive, self.limit)
+        messages, body = await read_body(receive, limit)
         if body is Body.TOO_LARGE:
-            await too_large(self.limit)(scope, receive, send)
+            await too_large(limit)(scope, receive, send)
             return
         if body is Body.COMPLETE:
             content = b"".join(m.get("body", b"") for m in messages)

@@ -34,6 +34,8 @@ ConversationsCursor = Annotated[str | None, _cursor("conversations")]
 MessagesCursor = Annotated[str | None, _cursor("messages")]
 ContactsCursor = Annotated[str | None, _cursor("contacts")]
 DeliveriesCursor = Annotated[str | None, _cursor("webhook-deliveries")]
+DocumentsCursor = Annotated[str | None, _cursor("documents")]
+ChunksCursor = Annotated[str | None, _cursor("chunks")]
 
 
 def position(kind: str, cursor: str | None, arity: int) -> tuple[Any, ...] | None:
@@ -49,6 +51,22 @@ def position(kind: str, cursor: str | None, arity: int) -> tuple[Any, ...] | Non
             errors=[FieldError(name="query.cursor", reason=str(exc))],
             type_=INVALID_REQUEST,
         ) from None
+
+
+def sequence_position(kind: str, cursor: str | None) -> int | None:
+    """Where a page of a listing by sequence number starts (after this one)."""
+    after = position(kind, cursor, 1)
+    if after is None:
+        return None
+    if not isinstance(after[0], int):
+        reason = "cursor is not one this API handed out for this listing"
+        raise ApiProblem(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"query.cursor: {reason}",
+            errors=[FieldError(name="query.cursor", reason=reason)],
+            type_=INVALID_REQUEST,
+        )
+    return after[0]
 
 
 def page_of(

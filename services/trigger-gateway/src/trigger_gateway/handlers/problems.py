@@ -10,6 +10,7 @@ schema to the OpenAPI document. Routes declare what they can answer with `proble
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -33,9 +34,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from trigger_gateway.adapters.locks import Busy
+from trigger_gateway.domain.plans import LimitReached
 from trigger_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
+PLAN_LIMIT = "urn:connectflo:problem:plan-limit"
 
 
 class ApiProblem(Exception):
@@ -49,6 +53,7 @@ class ApiProblem(Exception):
         errors: Sequence[FieldError] = (),
         type_: str = ABOUT_BLANK,
         headers: Mapping[str, str] | None = None,
+        members: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -56,6 +61,13 @@ class ApiProblem(Exception):
         self.errors = list(errors)
         self.type = type_
         self.headers = dict(headers or {})
+        self.members = dict(members or {})  # extension members (RFC 9457, section 3.2)
+
+
+def limit_problem(reached: LimitReached, status: int = 409) -> ApiProblem:
+    """A plan's limit refuses the request: 409 (a count) or 413 (a size), naming the limit,
+    the plan and what it allows as members of the problem."""
+    return ApiProblem(status, reached.detail, type_=PLAN_LIMIT, members=reached.members)
 
 
 def too_large(limit: int) -> Response:
@@ -116,7 +128,22 @@ def summary(errors: Sequence[FieldError], limit: int = 5) -> str:
 async def _on_api_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiProblem)
     return problem_response(
-        exc.status, exc.detail, errors=exc.errors, type_=exc.type, headers=exc.headers
+        exc.status,
+        exc.detail,
+        errors=exc.errors,
+        type_=exc.type,
+        headers=exc.headers,
+        **exc.members,
+    )
+
+
+async def _on_busy(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Busy)
+    return problem_response(
+        503,
+        f"{exc}; retry in a moment",
+        type_=UNAVAILABLE,
+        headers={"Retry-After": "1"},
     )
 
 
@@ -166,6 +193,7 @@ async def _on_infrastructure_error(request: Request, exc: Exception) -> Response
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 _HANDLERS: dict[type[Exception], Handler] = {
     ApiProblem: _on_api_problem,
+    Busy: _on_busy,
     StarletteHTTPException: _on_http_exception,
     RequestValidationError: _on_validation_error,
     Unavailable: _on_infrastructure_error,
@@ -176,11 +204,16 @@ _HANDLERS: dict[type[Exception], Handler] = {
 
 def install_problem_handlers(app: FastAPI, settings: Settings) -> None:
     """Problems for every error, the request guard, and the problem schema in OpenAPI."""
-    from trigger_gateway.handlers.guard import RequestGuard
+    from trigger_gateway.handlers.guard import LargeBodies, RequestGuard
 
     for exc_type, handler in _HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    uploads = LargeBodies(
+        frozenset({"POST", "PUT"}),
+        re.compile(r"/v1/documents(/[^/]+)?"),
+        max(settings.max_document_body_bytes, settings.max_body_bytes),
+    )
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, large_bodies=[uploads])
     _document_problems(app)
 
 
@@ -238,8 +271,13 @@ _DESCRIPTIONS = {
     401: "No API key (or admin token), or not a known one",
     403: "Not allowed for this caller",
     404: "No such resource (another tenant's ids are not found either)",
-    409: "The resource's state does not allow it",
-    413: "The body is larger than the limit (GATEWAY_MAX_BODY_BYTES, 1 MiB by default)",
+    409: "The resource's state does not allow it, or the tenant's plan does not: then the "
+    "problem's type is `urn:connectflo:problem:plan-limit` and its members `limit` (e.g. "
+    "`maxDocuments`), `plan`, `allowed` and `current` say which",
+    413: "The body is larger than the limit (GATEWAY_MAX_BODY_BYTES, 1 MiB by default; a "
+    "document upload's is GATEWAY_MAX_DOCUMENT_BODY_BYTES), or a document is larger than the "
+    "tenant's plan allows (type `urn:connectflo:problem:plan-limit`, members `limit`: "
+    "`maxDocumentBytes`, `plan`, `allowed`, `current`)",
     415: "The body is not of the media type this operation takes",
     422: "Invalid input; `errors[]` names each field or node. NUL characters and invalid "
     "Unicode are refused anywhere in the input",

@@ -1,8 +1,12 @@
 """Intent Detected: starts the workflow when an intent is detected in a customer message.
 
-The workflow reads `trigger.intent`, `trigger.confidence` and `trigger.text`. With `intent`
-set, only that intent starts the workflow; with `minConfidence` above 0, only a detection at
-least that confident (`trigger.confidence`, from 0 to 1; a detection without one does not).
+Every customer message is classified against the tenant's declared intents
+(`PUT /v1/classification`) before triggers are matched; a message whose best intent passed the
+tenant's `min_confidence` starts the Intent Detected workflows (a caller may also post
+`intent_detected` itself). The workflow reads `trigger.intent`, `trigger.confidence` and
+`trigger.text`. With `intent` set, only that intent starts the workflow; with
+`minConfidence` above 0, only a detection at least that confident (`trigger.confidence`,
+from 0 to 1; a detection without one does not).
 """
 
 from collections.abc import Mapping

@@ -1,6 +1,9 @@
 """Sentiment Negative: starts the workflow when a message is reported as negative.
 
-Scores run from -1 (angry) to 1 (delighted); the score is `trigger.score`. Only a report at or
+Every customer message's sentiment is scored (VADER's compound score) before triggers are
+matched, and offered to the Sentiment Negative workflows (a caller may also post
+`sentiment_negative` itself). Scores run from -1 (angry) to 1 (delighted); the score is
+`trigger.score`, VADER's label `trigger.sentiment`. Only a report at or
 below `threshold` starts the workflow (a report without a score does not).
 """
 

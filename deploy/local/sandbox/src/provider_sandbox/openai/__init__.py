@@ -1,0 +1,1 @@
+"""The sandbox's OpenAI-compatible API: models, chat completions, responses, embeddings."""
