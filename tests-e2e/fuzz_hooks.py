@@ -24,6 +24,8 @@ _KEYS: dict[str, list[st.SearchStrategy[Any]]] = {
     "conversations": [_TIME, _TEXT],
     "messages": [_TIME, _TEXT],
     "contacts": [_TIME, _TEXT],
+    "documents": [_TIME, _TEXT],
+    "chunks": [_SEQ],
     "webhook-deliveries": [_TIME, _TEXT],
     "versions": [_SEQ],
     "nodes": [_SEQ],

@@ -2,7 +2,13 @@
 
 What the MongoDB queries return (filters, paging, races) is checked against the real
 MongoDB-wire server in tests-e2e; here the routes' own decisions are: who may see what, which
-status code, what is published."""
+status code, what is published.
+
+The AI and knowledge resources (documents, search, AI configurations, classification, workflow
+resources, plans: fixture ``kb``) run on their real repositories instead, over a database
+given twice (``resources_db``): in memory (``MemoryDatabase``) and on the MongoDB-wire server
+of MONGO_URI (the local FerretDB; skipped when none answers), so their queries, limits and
+races are checked where FerretDB's limits apply."""
 
 from __future__ import annotations
 
@@ -899,24 +905,37 @@ class Knowledge:
 
 
 MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
+_MONGO_ANSWERS: list[bool] = []  # asked once per session
+
+
+def _mongo_answers() -> bool:
+    if not _MONGO_ANSWERS:
+        from pymongo import MongoClient
+        from pymongo.errors import PyMongoError
+
+        client: MongoClient[Doc] = MongoClient(MONGO_URI, serverSelectionTimeoutMS=1500)
+        try:
+            client.admin.command("ping")
+            _MONGO_ANSWERS.append(True)
+        except PyMongoError:
+            _MONGO_ANSWERS.append(False)
+        finally:
+            client.close()
+    return _MONGO_ANSWERS[0]
 
 
 @pytest.fixture(params=["memory", "ferretdb"])
 async def resources_db(request: pytest.FixtureRequest) -> Any:
-    """A fresh database: in memory, and the MongoDB-wire server of MONGO_URI (the local
+    """A fresh database: in memory, and on the MongoDB-wire server of MONGO_URI (the local
     FerretDB: deploy/local/infra.sh start mongo), skipped when none answers."""
     if request.param == "memory":
         yield MemoryDatabase()
         return
-    from pymongo import AsyncMongoClient
-    from pymongo.errors import PyMongoError
-
-    client: Any = AsyncMongoClient(MONGO_URI, tz_aware=True, serverSelectionTimeoutMS=1500)
-    try:
-        await client.admin.command("ping")
-    except PyMongoError:
-        await client.close()
+    if not _mongo_answers():
         pytest.skip(f"no MongoDB-wire server at {MONGO_URI} (deploy/local/infra.sh start mongo)")
+    from pymongo import AsyncMongoClient
+
+    client: Any = AsyncMongoClient(MONGO_URI, tz_aware=True, serverSelectionTimeoutMS=5000)
     db = client["gateway_" + os.urandom(4).hex()]
     try:
         yield db

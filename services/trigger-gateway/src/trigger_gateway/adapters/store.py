@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from contracts.ai import DEFAULT_PLAN, PLANS
+from contracts.ai import DEFAULT_PLAN, PLANS, Plan
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -76,11 +76,11 @@ class TenantRepository:
     async def get(self, tenant_id: str) -> Document | None:
         return await self._db.tenants.find_one({"_id": tenant_id})
 
-    async def plan_of(self, tenant_id: str) -> str:
+    async def plan_of(self, tenant_id: str) -> Plan:
         """The tenant's plan (contracts.ai.PLANS); tenants made before plans have the default."""
         doc = await self._db.tenants.find_one({"_id": tenant_id}, projection={"plan": 1})
         plan = (doc or {}).get("plan")
-        return plan if plan in PLANS else DEFAULT_PLAN
+        return cast(Plan, plan) if plan in PLANS else DEFAULT_PLAN
 
     async def update(self, tenant_id: str, changes: Document) -> Document | None:
         """The tenant after ``changes`` (name, plan); None when there is no such tenant."""

@@ -87,6 +87,11 @@ def extract(format: str, content: bytes | str, field: str) -> Extracted:
         text = text_of(format, content)
     except UnreadableDocument as exc:
         raise Refusal(field, f"cannot be read as {format}: {exc}") from None
+    except Exception as exc:  # a PDF parser fails in many ways on malformed input
+        if format != "pdf":
+            raise
+        reason = f"cannot be read as pdf: not a readable PDF ({type(exc).__name__})"
+        raise Refusal(field, reason) from None
     text = storable(text)
     return Extracted(text=text, chunks=chunk_text(text))
 

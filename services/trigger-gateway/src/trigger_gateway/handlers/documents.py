@@ -7,6 +7,7 @@ workflows that attach it load it again (their `resources_revision`)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -104,9 +105,10 @@ def document_view(doc: dict[str, Any]) -> DocumentView:
     )
 
 
-def _indexed(plan: str, body: DocumentUpload) -> tuple[Extracted, int]:
+async def _indexed(plan: str, body: DocumentUpload) -> tuple[Extracted, int]:
     """The text and chunks of ``body`` and its size; 413 when ``plan`` does not take a
-    document that large, 422 when it cannot be read."""
+    document that large, 422 when it cannot be read. Extracting and chunking take CPU
+    (a PDF of megabytes: seconds): off the event loop."""
     try:
         content, field = content_of(body)
         size = size_of(content)
@@ -114,7 +116,7 @@ def _indexed(plan: str, body: DocumentUpload) -> tuple[Extracted, int]:
         if size > most:
             reached = LimitReached(plan, "maxDocumentBytes", most, size)
             raise limit_problem(reached, status.HTTP_413_CONTENT_TOO_LARGE)
-        return extract(body.format, content, field), size
+        return await asyncio.to_thread(extract, body.format, content, field), size
     except Refusal as exc:
         raise ApiProblem(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -146,7 +148,7 @@ async def create_document(
     reached = check_count(plan, "maxDocuments", await res.documents.count(tenant))
     if reached is not None:
         raise limit_problem(reached)
-    extracted, size = _indexed(plan, body)
+    extracted, size = await _indexed(plan, body)
     doc = {"_id": new_document_id(), "tenant_id": tenant, **_fields(body, extracted, size)}
     return document_view(await res.documents.create(doc, extracted.chunks))
 
@@ -207,7 +209,7 @@ async def replace_document(
     """Upload the document again (the same body as POST): re-indexed as the next revision,
     its former chunks deleted; workflows attaching it load it again."""
     await document_or_404(res, tenant, document_id)
-    extracted, size = _indexed(await gw.tenants.plan_of(tenant), body)
+    extracted, size = await _indexed(await gw.tenants.plan_of(tenant), body)
     doc = await res.documents.reindex(
         tenant, document_id, _fields(body, extracted, size), extracted.chunks
     )
