@@ -152,7 +152,9 @@ async def test_one_execution_and_its_node_timeline(stack, http, tenant) -> None:
     assert (one["totalNodes"], one["executedNodes"], one["failedNodes"]) == (3, 3, 0)
     assert one["executionTimeMs"] == one["execution_time_ms"] >= 0
     assert one["started_at"] and one["finished_at"]
-    assert one["trigger"]["payload"] == {"text": "refund?"}
+    payload = one["trigger"]["payload"]
+    assert payload["text"] == "refund?"  # with the message's classification beside it
+    assert payload["classification"]["sentiment"]["label"] == "neutral"
     assert one["variables"]["workflow"]["topic"] == "refund?"
     assert one["error"] is None
 

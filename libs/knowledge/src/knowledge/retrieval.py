@@ -57,7 +57,7 @@ class Passage:
 
 @functools.cache
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN_PLUS as STOPWORDS_EN
 
     return frozenset(STOPWORDS_EN)
 
@@ -118,7 +118,6 @@ class LexicalIndex:
         by_term = np.argsort(term_ids, kind="stable")
         self._passages = passages[by_term]
         self._scores = scores[by_term]
-        self._saturation = ((1 + K1) * frequency / (frequency + length_norm[passages]))[by_term]
         self._starts = np.concatenate(([0], np.cumsum(self._document_frequency)))
 
     def __len__(self) -> int:
@@ -137,23 +136,17 @@ class LexicalIndex:
             return []
         unknown = len(query_terms) - len(known)
         weights = self._idf(self._document_frequency[known])
-        total_weight = float(weights.sum()) + unknown * float(
-            self._idf(np.zeros(1, dtype=np.int64))[0]
-        )
-        coverage = np.zeros(len(self._keys), dtype=np.float64)
+        never_seen = float(self._idf(np.zeros(1, dtype=np.int64))[0])
+        ideal = (float(weights.sum()) + unknown * never_seen) / (1 + K1)
         bm25 = np.zeros(len(self._keys), dtype=np.float64)
-        for term, weight in zip(known, weights, strict=True):
+        for term in known:
             row = slice(self._starts[term], self._starts[term + 1])
-            passages = self._passages[row]
-            # a term counts fully from one mention in a passage of average length
-            coverage[passages] += weight * np.minimum(self._saturation[row], 1.0)
-            bm25[passages] += self._scores[row]
-        relevance = coverage / total_weight
+            bm25[self._passages[row]] += self._scores[row]
         found = [
-            (self._keys[i], float(relevance[i]), float(bm25[i]))
-            for i in np.flatnonzero(relevance > 0)
+            (self._keys[i], min(float(bm25[i]) / ideal, 1.0), float(bm25[i]))
+            for i in np.flatnonzero(bm25 > 0)
         ]
-        found.sort(key=lambda item: (-item[1], -item[2], item[0]))
+        found.sort(key=lambda item: (-item[2], item[0]))
         return found
 
     def _idf(self, document_frequency: NDArray[np.int64]) -> NDArray[np.float64]:

@@ -29,9 +29,7 @@ class Sentiment:
 
 @functools.cache
 def _analyzer() -> Any:
-    from vaderSentiment.vaderSentiment import (
-        SentimentIntensityAnalyzer,
-    )
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
 
