@@ -83,5 +83,8 @@ bench-engine: bootstrap ## in-process engine benchmark
 bench-fairness: bootstrap ## one tenant's 10,000 Shopify calls beside another's 5/s: the other's p99, CPU per call (~2.5 min)
 	$(PY) bench/fairness.py $(BENCH_ARGS)
 
+knowledge-eval: bootstrap ## libs/knowledge on its samples: retrieval recall@1/@3, relevance, intent and sentiment accuracy, timings (BENCH_ARGS=--json)
+	$(PY) bench/knowledge_eval.py $(BENCH_ARGS)
+
 bench: bootstrap ## the whole system under load: throughput, latency, MongoDB/Kafka per workflow, CPU (BENCH_ARGS=--quick: ~1 min)
 	$(PY) bench/stack.py $(BENCH_ARGS)

@@ -1,10 +1,9 @@
-"""The plain text of a document, whatever it was written in: the one input chunking and
-retrieval know.
+"""The plain text of a document, whatever it was written in: what chunking and retrieval read.
 
-Every format comes out the same way: one paragraph a line-run, paragraphs (and headings, each
-on its own line) separated by one blank line, list items and table rows one a line, runs of
-spaces collapsed, no markup. Bytes are UTF-8 (a byte order mark is dropped); a PDF must be
-bytes."""
+Every format comes out the same way: paragraphs and headings (each heading a line of its own)
+separated by one blank line, list items and table rows (cells joined by ", ") one a line,
+runs of spaces collapsed, no markup left. Bytes are UTF-8 (a byte order mark is dropped); a
+PDF must be bytes."""
 
 from __future__ import annotations
 
@@ -60,15 +59,15 @@ def text_of(format: str, content: bytes | str) -> str:
         raise UnreadableDocument(
             f"unknown format {format!r} (expected one of {', '.join(FORMATS)})"
         )
-    text = tidy(text)
+    text = _tidy(text)
     if not text:
-        described = {"text": "the text", "markdown": "the Markdown", "html": "the HTML"}
+        described = {"markdown": "the Markdown", "html": "the HTML"}
         what = described.get(format, "the document")
         raise UnreadableDocument(f"{what} has no text")
     return text
 
 
-def tidy(text: str) -> str:
+def _tidy(text: str) -> str:
     """``text`` with newlines normalised, runs of spaces collapsed, lines stripped and at most
     one blank line between paragraphs."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
@@ -131,16 +130,15 @@ def _pdf_text(content: bytes | str) -> str:
     if isinstance(content, str):
         raise UnreadableDocument("a PDF must be given as bytes, not text")
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(content))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument("the PDF is encrypted with a password")
-        pages = [tidy(page.extract_text() or "") for page in reader.pages]
+        pages = [_tidy(page.extract_text() or "") for page in reader.pages]
     except UnreadableDocument:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+    except Exception as exc:  # pypdf fails on a malformed file in many ways, not only PyPdfError
         raise UnreadableDocument(f"not a readable PDF ({exc})") from None
     text = "\n\n".join(page for page in pages if page)
     if not text:

@@ -2,10 +2,11 @@
 
 Features are TF-IDF (sublinear term frequency) of word 1-2-grams and of character 3-5-grams
 within words (robust to typos and inflections), side by side; the model is a multinomial
-logistic regression. Besides the declared intents the classifier always knows a "none" class,
-learnt from a shipped list of greetings, thanks, small talk and questions no business
-declares (``out_of_domain.txt``): with it a single declared intent can be told from anything
-else, and a confidence is the probability of the winner against real alternatives.
+logistic regression, its classes weighed equally however many examples each has. Besides the
+declared intents the classifier always knows a "none" class, learnt from a shipped list of
+greetings, thanks, small talk and questions no business declares (``out_of_domain.txt``):
+with it a single declared intent can be told from anything else, and a confidence is the
+probability of the winner against real alternatives.
 
 scikit-learn is imported by ``train`` (it takes seconds to import); ``classify`` computes the
 same features and probabilities as scikit-learn would with the fitted vocabularies and
@@ -28,9 +29,9 @@ RANKED = 3
 """How many intents an ``IntentGuess`` ranks."""
 
 REGULARISATION = 10.0
-"""Logistic regression's C: few examples per class, so weak regularisation fits them best."""
+"""Logistic regression's C (weak regularisation: few examples per class), chosen by
+cross-validation on the training split of the sample intents (knowledge.samples)."""
 
-_CLASS_WEIGHT: str | None = "balanced"
 _WORDS = re.compile(r"\w+")
 
 
@@ -122,10 +123,10 @@ class IntentClassifier:
         ]
         union = FeatureUnion([("words", vectorizers[0]), ("characters", vectorizers[1])])
         model = LogisticRegression(
-            C=REGULARISATION, class_weight=_CLASS_WEIGHT, max_iter=2000, random_state=0
+            C=REGULARISATION, class_weight="balanced", max_iter=2000, random_state=0
         )
-        # A problem this small is solved fastest on one thread: BLAS threads fighting over a
-        # busy machine's cores made the same fit fifty times slower.
+        # A problem this small is solved fastest on one thread: BLAS threads contending for a
+        # busy machine's cores slow the same fit down many times over.
         with threadpool_limits(limits=1):
             model.fit(union.fit_transform(texts), labels)
         features, offset = [], 0
@@ -177,13 +178,18 @@ def _training_set(intents: Sequence[IntentExample]) -> tuple[list[str], list[int
         texts += own
         labels += [label] * len(own)
     declared = [set(_WORDS.findall(t.lower())) for t in texts]
-    for phrase in out_of_domain():
-        words = set(_WORDS.findall(phrase.lower()))
-        # a declared greeting (or thanks...) must not be taught as "none" as well
-        if not any(len(words & d) >= 0.5 * len(words | d) for d in declared):
-            texts.append(phrase)
-            labels.append(len(intents))
-    return texts, labels
+    # A declared greeting (or thanks...) must not be taught as "none" as well.
+    unlike = [
+        phrase
+        for phrase in out_of_domain()
+        if not any(_similar(set(_WORDS.findall(phrase.lower())), d) for d in declared)
+    ]
+    none = unlike or list(out_of_domain())
+    return texts + none, labels + [len(intents)] * len(none)
+
+
+def _similar(a: set[str], b: set[str]) -> bool:
+    return len(a & b) >= 0.5 * len(a | b)
 
 
 def _by_class(model: Any, *, n_classes: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

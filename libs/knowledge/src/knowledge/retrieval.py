@@ -1,14 +1,16 @@
 """Passages for a question: BM25 over a document set's chunks, alone or fused with embeddings.
 
-Lexical relevance (``LexicalIndex.search``) is BM25 (bm25s, Lucene variant, k1 = 1.5,
-b = 0.75; English stopwords removed, Snowball English stems) turned into a number between 0
-and 1 that means the same for every query: the share of the query's weight that the passage
-covers. Each distinct query term weighs its IDF; a term the document set never uses weighs
-the IDF of the rarest possible term, so a question about something the documents do not
-mention scores low instead of being judged on its one common word. A term counts fully in a
-passage where its BM25 score reaches that of one mention in a passage of average length (a
-passage that mentions every term of the query once scores 1), partly below that (a single
-mention in a long passage). Passages with equal coverage are ordered by their BM25 score.
+Lexical relevance (``LexicalIndex.search``) is BM25 (Lucene variant as bm25s computes it,
+k1 = 1.5, b = 0.75; NLTK's English stopwords, bm25s's ``en_plus``, removed, since questions
+are mostly function words; Snowball English stems) divided by the score the query would get
+from an ideal passage: one of average length that mentions each distinct query term once
+(clipped to 1, reached by a passage that mentions every term, some of them more than
+once). A query term the document set never uses still counts in the ideal passage, with the
+IDF of the rarest possible term, so a question about something the documents do not mention
+("what is the capital of France" to a shop) scores low instead of being judged on its one
+common word. Within one query this is BM25's order; across queries a relevance means the
+same (roughly: how much of the query's weight the passage matches), so one ``min_score``
+holds for every question.
 
 Hybrid ranking (``rank`` with embeddings) takes the best lexical and the best semantic
 candidates and scores each ``(1 - w) * lexical + w * semantic``, the semantic part being the
@@ -29,9 +31,8 @@ from numpy.typing import NDArray
 
 K1, B = 1.5, 0.75
 
-# Word characters are what is left between these (the words of bm25s's default pattern, but
-# split with str.translate: three times faster than the regular expression, the larger part
-# of building an index).
+# Words are what is left between these: bm25s's default pattern, but split with
+# str.translate, since a regular expression was most of the cost of building an index.
 _SEPARATORS = str.maketrans(
     dict.fromkeys(
         string.punctuation
@@ -57,9 +58,9 @@ class Passage:
 
 @functools.cache
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN_PLUS as STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 @functools.cache
@@ -76,7 +77,7 @@ def _words(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """The index terms of ``text``: its lower-cased words of two characters or more, without
-    English stopwords, stemmed (Snowball English)."""
+    stopwords, stemmed."""
     words = _words(text)
     return list(_stemmer().stemWords(words)) if words else []
 
@@ -124,12 +125,13 @@ class LexicalIndex:
         return len(self._keys)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """The ``k`` most relevant items as (key, relevance in (0, 1]), best first; ties in
-        relevance by BM25 score, then by key."""
+        """The ``k`` most relevant items as (key, relevance in (0, 1]), best first (by BM25
+        score, ties by key)."""
         return [(key, relevance) for key, relevance, _ in self.scored(query)[: max(k, 0)]]
 
     def scored(self, query: str) -> list[tuple[str, float, float]]:
-        """Every item with a relevance above 0 as (key, relevance, BM25 score), best first."""
+        """Every item that matches a term of ``query``, as (key, relevance, BM25 score), best
+        first (by BM25 score, ties by key)."""
         query_terms = list(dict.fromkeys(terms(query)))
         known = [self._vocabulary[t] for t in query_terms if t in self._vocabulary]
         if not known:
@@ -176,7 +178,7 @@ def rank(
     semantic_weight: float = 0.5,
 ) -> list[Passage]:
     """The ``top_k`` best passages for ``query`` with a score of at least ``min_score``, best
-    first (ties by BM25 score when lexical, then by key). Only keys of ``texts`` are returned.
+    first, ties by key (lexical alone: in BM25 order). Only keys of ``texts`` are returned.
 
     Lexical alone unless both ``query_embedding`` and ``embeddings`` are given; then hybrid
     (the module's docstring): the candidates are the lexical and the semantic best
@@ -193,7 +195,7 @@ def rank(
         ]
     else:
         pool = max(20, 4 * top_k)
-        lexical = {key: relevance for key, relevance, _ in scored}
+        relevance = {key: lexical for key, lexical, _ in scored}
         similarity = {
             key: min(max(cosine(query_embedding, vector), 0.0), 1.0)
             for key, vector in embeddings.items()
@@ -205,8 +207,8 @@ def rank(
         ranked = [
             (
                 key,
-                (1 - w) * lexical.get(key, 0.0) + w * similarity.get(key, 0.0),
-                lexical.get(key, 0.0),
+                (1 - w) * relevance.get(key, 0.0) + w * similarity.get(key, 0.0),
+                relevance.get(key, 0.0),
                 similarity.get(key),
             )
             for key in candidates
@@ -214,6 +216,6 @@ def rank(
         ranked.sort(key=lambda item: (-item[1], item[0]))
     kept = [item for item in ranked if item[1] >= min_score and item[1] > 0][:top_k]
     return [
-        Passage(key, texts[key], score, lexical_, semantic, n)
-        for n, (key, score, lexical_, semantic) in enumerate(kept, start=1)
+        Passage(key, texts[key], score, lexical, semantic, n)
+        for n, (key, score, lexical, semantic) in enumerate(kept, start=1)
     ]
