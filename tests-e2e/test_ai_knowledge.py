@@ -254,9 +254,9 @@ async def test_resources_are_attached_within_the_plan(api: TenantApi) -> None:
     assert "gpt-4.1-mini" in text and all(d in text for d in documents[:3])
 
 
-def intent_workflow(min_confidence: float) -> dict[str, Any]:
+def intent_workflow(min_confidence: float, name: str = "Refund request") -> dict[str, Any]:
     return {
-        "name": "Refund request",
+        "name": name,
         "triggerType": "Intent Detected",
         "nodes": [
             {
@@ -304,14 +304,16 @@ INTENTS = [
 ]
 
 
-async def outcome(api: TenantApi, trigger_id: str) -> dict[str, Any]:
+async def outcome(api: TenantApi, trigger_id: str, workflow_id: str) -> dict[str, Any]:
+    """What the trigger did, once it says why ``workflow_id`` was not started."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         answer = await api.http.get(f"/v1/triggers/{trigger_id}", headers=api.tenant.headers)
-        if answer.status_code == 200:
+        said = answer.json().get("not_started", []) if answer.status_code == 200 else []
+        if any(n["workflow_id"] == workflow_id for n in said):
             return dict(answer.json())
         await asyncio.sleep(0.1)
-    raise AssertionError("trigger not handled")
+    raise AssertionError(f"trigger {trigger_id} never said why {workflow_id} did not start")
 
 
 async def test_intents_start_workflows_above_their_confidence(api: TenantApi, mongo: Any) -> None:
@@ -329,8 +331,11 @@ async def test_intents_start_workflows_above_their_confidence(api: TenantApi, mo
     assert intent["name"] == "refund_request" and intent["confidence"] >= 0.7
     assert "sentiment" in logged["classification"]
 
-    unsure = await api.message("refund or track?", conversation_id="i2")  # refund_request, ~0.6
-    did = await outcome(api, unsure)
-    assert did["executions"] == []
-    (skipped,) = [n for n in did["not_started"] if n["workflow_id"] == workflow_id]
-    assert "below 0.7" in skipped["reason"]
+    # the same message, 0.94 sure, is below a stricter workflow's threshold: not started, said why
+    strict = await api.activate(intent_workflow(0.99, name="Refund request, when sure"))
+    again = await api.message("I would like a refund for my order please", conversation_id="i2")
+    assert (await api.finished_execution(again))["workflow_id"] == workflow_id
+    did = await outcome(api, again, workflow_id=strict)
+    assert [e["workflow_id"] for e in did["executions"]] == [workflow_id]
+    (skipped,) = [n for n in did["not_started"] if n["workflow_id"] == strict]
+    assert "below 0.99" in skipped["reason"]

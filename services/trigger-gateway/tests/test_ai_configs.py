@@ -54,13 +54,16 @@ async def test_a_configuration_is_saved_with_its_defaults_and_a_revision(kb) -> 
         ({"retrieval": {"top_k": 99}}, "body.retrieval.top_k"),
         ({"tone": "sarcastic"}, "body.tone"),
         ({"colour": "blue"}, "body.colour"),
+        ({"max_tokens": "500"}, "body.max_tokens"),  # numbers are not coerced from text
+        ({"retrieval": {"embeddings": 1}}, "body.retrieval.embeddings"),
     ],
 )
 async def test_the_spec_is_validated_naming_the_field(kb, expect_problem, change, name) -> None:
     answer = await kb.client.post(
         "/v1/ai-configs", json={**CONFIG, **change}, headers=kb.as_tenant()
     )
-    assert name in [e["name"] for e in expect_problem(answer, 422)["errors"]]
+    named = [e["name"] for e in expect_problem(answer, 422)["errors"]]
+    assert any(n == name or n.startswith(f"{name}[") for n in named), named  # or its item
 
 
 async def test_the_connection_must_be_one_of_the_tenants_openai_ones(kb, expect_problem) -> None:
@@ -230,6 +233,12 @@ async def test_more_intents_than_the_plan_allows_is_409_naming_the_limit(kb, exp
         ({"intents": [{"name": "x", "examples": ["only one"]}]}, "body.intents[0].examples", ""),
         ({"intents": [{"name": "Bad Name", "examples": ["a", "b"]}]}, "body.intents[0].name", ""),
         ({"min_confidence": 2}, "body.min_confidence", ""),
+        ({"min_confidence": False}, "body.min_confidence", "number"),  # not coerced
+        (
+            {"intents": [{"name": "x", "examples": ["a phrase", "  "]}]},
+            "body.intents[0].examples[1]",
+            "",
+        ),
     ],
 )
 async def test_settings_are_validated_naming_the_field(

@@ -10,7 +10,7 @@ configs are (``workflow_view``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -23,45 +23,48 @@ CLASSIFICATION = "tenant_classification"  # _id tenant: ClassificationSettings a
 WORKFLOW_RESOURCES = "workflow_resources"  # _id tenant:workflow: documents, numbers, AI config
 
 DOCUMENT_FORMATS = ("text", "markdown", "html", "pdf")
-TOOLS = ("knowledge_search", "human_handoff", "structured_output")
+Tool = Literal["knowledge_search", "human_handoff", "structured_output"]
+TOOLS: tuple[Tool, ...] = ("knowledge_search", "human_handoff", "structured_output")
 """What an AI configuration may allow a model to do: search the attached knowledge bases, hand
 the conversation to a person (the fallback port), answer in a JSON schema."""
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,79}$"
 _LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"  # BCP 47, e.g. en, pt-BR
+Language = Annotated[str, Field(pattern=_LANGUAGE, examples=["en", "pt-BR"])]
+Phrase = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
 
 
 class _Shape(BaseModel):
+    """Numbers and flags are strict fields: "0.5" or true where a number belongs is refused,
+    not coerced (the schema says number)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class LanguageRules(_Shape):
     default: str = Field("en", pattern=_LANGUAGE, description="The language answers are in.")
     match_customer: bool = Field(
-        True, description="Answer in the customer's language when it is one of `allowed`."
+        True,
+        strict=True,
+        description="Answer in the customer's language when it is one of `allowed`.",
     )
-    allowed: tuple[str, ...] = Field(
+    allowed: tuple[Language, ...] = Field(
         (), max_length=50, description="Languages the bot may answer in (empty: any)."
     )
 
-    @field_validator("allowed")
-    @classmethod
-    def _languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        import re
-
-        for code in value:
-            if not re.fullmatch(_LANGUAGE, code):
-                raise ValueError(f"{code!r} is not a BCP 47 language tag (e.g. en, pt-BR)")
-        return value
-
 
 class RetrievalSettings(_Shape):
-    top_k: int = Field(3, ge=1, le=20, description="Passages given to the model.")
+    top_k: int = Field(3, strict=True, ge=1, le=20, description="Passages given to the model.")
     min_score: float = Field(
-        0.0, ge=0.0, le=1.0, description="Passages below this relevance (0 to 1) are left out."
+        0.0,
+        strict=True,
+        ge=0.0,
+        le=1.0,
+        description="Passages below this relevance (0 to 1) are left out.",
     )
     embeddings: bool = Field(
         False,
+        strict=True,
         description="Rank with OpenAI embeddings too (hybrid); lexical BM25 alone otherwise.",
     )
     embedding_model: str = Field("text-embedding-3-small", min_length=1, max_length=100)
@@ -73,25 +76,23 @@ class AIConfigSpec(_Shape):
     name: str = Field(pattern=_NAME)
     connection: str | None = Field(
         None,
+        min_length=1,
         max_length=100,
         description="The tenant's `openai` connection, by id or name (else its default one).",
     )
     model: str = Field("gpt-4o-mini", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
-    temperature: float = Field(0.3, ge=0.0, le=2.0)
-    max_tokens: int = Field(500, ge=1, le=32_768)
+    temperature: float = Field(0.3, strict=True, ge=0.0, le=2.0)
+    max_tokens: int = Field(500, strict=True, ge=1, le=32_768)
     system_prompt: str | None = Field(None, max_length=8000)
     tone: Literal["neutral", "friendly", "formal", "empathetic", "concise"] | None = None
     language: LanguageRules = LanguageRules()
-    tools_allowed: tuple[str, ...] = Field(TOOLS, description=f"Any of {', '.join(TOOLS)}.")
+    tools_allowed: tuple[Tool, ...] = Field(TOOLS, description=f"Any of {', '.join(TOOLS)}.")
     retrieval: RetrievalSettings = RetrievalSettings()
-    timeout_seconds: float = Field(30, gt=0, le=120)
+    timeout_seconds: float = Field(30, strict=True, gt=0, le=120)
 
     @field_validator("tools_allowed")
     @classmethod
-    def _known_tools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [t for t in value if t not in TOOLS]
-        if unknown:
-            raise ValueError(f"unknown tools {unknown}: allowed are {', '.join(TOOLS)}")
+    def _once_each(cls, value: tuple[Tool, ...]) -> tuple[Tool, ...]:
         return tuple(dict.fromkeys(value))
 
     def workflow_view(self, config_id: str) -> dict[str, Any]:
@@ -103,23 +104,17 @@ class AIConfigSpec(_Shape):
 class IntentDeclaration(_Shape):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["order_status"])
     description: str = Field("", max_length=500)
-    examples: tuple[str, ...] = Field(
+    examples: tuple[Phrase, ...] = Field(
         min_length=2, max_length=200, description="Phrases customers say for it (2 at least)."
     )
-
-    @field_validator("examples")
-    @classmethod
-    def _phrases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for phrase in value:
-            if not phrase.strip() or len(phrase) > 500:
-                raise ValueError("each example is a phrase of 1 to 500 characters")
-        return value
 
 
 class ClassificationSettings(_Shape):
     """How a tenant's inbound messages are classified before triggers are matched."""
 
-    sentiment: bool = Field(True, description="Score every message's sentiment (VADER).")
+    sentiment: bool = Field(
+        True, strict=True, description="Score every message's sentiment (VADER)."
+    )
     intents: tuple[IntentDeclaration, ...] = Field((), max_length=200)
     engine: Literal["local"] = Field(
         "local",
@@ -130,7 +125,7 @@ class ClassificationSettings(_Shape):
         None, description="The AI configuration classification belongs to (named, checked)."
     )
     min_confidence: float = Field(
-        0.0, ge=0.0, le=1.0, description="Below this, a message has no intent."
+        0.0, strict=True, ge=0.0, le=1.0, description="Below this, a message has no intent."
     )
 
     @field_validator("intents")

@@ -6,10 +6,12 @@ the logged message, given to Incoming Message runs as ``trigger.classification``
 the tenant's Intent Detected and Sentiment Negative workflows (their filters decide).
 
 A tenant's settings are read at most every ``ttl`` seconds; its classifier is trained once per
-settings revision (a few milliseconds for tens of examples), in this process."""
+settings revision, in a worker thread (a fit takes a few hundred milliseconds for hundreds of
+examples, and the first one imports scikit-learn: the event loop goes on meanwhile)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -56,7 +58,7 @@ class MessageClassifier:
             if cached is not None and now - cached[0] < self._ttl:
                 continue
             stored = await self._source.classification(tenant)
-            self._settings[tenant] = (now, self._built(tenant, stored))
+            self._settings[tenant] = (now, await self._built(tenant, stored))
 
     def classify(self, tenant_id: str, text: str) -> Document | None:
         """The message's classification (None for a message without text, or a tenant that
@@ -87,7 +89,7 @@ class MessageClassifier:
             }
         return result or None
 
-    def _built(self, tenant: str, stored: Document | None) -> TenantClassification:
+    async def _built(self, tenant: str, stored: Document | None) -> TenantClassification:
         if stored is None:
             return NONE
         intents = stored.get("intents") or []
@@ -97,16 +99,18 @@ class MessageClassifier:
             classifier = self._trained.get(key)
             if classifier is None:
                 started = time.perf_counter()
-                classifier = self._trained[key] = IntentClassifier.train(
-                    [
-                        IntentExample(
-                            name=i["name"],
-                            description=i.get("description") or "",
-                            examples=tuple(i.get("examples") or ()),
-                        )
-                        for i in intents
-                    ]
-                )
+                examples = [
+                    IntentExample(
+                        name=i["name"],
+                        description=i.get("description") or "",
+                        examples=tuple(i.get("examples") or ()),
+                    )
+                    for i in intents
+                ]
+                classifier = await asyncio.to_thread(IntentClassifier.train, examples)
+                for older in [k for k in self._trained if k[0] == tenant]:
+                    del self._trained[older]  # an older revision's classifier is not used again
+                self._trained[key] = classifier
                 log.info(
                     "trained the intent classifier of a tenant",
                     extra={"intents": len(intents), "seconds": time.perf_counter() - started},
