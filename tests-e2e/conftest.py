@@ -305,6 +305,7 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'].port}",
         "GATEWAY_INTEGRATIONS_URL": f"http://127.0.0.1:{SERVICES['integrations'].port}",
+        "EXECUTOR_INTEGRATIONS_URL": f"http://127.0.0.1:{SERVICES['integrations'].port}",
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{SERVICES['trigger-gateway'].port}",
         "NOTIFIER_TWILIO_API_BASE_URL": SANDBOX_URL,
         "NOTIFIER_SLACK_API_BASE_URL": SANDBOX_URL + "/api/",

@@ -339,3 +339,42 @@ async def test_intents_start_workflows_above_their_confidence(api: TenantApi, mo
     assert [e["workflow_id"] for e in did["executions"]] == [workflow_id]
     (skipped,) = [n for n in did["not_started"] if n["workflow_id"] == strict]
     assert "below 0.99" in skipped["reason"]
+
+
+async def test_the_openai_engine_classifies_and_the_local_one_stands_in(
+    api: TenantApi, mongo: Any
+) -> None:
+    config_id = await ai_config(api, model="gpt-4.1-mini")
+    put = await api.http.put(
+        "/v1/classification",
+        json={"intents": INTENTS, "engine": "openai", "ai_config_id": config_id},
+        headers=api.tenant.headers,
+    )
+    assert put.status_code == 200, put.text
+    workflow_id = await api.activate(intent_workflow(0.7))
+
+    # the sandbox's model names the intent the message mentions, with the confidence it says
+    said = await api.message("refund_request, confidence: 0.91", conversation_id="o1")
+    done = await api.finished_execution(said)
+    assert done["workflow_id"] == workflow_id and done["status"] == "completed"
+    logged = mongo.messages.find_one({"trigger_id": said, "direction": "inbound"})
+    intent = logged["classification"]["intent"]
+    assert intent["engine"] == "openai" and intent["model"].startswith("gpt-4.1-mini")
+    assert intent["name"] == "refund_request" and intent["confidence"] == 0.91
+    asked = [r for r in await sandbox_requests() if r["path"].endswith("/chat/completions")]
+    assert asked[-1]["body"]["response_format"]["json_schema"]["name"] == "intent"
+
+    # OpenAI unavailable: the local classifier answers in time, and the message says why
+    async with httpx.AsyncClient(base_url=SANDBOX_URL) as sandbox:
+        failing = {"status": 503, "count": 50, "path": "chat/completions"}
+        assert (await sandbox.post("/sandbox/openai/failures", json=failing)).status_code == 201
+        try:
+            local = await api.message("I want my money back for this", conversation_id="o2")
+            done = await api.finished_execution(local)
+        finally:
+            await sandbox.delete("/sandbox/openai/failures")
+    assert done["workflow_id"] == workflow_id
+    logged = mongo.messages.find_one({"trigger_id": local, "direction": "inbound"})
+    intent = logged["classification"]["intent"]
+    assert intent["engine"] == "local" and intent["name"] == "refund_request"
+    assert intent["fallback"], intent

@@ -215,6 +215,8 @@ case "$cmd" in
     export OPENAI_BASE_URL="${OPENAI_BASE_URL:-http://127.0.0.1:$(port_of sandbox)/openai/v1}"
     # The gateway asks the integrations service to "check connection".
     export GATEWAY_INTEGRATIONS_URL="${GATEWAY_INTEGRATIONS_URL:-http://127.0.0.1:$(port_of integrations)}"
+    # The executor asks it to classify messages for tenants on the openai engine.
+    export EXECUTOR_INTEGRATIONS_URL="${EXECUTOR_INTEGRATIONS_URL:-http://127.0.0.1:$(port_of integrations)}"
     gateway_url="${GATEWAY_PUBLIC_URL:-http://127.0.0.1:$(port_of trigger-gateway)}"
     export NOTIFIER_STATUS_CALLBACK_URL="${NOTIFIER_STATUS_CALLBACK_URL:-$gateway_url/webhooks/twilio/status}"
     # Tenants' webhooks may point at this machine (a receiver on 127.0.0.1); production keeps

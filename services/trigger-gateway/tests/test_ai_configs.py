@@ -223,7 +223,8 @@ async def test_more_intents_than_the_plan_allows_is_409_naming_the_limit(kb, exp
 @pytest.mark.parametrize(
     ("body", "name", "says"),
     [
-        ({"engine": "openai"}, "body.engine", ""),
+        ({"engine": "gpt"}, "body.engine", ""),
+        ({"engine": "openai"}, "body.ai_config_id", "needed by the openai engine"),
         (
             {"ai_config_id": "aic_nope"},
             "body.ai_config_id",

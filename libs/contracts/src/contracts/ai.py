@@ -116,13 +116,16 @@ class ClassificationSettings(_Shape):
         True, strict=True, description="Score every message's sentiment (VADER)."
     )
     intents: tuple[IntentDeclaration, ...] = Field((), max_length=200)
-    engine: Literal["local"] = Field(
+    engine: Literal["local", "openai"] = Field(
         "local",
-        description="local: a classifier trained from the examples (an engine on the AI "
-        "configuration's model is not built yet).",
+        description="local: a classifier trained from the examples, in the executor. openai: "
+        "the model of the AI configuration `ai_config_id` (its connection and model) answers "
+        "with structured output; the local classifier answers when it fails or is late.",
     )
     ai_config_id: str | None = Field(
-        None, description="The AI configuration classification belongs to (named, checked)."
+        None,
+        description="The AI configuration classification uses (checked; the openai engine "
+        "needs one).",
     )
     min_confidence: float = Field(
         0.0, strict=True, ge=0.0, le=1.0, description="Below this, a message has no intent."

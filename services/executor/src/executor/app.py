@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from executor.adapters.conversations import ConversationRepository
+from executor.adapters.intent_engine import RemoteIntentEngine
 from executor.adapters.resources import ResourceRepository
 from executor.adapters.store import (
     ExecutionRepository,
@@ -29,12 +30,15 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     ferretdb = await kit.mongo.is_ferretdb()
     # a conditional replace on {_id, version} is one command where the storage filters by both
     by_read = ferretdb and not await kit.mongo.pushes_down_fields("executions")
+    engine = RemoteIntentEngine(settings.integrations_url, settings.classify_timeout_seconds)
+    kit.on_stop(engine.aclose)
     service = ExecutionService(
         WorkflowCatalogue(kit.db),
         ExecutionRepository(kit.db, check_version_by_read=by_read),
         ConversationRepository(kit.db, one_by_one=ferretdb),
         kit.publish,
         resources=ResourceRepository(kit.db),
+        intent_engine=engine,
         limits=Limits(
             max_steps=settings.max_steps_per_command,
             max_running_seconds=settings.max_running_seconds,

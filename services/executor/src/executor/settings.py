@@ -21,3 +21,14 @@ class Settings(ServiceSettings):
         7 * 24 * 3600, description="Default limit on one wait (for a reply, a timer, a service)."
     )
     max_subworkflow_depth: int = Field(5, description="Execute Workflow nesting limit.")
+    integrations_url: str = Field(
+        "http://127.0.0.1:8083",
+        description="The integrations service: it classifies the messages of tenants whose "
+        "classification engine is openai.",
+    )
+    classify_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long a message's intake waits for the openai engine before the local "
+        "classifier answers instead.",
+    )

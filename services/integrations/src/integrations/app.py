@@ -77,12 +77,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         return JSONResponse({"ok": error is None, "result": result, "error": error})
 
+    async def classify(request: Request) -> JSONResponse:
+        """Internal (the executor's intake, for a tenant whose classification engine is
+        openai): ``{"connection": id or name or null, "model", "text", "intents"}``."""
+        service: IntegrationService | None = made.get("service")
+        if service is None:
+            return JSONResponse({"detail": "starting"}, status_code=503)
+        try:
+            body = await request.json()
+            params = {k: body[k] for k in ("text", "intents", "model") if k in body}
+            named = body.get("connection")
+        except (ValueError, TypeError, AttributeError):
+            return JSONResponse({"detail": "a JSON object is expected"}, status_code=400)
+        result, error = await service.answer_now(
+            request.path_params["tenant_id"],
+            "openai",
+            str(named) if named else None,
+            "classify",
+            params,
+        )
+        return JSONResponse({"ok": error is None, "result": result, "error": error})
+
     routes = [
         Route(
             "/internal/tenants/{tenant_id}/connections/{connection_id}/check",
             check,
             methods=["POST"],
-        )
+        ),
+        Route("/internal/tenants/{tenant_id}/classify", classify, methods=["POST"]),
     ]
     service = Service(NAME, settings, partial(assemble, settings=settings, made=made))
     return service.starlette(routes)

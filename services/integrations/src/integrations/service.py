@@ -140,6 +140,36 @@ class IntegrationService:
         except IntegrationError as exc:
             return None, exc.as_error()
 
+    async def answer_now(
+        self, tenant_id: str, type_name: str, named: str | None, action: str, params: Document
+    ) -> tuple[Document | None, Document | None]:
+        """An action answered to the caller now, not through the requests topic (the
+        executor's intent classification): the connection ``named`` (id or name; else the
+        tenant's default of ``type_name``), the same throttle and retries as a call."""
+        try:
+            connection = await self._connections.resolve(tenant_id, type_name, None, named)
+            _usable(connection)
+            if connection.mode != "provider":
+                raise IntegrationError(
+                    "Invalid",
+                    f"{action} needs a provider connection, {connection.name!r} is "
+                    f"{connection.mode}",
+                )
+            client = self._client(connection)
+            missing = [p for p in client.actions.get(action, ()) if p not in params]
+            if action not in client.actions or missing:
+                raise IntegrationError("Invalid", f"{type_name} {action}: missing {missing}")
+            limits = connection.limits or client.default_limits
+
+            async def attempt(conn: Connection) -> Document:
+                async with self._throttle.slot(conn.id, tenant_id, limits):
+                    context = CallContext.within(f"{action}:{conn.id}", conn.timeout_seconds)
+                    return await client.call(conn, action, params, context)
+
+            return await self._with_retries(attempt, connection), None
+        except IntegrationError as exc:
+            return None, exc.as_error()
+
     async def _call_once(
         self, request: IntegrationRequested, begun: Callable[[], None]
     ) -> tuple[Document | None, Document | None]:

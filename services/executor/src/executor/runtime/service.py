@@ -19,7 +19,7 @@ from executor.adapters.resources import ResourceRepository
 from executor.adapters.store import ExecutionRepository, WorkflowCatalogue
 from executor.runtime.batch import BatchFlush, Publish, Sender
 from executor.runtime.children import ChildStart, JustCreated
-from executor.runtime.classification import MessageClassifier
+from executor.runtime.classification import IntentEngine, MessageClassifier
 from executor.runtime.commands import CommandIntake
 from executor.runtime.conversations import ConversationIntake
 from executor.runtime.resources import WorkflowResources
@@ -39,6 +39,7 @@ class ExecutionService:
         *,
         limits: Limits,
         resources: ResourceRepository | None = None,
+        intent_engine: IntentEngine | None = None,
     ) -> None:
         sender = Sender(publish)
         just_created = JustCreated()
@@ -53,7 +54,7 @@ class ExecutionService:
             sender,
             ConversationIntake(conversations),
             resources=WorkflowResources(resources),
-            classifier=MessageClassifier(resources),
+            classifier=MessageClassifier(resources, engine=intent_engine),
         )
         self.commands = CommandIntake(executions, runner, self.flush, just_created)
 

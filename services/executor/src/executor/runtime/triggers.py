@@ -214,13 +214,15 @@ class TriggerIntake:
         await self._conversations.load_tenants(loaded, readers)
         waits = _reply_waits_for(envelopes, loaded)
         # every customer's message classified before its triggers are matched
-        classified: dict[str, Document] = {}
-        for envelope in envelopes:
-            inbound = messages.get(envelope.data.trigger_id)
-            if inbound is not None:
-                found = self._classifier.classify(envelope.data.tenant_id, inbound.body)
-                if found is not None:
-                    classified[envelope.data.trigger_id] = found
+        asked = [
+            (e.data.trigger_id, e.data.tenant_id, inbound.body)
+            for e in envelopes
+            if (inbound := messages.get(e.data.trigger_id)) is not None
+        ]
+        found = await self._classifier.classify_all([(t, text) for _, t, text in asked])
+        classified = {
+            trigger_id: c for (trigger_id, _, _), c in zip(asked, found, strict=True) if c
+        }
         for envelope in envelopes:
             trigger = envelope.data
             loaded.record(batch.conversations, trigger, classified.get(trigger.trigger_id))

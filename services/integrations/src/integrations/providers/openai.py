@@ -15,6 +15,11 @@ prompt; with ``responseSchema`` the answer is structured output (``response_form
 json_schema) parsed into ``data``. When documents are attached and no passage reaches the
 minimum score, the model is not asked: the answer is a ``fallback``.
 
+``classify``: the tenant's declared intents (name, description, a few examples each) in the
+system prompt and the customer's message as the user's, answered as structured output (a
+strict JSON schema: ``intent``, one of the names or "none", and ``confidence`` from 0 to 1);
+the executor asks for it over HTTP when the tenant's classification engine is ``openai``.
+
 Errors, by the SDK's classes (https://platform.openai.com/docs/guides/error-codes):
 AuthenticationError Unauthorized, PermissionDeniedError Forbidden, NotFoundError NotFound (an
 unknown model), BadRequestError/UnprocessableEntityError Invalid, ConflictError Conflict,
@@ -132,7 +137,11 @@ def system_prompt(params: Mapping[str, Any], ai: Mapping[str, Any], sources: lis
 
 class OpenAIClient:
     type = "openai"
-    actions: Mapping[str, tuple[str, ...]] = {"generate": ("prompt",), "embed": ("input",)}
+    actions: Mapping[str, tuple[str, ...]] = {
+        "generate": ("prompt",),
+        "embed": ("input",),
+        "classify": ("text", "intents"),
+    }
     default_limits = LIMITS
 
     def __init__(
@@ -163,6 +172,8 @@ class OpenAIClient:
         try:
             if action == "generate":
                 return await self._generate(client, connection, params)
+            if action == "classify":
+                return await _classify(client, params)
             if action == "embed":
                 model = str(params.get("model") or "text-embedding-3-small")
                 texts = params["input"] if isinstance(params["input"], list) else [params["input"]]
@@ -302,6 +313,82 @@ class OpenAIClient:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+
+
+CLASSIFY_EXAMPLES = 5  # examples of each intent in the prompt
+NO_INTENT = "none"
+
+
+def classification_prompt(intents: Sequence[Mapping[str, Any]]) -> str:
+    lines = [
+        "Classify the customer's message into one of these intents, or none when no intent "
+        "fits. Give your confidence from 0 to 1.",
+        "",
+    ]
+    for intent in intents:
+        description = str(intent.get("description") or "").strip()
+        lines.append(f"- {intent['name']}" + (f": {description}" if description else ""))
+        for example in list(intent.get("examples") or [])[:CLASSIFY_EXAMPLES]:
+            lines.append(f"  e.g. {str(example)[:200]}")
+    return "\n".join(lines)
+
+
+def classification_schema(names: Sequence[str]) -> Document:
+    return {
+        "type": "object",
+        "properties": {
+            "intent": {"type": "string", "enum": [*names, NO_INTENT]},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["intent", "confidence"],
+        "additionalProperties": False,
+    }
+
+
+async def _classify(client: openai.AsyncOpenAI, params: Document) -> Document:
+    started = time.perf_counter()
+    intents = [i for i in params["intents"] if isinstance(i, Mapping) and i.get("name")]
+    if not intents:
+        raise IntegrationError("Invalid", "classify needs at least one intent with a name")
+    names = [str(i["name"]) for i in intents]
+    completion = await client.chat.completions.create(
+        model=str(params.get("model") or DEFAULT_MODEL),
+        temperature=0,
+        messages=[
+            {"role": "system", "content": classification_prompt(intents)},
+            {"role": "user", "content": str(params["text"])[:4000]},
+        ],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {
+                "name": "intent",
+                "schema": classification_schema(names),
+                "strict": True,
+            },
+        },
+    )
+    choice = completion.choices[0] if completion.choices else None
+    text = (choice.message.content if choice is not None else None) or ""
+    try:
+        answer = json.loads(text)
+        name, confidence = str(answer["intent"]), float(answer["confidence"])
+    except (ValueError, KeyError, TypeError):
+        raise IntegrationError("BadResponse", "OpenAI: the classification is not JSON") from None
+    if name != NO_INTENT and name not in names:
+        raise IntegrationError("BadResponse", f"OpenAI named an undeclared intent {name!r}")
+    result: Document = {
+        "intent": None if name == NO_INTENT else name,
+        "confidence": min(max(confidence, 0.0), 1.0),
+        "model": completion.model,
+        "latencyMs": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if completion.usage is not None:
+        result["usage"] = {
+            "promptTokens": completion.usage.prompt_tokens,
+            "completionTokens": completion.usage.completion_tokens,
+            "totalTokens": completion.usage.total_tokens,
+        }
+    return result
 
 
 def _citations(sources: Sequence[Document], text: str) -> list[Document]:

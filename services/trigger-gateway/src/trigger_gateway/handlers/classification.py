@@ -56,14 +56,19 @@ async def put_classification(
     body: ClassificationSettings, tenant: TenantDep, gw: GatewayDep, res: ResourcesDep
 ) -> ClassificationView:
     """Replace the settings (the next revision). 409 with more intents than the plan's
-    maxIntents; 422 when `ai_config_id` names no AI configuration of the tenant."""
+    maxIntents; 422 when `ai_config_id` names no AI configuration of the tenant, or the
+    openai engine has none."""
     plan = await gw.tenants.plan_of(tenant)
     reached = check_count(plan, "maxIntents", len(body.intents), adding=0)
     if reached is not None:
         raise limit_problem(reached)
     config_id = body.ai_config_id
-    if config_id is not None and await res.ai_configs.get(tenant, config_id) is None:
+    reason = None
+    if config_id is None and body.engine == "openai":
+        reason = "is needed by the openai engine (its connection and model answer)"
+    elif config_id is not None and await res.ai_configs.get(tenant, config_id) is None:
         reason = f"names no AI configuration of the tenant ({config_id!r})"
+    if reason is not None:
         raise ApiProblem(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"body.ai_config_id {reason}",

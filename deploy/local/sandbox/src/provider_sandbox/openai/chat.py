@@ -17,7 +17,16 @@ from .answers import Conversation, answer
 from .formats import chat_format, require_json_word
 from .ids import new_id
 from .models import model_for
-from .params import boolean, decimal, integer, mapping, model_of, only_known, stops
+from .params import (
+    boolean,
+    content_text,
+    decimal,
+    integer,
+    mapping,
+    model_of,
+    only_known,
+    stops,
+)
 from .structured import filled
 from .text import tokens, truncated
 
@@ -42,23 +51,7 @@ def _content(message: dict[str, Any], at: str) -> str:
         ):
             return ""
         raise errors.missing(f"{at}.content")
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise errors.invalid_type(f"{at}.content", "one of a string or array of objects", content)
-    texts = []
-    for j, part in enumerate(content):
-        part = mapping(part, f"{at}.content[{j}]")
-        kind = part.get("type")
-        if kind is None:
-            raise errors.missing(f"{at}.content[{j}].type")
-        if kind not in PART_TYPES:
-            raise errors.invalid_value(f"{at}.content[{j}].type", kind, PART_TYPES)
-        if kind == "text":
-            if not isinstance(part.get("text"), str):
-                raise errors.missing(f"{at}.content[{j}].text")
-            texts.append(part["text"])
-    return "\n".join(texts)
+    return content_text(content, at, PART_TYPES, ("text",))
 
 
 def conversation_of(value: Any) -> list[tuple[str, str]]:

@@ -80,6 +80,30 @@ def text_of(value: Any, param: str) -> str:
     return value
 
 
+def content_text(
+    value: Any, at: str, part_types: tuple[str, ...], text_types: tuple[str, ...]
+) -> str:
+    """A message's ``content`` (at ``at``): a string, or an array of typed parts whose text
+    parts (``text_types``) are joined; each part checked as the endpoint checks it."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise errors.invalid_type(f"{at}.content", "one of a string or array of objects", value)
+    texts = []
+    for j, part in enumerate(value):
+        part = mapping(part, f"{at}.content[{j}]")
+        kind = part.get("type")
+        if kind is None:
+            raise errors.missing(f"{at}.content[{j}].type")
+        if kind not in part_types:
+            raise errors.invalid_value(f"{at}.content[{j}].type", kind, part_types)
+        if kind in text_types:
+            if not isinstance(part.get("text"), str):
+                raise errors.missing(f"{at}.content[{j}].text")
+            texts.append(part["text"])
+    return "\n".join(texts)
+
+
 def stops(body: dict[str, Any]) -> list[str]:
     value = body.get("stop")
     if value is None:

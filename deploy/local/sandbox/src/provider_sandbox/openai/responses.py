@@ -14,7 +14,7 @@ from .chat import prompt_tokens
 from .formats import AnswerFormat, require_json_word, responses_format
 from .ids import new_id
 from .models import model_for
-from .params import boolean, decimal, integer, mapping, model_of, only_known
+from .params import boolean, content_text, decimal, integer, mapping, model_of, only_known
 from .state import OpenAIState
 from .text import tokens, truncated
 
@@ -31,23 +31,7 @@ HEX = "0123456789abcdef"
 
 
 def _content(value: Any, at: str) -> str:
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, list):
-        raise errors.invalid_type(f"{at}.content", "one of a string or array of objects", value)
-    texts = []
-    for j, part in enumerate(value):
-        part = mapping(part, f"{at}.content[{j}]")
-        kind = part.get("type")
-        if kind is None:
-            raise errors.missing(f"{at}.content[{j}].type")
-        if kind not in PART_TYPES:
-            raise errors.invalid_value(f"{at}.content[{j}].type", kind, PART_TYPES)
-        if kind in ("input_text", "output_text"):
-            if not isinstance(part.get("text"), str):
-                raise errors.missing(f"{at}.content[{j}].text")
-            texts.append(part["text"])
-    return "\n".join(texts)
+    return content_text(value, at, PART_TYPES, ("input_text", "output_text"))
 
 
 def turns_of(value: Any) -> list[tuple[str, str]]:
