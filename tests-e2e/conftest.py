@@ -302,6 +302,7 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
         "MONGO_URI": MONGO,
         "MONGO_DATABASE": database,
+        "SCHEDULER_SCHEDULE_REFRESH_SECONDS": "1",  # a new schedule is seen within a second
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'].port}",
         "GATEWAY_INTEGRATIONS_URL": f"http://127.0.0.1:{SERVICES['integrations'].port}",

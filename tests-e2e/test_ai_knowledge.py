@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import statistics
 import time
 from typing import Any
 
@@ -154,7 +155,20 @@ async def test_a_question_answered_from_the_knowledge_base_with_citations(
     asked = [r for r in await sandbox_requests() if r["path"].endswith("chat/completions")]
     system = asked[-1]["body"]["messages"][0]["content"]
     assert "Sources:" in system and "30 days of delivery" in system
-    print(f"AI Generate through the stack: {latency * 1000:.0f} ms from message to completion")
+    # the latency through the stack (the note's figure): one question at a time
+    latencies, in_service = [latency], [output["latencyMs"]]
+    for n in range(5):
+        started = time.perf_counter()
+        again = await api.message("how long does express shipping take?", conversation_id=f"l{n}")
+        done = await api.finished_execution(again)
+        latencies.append(time.perf_counter() - started)
+        in_service.append(run_of(done, "ai")["output"]["latencyMs"])
+    ms = sorted(round(x * 1000) for x in latencies)
+    print(
+        f"AI Generate through the stack, message to completion (6 in turn): median "
+        f"{statistics.median(ms)} ms, max {ms[-1]} ms; the integrations service's part "
+        f"(retrieval and the model's answer) median {statistics.median(in_service)} ms"
+    )
 
 
 async def test_retrieval_needs_no_key(api: TenantApi) -> None:

@@ -24,6 +24,7 @@ ensure_kafka_libs() {
   command -v mvn >/dev/null || die "mvn not found: run deploy/local/bootstrap.sh"
   say "resolving Kafka jars from Maven Central into $KAFKA_LIBS (first run: ~20s)"
   tmp="$KAFKA_LIBS.tmp.$$"
+  mkdir -p "$CACHE"
   local t0=$SECONDS
   for v in "${KAFKA_VERSIONS[@]}"; do
     rm -rf "$tmp"

@@ -63,6 +63,10 @@ class TriggerReceived(Event):
     message: InboundMessage | None = Field(
         default=None, description="The customer's message, when a channel delivered one."
     )
+    workflow_id: str | None = Field(
+        default=None,
+        description="Only this workflow may start (a schedule's); none: every matching one.",
+    )
 
 
 class ExecutionRequested(Event):

@@ -75,3 +75,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(CONVERSATIONS, 6),
     TopicSpec(DEAD_LETTERS, 1),
 )
+
+
+def partitions_of(topic: str) -> int:
+    """The partition count the topic is created with (deploy/local/kafka_topics.py, Helm)."""
+    return next(spec.partitions for spec in ALL_TOPICS if spec.name == topic)

@@ -69,6 +69,9 @@ class Store:
         assert self.executions[doc["_id"]]["version"] == expected_version
         self.executions[doc["_id"]] = copy.deepcopy(doc)
 
+    async def trigger_outcome(self, trigger_id: str) -> Doc | None:
+        return self.trigger_outcomes.get(trigger_id)
+
     async def record_trigger_outcomes(self, docs: list[Doc]) -> None:
         self.calls.append(f"trigger_outcomes:{len(docs)}")
         for doc in docs:

@@ -11,8 +11,10 @@ from functools import partial
 from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
+from scheduler.adapters.schedules import ScheduleRepository, ensure_schedule_indexes
 from scheduler.adapters.store import TimerRepository, ensure_indexes
 from scheduler.handlers import kafka
+from scheduler.schedules import ScheduleRunner
 from scheduler.service import TimerService
 from scheduler.settings import Settings
 
@@ -21,6 +23,7 @@ NAME = "scheduler"
 
 async def assemble(kit: Kit, settings: Settings) -> None:
     await ensure_indexes(kit.db)
+    await ensure_schedule_indexes(kit.db)
     # a cancel is one conditional update where the storage filters by {_id, status}
     by_read = await kit.mongo.is_ferretdb() and not await kit.mongo.pushes_down_fields("timers")
     timers = TimerRepository(kit.db, cancel_by_read=by_read)
@@ -32,8 +35,17 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         longest_sleep=settings.longest_sleep_seconds,
         retention=timedelta(hours=settings.settled_retention_hours),
     )
+    schedules = ScheduleRunner(
+        ScheduleRepository(kit.db),
+        kit.publish,
+        lambda: service.owned_partitions,
+        service.turn,
+        refresh_seconds=settings.schedule_refresh_seconds,
+    )
+    service.on_assigned.append(schedules.wake.set)
     kafka.consume(kit, service)
     kit.background(service.run)  # the firing loop
+    kit.background(schedules.run)  # the schedules' loop
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

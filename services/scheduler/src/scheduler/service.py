@@ -102,10 +102,17 @@ class TimerService:
         self._turn = asyncio.Lock()
         self._wake = asyncio.Event()
         self._planned_wake: datetime | None = None
+        self.on_assigned: list[Callable[[], None]] = []  # told after each new assignment
 
     @property
     def owned_partitions(self) -> frozenset[int]:
         return self._agenda.partitions
+
+    @property
+    def turn(self) -> asyncio.Lock:
+        """Held by whatever fires for a partition; a revocation waits for it (schedules.py
+        fires under it too)."""
+        return self._turn
 
     # -- requests (the consumer) ------------------------------------------------------------
 
@@ -160,6 +167,8 @@ class TimerService:
         telemetry.OWNED_PARTITIONS.set(len(self.owned_partitions))
         log.info("firing timers of partitions %s", sorted(self.owned_partitions))
         self._wake.set()  # what came due while nobody owned them fires now
+        for listener in self.on_assigned:
+            listener()
 
     async def partitions_revoked(self, partitions: Iterable[int]) -> None:
         """Stop firing these partitions' timers; returns once no page of theirs is in flight,

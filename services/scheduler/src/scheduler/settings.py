@@ -22,3 +22,9 @@ class Settings(ServiceSettings):
     settled_retention_hours: float = Field(
         168, description="Fired and cancelled timers (and tombstones) are kept this long."
     )
+    schedule_refresh_seconds: float = Field(
+        5,
+        gt=0,
+        description="The owned partitions' schedules are read again this often: a new or "
+        "changed schedule is seen within it.",
+    )

@@ -44,3 +44,20 @@ OWNED_PARTITIONS = Gauge(
     "connectflo_scheduler_owned_partitions",
     "Partitions of the timers topic this replica owns (fires the timers of).",
 )
+SCHEDULE_FIRES = Counter(
+    "connectflo_scheduler_schedule_fires_total",
+    "Workflow schedules fired: a Scheduled TriggerReceived published.",
+)
+SCHEDULE_SKIPPED = Counter(
+    "connectflo_scheduler_schedule_skipped_fires_total",
+    "Fire times a schedule's catch-up policy left out after downtime.",
+)
+SCHEDULE_LATENESS = Histogram(
+    "connectflo_scheduler_schedule_lateness_seconds",
+    "How long after its planned time a schedule fired.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+ACTIVE_SCHEDULES = Gauge(
+    "connectflo_scheduler_active_schedules",
+    "Active workflow schedules of the partitions this replica owns.",
+)

@@ -24,6 +24,8 @@ from trigger_gateway.adapters.connections import ConnectionRepository
 from trigger_gateway.adapters.dead_letters import DeadLetterReadRepository
 from trigger_gateway.adapters.execution_messages import ExecutionMessageLog
 from trigger_gateway.adapters.history import ExecutionReadRepository
+from trigger_gateway.adapters.locks import Locks
+from trigger_gateway.adapters.schedules import ScheduleRepository
 from trigger_gateway.adapters.sendgrid_channels import SendGridChannelRepository
 from trigger_gateway.adapters.store import (
     TenantRepository,
@@ -51,6 +53,7 @@ from trigger_gateway.handlers import (
     oauth,
     plan,
     resource_state,
+    schedules,
     sendgrid,
     sendgrid_channel,
     tenants,
@@ -114,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kit.db, cache_seconds=settings.twilio_cache_seconds
         )
         app.state.resources = await resource_state.assemble(kit.db)  # AI and knowledge
+        # after resource_state.assemble, which creates the locks' collection
+        app.state.schedules = schedule_store = ScheduleRepository(kit.db, Locks(kit.db))
+        await schedule_store.ensure_indexes()
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
         app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
@@ -164,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ai_configs.router,
         classification.router,
         workflow_resources.router,
+        schedules.router,
     ):
         app.include_router(router)
     widget.install(app, settings)  # the chat widget's routes, and CORS per widget

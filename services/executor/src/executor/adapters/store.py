@@ -145,6 +145,9 @@ class ExecutionRepository:
     async def get(self, execution_id: str) -> Document | None:
         return loaded(await self._db.executions.find_one({"_id": execution_id}))
 
+    async def trigger_outcome(self, trigger_id: str) -> Document | None:
+        return await self._db.trigger_outcomes.find_one({"_id": trigger_id})
+
     async def save(self, doc: Document, expected_version: int, *, fresh: bool = False) -> None:
         """Replace the execution if nobody wrote it since ``expected_version`` was read."""
         if self._check_version_by_read and fresh:

@@ -55,6 +55,7 @@ class ExecutionService:
             ConversationIntake(conversations),
             resources=WorkflowResources(resources),
             classifier=MessageClassifier(resources, engine=intent_engine),
+            executions=executions,
         )
         self.commands = CommandIntake(executions, runner, self.flush, just_created)
 

@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from contracts import Envelope
 from contracts.conversations import conversation_ref
@@ -22,6 +22,7 @@ from contracts.events import (
     MessageQueued,
     TriggerReceived,
 )
+from contracts.schedules import SCHEDULED
 
 from executor.adapters.conversations import ConversationsExisted
 from executor.adapters.execution_documents import addresses_of, new_execution, trigger_text
@@ -39,6 +40,12 @@ from executor.runtime.workflows import CompiledWorkflows
 Document = dict[str, Any]
 INCOMING_MESSAGE = "Incoming Message"
 INTENT_DETECTED, SENTIMENT_NEGATIVE = "Intent Detected", "Sentiment Negative"
+
+
+class ExecutionReader(Protocol):
+    async def get(self, execution_id: str) -> Document | None: ...
+
+    async def trigger_outcome(self, trigger_id: str) -> Document | None: ...
 
 
 def execution_id_for(trigger_id: str, workflow_id: str) -> str:
@@ -156,8 +163,10 @@ class TriggerIntake:
         *,
         resources: WorkflowResources | None = None,
         classifier: MessageClassifier | None = None,
+        executions: ExecutionReader | None = None,
     ) -> None:
         self._conversations = conversations
+        self._executions = executions
         self._resources = resources or WorkflowResources(None)
         self._classifier = classifier or MessageClassifier(None)
         self._catalogue = catalogue
@@ -251,6 +260,8 @@ class TriggerIntake:
         runs = loaded.active_runs(trigger) if message else {}
         tenant_active = active.get(trigger.tenant_id, {})
         workflows = tenant_active.get(trigger.trigger_type, [])
+        if trigger.workflow_id is not None:  # a schedule's: its workflow alone
+            workflows = [w for w in workflows if w["_id"] == trigger.workflow_id]
         with_agent = message and loaded.status(trigger) == "with_agent"
         if with_agent and not await self._any_runs_with_agent(workflows):
             waiting = []  # the agent's now: no run resumes on its messages
@@ -283,6 +294,26 @@ class TriggerIntake:
             # a trigger that did less than start every active workflow says what it did
             batch.trigger_outcomes.append(routed.outcome(trigger))
 
+    async def _running_before(self, workflow_id: str, payload: Document) -> Document | None:
+        """A schedule that does not overlap its runs: the run of an earlier fire that is not
+        finished, or None. The previous fire's run, or, when that fire was refused for this
+        reason, the run that blocked it (its trigger's outcome names it)."""
+        previous = payload.get("previousTriggerId")
+        if payload.get("overlap") != "skip" or not previous or self._executions is None:
+            return None
+        run = await self._executions.get(execution_id_for(str(previous), workflow_id))
+        if run is None:
+            outcome = await self._executions.trigger_outcome(str(previous)) or {}
+            blockers = [
+                n["blocking_execution_id"]
+                for n in outcome.get("not_started", [])
+                if n.get("workflow_id") == workflow_id and n.get("blocking_execution_id")
+            ]
+            run = await self._executions.get(blockers[0]) if blockers else None
+        if run is None or run.get("status") in FINISHED:
+            return None
+        return run
+
     async def _start_each(
         self,
         batch: Batch,
@@ -309,6 +340,15 @@ class TriggerIntake:
             resources = await self._resources.of(trigger.tenant_id, workflow, compiled.resources)
             if reason is None:
                 reason = _number_refusal(resources, facts)
+            blocking: Document = {}
+            if reason is None and trigger_type == SCHEDULED:
+                running = await self._running_before(workflow["_id"], payload)
+                if running is not None:
+                    reason = (
+                        f"the previous run {running['_id']} is still {running.get('status')} "
+                        "(overlap: skip)"
+                    )
+                    blocking = {"blocking_execution_id": running["_id"]}
             activated = workflow.get("activated_at")
             if reason is None and activated is not None and _aware(activated) > trigger.received_at:
                 # the message came while the workflow was not active (it is read a moment later)
@@ -326,6 +366,7 @@ class TriggerIntake:
                         "workflow_name": workflow.get("name"),
                         "version": version,
                         "reason": reason,
+                        **blocking,
                     }
                 )
                 continue

@@ -55,6 +55,7 @@ from executor.domain.nodes.triggers import (
     incoming_message,
     intent_detected,
     new_order,
+    scheduled,
     sentiment_negative,
     sla_breached,
 )
@@ -66,6 +67,7 @@ NODE_MODULES: tuple[ModuleType, ...] = (
     sentiment_negative,
     sla_breached,
     new_order,
+    scheduled,
     knowledge_base,
     ai_configuration,
     condition,

@@ -1,0 +1,1 @@
+"""Time as every service reckons it (docs/architecture.md, *Schedules*)."""
