@@ -303,6 +303,9 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "MONGO_URI": MONGO,
         "MONGO_DATABASE": database,
         "SCHEDULER_SCHEDULE_REFRESH_SECONDS": "1",  # a new schedule is seen within a second
+        "SCHEDULER_SLA_SETTLE_SECONDS": "0.5",  # SLA targets of seconds (tests-e2e/test_sla.py)
+        "SCHEDULER_SLA_PAUSED_RECHECK_SECONDS": "1",
+        "SCHEDULER_SLA_POLICIES_SECONDS": "0.5",
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'].port}",
         "GATEWAY_INTEGRATIONS_URL": f"http://127.0.0.1:{SERVICES['integrations'].port}",

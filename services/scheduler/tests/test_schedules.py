@@ -151,3 +151,25 @@ async def test_a_changed_spec_is_taken_from_the_store_an_unchanged_one_keeps_its
     clock.now = NOW + timedelta(minutes=30)
     assert await run.fire_due() == 1
     assert sent.sent[-1].payload["cronExpression"] == "30 12 * * *"
+
+
+async def test_a_daily_run_in_a_zone_that_changes_its_clocks_fires_once_each_night() -> None:
+    """Berlin skips 02:00-03:00 on 2030-03-31 and repeats 02:00-03:00 on 2030-10-27: a 02:30
+    run fires at 03:00 the first night and once at the first 02:30 the second (the clock is
+    stepped minute by minute through both nights)."""
+    for night, first_utc in (
+        (datetime(2030, 3, 30, 22, 0, tzinfo=UTC), datetime(2030, 3, 31, 1, 0, tzinfo=UTC)),
+        (datetime(2030, 10, 26, 22, 0, tzinfo=UTC), datetime(2030, 10, 27, 0, 30, tzinfo=UTC)),
+    ):
+        store, sent, clock = Store(), Triggers(), Clock()
+        store.add("sch_dst", "30 2 * * *", first_utc, timezone="Europe/Berlin")
+        clock.now = night
+        run = runner(store, sent, clock, set(range(6)))
+        await run.refresh()
+        for _ in range(6 * 60):
+            clock.now += timedelta(minutes=1)
+            await run.fire_due()
+        assert [t.payload["scheduledFor"] for t in sent.sent] == [first_utc.isoformat()]
+        assert store.docs["sch_dst"]["next_run_at"] == first_utc.replace(
+            hour=0 if first_utc.month == 3 else 1, minute=30
+        ) + timedelta(days=1)

@@ -623,9 +623,9 @@ def chat(gw: Harness) -> Chat:
 class MemoryCollection:
     """The part of PyMongo's AsyncCollection the gateway's repositories of AI and knowledge
     resources use (and TenantRepository, WorkflowRepository), in memory: equality (an array
-    holds a value), $lt/$lte/$gt/$gte/$ne/$in/$exists, $or; $set/$unset (dotted), $inc, $max,
-    $addToSet, $pull, $setOnInsert; unique indexes. The same tests run on FerretDB too
-    (``resources_db``), which is what shows the two agree."""
+    holds a value), $lt/$lte/$gt/$gte/$ne/$in/$exists, $or, $and; $set/$unset (dotted), $inc,
+    $max, $addToSet (with $each), $push, $pull, $pullAll, $setOnInsert; unique indexes. The
+    same tests run on FerretDB too (``resources_db``), which is what shows the two agree."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -826,6 +826,9 @@ def _matches(doc: Doc, query: Doc) -> bool:
         if key == "$or":
             if not any(_matches(doc, q) for q in condition):
                 return False
+        elif key == "$and":
+            if not all(_matches(doc, q) for q in condition):
+                return False
         elif not _condition(_get(doc, key), condition):
             return False
     return True
@@ -864,7 +867,17 @@ def _apply(doc: Doc, update: Doc) -> None:
     for path, value in update.get("$addToSet", {}).items():
         current = _get(doc, path)
         items = [] if current is _MISSING else list(current)
-        _set(doc, path, items if value in items else [*items, value])
+        each = value["$each"] if isinstance(value, dict) and "$each" in value else [value]
+        for item in each:
+            items += [] if item in items else [item]
+        _set(doc, path, items)
+    for path, value in update.get("$push", {}).items():
+        current = _get(doc, path)
+        _set(doc, path, [*([] if current is _MISSING else current), value])
+    for path, values in update.get("$pullAll", {}).items():
+        current = _get(doc, path)
+        if current is not _MISSING:
+            _set(doc, path, [v for v in current if v not in values])
     for path, value in update.get("$pull", {}).items():
         current = _get(doc, path)
         if current is not _MISSING:

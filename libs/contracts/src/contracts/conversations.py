@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -44,3 +45,14 @@ def variable_field(name: str) -> str:
 def decoded_variables(stored: dict[str, Any] | None) -> dict[str, Any]:
     """``variables`` of a stored document (each value JSON text), as a workflow reads them."""
     return {unquote(k): json.loads(v) for k, v in (stored or {}).items()}
+
+
+def status_change(status: str, at: datetime) -> dict[str, Any]:
+    """The update parts that set a conversation's status and log the change, for every writer
+    (merged into an update's ``$set`` and ``$push``): SLA clocks pause and stop by this log.
+    Writers log a change, not every write of the same status (FerretDB ignores ``$slice``, so
+    the log is not trimmed)."""
+    return {
+        "$set": {"status": status, "status_at": at},
+        "$push": {"status_log": {"status": status, "at": at}},
+    }

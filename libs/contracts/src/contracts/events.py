@@ -439,6 +439,31 @@ class ConversationAssigned(Event):
     assigned_at: datetime
 
 
+class SlaClockCrossed(Event):
+    """Public: a conversation's SLA clock is at risk or breached (the scheduler's SLA keeper),
+    on ``connectflo.conversations.v1`` keyed by conversation id; once per clock cycle and
+    kind (``crossing_id`` is the same however often it is published). Seconds are business
+    seconds of the policy's calendar."""
+
+    event_type: ClassVar[str] = "SlaClockCrossed"
+    crossing_id: str
+    tenant_id: str
+    conversation_id: str
+    channel: str | None
+    priority: str
+    kind: Literal["at_risk", "breached"]
+    policy_id: str
+    policy_name: str
+    metric: Literal["first_response", "next_response", "resolution"]
+    target_seconds: float
+    elapsed_seconds: float
+    overrun_seconds: float
+    started_at: datetime
+    crossed_at: datetime = Field(description="When the clock crossed (business time reckoned).")
+    due_at: datetime | None = Field(description="When it breaches (breached: when it did).")
+    announced_at: datetime
+
+
 class CallTurn(Event):
     """What a phone call says and does next, as the execution answering the caller decided
     (keyed by the call's sid): the gateway answers Twilio's pending voice request with it as
@@ -513,6 +538,7 @@ for _model in (
     DeliveryFailed,
     RoutingChanged,
     ConversationAssigned,
+    SlaClockCrossed,
     DeadLettered,
 ):
     if _model.event_type in EVENT_TYPES:

@@ -55,7 +55,8 @@ and RoutingChanged (an agent came online, a conversation went back to the bot or
 
 CONVERSATIONS = "connectflo.conversations.v1"
 """Public conversation events, keyed by conversation id: ConversationAssigned (an agent got
-the conversation, at once or from a queue)."""
+the conversation, at once or from a queue) and SlaClockCrossed (an SLA clock at risk or
+breached)."""
 
 DEAD_LETTERS = "connectflo.dead-letters.v1"
 """Messages that could not be handled after their retries, with the error and the origin."""

@@ -1,5 +1,5 @@
 """The scheduler, assembled from the service kit: durable timers for waits, retries and
-deadlines."""
+deadlines, workflow schedules, and the SLA keeper."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from servicekit.service import Kit, Service
 from starlette.applications import Starlette
 
 from scheduler.adapters.schedules import ScheduleRepository, ensure_schedule_indexes
+from scheduler.adapters.sla import SlaRepository, ensure_sla_indexes
 from scheduler.adapters.store import TimerRepository, ensure_indexes
 from scheduler.handlers import kafka
 from scheduler.schedules import ScheduleRunner
 from scheduler.service import TimerService
 from scheduler.settings import Settings
+from scheduler.sla import SlaKeeper
 
 NAME = "scheduler"
 
@@ -24,6 +26,7 @@ NAME = "scheduler"
 async def assemble(kit: Kit, settings: Settings) -> None:
     await ensure_indexes(kit.db)
     await ensure_schedule_indexes(kit.db)
+    await ensure_sla_indexes(kit.db)
     # a cancel is one conditional update where the storage filters by {_id, status}
     by_read = await kit.mongo.is_ferretdb() and not await kit.mongo.pushes_down_fields("timers")
     timers = TimerRepository(kit.db, cancel_by_read=by_read)
@@ -43,9 +46,18 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         refresh_seconds=settings.schedule_refresh_seconds,
     )
     service.on_assigned.append(schedules.wake.set)
+    keeper = SlaKeeper(
+        SlaRepository(kit.db),
+        kit.publish,
+        settle_seconds=settings.sla_settle_seconds,
+        paused_recheck_seconds=settings.sla_paused_recheck_seconds,
+        policies_seconds=settings.sla_policies_seconds,
+    )
     kafka.consume(kit, service)
+    kafka.consume_triggers(kit, keeper)
     kit.background(service.run)  # the firing loop
     kit.background(schedules.run)  # the schedules' loop
+    kit.background(keeper.run)  # SLA clocks' crossings
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -28,3 +28,18 @@ class Settings(ServiceSettings):
         description="The owned partitions' schedules are read again this often: a new or "
         "changed schedule is seen within it.",
     )
+    sla_settle_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="The SLA keeper looks at a conversation this long after a customer's "
+        "message (the executor logs it meanwhile).",
+    )
+    sla_paused_recheck_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="While a clock waits on the customer, its conversation is looked at again "
+        "this often (a status set through the API is seen within it).",
+    )
+    sla_policies_seconds: float = Field(
+        5.0, gt=0, description="Tenants' SLA policies are read again after this long."
+    )

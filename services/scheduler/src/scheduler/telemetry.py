@@ -61,3 +61,25 @@ ACTIVE_SCHEDULES = Gauge(
     "connectflo_scheduler_active_schedules",
     "Active workflow schedules of the partitions this replica owns.",
 )
+SLA_CROSSINGS = Counter(
+    "connectflo_scheduler_sla_crossings_total",
+    "SLA clock crossings announced (SlaClockCrossed and its trigger), by kind and metric.",
+    ["kind", "metric"],
+)
+SLA_ANNOUNCE_LATENESS = Histogram(
+    "connectflo_scheduler_sla_announce_lateness_seconds",
+    "How long after a clock crossed its threshold the crossing was announced.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+SLA_LOOKS = Counter(
+    "connectflo_scheduler_sla_looks_total", "Conversations whose SLA clocks were reckoned."
+)
+SLA_LOOK_SECONDS = Histogram(
+    "connectflo_scheduler_sla_look_seconds",
+    "Time to reckon one conversation's clocks (reads included) and announce what they crossed.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+SLA_KEPT = Gauge(
+    "connectflo_scheduler_sla_kept_conversations",
+    "Conversations this replica keeps SLA clocks of (a crossing still to announce).",
+)

@@ -27,6 +27,7 @@ from trigger_gateway.adapters.history import ExecutionReadRepository
 from trigger_gateway.adapters.locks import Locks
 from trigger_gateway.adapters.schedules import ScheduleRepository
 from trigger_gateway.adapters.sendgrid_channels import SendGridChannelRepository
+from trigger_gateway.adapters.sla_policies import SlaPolicyRepository
 from trigger_gateway.adapters.store import (
     TenantRepository,
     TriggerReceiptRepository,
@@ -56,6 +57,7 @@ from trigger_gateway.handlers import (
     schedules,
     sendgrid,
     sendgrid_channel,
+    sla_policies,
     tenants,
     triggers,
     twilio,
@@ -120,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # after resource_state.assemble, which creates the locks' collection
         app.state.schedules = schedule_store = ScheduleRepository(kit.db, Locks(kit.db))
         await schedule_store.ensure_indexes()
+        app.state.sla_policies = sla_store = SlaPolicyRepository(kit.db, Locks(kit.db))
+        await sla_store.ensure_indexes()
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
         app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
@@ -171,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         classification.router,
         workflow_resources.router,
         schedules.router,
+        sla_policies.router,
     ):
         app.include_router(router)
     widget.install(app, settings)  # the chat widget's routes, and CORS per widget

@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contracts.conversations import conversation_ref, decoded_variables, variable_field
+from contracts.conversations import (
+    conversation_ref,
+    decoded_variables,
+    status_change,
+    variable_field,
+)
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -73,10 +78,13 @@ def changed_variables(
 
 
 def merge_update(into: Document, update: Document) -> None:
-    """``update`` ($set, $unset, $max) applied after ``into``, as one update: a later write of
-    a field replaces an earlier one, and a field both set and raised is set to the larger
-    value (MongoDB refuses two operators on one path)."""
-    sets, unsets, maxes = (into.setdefault(op, {}) for op in ("$set", "$unset", "$max"))
+    """``update`` ($set, $unset, $max, $push) applied after ``into``, as one update: a later
+    write of a field replaces an earlier one, a field both set and raised is set to the larger
+    value (MongoDB refuses two operators on one path), and pushes to one array are appended in
+    order (``$each``)."""
+    sets, unsets, maxes, pushes = (
+        into.setdefault(op, {}) for op in ("$set", "$unset", "$max", "$push")
+    )
     for name, value in update.get("$set", {}).items():
         unsets.pop(name, None)
         maxes.pop(name, None)
@@ -90,7 +98,10 @@ def merge_update(into: Document, update: Document) -> None:
             sets[name] = value if sets[name] is None or value > sets[name] else sets[name]
         else:
             maxes[name] = max(maxes.get(name, value), value)
-    for op in ("$set", "$unset", "$max"):
+    for name, value in update.get("$push", {}).items():
+        items = value["$each"] if isinstance(value, dict) and "$each" in value else [value]
+        pushes.setdefault(name, {"$each": []})["$each"].extend(items)
+    for op in ("$set", "$unset", "$max", "$push"):
         if not into[op]:
             del into[op]
 
@@ -165,17 +176,31 @@ class ConversationWrites:
             self.new_conversations.append((doc, {"$set": fields, "$max": times}))
 
     def status(self, ref: str, status: str, at: datetime) -> None:
-        """The status a run leaves its conversation in, unless an agent has it or it closed."""
+        """The status a run leaves its conversation in, unless an agent has it or it closed;
+        the change logged (``status_log``: SLA clocks pause and stop by it)."""
         new = self._new.get(ref)
         if new is not None and new.get("status") in BOT_STATUSES:
-            new.update(status=status, updated_at=at)  # written with its insert
+            new.update(status=status, updated_at=at, status_at=at)  # written with its insert
+            new.setdefault("status_log", []).append({"status": status, "at": at})
             return
+        change = status_change(status, at)
         self.conversations.append(
             Update(
                 {"_id": ref, "status": {"$in": list(BOT_STATUSES)}},
-                {"$set": {"status": status, "updated_at": at}},
+                {"$set": {**change["$set"], "updated_at": at}, "$push": change["$push"]},
             )
         )
+
+    def log_status(self, ref: str, status: str, at: datetime) -> None:
+        """A status set by this batch's other writes (a reopening, a closing), logged."""
+        entry = {"status": status, "at": at}
+        new = self._new.get(ref)
+        if new is not None:
+            new["status_at"] = at
+            new.setdefault("status_log", []).append(entry)
+            self._if_existed(ref, {"$set": {"status_at": at}, "$push": {"status_log": entry}})
+            return
+        self._plain(ref, {"$set": {"status_at": at}, "$push": {"status_log": entry}})
 
     def tags(self, ref: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
         """Tags added or removed (each its own update: MongoDB takes no ``$addToSet`` and
@@ -199,8 +224,9 @@ class ConversationWrites:
         if new is not None:
             new.update(fields)
             self._if_existed(ref, {"$set": fields})
-            return
-        self.conversations.append(Update({"_id": ref}, {"$set": fields}))
+        else:
+            self.conversations.append(Update({"_id": ref}, {"$set": fields}))
+        self.log_status(ref, "closed", at)
 
     def run_started(self, ref: str, workflow_id: str, execution_id: str) -> None:
         """The workflow's run in the conversation (its routing policy reads it)."""

@@ -174,10 +174,12 @@ class Loaded:
         stored = self.conversations.get(ref)
         if ref in self.assumed_new:
             writes.assumed_new.add(ref)
+        reopened = False
         if stored is None:
-            on_insert["status"] = "open"
+            on_insert.update(status="open", status_at=at, status_log=[{"status": "open", "at": at}])
         elif stored.get("status") == "closed" and message is not None:
             fields.update(status="open", reopened_at=at)  # the customer wrote again
+            reopened = True
         contact = next((self.contacts[r] for r in _addresses(trigger) if r in self.contacts), None)
         if contact is not None:
             fields["contact_id"] = contact["_id"]
@@ -196,6 +198,8 @@ class Loaded:
         # The channel is the conversation's since its first message (a call's follow-up SMS is
         # another conversation): only set on insert.
         writes.upsert(ref, fields, on_insert, known=stored is not None, times=times)
+        if reopened:
+            writes.log_status(ref, "open", at)
         # Kept in memory for later triggers of this batch (a second message reopens nothing).
         self.conversations[ref] = {
             **(stored or {}),

@@ -8,6 +8,7 @@ from executor.domain.nodes.triggers import (
     intent_detected,
     new_order,
     sentiment_negative,
+    sla_at_risk,
     sla_breached,
 )
 from pydantic import ValidationError
@@ -21,6 +22,12 @@ from pydantic import ValidationError
         (intent_detected, {"intent": "refund", "minConfidence": 0.7}, {}, {"intent": "refund"}),
         (sentiment_negative, {"threshold": -0.5}, {"score": -0.9}, {"score": -0.9}),
         (sla_breached, {"policy": "resolution"}, {}, {"policy": "resolution"}),
+        (
+            sla_at_risk,
+            {"policy": "next_response"},
+            {"policy": "next_response", "policyId": "slp_1", "dueAt": "2026-01-01T10:00:00+00:00"},
+            {"policy": "next_response", "policyId": "slp_1", "dueAt": "2026-01-01T10:00:00+00:00"},
+        ),
         (new_order, {}, {"name": "#1"}, {"order": "#1"}),
     ],
 )

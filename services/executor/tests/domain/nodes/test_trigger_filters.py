@@ -60,6 +60,20 @@ def admits(label: str, config: dict[str, Any], trigger: dict[str, Any]) -> str |
         ("New Order", {"storeIds": ["shop-1"]}, {"storeId": "shop-1"}, None),
         ("New Order", {"storeIds": ["shop-1"]}, {"storeId": "shop-2"}, "store 'shop-2'"),
         ("New Order", {}, {}, None),
+        (
+            "SLA Breached",
+            {"policy": "resolution", "policyIds": ["slp_1"]},
+            {"policy": "resolution", "policyId": "slp_1"},
+            None,
+        ),
+        (
+            "SLA Breached",
+            {"policy": "resolution", "policyIds": ["slp_1"]},
+            {"policy": "resolution", "policyId": "slp_2"},
+            "'slp_2'",
+        ),
+        ("SLA At Risk", {"policy": "next_response"}, {"policy": "next_response"}, None),
+        ("SLA At Risk", {"policy": "next_response"}, {"policy": "resolution"}, "policy"),
         ("Scheduled", {}, {"scheduleId": "sch_1"}, None),
         ("Scheduled", {"scheduleIds": ["sch_1"]}, {"scheduleId": "sch_1"}, None),
         ("Scheduled", {"scheduleIds": ["sch_1"]}, {"scheduleId": "sch_2"}, "'sch_2'"),
@@ -77,7 +91,7 @@ def test_each_trigger_kind_admits_what_its_config_says(
 
 def test_every_trigger_kind_has_a_filter() -> None:
     triggers = [kind for kind in CATALOGUE if kind.name.startswith("trigger.")]
-    assert len(triggers) == 7 and all(kind.admits is not None for kind in triggers)
+    assert len(triggers) == 8 and all(kind.admits is not None for kind in triggers)
 
 
 def test_the_refund_example_refunds_only_for_a_confident_refund_request() -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from contracts.conversations import status_change
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.mongo import find_matching
@@ -98,7 +99,10 @@ class AgentBoardStore:
         if handoffs:
             writes.append(self._db.handoffs.insert_many(handoffs, ordered=False))
         if conversations:
-            ops = [UpdateOne({"_id": r}, {"$set": s}) for r, s in sorted(conversations.items())]
+            ops = [
+                UpdateOne({"_id": r}, _conversation_update(s))
+                for r, s in sorted(conversations.items())
+            ]
             writes.append(self._db.conversations.bulk_write(ops, ordered=False))
         if last_assigned:
             fields = {f"last_assigned.{agent}": at for agent, at in sorted(last_assigned.items())}
@@ -106,3 +110,12 @@ class AgentBoardStore:
                 self._db.routing_state.update_one({"_id": tenant_id}, {"$set": fields}, upsert=True)
             )
         await asyncio.gather(*writes)
+
+
+def _conversation_update(fields: Document) -> Document:
+    """The conversation's fields set; a status among them logged (contracts.conversations:
+    SLA clocks read the log)."""
+    if "status" not in fields:
+        return {"$set": fields}
+    change = status_change(fields["status"], fields.get("updated_at") or datetime.now(UTC))
+    return {"$set": {**fields, **change["$set"]}, "$push": change["$push"]}

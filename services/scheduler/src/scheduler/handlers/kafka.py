@@ -11,6 +11,7 @@ from servicekit.delivery import Consumed
 from servicekit.service import Kit
 
 from scheduler.service import TimerService
+from scheduler.sla import SlaKeeper
 
 
 def consume(kit: Kit, service: TimerService) -> None:
@@ -32,3 +33,23 @@ def consume(kit: Kit, service: TimerService) -> None:
 
 def _timer_partitions(tps: set[TopicPartition]) -> set[int]:
     return {tp.partition for tp in tps if tp.topic == topics.TIMER_REQUESTS}
+
+
+def consume_triggers(kit: Kit, keeper: SlaKeeper) -> None:
+    """The SLA keeper's group on the triggers topic: the partition owner keeps the clocks of the
+    conversations whose messages are on it (scheduler.sla)."""
+
+    async def assigned(partitions: set[TopicPartition]) -> None:
+        await keeper.partitions_assigned({tp.partition for tp in partitions})
+
+    async def revoked(partitions: set[TopicPartition]) -> None:
+        await keeper.partitions_revoked({tp.partition for tp in partitions})
+
+    kit.consume(
+        topics.TRIGGERS,
+        on_record=keeper.on_trigger,
+        select=keeper.select,
+        group_suffix="-sla",
+        on_assigned=assigned,
+        on_revoked=revoked,
+    )

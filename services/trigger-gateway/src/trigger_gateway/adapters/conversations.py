@@ -2,12 +2,14 @@
 changes them (docs/architecture.md, *Conversations*).
 
 The executor upserts conversations from the customers' messages and writes the variables its
-executions change; the notifier logs outbound messages; the API changes status, tags, assignee
-and variables. Every write is a field-level update by ``_id``, never a read-modify-write, so
-the writers never undo each other. Keys as the executor makes them: ``<tenant>:<conversation
-id>`` for conversations, the tenant id for tenant variables, ``<tenant>:<kind>:<address>`` for
-the contact index; variables one field each, the value as JSON text, the name percent-encoded
-unless made of letters, digits, ``_`` and ``-``."""
+executions change; the notifier logs outbound messages; the API changes status, priority, tags,
+assignee and variables. Every write is a field-level update by ``_id``, never a
+read-modify-write, so the writers never undo each other; a status is written with
+contracts.conversations.status_change, so its changes land in ``status_log``. Keys as the
+executor makes them: ``<tenant>:<conversation id>`` for conversations, the tenant id for
+tenant variables, ``<tenant>:<kind>:<address>`` for the contact index; variables one field
+each, the value as JSON text, the name percent-encoded unless made of letters, digits, ``_``
+and ``-``."""
 
 from __future__ import annotations
 
@@ -21,16 +23,19 @@ from contracts.conversations import (
     address_ref,
     conversation_ref,
     decoded_variables,
+    status_change,
     variable_field,
 )
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from trigger_gateway.adapters.clock import stored_now
 from trigger_gateway.adapters.keyset import newest_first, older_than
 
 Document = dict[str, Any]
 ADDRESS_KINDS = ("phone", "email", "external_id")
+_TIMELINE_FIELDS = {"direction": 1, "status": 1, "node_id": 1, "created_at": 1}
 
 
 def _field(name: str) -> str:
@@ -124,16 +129,24 @@ class ConversationRepository:
         add_tags: list[str],
         remove_tags: list[str],
     ) -> Document | None:
-        """Set ``fields`` (status, assignee, tags), merge ``variables``, add and remove tags
-        (as sets, atomically: two agents tagging at once both count); None if unknown."""
+        """Set ``fields`` (status, priority, assignee, tags), merge ``variables``, add and
+        remove tags (as sets, atomically: two agents tagging at once both count); None if
+        unknown. A status is written with contracts.conversations.status_change, so a change
+        lands in ``status_log`` (the SLA clocks pause and stop by it)."""
         ref = conversation_ref(tenant_id, conversation_id)
+        now = stored_now()
+        fields = dict(fields)
+        new_status = fields.pop("status", None)
         update = variable_update(variables)
-        update["$set"] = {**update.get("$set", {}), **fields, "updated_at": datetime.now(UTC)}
+        update["$set"] = {**update.get("$set", {}), **fields, "updated_at": now}
         if add_tags:
             update["$addToSet"] = {"tags": {"$each": add_tags}}
-        doc = await self._db.conversations.find_one_and_update(
-            {"_id": ref}, update, return_document=ReturnDocument.AFTER
-        )
+        if new_status is None:
+            doc = await self._db.conversations.find_one_and_update(
+                {"_id": ref}, update, return_document=ReturnDocument.AFTER
+            )
+        else:
+            doc = await self._with_status(ref, new_status, update, now)
         if doc is not None and remove_tags:
             doc = await self._db.conversations.find_one_and_update(
                 {"_id": ref},
@@ -141,6 +154,26 @@ class ConversationRepository:
                 return_document=ReturnDocument.AFTER,
             )
         return doc
+
+    async def _with_status(
+        self, ref: str, status: str, update: Document, now: datetime
+    ) -> Document | None:
+        """``update`` with the status: logged when it changes it, not when it is the same
+        (either filter matches, unless the status changed in between: then again)."""
+        change = status_change(status, now)
+        logged = {**update, "$set": {**update["$set"], **change["$set"]}, "$push": change["$push"]}
+        for _ in range(3):
+            for query, write in (({"$ne": status}, logged), (status, update)):
+                doc = await self._db.conversations.find_one_and_update(
+                    {"_id": ref, "status": query}, write, return_document=ReturnDocument.AFTER
+                )
+                if doc is not None:
+                    return doc
+            if await self._db.conversations.find_one({"_id": ref}, projection={"_id": 1}) is None:
+                return None
+        return await self._db.conversations.find_one_and_update(
+            {"_id": ref}, logged, return_document=ReturnDocument.AFTER
+        )
 
     async def messages(
         self,
@@ -155,6 +188,17 @@ class ConversationRepository:
         if after is not None:
             query = {"$and": [query, older_than("created_at", *after)]}
         cursor = self._db.messages.find(query, sort=newest_first("created_at")).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def timeline_messages(
+        self, tenant_id: str, conversation_id: str, *, limit: int
+    ) -> list[Document]:
+        """The newest ``limit`` messages, newest first, with what SLA clocks read of them."""
+        cursor = self._db.messages.find(
+            {"tenant_id": tenant_id, "conversation_id": conversation_id},
+            projection=_TIMELINE_FIELDS,
+            sort=newest_first("created_at"),
+        ).limit(limit)
         return [doc async for doc in cursor]
 
     async def tenant_variables(self, tenant_id: str) -> Document:

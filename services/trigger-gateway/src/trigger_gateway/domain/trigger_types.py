@@ -1,4 +1,6 @@
-"""The six trigger types of the builder and the URL slugs that name them."""
+"""The trigger types a caller may post (`POST /v1/events/{type}`) and the URL slugs that name
+them: the builder's six, and SLA At Risk (the scheduler's SLA keeper posts both SLA ones
+itself; a caller with clocks of its own may too). Scheduled is the schedules' alone."""
 
 TRIGGER_TYPES: tuple[str, ...] = (
     "Incoming Message",
@@ -6,6 +8,7 @@ TRIGGER_TYPES: tuple[str, ...] = (
     "Intent Detected",
     "Sentiment Negative",
     "SLA Breached",
+    "SLA At Risk",
     "New Order",
 )
 

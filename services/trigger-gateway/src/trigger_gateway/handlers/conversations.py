@@ -1,18 +1,22 @@
-"""Conversations (tenant-scoped): list and filter them, read one with its variables and message
-log, change its status, tags, assignee and variables; the tenant's (global) variables."""
+"""Conversations (tenant-scoped): list and filter them, read one with its variables, message
+log and SLA clocks, change its status, priority, tags, assignee and variables; the tenant's
+(global) variables."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from clocks.conversations import priority_of
 from contracts.conversations import decoded_variables
+from contracts.sla import Priority
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from servicekit.problems import INVALID_REQUEST, FieldError
 
 from trigger_gateway.adapters.conversations import ConversationFilter
 from trigger_gateway.handlers.agents import released
+from trigger_gateway.handlers.conversation_sla import SlaView, sla_of
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
 from trigger_gateway.handlers.paging import (
     ConversationsCursor,
@@ -27,6 +31,7 @@ from trigger_gateway.handlers.problems import (
     ApiProblem,
     problem_responses,
 )
+from trigger_gateway.handlers.sla_policies import SlaPoliciesDep
 
 router = APIRouter(
     prefix="/v1/conversations", tags=["conversations"], responses=problem_responses(*TENANT_ERRORS)
@@ -103,6 +108,9 @@ class ConversationChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     status: Status | None = None
+    priority: Priority | None = Field(
+        default=None, description="What SLA targets apply (null: back to `normal`)."
+    )
     assignee: str | None = Field(default=None, max_length=200, description="An agent's id.")
     tags: list[Tag] | None = Field(default=None, max_length=100, description="Replaces them.")
     add_tags: list[Tag] = Field(default_factory=list, max_length=100)
@@ -147,7 +155,11 @@ def _moment(name: str, text: str | None) -> datetime | None:
 
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": doc["conversation_id"], **{k: doc.get(k) for k in _FIELDS}}
+    return {
+        "id": doc["conversation_id"],
+        **{k: doc.get(k) for k in _FIELDS},
+        "priority": priority_of(doc),
+    }
 
 
 def message_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -206,21 +218,35 @@ async def _conversation(gw: GatewayDep, tenant: str, conversation_id: str) -> di
 
 @router.get("/{conversation_id}", responses=problem_responses(404))
 async def get_conversation(
-    conversation_id: str, tenant: TenantDep, gw: GatewayDep
+    conversation_id: str, tenant: TenantDep, gw: GatewayDep, policies: SlaPoliciesDep
 ) -> dict[str, Any]:
-    """Its status, tags, assignee, contact, variables (`conversation.*`) and latest messages
-    (oldest first; all of them, newest first, at `/messages`)."""
+    """Its status, priority, tags, assignee, contact, variables (`conversation.*`), latest
+    messages (oldest first; all of them, newest first, at `/messages`) and SLA clocks (`sla`:
+    as at `/sla`)."""
     doc = await _conversation(gw, tenant, conversation_id)
     recent = await gw.conversations.messages(
         tenant, conversation_id, limit=RECENT_MESSAGES + 1, after=None
     )
+    sla = await sla_of(policies, gw.conversations, tenant, conversation_id, doc, datetime.now(UTC))
     return {
         **summary(doc),
         "variables": decoded_variables(doc.get("variables")),
         "messages": [message_view(m) for m in reversed(recent[:RECENT_MESSAGES])],
         "messages_truncated": len(recent) > RECENT_MESSAGES,
         "messages_url": f"{gw.settings.public_url}/v1/conversations/{conversation_id}/messages",
+        "sla": None if sla is None else sla.model_dump(mode="json"),
     }
+
+
+@router.get("/{conversation_id}/sla", responses=problem_responses(404))
+async def get_conversation_sla(
+    conversation_id: str, tenant: TenantDep, gw: GatewayDep, policies: SlaPoliciesDep
+) -> SlaView | None:
+    """Its SLA clocks now, under the first active policy (by position, then name) covering
+    its channel: null when none does. Each clock is running, paused (waiting on the customer,
+    or outside business hours), met or breached, with when it is at risk and due."""
+    doc = await _conversation(gw, tenant, conversation_id)
+    return await sla_of(policies, gw.conversations, tenant, conversation_id, doc, datetime.now(UTC))
 
 
 @router.get("/{conversation_id}/messages", responses=problem_responses(404))
@@ -247,9 +273,14 @@ async def list_messages(
 async def change_conversation(
     conversation_id: str, change: ConversationChange, tenant: TenantDep, gw: GatewayDep
 ) -> dict[str, Any]:
-    """Status, assignee, tags and variables; what the API writes, executions read when they
-    start (docs/architecture.md, *Conversations*)."""
-    fields: dict[str, Any] = change.model_dump(include={"status", "assignee"}, exclude_unset=True)
+    """Status, priority, assignee, tags and variables; what the API writes, executions read
+    when they start (docs/architecture.md, *Conversations*). A status change is logged
+    (`status_log`): the SLA clocks pause while waiting on the customer and stop at closed."""
+    fields: dict[str, Any] = change.model_dump(include={"assignee"}, exclude_unset=True)
+    if change.status is not None:
+        fields["status"] = change.status
+    if "priority" in change.model_fields_set:
+        fields["priority"] = change.priority or "normal"
     add, remove = change.add_tags, change.remove_tags
     if change.tags is not None:  # replaced: the tags given, with the additions, less removals
         tags = dict.fromkeys([*change.tags, *add])

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from executor.domain.nodes.contract import NodeContext
 
 Priority = Literal["auto", "low", "normal", "high", "urgent"]
-SENTIMENT_NEGATIVE, SLA_BREACHED = "Sentiment Negative", "SLA Breached"
+SENTIMENT_NEGATIVE = "Sentiment Negative"
+SLA_TRIGGERS = ("SLA Breached", "SLA At Risk")
 
 
 def signals(ctx: NodeContext) -> dict[str, bool]:
@@ -22,7 +23,7 @@ def signals(ctx: NodeContext) -> dict[str, bool]:
     return {
         "vip": "vip" in tags or bool(customer.get("vip")) or bool((metadata or {}).get("vip")),
         "negativeSentiment": negative or kind == SENTIMENT_NEGATIVE,
-        "slaAtRisk": kind == SLA_BREACHED or bool(trigger.get("slaAtRisk")),
+        "slaAtRisk": kind in SLA_TRIGGERS or bool(trigger.get("slaAtRisk")),
     }
 
 

@@ -57,6 +57,7 @@ from executor.domain.nodes.triggers import (
     new_order,
     scheduled,
     sentiment_negative,
+    sla_at_risk,
     sla_breached,
 )
 
@@ -66,6 +67,7 @@ NODE_MODULES: tuple[ModuleType, ...] = (
     intent_detected,
     sentiment_negative,
     sla_breached,
+    sla_at_risk,
     new_order,
     scheduled,
     knowledge_base,
