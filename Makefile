@@ -8,7 +8,7 @@ LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
         test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
-        unit e2e fuzz bench-engine bench bench-fairness rewrap
+        unit e2e fuzz bench-engine bench bench-fairness bench-timers rewrap
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -82,6 +82,9 @@ bench-engine: bootstrap ## in-process engine benchmark
 
 bench-fairness: bootstrap ## one tenant's 10,000 Shopify calls beside another's 5/s: the other's p99, CPU per call (~2.5 min)
 	$(PY) bench/fairness.py $(BENCH_ARGS)
+
+bench-timers: bootstrap ## 10,000 timers due in one minute, 1,000 every-minute schedules: lateness p50/p99, scheduler CPU (BENCH_ARGS=--quick: ~5 min; full ~8 min)
+	$(PY) bench/timers.py $(BENCH_ARGS)
 
 knowledge-eval: bootstrap ## libs/knowledge on its samples: retrieval recall@1/@3, relevance, intent and sentiment accuracy, timings (BENCH_ARGS=--json)
 	$(PY) bench/knowledge_eval.py $(BENCH_ARGS)
