@@ -10,7 +10,7 @@ from typing import Any
 from contracts import Envelope, topics
 from contracts.events import TriggerReceived
 from contracts.schedules import schedule_partition
-from scheduler.schedules import ScheduleRunner
+from scheduler.schedules import Fired, ScheduleRunner
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -27,6 +27,7 @@ class Store:
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.writes: list[dict[str, Any]] = []
+        self.pages: list[int] = []
 
     def add(self, schedule_id: str, cron: str, next_run_at: datetime, **more: Any) -> None:
         self.docs[schedule_id] = {
@@ -51,13 +52,16 @@ class Store:
             dict(d) for d in self.docs.values() if d["partition"] == partition and d["is_active"]
         ]
 
-    async def fired(self, schedule_id: str, revision: int, **changes: Any) -> None:
-        self.writes.append({"id": schedule_id, "revision": revision, **changes})
-        doc = self.docs[schedule_id]
-        if doc["revision"] == revision:
-            doc["next_run_at"] = changes["next_run_at"]
-            if changes["last_run_at"] is not None:
-                doc["last_trigger_id"] = changes["last_trigger_id"]
+    async def fired(self, passes: list[Fired], now: datetime) -> None:
+        self.pages.append(len(passes))
+        for done in passes:
+            changes = {k: v for k, v in vars(done).items() if k not in ("schedule_id", "revision")}
+            self.writes.append({"id": done.schedule_id, "revision": done.revision, **changes})
+            doc = self.docs[done.schedule_id]
+            if doc["revision"] == done.revision:
+                doc["next_run_at"] = done.next_run_at
+                if done.last_run_at is not None:
+                    doc["last_trigger_id"] = done.last_trigger_id
 
 
 class Triggers:
@@ -173,3 +177,17 @@ async def test_a_daily_run_in_a_zone_that_changes_its_clocks_fires_once_each_nig
         assert store.docs["sch_dst"]["next_run_at"] == first_utc.replace(
             hour=0 if first_utc.month == 3 else 1, minute=30
         ) + timedelta(days=1)
+
+
+async def test_many_schedules_due_together_fire_in_pages_of_one_write_each() -> None:
+    store, sent, clock = Store(), Triggers(), Clock()
+    for n in range(450):
+        store.add(f"sch_{n:03d}", "* * * * *", NOW)
+    run = ScheduleRunner(
+        store, sent, lambda: frozenset(range(6)), asyncio.Lock(), page_size=200, clock=clock
+    )
+    await run.refresh()
+    assert await run.fire_due() == 450
+    assert store.pages == [200, 200, 50]
+    assert len({t.trigger_id for t in sent.sent}) == 450
+    assert await run.fire_due() == 0

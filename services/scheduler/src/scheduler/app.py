@@ -44,6 +44,7 @@ async def assemble(kit: Kit, settings: Settings) -> None:
         lambda: service.owned_partitions,
         service.turn,
         refresh_seconds=settings.schedule_refresh_seconds,
+        page_size=settings.page_size,
     )
     service.on_assigned.append(schedules.wake.set)
     keeper = SlaKeeper(

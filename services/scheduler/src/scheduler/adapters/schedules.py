@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from contracts.schedules import SCHEDULES
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from scheduler.adapters.store import _ensure_index
+from scheduler.schedules import Fired
 
 Document = dict[str, Any]
 
@@ -30,24 +32,23 @@ class ScheduleRepository:
         """The active schedules of a partition."""
         return [d async for d in self._schedules.find({"partition": partition, "is_active": True})]
 
-    async def fired(
-        self,
-        schedule_id: str,
-        revision: int,
-        *,
-        next_run_at: datetime,
-        last_run_at: datetime | None,
-        last_trigger_id: str | None,
-        fires: int,
-        skipped: int,
-        now: datetime,
-    ) -> None:
-        """What a pass did: the next run, the last fire, how many fires and skips more; not
-        over a newer revision of the spec (the gateway's change planned its own next run)."""
-        changes: Document = {"next_run_at": next_run_at, "checked_at": now}
-        if last_run_at is not None:
-            changes |= {"last_run_at": last_run_at, "last_trigger_id": last_trigger_id}
-        await self._schedules.update_one(
-            {"_id": schedule_id, "revision": revision},
-            {"$set": changes, "$inc": {"fires": fires, "skipped_fires": skipped}},
-        )
+    async def fired(self, passes: list[Fired], now: datetime) -> None:
+        """What a page of fires did, in one write: each schedule's next run, last fire, fires
+        and skips more; not over a newer revision of the spec (the gateway's change planned
+        its own next run)."""
+        ops = []
+        for done in passes:
+            changes: Document = {"next_run_at": done.next_run_at, "checked_at": now}
+            if done.last_run_at is not None:
+                changes |= {
+                    "last_run_at": done.last_run_at,
+                    "last_trigger_id": done.last_trigger_id,
+                }
+            ops.append(
+                UpdateOne(
+                    {"_id": done.schedule_id, "revision": done.revision},
+                    {"$set": changes, "$inc": {"fires": done.fires, "skipped_fires": done.skipped}},
+                )
+            )
+        if ops:
+            await self._schedules.bulk_write(ops, ordered=False)
