@@ -82,7 +82,7 @@ class WatchdogRepository:
 
 
 class ConsumerGroups:
-    """Members and lag of consumer groups: one describe, one offsets fetch a group, one end
+    """Members and lag of consumer groups: a describe and an offsets fetch a group, one end
     offsets request for them all."""
 
     def __init__(self, bootstrap_servers: str, groups: list[str]) -> None:
@@ -93,10 +93,14 @@ class ConsumerGroups:
 
     async def states(self) -> list[GroupState]:
         admin, consumer = await self._clients()
-        described = await admin.describe_consumer_groups(self._groups)
+        # one group a request: aiokafka 0.14 misreads Kafka 4.1's answer about several
+        described = await asyncio.gather(
+            *(admin.describe_consumer_groups([g]) for g in self._groups)
+        )
         members = {
             g["group"]: len(g["members"])
-            for response in described
+            for responses in described
+            for response in responses
             for g in response.to_object()["groups"]
         }
         committed = await asyncio.gather(
