@@ -68,6 +68,10 @@ class Store:
     async def timer_pending(self, timer_id: str) -> bool:
         return timer_id in self.pending_timers
 
+    async def pending_timer_ids(self, partition: int) -> set[str]:
+        self.queries.append(f"timers={partition}")
+        return set(self.pending_timers) if partition == 0 else set()
+
     async def record(self, finding: dict[str, Any]) -> bool:
         if finding["_id"] in self.findings:
             return False
@@ -193,3 +197,22 @@ async def test_a_group_with_lag_and_no_members_is_reported() -> None:
     (group,) = await dog.check_groups()
     assert group.group == "connectflo-notifier" and group.lag == 7
     assert await dog.check_groups() == []  # checked again only a minute later
+
+
+async def test_many_waiting_executions_have_their_timers_read_by_partition() -> None:
+    store, sent, clock = Store(), Sent(), Clock()
+    since, deadline = NOW - timedelta(minutes=5), NOW + timedelta(days=7)
+    for i in range(60):
+        store.put(
+            f"exe_{i}", "waiting", since, wait_deadline_at=deadline, deadline_effect="deadline:1"
+        )
+        if i != 7:
+            store.pending_timers.add(f"exe_{i}:deadline:1")
+    dog = watchdog(store, sent, clock)
+    await dog.scan()
+    clock.now = NOW + timedelta(seconds=LEASE)
+    (finding,) = await dog.scan()
+    assert finding.execution_id == "exe_7" and finding.kind == "unwakeable"
+    assert [q for q in store.queries if q.startswith("timers=")] == [
+        f"timers={p}" for p in range(6)
+    ]

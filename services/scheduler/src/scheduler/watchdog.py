@@ -44,6 +44,7 @@ SOURCE = "/connectflo/scheduler/watchdog"
 WATCHDOG_PARTITION = 0  # of the timers topic: its owner scans
 MAX_SLOTS_READ = 240  # a longer gap (downtime) is read by status instead
 MAX_RECHECKS = 10_000
+TIMERS_BY_ID = 50  # more waiting executions to check: their partitions' pending timers at once
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +54,7 @@ class WatchdogStore(Protocol):
     async def with_status(self, status: str) -> list[Document]: ...
     async def execution(self, execution_id: str) -> Document | None: ...
     async def timer_pending(self, timer_id: str) -> bool: ...
+    async def pending_timer_ids(self, partition: int) -> set[str]: ...
     async def record(self, finding: Document) -> bool: ...
 
 
@@ -105,10 +107,10 @@ class Watchdog:
         if now < self._scan_from:
             return []
         with telemetry.WATCHDOG_SCAN_SECONDS.time():
+            due = list((await self._due(now)).values())
+            pending = await self._pending_timers(due)
             findings = [
-                finding
-                for doc in (await self._due(now)).values()
-                if (finding := await self._assess(doc, now)) is not None
+                finding for doc in due if (finding := self._assess(doc, now, pending)) is not None
             ]
             findings += await self._unapplied(now)
             for finding in findings:
@@ -166,12 +168,22 @@ class Watchdog:
         self._read_to = due
         return found
 
-    async def _assess(self, doc: Document, now: datetime) -> Finding | None:
-        pending = None
+    async def _pending_timers(self, due: list[Document]) -> dict[str, bool]:
+        """Whether each waiting execution's deadline timer is pending: read by ``_id``, all
+        at once, or for many (the first scan) every partition's pending timers instead."""
+        wanted = [t for d in due if d.get("status") == "waiting" and (t := deadline_timer_id(d))]
+        if len(wanted) <= TIMERS_BY_ID:
+            found = await asyncio.gather(*(self._store.timer_pending(t) for t in wanted))
+            return dict(zip(wanted, found, strict=True))
+        partitions = range(topics.partitions_of(topics.TIMER_REQUESTS))
+        ids = await asyncio.gather(*(self._store.pending_timer_ids(p) for p in partitions))
+        pending = set().union(*ids)
+        return {t: t in pending for t in wanted}
+
+    def _assess(self, doc: Document, now: datetime, pending: dict[str, bool]) -> Finding | None:
         timer_id = deadline_timer_id(doc) if doc.get("status") == "waiting" else None
-        if timer_id is not None:
-            pending = await self._store.timer_pending(timer_id)
-        return assess(doc, now=now, lease=self._lease, deadline_timer_pending=pending)
+        known = pending.get(timer_id) if timer_id is not None else None
+        return assess(doc, now=now, lease=self._lease, deadline_timer_pending=known)
 
     async def _unapplied(self, now: datetime) -> list[Finding]:
         later = [f for f in self._rechecks.values() if f.found_at + 2 * self._lease <= now]

@@ -69,6 +69,13 @@ class WatchdogRepository:
         found = await self._timers.find_one({"_id": timer_id}, projection={"status": 1})
         return found is not None and found.get("status") == "pending"
 
+    async def pending_timer_ids(self, partition: int) -> set[str]:
+        """The ids of a partition's pending timers (the read the timers do at assignment)."""
+        cursor = self._timers.find(
+            {"partition": partition, "status": "pending"}, projection={"_id": 1}
+        )
+        return {d["_id"] async for d in cursor}
+
     async def record(self, finding: Document) -> bool:
         """False when this finding (execution, version, action) is recorded already."""
         try:
