@@ -8,7 +8,7 @@ LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
         test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
-        unit e2e fuzz bench-engine bench bench-fairness bench-timers rewrap
+        unit e2e fuzz bench-engine bench bench-fairness bench-timers bench-watchdog rewrap
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,6 +85,9 @@ bench-fairness: bootstrap ## one tenant's 10,000 Shopify calls beside another's 
 
 bench-timers: bootstrap ## 10,000 timers due in one minute, 1,000 every-minute schedules: lateness p50/p99, scheduler CPU (BENCH_ARGS=--quick: ~5 min; full ~8 min)
 	$(PY) bench/timers.py $(BENCH_ARGS)
+
+bench-watchdog: bootstrap ## the watchdog's scan time at 100,000 stored executions, in a throwaway database on the running FerretDB (BENCH_ARGS=--executions N)
+	$(PY) bench/watchdog_scan.py $(BENCH_ARGS)
 
 knowledge-eval: bootstrap ## libs/knowledge on its samples: retrieval recall@1/@3, relevance, intent and sentiment accuracy, timings (BENCH_ARGS=--json)
 	$(PY) bench/knowledge_eval.py $(BENCH_ARGS)

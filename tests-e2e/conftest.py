@@ -306,6 +306,12 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
         "SCHEDULER_SLA_SETTLE_SECONDS": "0.5",  # SLA targets of seconds (tests-e2e/test_sla.py)
         "SCHEDULER_SLA_PAUSED_RECHECK_SECONDS": "1",
         "SCHEDULER_SLA_POLICIES_SECONDS": "0.5",
+        # the watchdog finds an execution stuck within seconds (test_watchdog.py): 1 s slots,
+        # a 3 s lease (nothing in a healthy run goes 3 s without a write but a wait, which
+        # has its deadline timer), a scan a second
+        "CONNECTFLO_WATCH_BUCKET_SECONDS": "1",
+        "SCHEDULER_WATCHDOG_LEASE_SECONDS": "3",
+        "SCHEDULER_WATCHDOG_INTERVAL_SECONDS": "1",
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_EXECUTOR_URL": f"http://127.0.0.1:{SERVICES['executor'].port}",
         "GATEWAY_INTEGRATIONS_URL": f"http://127.0.0.1:{SERVICES['integrations'].port}",

@@ -145,6 +145,24 @@ class ExecutionRetryRequested(Event):
     tenant_id: str
 
 
+class ExecutionRepairRequested(Event):
+    """Command from the scheduler's watchdog: an execution made no progress it should have
+    (``finding``, ``reason``). ``resend``: send again what it waits on (its start, its last
+    requests, its deadline timer; the receivers dedupe by idempotency key); ``fail``: end it
+    with an incident naming the reason. Applied only while the execution is still at
+    ``expected_version``, the version the finding saw."""
+
+    event_type: ClassVar[str] = "ExecutionRepairRequested"
+    command_id: str
+    execution_id: str
+    tenant_id: str
+    finding: Literal["not_started", "no_progress", "unwakeable", "overdue"]
+    action: Literal["resend", "fail"]
+    reason: str
+    expected_version: int
+    found_at: datetime
+
+
 class ExecutionStarted(Event):
     """Public: an execution of a workflow version began."""
 
@@ -521,6 +539,7 @@ for _model in (
     EffectSettled,
     ExecutionCancelRequested,
     ExecutionRetryRequested,
+    ExecutionRepairRequested,
     MessageQueued,
     ExecutionStarted,
     ExecutionWaiting,

@@ -34,7 +34,11 @@ async def assemble(kit: Kit, settings: Settings) -> None:
     kit.on_stop(engine.aclose)
     service = ExecutionService(
         WorkflowCatalogue(kit.db),
-        ExecutionRepository(kit.db, check_version_by_read=by_read),
+        ExecutionRepository(
+            kit.db,
+            check_version_by_read=by_read,
+            watch_bucket_seconds=settings.watch_bucket_seconds,
+        ),
         ConversationRepository(kit.db, one_by_one=ferretdb),
         kit.publish,
         resources=ResourceRepository(kit.db),

@@ -1,7 +1,7 @@
 """Configuration from the environment: prefix EXECUTOR_, plus the shared infrastructure names
 (servicekit.settings)."""
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 from servicekit.settings import ServiceSettings
 
@@ -31,4 +31,11 @@ class Settings(ServiceSettings):
         gt=0,
         description="How long a message's intake waits for the openai engine before the local "
         "classifier answers instead.",
+    )
+    watch_bucket_seconds: int = Field(
+        60,
+        gt=0,
+        validation_alias=AliasChoices("CONNECTFLO_WATCH_BUCKET_SECONDS"),
+        description="The slot of an execution's last write that the scheduler's watchdog "
+        "reads it by (contracts.watchdog); the same value for the executor and the scheduler.",
     )

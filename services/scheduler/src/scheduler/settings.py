@@ -1,7 +1,7 @@
 """Configuration from the environment: prefix SCHEDULER_, plus the shared infrastructure names
 (servicekit.settings)."""
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 from servicekit.settings import ServiceSettings
 
@@ -42,4 +42,28 @@ class Settings(ServiceSettings):
     )
     sla_policies_seconds: float = Field(
         5.0, gt=0, description="Tenants' SLA policies are read again after this long."
+    )
+    watchdog_lease_seconds: float = Field(
+        300,
+        gt=0,
+        description="The watchdog finds a created or running execution stuck when nothing was "
+        "applied to it for this long, a waiting one when this long past its waiting time limit.",
+    )
+    watchdog_interval_seconds: float = Field(
+        60, gt=0, description="The watchdog scans this often (the owner of timers partition 0)."
+    )
+    watchdog_groups: str = Field(
+        "connectflo-executor,connectflo-notifier,connectflo-integrations,connectflo-scheduler",
+        description="Consumer groups the watchdog checks for lag with no members (comma "
+        "separated; empty: none).",
+    )
+    watchdog_group_check_seconds: float = Field(
+        60, gt=0, description="How often the watchdog checks the consumer groups."
+    )
+    watch_bucket_seconds: int = Field(
+        60,
+        gt=0,
+        validation_alias=AliasChoices("CONNECTFLO_WATCH_BUCKET_SECONDS"),
+        description="The slot of an execution's last write the watchdog reads it by "
+        "(contracts.watchdog); the same value for the executor and the scheduler.",
     )

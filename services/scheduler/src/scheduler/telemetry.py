@@ -83,3 +83,22 @@ SLA_KEPT = Gauge(
     "connectflo_scheduler_sla_kept_conversations",
     "Conversations this replica keeps SLA clocks of (a crossing still to announce).",
 )
+WATCHDOG_FINDINGS = Counter(
+    "connectflo_watchdog_findings_total",
+    "What the watchdog found, by kind (not_started, no_progress, unwakeable, overdue, "
+    "group_stalled) and action (resend, fail, reported).",
+    ["kind", "action"],
+)
+WATCHDOG_STUCK = Gauge(
+    "connectflo_watchdog_stuck_executions",
+    "Executions the watchdog's last scan found stuck (a repair or a failure requested).",
+)
+WATCHDOG_STALLED_GROUPS = Gauge(
+    "connectflo_watchdog_stalled_groups",
+    "Consumer groups with records waiting and no members, at the last check.",
+)
+WATCHDOG_SCAN_SECONDS = Histogram(
+    "connectflo_watchdog_scan_seconds",
+    "How long one watchdog scan took (its reads, records and sends).",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

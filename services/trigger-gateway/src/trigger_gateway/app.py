@@ -33,6 +33,7 @@ from trigger_gateway.adapters.store import (
     TriggerReceiptRepository,
     ensure_indexes,
 )
+from trigger_gateway.adapters.watchdog_findings import WatchdogFindingRepository
 from trigger_gateway.adapters.webhooks import WebhookRepository, ensure_webhook_indexes
 from trigger_gateway.adapters.workflows import WorkflowRepository
 from trigger_gateway.handlers import (
@@ -63,6 +64,7 @@ from trigger_gateway.handlers import (
     twilio,
     twilio_voice,
     versions,
+    watchdog,
     webhooks,
     widget,
     widget_state,
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await sla_store.ensure_indexes()
         await ensure_webhook_indexes(kit.db)
         app.state.webhooks = WebhookRepository(kit.db)
+        app.state.watchdog_findings = WatchdogFindingRepository(kit.db)
         app.state.chatops = ChatOpsRepository(kit.db)  # Slack and Teams connections
         oauth_http = httpx.AsyncClient(timeout=10, follow_redirects=False)  # token endpoints
         kit.on_stop(oauth_http.aclose)
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         execution_messages.router,
         commands.router,
         dead_letters.router,
+        watchdog.router,
         connections.router,
         connections.workflow_router,
         oauth.router,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.events import TriggerReceived
+from contracts.watchdog import BUCKET_SECONDS, WATCHED, bucket_of, watch_key
 
 from executor.domain.interpreter import ExecutionState, NodeRun
 
@@ -33,6 +34,7 @@ def new_execution(
     **extra: Any,
 ) -> Document:
     """A created execution, not yet started (``state_json`` None)."""
+    created = datetime.now(UTC)
     return {
         "_id": execution_id,
         "tenant_id": tenant_id,
@@ -44,7 +46,8 @@ def new_execution(
         "channel": channel,
         "trigger_json": trigger_json,
         "status": "created",
-        "created_at": datetime.now(UTC),
+        "created_at": created,
+        "updated_at": created,
         "started_at": None,
         "state_json": None,
         "total_nodes": 0,
@@ -212,16 +215,34 @@ def embed_first_runs(doc: Document, documents: list[Document]) -> list[Document]
     return []
 
 
-def stored(doc: Document) -> Document:
-    """The outbox is kept as one JSON text: it is dozens of fields (headers) per event."""
+def stored(doc: Document, bucket_seconds: int = BUCKET_SECONDS) -> Document:
+    """The outbox is kept as one JSON text: it is dozens of fields (headers) per event. The
+    watchdog's fields are derived here, so every write keeps them true."""
     written = dict(doc)
     written["outbox_json"] = json.dumps(written.pop("outbox", []), separators=(",", ":"))
+    written.update(watch_fields(doc, bucket_seconds))
     return written
+
+
+def watch_fields(doc: Mapping[str, Any], bucket_seconds: int) -> Document:
+    """``watch``: status and the slot of its last write while not final; ``watch_deadline``:
+    the slot of its waiting time limit while it waits (contracts.watchdog)."""
+    status = doc.get("status")
+    last = doc.get("updated_at") or doc.get("created_at")
+    if status not in WATCHED or last is None:
+        return {"watch": None, "watch_deadline": None}
+    deadline = doc.get("wait_deadline_at") if status == "waiting" else None
+    return {
+        "watch": watch_key(status, bucket_of(last, bucket_seconds)),
+        "watch_deadline": None if deadline is None else bucket_of(deadline, bucket_seconds),
+    }
 
 
 def loaded(doc: Document | None) -> Document | None:
     if doc is not None:
         doc["outbox"] = json.loads(doc.pop("outbox_json", None) or "[]")
+        doc.pop("watch", None)  # derived again at every write
+        doc.pop("watch_deadline", None)
     return doc
 
 

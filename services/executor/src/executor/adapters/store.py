@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from contracts.watchdog import BUCKET_SECONDS
 from contracts.workflow import definition_of
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -42,6 +43,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         [("tenant_id", ASCENDING), ("workflow_id", ASCENDING), ("started_at", DESCENDING)]
     )
     await db.node_runs.create_index([("execution_id", ASCENDING), ("seq", ASCENDING)])
+    # the watchdog's slots (contracts.watchdog), read one equality at a time by the scheduler
+    await db.executions.create_index([("watch", ASCENDING)])
+    await db.executions.create_index([("watch_deadline", ASCENDING)])
 
 
 class WorkflowCatalogue:
@@ -101,7 +105,13 @@ class WorkflowCatalogue:
 
 
 class ExecutionRepository:
-    def __init__(self, db: AsyncDatabase[Document], *, check_version_by_read: bool = False) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        check_version_by_read: bool = False,
+        watch_bucket_seconds: int = BUCKET_SECONDS,
+    ) -> None:
         """``check_version_by_read``: where the storage filters by ``_id`` alone (FerretDB
         on SQLite: a ``{_id, version}`` filter reads the whole collection, seconds at
         thousands of executions), the version is read by ``_id`` and compared before the
@@ -110,11 +120,12 @@ class ExecutionRepository:
         conditional replace: one command."""
         self._db = db
         self._check_version_by_read = check_version_by_read
+        self._bucket = watch_bucket_seconds
 
     async def create(self, doc: Document) -> bool:
         """Insert a new execution; False when one already exists for (trigger, workflow)."""
         try:
-            await self._db.executions.insert_one(stored(doc))
+            await self._db.executions.insert_one(stored(doc, self._bucket))
         except DuplicateKeyError:
             return False
         return True
@@ -124,7 +135,9 @@ class ExecutionRepository:
         if not docs:
             return set()
         try:
-            await self._db.executions.insert_many([stored(d) for d in docs], ordered=False)
+            await self._db.executions.insert_many(
+                [stored(d, self._bucket) for d in docs], ordered=False
+            )
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
@@ -153,7 +166,7 @@ class ExecutionRepository:
         if self._check_version_by_read and fresh:
             # Inserted by this process moments ago and owned through its partition: the read
             # would only repeat what we know.
-            await self._db.executions.replace_one({"_id": doc["_id"]}, stored(doc))
+            await self._db.executions.replace_one({"_id": doc["_id"]}, stored(doc, self._bucket))
             return
         if self._check_version_by_read:
             current = await self._db.executions.find_one(
@@ -161,10 +174,10 @@ class ExecutionRepository:
             )
             if current is None or current.get("version") != expected_version:
                 raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")
-            await self._db.executions.replace_one({"_id": doc["_id"]}, stored(doc))
+            await self._db.executions.replace_one({"_id": doc["_id"]}, stored(doc, self._bucket))
             return
         result = await self._db.executions.replace_one(
-            {"_id": doc["_id"], "version": expected_version}, stored(doc)
+            {"_id": doc["_id"], "version": expected_version}, stored(doc, self._bucket)
         )
         if result.matched_count != 1:
             raise ConcurrentUpdate(f"execution {doc['_id']} is past version {expected_version}")

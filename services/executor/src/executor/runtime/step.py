@@ -24,6 +24,7 @@ from contracts.events import (
     CallTurn,
     EffectSettled,
     ExecutionCancelRequested,
+    ExecutionRepairRequested,
     ExecutionRequested,
     ExecutionRetryRequested,
     MessageQueued,
@@ -53,9 +54,21 @@ Command = (
     | EffectSettled
     | ExecutionCancelRequested
     | ExecutionRetryRequested
+    | ExecutionRepairRequested
     | MessageQueued
 )
 FINISHED = ("completed", "failed", "cancelled")
+# what a repair sends again from the outbox: requests and commands, whose receivers dedupe by
+# idempotency key or command id (the public lifecycle events are not repeated)
+RESENT_TOPICS = frozenset(
+    {
+        topics.NOTIFICATION_REQUESTS,
+        topics.INTEGRATION_REQUESTS,
+        topics.TIMER_REQUESTS,
+        topics.AGENT_ROUTING,
+        topics.EXECUTION_COMMANDS,
+    }
+)
 __all__ = ["Action", "Applied", "Command", "Limits", "PermanentStepError", "apply"]
 
 
@@ -98,6 +111,10 @@ async def apply(
 ) -> Applied:
     """Apply ``command`` to the execution ``doc`` (not mutated)."""
     retrying = isinstance(command, ExecutionRetryRequested) and doc["status"] == "failed"
+    if isinstance(command, ExecutionRepairRequested) and (
+        doc["status"] in FINISHED or int(doc["version"]) != command.expected_version
+    ):
+        return Applied(doc, changed=False)  # it moved on since the watchdog looked
     if doc["status"] in FINISHED and not retrying:
         if not isinstance(command, MessageQueued):
             return Applied(doc, changed=False)
@@ -142,6 +159,11 @@ class _Step:
         if isinstance(command, ExecutionCancelRequested):
             self._cancel(command.reason)
             return self._commit(command.command_id)
+        if isinstance(command, ExecutionRepairRequested):
+            await self._repair(command)
+            self._commit(command.command_id)
+            self.doc["watchdog"] = {**self.doc["watchdog"], "version": self.doc["version"]}
+            return True
         state = stored.state_of(self.doc)
         if state is None and isinstance(command, MessageQueued):
             self.doc["queued_messages"] = [*self.doc.get("queued_messages", []), _queued(command)]
@@ -281,6 +303,74 @@ class _Step:
             resolved = {"status": "resolved", "resolved_at": self.now()}
             self.doc["incident"] = {**self.doc["incident"], **resolved}
         return True
+
+    # -- the watchdog's repairs (docs/architecture.md, *The watchdog*) -------------------------
+
+    async def _repair(self, command: ExecutionRepairRequested) -> None:
+        """Send again what the execution waits on, or fail it with an incident saying why."""
+        self.doc["watchdog"] = {
+            "finding": command.finding,
+            "action": command.action,
+            "reason": command.reason,
+            "found_at": command.found_at,
+            "repaired_at": self.now(),
+        }
+        state = stored.state_of(self.doc)
+        if command.action == "fail":
+            self._fail_stuck(state, command.reason)
+        elif state is None:  # its start was lost: start it now
+            try:
+                state = self._start()
+            except PermanentStepError as exc:
+                self.doc["watchdog"]["action"] = "fail"
+                self._fail_stuck(None, f"{command.reason}; it cannot start: {exc}")
+                return
+            self.variables_before = scope_texts(engine_port.scope_variables(state))
+            await self._advance(state)
+            self._take_state(state)
+        elif self.doc["status"] == "running" and self._running_too_long():
+            self._resumed()
+            seconds = self.limits.max_running_seconds
+            self._abort(state, f"running time limit of {seconds:g}s exceeded")
+            self._take_state(state)
+        else:
+            self._resend()
+
+    def _resend(self) -> None:
+        """Its last command's requests and commands again, and its deadline timer."""
+        doc = self.doc
+        self.entries.extend(e for e in doc.get("outbox") or [] if e["topic"] in RESENT_TOPICS)
+        deadline, deadline_at = doc.get("deadline_effect"), doc.get("wait_deadline_at")
+        if doc["status"] == "waiting" and deadline and deadline_at is not None:
+            self._emit(effects.timer(doc, deadline, deadline_at))
+
+    def _fail_stuck(self, state: engine_port.ExecutionState | None, reason: str) -> None:
+        error = {"message": f"watchdog: {reason}", "code": "watchdog"}
+        if state is not None:
+            self._resumed()
+            self._withdraw(engine_port.abort(state, error))
+            self._take_state(state)
+            return
+        doc, now = self.doc, self.now()  # never started: nothing ran, nothing to withdraw
+        started: datetime = doc.get("created_at") or now
+        elapsed_ms = int((now - started).total_seconds() * 1000)
+        doc.update(
+            status="failed",
+            finished_at=now,
+            execution_time_ms=elapsed_ms,
+            error=error,
+            waiting_for=[],
+            incident={
+                "status": "open",
+                "node_id": None,
+                "message": error["message"],
+                "opened_at": now,
+            },
+        )
+        self._cancel_all_timers()
+        self._pass_on_queued()
+        self._emit(outbox.failed(doc, started, now, elapsed_ms, error))
+        self._notify_parent("failed", None, error)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -425,7 +515,10 @@ class _Step:
     def _commit(self, command_id: str) -> bool:
         self._publish_steps()
         self.doc.update(
-            outbox=self.entries, last_command_id=command_id, version=int(self.doc["version"]) + 1
+            outbox=self.entries,
+            last_command_id=command_id,
+            version=int(self.doc["version"]) + 1,
+            updated_at=self.now(),
         )
         return True
 
@@ -537,6 +630,7 @@ class _Step:
             self._cancel_timer(effects.key(doc, previous))
         doc.update(wait_generation=generation, deadline_effect=effect_id)
         fire_at = self.now() + timedelta(seconds=self.limits.max_waiting_seconds)
+        doc["wait_deadline_at"] = fire_at  # the watchdog's watch_deadline
         deadline = effects.Request(
             [effects.timer(doc, effect_id, fire_at)], [effects.key(doc, effect_id)]
         )

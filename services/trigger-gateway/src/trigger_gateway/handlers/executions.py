@@ -124,6 +124,8 @@ async def get_execution(execution_id: str, tenant: TenantDep, gw: GatewayDep) ->
         **summary(doc),
         "trigger": _decoded(doc.get("trigger_json")),
         "variables": _decoded(doc.get("variables_json")),
+        "incident": doc.get("incident"),
+        "watchdog": doc.get("watchdog"),  # the watchdog's last repair, with its reason
         "timeline": [_node_run(r) for r in runs[:TIMELINE_LIMIT]],
         "timeline_truncated": len(runs) > TIMELINE_LIMIT,
         "nodes_url": f"{gw.settings.public_url}/v1/executions/{execution_id}/nodes",
