@@ -15,7 +15,7 @@ from conftest import TenantApi
 pytestmark = pytest.mark.e2e
 
 
-def busy_then_asking(policy: str, burst: float = 3.0) -> dict[str, Any]:
+def busy_then_asking(policy: str, burst: float = 3.0, busy: float = 2) -> dict[str, Any]:
     nodes = [
         {
             "id": "t",
@@ -23,7 +23,7 @@ def busy_then_asking(policy: str, burst: float = 3.0) -> dict[str, Any]:
             "label": "Incoming Message",
             "config": {"whileRunning": policy, "burstSeconds": burst},
         },
-        {"id": "busy", "type": "logic", "label": "Wait/Delay", "config": {"duration": 2}},
+        {"id": "busy", "type": "logic", "label": "Wait/Delay", "config": {"duration": busy}},
         {"id": "wait", "type": "advanced", "label": "Wait for Reply", "config": {}},
         {
             "id": "echo",
@@ -81,7 +81,9 @@ async def test_queue_the_busy_run_takes_the_burst_at_its_next_wait(
 async def test_interrupt_cancels_the_busy_run_and_starts_anew(
     api: TenantApi, http: httpx.AsyncClient
 ) -> None:
-    await api.activate(busy_then_asking("interrupt"))
+    # busy for longer than a slow moment of the machine between the two messages: the second
+    # must find the first run in its Wait/Delay, not already at its Wait for Reply
+    await api.activate(busy_then_asking("interrupt", busy=8))
     first = await api.message("hello", conversation_id="i1")
     await handled(http, api, first)
     second = await api.message("start over", conversation_id="i1")
