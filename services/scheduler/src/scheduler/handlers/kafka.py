@@ -52,4 +52,7 @@ def consume_triggers(kit: Kit, keeper: SlaKeeper) -> None:
         group_suffix="-sla",
         on_assigned=assigned,
         on_revoked=revoked,
+        # a look waits SCHEDULER_SLA_SETTLE_SECONDS anyway: fetched in large batches (up to
+        # the broker's fetch wait, 0.5 s), not one fetch per customer message
+        fetch_min_bytes=256 * 1024,
     )
