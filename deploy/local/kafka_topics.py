@@ -9,7 +9,8 @@ Run with the workspace's interpreter (``deploy/local/infra.sh start`` does it fo
 
 The broker runs with ``auto.create.topics.enable=false``: every topic in
 ``contracts.topics.ALL_TOPICS`` is created here with its explicit partition count (an existing topic
-with fewer partitions is grown; one with more is left alone, Kafka cannot shrink a topic).
+with fewer partitions is grown; one with more is left alone, Kafka cannot shrink a topic; the
+creation is ``servicekit.topics``, which the Helm chart's topics Job runs too).
 
 The health check produces a unique value to ``connectflo.healthcheck.v1`` (1 partition, created
 here) and reads it back with a fresh consumer in a new consumer group, committing its offset, so it
@@ -36,114 +37,20 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 try:
     from contracts.topics import ALL_TOPICS, TopicSpec
-except ImportError:  # the workspace venv normally has it; fall back to the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / "contracts" / "src"))
+    from servicekit.topics import CheckFailed, ensure_topics, log, start_admin
+except ImportError:  # the workspace venv normally has them; fall back to the source tree
+    for lib in ("contracts", "servicekit"):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / lib / "src"))
     from contracts.topics import ALL_TOPICS, TopicSpec
+    from servicekit.topics import CheckFailed, ensure_topics, log, start_admin
 
 HEALTHCHECK_TOPIC = TopicSpec("connectflo.healthcheck.v1", 1)
 HEALTHCHECK_CONFIGS = {"retention.ms": "3600000", "segment.ms": "3600000"}
-TOPIC_ALREADY_EXISTS = 36
-
-
-def log(msg: str) -> None:
-    print(f"kafka_topics: {msg}", flush=True)
-
-
-class CheckFailed(Exception):
-    """A failure worth a one-line message, not a traceback."""
-
-
-async def start_admin(bootstrap: str, deadline: float) -> AIOKafkaAdminClient:
-    """Connect an admin client, retrying while the broker is still coming up."""
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            client_id="connectflo-kafka-topics",
-            request_timeout_ms=15000,
-        )
-        try:
-            await admin.start()
-            # A broker that accepts connections may not have a controller yet: wait for metadata.
-            meta = await admin.describe_cluster()
-            if meta.get("brokers") and meta.get("controller_id", -1) not in (-1, None):
-                return admin
-            last = CheckFailed(f"cluster has no controller yet: {meta}")
-        except (KafkaError, OSError) as exc:
-            last = exc
-        await admin.close()
-        await asyncio.sleep(1)
-    raise CheckFailed(f"cannot reach Kafka at {bootstrap}: {last!r}")
-
-
-async def partition_counts(
-    admin: AIOKafkaAdminClient, names: list[str], *, with_leader: bool = False
-) -> dict[str, int]:
-    """Partition count of each existing topic among ``names`` (missing topics are absent).
-
-    With ``with_leader``, count only the partitions that already have a leader.
-    """
-    counts: dict[str, int] = {}
-    for t in await admin.describe_topics(names):
-        if t["error_code"] == 0:
-            parts = t["partitions"]
-            if with_leader:
-                parts = [p for p in parts if p["error_code"] == 0 and p["leader"] >= 0]
-            counts[t["topic"]] = len(parts)
-    return counts
-
-
-async def ensure_topics(
-    admin: AIOKafkaAdminClient, specs: list[TopicSpec], configs: dict[str, dict[str, str]]
-) -> None:
-    names = [s.name for s in specs]
-    existing = await partition_counts(admin, names)
-    missing = [s for s in specs if s.name not in existing]
-    if missing:
-        resp = await admin.create_topics(
-            [
-                NewTopic(s.name, s.partitions, 1, topic_configs=configs.get(s.name, {}))
-                for s in missing
-            ],
-            timeout_ms=30000,
-        )
-        for err in resp.topic_errors:
-            topic, code = err[0], err[1]
-            message = err[2] if len(err) > 2 else ""
-            if code == 0:
-                log(f"created {topic}")
-            elif code != TOPIC_ALREADY_EXISTS:  # a concurrent run created it: fine
-                raise CheckFailed(f"cannot create {topic}: {for_code(code).__name__} {message}")
-
-    grow = {
-        s.name: NewPartitions(total_count=s.partitions)
-        for s in specs
-        if s.name in existing and existing[s.name] < s.partitions
-    }
-    if grow:
-        for name, np in grow.items():
-            log(f"growing {name} from {existing[name]} to {np.total_count} partitions")
-        await admin.create_partitions(grow, timeout_ms=30000)
-    for s in specs:
-        if existing.get(s.name, 0) > s.partitions:
-            log(f"warning: {s.name} has {existing[s.name]} partitions, more than {s.partitions}")
-
-    # Metadata propagation and leader election are asynchronous: wait until every partition of
-    # every topic has a leader, so that the first produce does not hit NotLeaderForPartition.
-    deadline = time.monotonic() + 30
-    while True:
-        counts = await partition_counts(admin, names, with_leader=True)
-        behind = [s.name for s in specs if counts.get(s.name, 0) < s.partitions]
-        if not behind:
-            return
-        if time.monotonic() > deadline:
-            raise CheckFailed(f"topics without a leader 30s after creation: {behind}")
-        await asyncio.sleep(0.2)
 
 
 async def healthcheck(bootstrap: str, timeout: float) -> float:

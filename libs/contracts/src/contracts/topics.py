@@ -1,7 +1,10 @@
 """Kafka topic names and partition counts: the one place they are defined.
 
-Topics are created by our own code (``deploy/local/kafka_topics.py``; there is no deployment
-for a cluster yet) with the partition counts below; the broker never auto-creates them.
+Topics are created by our own code (``servicekit.topics``: run by ``deploy/local/kafka_topics.py``
+locally and by the Helm chart's topics Job in a cluster, whose list in
+``deploy/helm/connectflo/values.yaml`` a test keeps equal to this one) with the partition counts
+below; the broker never auto-creates them. The executor's replicas are bounded by the commands
+topic's partitions (the chart refuses more).
 """
 
 from __future__ import annotations
