@@ -8,7 +8,7 @@ LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
         test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
-        unit e2e fuzz bench-engine bench bench-fairness bench-timers bench-watchdog rewrap
+        unit helm-check e2e fuzz bench-engine bench bench-fairness bench-timers bench-watchdog rewrap
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -69,6 +69,9 @@ catalogue-check:
 
 unit: ## unit and in-memory broker tests (no infrastructure)
 	$(BIN)/pytest libs services deploy/local/sandbox -q
+
+helm-check: bootstrap ## the Helm chart: helm lint, helm template with deploy/helm/connectflo/ci/*, tests of the manifests
+	@deploy/helm/check.sh
 
 e2e: ## end-to-end tests (starts the infrastructure if it is not running)
 	$(BIN)/pytest tests-e2e -q

@@ -37,6 +37,7 @@ stage "imports (no service imports another)" "$BIN/lint-imports"
 stage "schemas are current" "$BIN/python" -m contracts.schemas docs/schemas --check
 stage "node catalogue is current" make -s catalogue-check
 stage "unit tests" pytest_stage libs services deploy/local/sandbox -q -p no:cacheprovider
+stage "helm chart" "$REPO/deploy/helm/check.sh"
 
 # One end-to-end session at a time on this machine: they share Kafka's ports and consumer groups.
 exec 8>/tmp/connectflo-e2e.lock
