@@ -71,6 +71,7 @@ unit: ## unit and in-memory broker tests (no infrastructure)
 	$(BIN)/pytest libs services deploy/local/sandbox -q
 
 helm-check: bootstrap ## the Helm chart: helm lint, helm template with deploy/helm/connectflo/ci/*, tests of the manifests
+	@deploy/helm/ensure-helm.sh
 	@deploy/helm/check.sh
 
 e2e: ## end-to-end tests (starts the infrastructure if it is not running)

@@ -2,7 +2,7 @@
 # The Helm chart's checks (`make helm-check`, and the "helm chart" stage of `make test`):
 # helm lint with the defaults and each ci/*-values.yaml, helm template with each (a fail-* file
 # must be refused), then the tests over the rendered manifests (deploy/helm/tests).
-# helm is the one deploy/local/bootstrap.sh builds into .cache/bin.
+# helm is the one deploy/helm/ensure-helm.sh builds into .cache/bin.
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HELM="$REPO/.cache/bin/helm"
@@ -10,7 +10,7 @@ CHART="$REPO/deploy/helm/connectflo"
 # A helm built by `go install` has no Kubernetes version stamped in (it assumes 1.20): name the
 # oldest one the chart supports (Chart.yaml kubeVersion), so that is what is checked.
 KUBE=(--kube-version 1.25.0)
-[[ -x "$HELM" ]] || { echo "helm-check: helm not found at $HELM: run deploy/local/bootstrap.sh" >&2; exit 1; }
+[[ -x "$HELM" ]] || { echo "helm-check: helm not found at $HELM: run deploy/helm/ensure-helm.sh" >&2; exit 1; }
 
 status=0
 "$HELM" lint --strict --quiet "${KUBE[@]}" "$CHART" || status=1

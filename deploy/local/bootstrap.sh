@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a fresh Debian 12 machine needs before anything else in this repo:
-#   uv 0.13.8 (pip), Java 17+, Maven, Go, Chromium (apt, only when missing), Helm (built with Go
-#   into .cache/bin), then the workspace venv (`uv sync --all-packages --frozen`, cache in .cache/uv).
+#   uv 0.13.8 (pip), Java 17+, Maven, Go, Chromium (apt, only when missing), then the workspace
+#   venv (`uv sync --all-packages --frozen`, cache in .cache/uv). Helm is built only for its checks
+#   (deploy/helm/ensure-helm.sh: `make helm-check`, `make test`).
 # Idempotent and quiet when everything is already there.
 #
 # Usage: deploy/local/bootstrap.sh [--infra]
@@ -78,22 +79,6 @@ if ! version_ge "${go_version:-0}" "$GO_MIN"; then
   else
     die "go $GO_MIN+ needed to build FerretDB, found '${go_version:-none}' (Debian 12's golang is 1.19: use a newer Go, e.g. golang-1.2x from bookworm-backports, first on PATH)"
   fi
-fi
-
-# --- Helm 3: the chart's checks (make helm-check, deploy/helm/tests) -----------------------------
-# Built from its Go module into .cache/bin (Go 1.26+: older Go switches toolchain by itself),
-# once per version: the stamp makes a second bootstrap skip it.
-HELM_VERSION=v3.21.4
-HELM_BIN="$REPO/.cache/bin/helm"
-if [[ ! -x "$HELM_BIN" || "$(cat "$HELM_BIN.stamp" 2>/dev/null)" != "$HELM_VERSION" ]]; then
-  say "building helm $HELM_VERSION into $HELM_BIN (first run: ~3.5 min on 2 cores)"
-  mkdir -p "$REPO/.cache/bin"
-  if ! GOMODCACHE="$REPO/.cache/go-mod" GOCACHE="$REPO/.cache/go-build" GOBIN="$REPO/.cache/bin" \
-    CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >"$REPO/.cache/helm-build.log" 2>&1; then
-    tail -n 20 "$REPO/.cache/helm-build.log" >&2
-    die "helm did not build (log: $REPO/.cache/helm-build.log)"
-  fi
-  echo "$HELM_VERSION" >"$HELM_BIN.stamp"
 fi
 
 # --- Chromium: the chat page's browser test (tests-e2e/test_chat_page.py) ----------------------

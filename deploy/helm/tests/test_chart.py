@@ -3,7 +3,7 @@ every service has its probes and resources, no secret is a plain value, the topi
 exactly contracts.topics.ALL_TOPICS, and the executor's replicas stay within the commands
 topic's partitions.
 
-helm is the one deploy/local/bootstrap.sh builds into .cache/bin (not whatever is on PATH); a
+helm is the one deploy/helm/ensure-helm.sh builds into .cache/bin (not whatever is on PATH); a
 missing helm fails these tests rather than skipping them."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ SERVICES = ("trigger-gateway", "executor", "scheduler", "integrations", "notifie
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
     if not HELM.is_file():
-        pytest.fail(f"helm not found at {HELM}: run deploy/local/bootstrap.sh")
+        pytest.fail(f"helm not found at {HELM}: run deploy/helm/ensure-helm.sh")
     return subprocess.run(
         [str(HELM), *args], capture_output=True, text=True, timeout=60, check=False
     )
