@@ -7,7 +7,8 @@ BIN := $(CURDIR)/.venv/bin
 LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
-        test check lint format typecheck imports schemas schemas-check catalogue catalogue-check \
+        test check lint format typecheck imports schemas schemas-check asyncapi asyncapi-check \
+        catalogue catalogue-check \
         unit helm-check e2e fuzz bench-engine bench bench-fairness bench-timers bench-watchdog rewrap
 
 help:
@@ -35,7 +36,7 @@ logs: ## tail every log (SERVICE=executor for one)
 test: bootstrap ## lint, type check, unit and end-to-end tests on real Kafka and FerretDB
 	@$(LOCAL)/run-tests.sh
 
-check: lint typecheck imports schemas-check catalogue-check ## static checks only
+check: lint typecheck imports schemas-check asyncapi-check catalogue-check ## static checks only
 
 lint:
 	$(BIN)/ruff check .
@@ -59,6 +60,12 @@ schemas: ## regenerate docs/schemas from libs/contracts
 
 schemas-check:
 	$(PY) -m contracts.schemas docs/schemas --check
+
+asyncapi: ## regenerate docs/asyncapi.json (AsyncAPI 3.0.0: every topic, key, header, message) from libs/contracts
+	$(PY) -m contracts.asyncapi docs/asyncapi.json
+
+asyncapi-check:
+	$(PY) -m contracts.asyncapi docs/asyncapi.json --check
 
 catalogue: ## regenerate docs/node-catalogue.md from the node modules
 	$(BIN)/connectflo catalogue --output docs/node-catalogue.md

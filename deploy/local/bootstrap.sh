@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What a fresh Debian 12 machine needs before anything else in this repo:
-#   uv 0.13.8 (pip), Java 17+, Maven, Go, Chromium (apt, only when missing), then the workspace
-#   venv (`uv sync --all-packages --frozen`, cache in .cache/uv). Helm is built only for its checks
-#   (deploy/helm/ensure-helm.sh: `make helm-check`, `make test`).
+#   uv 0.13.8 (pip), Java 17+, Maven, Go, Chromium (apt, only when missing), the AsyncAPI 3.0.0
+#   JSON Schema (npm, into .cache), then the workspace venv (`uv sync --all-packages --frozen`,
+#   cache in .cache/uv). Helm is built only for its checks (deploy/helm/ensure-helm.sh:
+#   `make helm-check`, `make test`).
 # Idempotent and quiet when everything is already there.
 #
 # Usage: deploy/local/bootstrap.sh [--infra]
@@ -88,6 +89,27 @@ if ! command -v chromium >/dev/null; then
   mkdir -p "$REPO/.cache/apt/partial"
   if id _apt >/dev/null 2>&1; then $SUDO chown _apt "$REPO/.cache/apt/partial"; fi
   apt_install -o "Dir::Cache::Archives=$REPO/.cache/apt" chromium
+fi
+
+# --- the AsyncAPI 3.0.0 JSON Schema: libs/contracts/tests/test_asyncapi.py checks docs/asyncapi.json
+# with it. The npm package @asyncapi/specs (Apache-2.0) by npm, the tarball checked against its
+# digest; only the schema and the licence are kept, in .cache (the test fails without them).
+ASYNCAPI_SPECS=6.11.1 # also in test_asyncapi.py
+ASYNCAPI_SPECS_SHA256=01af8744dc33c0c7eb2e908f6a955319ee58b70ecadc9387d1aeb16c0cd28928
+asyncapi_dir="$REPO/.cache/asyncapi-specs-$ASYNCAPI_SPECS"
+if [[ ! -f "$asyncapi_dir/3.0.0.json" ]]; then
+  command -v npm >/dev/null || apt_install npm
+  say "fetching @asyncapi/specs@$ASYNCAPI_SPECS (the AsyncAPI 3.0.0 JSON Schema)"
+  packed="$(mktemp -d)"
+  (cd "$packed" && npm pack --silent "@asyncapi/specs@$ASYNCAPI_SPECS" >/dev/null)
+  tarball="$packed/asyncapi-specs-$ASYNCAPI_SPECS.tgz"
+  echo "$ASYNCAPI_SPECS_SHA256  $tarball" | sha256sum --check --quiet ||
+    die "@asyncapi/specs@$ASYNCAPI_SPECS does not have the expected digest"
+  tar -xzf "$tarball" -C "$packed" package/LICENSE package/schemas/3.0.0.json
+  mkdir -p "$asyncapi_dir"
+  mv "$packed/package/LICENSE" "$asyncapi_dir/LICENSE"
+  mv "$packed/package/schemas/3.0.0.json" "$asyncapi_dir/3.0.0.json" # last: its presence means done
+  rm -rf "$packed"
 fi
 
 # --- the workspace venv --------------------------------------------------------------------------

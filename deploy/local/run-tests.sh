@@ -40,6 +40,7 @@ stage "lint (ruff)" bash -c "'$BIN/ruff' check . && '$BIN/ruff' format --check .
 stage "types (mypy --strict)" "$BIN/mypy"
 stage "imports (no service imports another)" "$BIN/lint-imports"
 stage "schemas are current" "$BIN/python" -m contracts.schemas docs/schemas --check
+stage "AsyncAPI document is current" "$BIN/python" -m contracts.asyncapi docs/asyncapi.json --check
 stage "node catalogue is current" make -s catalogue-check
 stage "unit tests" pytest_stage libs services deploy/local/sandbox -q -p no:cacheprovider
 wait "$helm_build"; cat "$REPO/.cache/ensure-helm.log"
