@@ -399,9 +399,12 @@ class RecordingBroker:
 
 
 def stub_executor(request: httpx.Request) -> httpx.Response:
-    """Validation as the executor answers it: a node without a label is an error."""
+    """Validation as the executor answers it: a node without a label is an error; preview as
+    ``stub_preview`` answers it."""
     import json
 
+    if request.url.path == "/v1/workflows/preview":
+        return stub_preview(request)
     definition = json.loads(request.content)
     problems = [
         {"severity": "error", "node_id": n["id"], "message": "unknown node"}
@@ -409,6 +412,38 @@ def stub_executor(request: httpx.Request) -> httpx.Response:
         if not n.get("label")
     ]
     return httpx.Response(200, json={"problems": problems})
+
+
+def stub_preview(request: httpx.Request) -> httpx.Response:
+    """The executor's preview route, by the trigger's type: `Unreachable` is a connection
+    refused, `Slow` the executor's time-limit problem, `Broken` a 500; otherwise a completed
+    report whose `workflow` variables are the request as the executor received it."""
+    import json
+
+    asked = json.loads(request.content)
+    trigger = asked["trigger"]["type"]
+    if trigger == "Unreachable":
+        raise httpx.ConnectError("connection refused", request=request)
+    if trigger == "Broken":
+        return httpx.Response(500, json={"detail": "boom"})
+    if trigger == "Slow":
+        problem = {
+            "type": "urn:connectflo:problem:preview-timeout",
+            "title": "Unprocessable Content",
+            "status": 422,
+            "detail": "the preview ran longer than 5 s, its limit",
+            "errors": [{"name": "body.definition", "reason": "the preview ran longer than 5 s"}],
+        }
+        headers = {"content-type": "application/problem+json"}
+        return httpx.Response(422, json=problem, headers=headers)
+    report = {
+        "status": "completed",
+        "executed": [{"node_id": "t", "label": trigger, "kind": "trigger", "status": "completed"}],
+        "variables": {"workflow": {"asked": asked}, "conversation": {}},
+        "effects": [],
+        "error": None,
+    }
+    return httpx.Response(200, json=report)
 
 
 class StubIntegrations:

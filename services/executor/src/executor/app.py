@@ -1,4 +1,5 @@
-"""The executor, assembled from the service kit: its two consumers and its validation route."""
+"""The executor, assembled from the service kit: its two consumers, its validation and preview
+routes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from executor.adapters.store import (
     ensure_indexes,
 )
 from executor.handlers import kafka
-from executor.handlers.http import validate_workflow
+from executor.handlers.http import PreviewLimits, preview_workflow, validate_workflow
 from executor.runtime.service import ExecutionService
 from executor.runtime.step import Limits
 from executor.settings import Settings
@@ -55,6 +56,12 @@ async def assemble(kit: Kit, settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    limits = PreviewLimits(settings.preview_timeout_seconds, settings.preview_max_node_runs)
     return Service(NAME, settings, partial(assemble, settings=settings)).starlette(
-        [Route("/v1/workflows/validate", validate_workflow, methods=["POST"])]
+        [
+            Route("/v1/workflows/validate", validate_workflow, methods=["POST"]),
+            Route(
+                "/v1/workflows/preview", partial(preview_workflow, limits=limits), methods=["POST"]
+            ),
+        ]
     )

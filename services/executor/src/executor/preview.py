@@ -8,6 +8,7 @@ node's mock queues several answers (for a node inside a loop); the last one is r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,16 @@ from executor.domain.interpreter import (
 
 STUB_RESULT: dict[str, Any] = {}
 _MAX_ROUNDS = 100_000
+_ROUND_STEPS = 10_000
+
+
+class PreviewLimitReached(Exception):
+    """The preview stopped before the run ended: it ran out of time or of node runs."""
+
+    def __init__(self, limit: str, value: float) -> None:
+        self.limit, self.value = limit, value
+        what = f"{value:g} s" if limit == "seconds" else f"{value:g} node runs"
+        super().__init__(f"the preview stopped after {what}, its limit")
 
 
 class _Mocks:
@@ -71,10 +82,15 @@ async def run_preview(
     *,
     mocks: Mapping[str, Sequence[Any]],
     now: Callable[[], datetime],
+    max_node_runs: int | None = None,
+    timeout_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Run to the end (or to an unanswered effect) and report as `connectflo preview` prints;
     status `not_started` with the reason when the workflow's trigger node does not admit the
-    trigger (its filter), as the executor decides."""
+    trigger (its filter), as the executor decides.
+
+    PreviewLimitReached when the run needs more than ``max_node_runs`` node runs, or is still
+    going after ``timeout_seconds`` (checked between rounds of node runs)."""
     trigger = context["trigger"]
     reason = refusal(workflow, trigger["type"], trigger["source"])
     if reason is not None:
@@ -86,13 +102,21 @@ async def run_preview(
             "effects": [],
             "error": None,
         }
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     state = start(workflow, context)
     answers = _Mocks(mocks)
     executed: list[dict[str, Any]] = []
     by_activation: dict[tuple[str, int], dict[str, Any]] = {}
     effects: list[dict[str, Any]] = []
     for _ in range(_MAX_ROUNDS):
-        step = await advance(workflow, state, now=now, max_steps=10_000)
+        steps = _ROUND_STEPS
+        if max_node_runs is not None:
+            steps = min(steps, max_node_runs - state.node_runs)
+            if steps <= 0:
+                raise PreviewLimitReached("node_runs", max_node_runs)
+        if deadline is not None and time.monotonic() > deadline:
+            raise PreviewLimitReached("seconds", timeout_seconds or 0)
+        step = await advance(workflow, state, now=now, max_steps=steps)
         for run in step.node_runs:
             key = (run.node_id, run.activation)
             entry = by_activation.get(key)

@@ -32,6 +32,15 @@ class Settings(ServiceSettings):
         description="How long a message's intake waits for the openai engine before the local "
         "classifier answers instead.",
     )
+    preview_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long a preview (POST /v1/workflows/preview) may run; the gateway "
+        "waits 10 s for the executor, so keep it below that.",
+    )
+    preview_max_node_runs: int = Field(
+        10_000, gt=0, description="How many node runs a preview may take."
+    )
     watch_bucket_seconds: int = Field(
         60,
         gt=0,

@@ -54,6 +54,7 @@ from trigger_gateway.handlers import (
     knowledge,
     oauth,
     plan,
+    preview,
     resource_state,
     schedules,
     sendgrid,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app, settings)  # RFC 9457 errors, body limit, input checks
     for router in (
         tenants.router,
+        preview.router,  # before workflows.router's /{workflow_id}
         workflows.router,
         versions.router,
         executions.workflow_router,
