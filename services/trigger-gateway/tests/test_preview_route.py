@@ -77,3 +77,10 @@ def test_the_route_is_in_the_openapi_document(gw) -> None:
     operation = gw.client.get("/openapi.json").json()["paths"]["/v1/workflows/preview"]["post"]
     assert set(operation["responses"]) >= {"200", "401", "413", "422", "503"}
     assert "PreviewReport" in str(operation["responses"]["200"])
+
+
+def test_its_other_methods_are_405_allowing_post_only(gw, expect_problem) -> None:
+    for method in ("GET", "PUT", "DELETE", "OPTIONS"):
+        response = gw.client.request(method, "/v1/workflows/preview", headers=gw.as_tenant())
+        expect_problem(response, 405)
+        assert response.headers["allow"] == "POST"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import httpx
 from contracts.preview import PreviewReport, PreviewRequest
 from fastapi import APIRouter, status
-from servicekit.problems import MEDIA_TYPE
+from servicekit.problems import MEDIA_TYPE, problem_response
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from trigger_gateway.handlers.deps import GatewayDep, TenantDep
@@ -51,4 +52,18 @@ async def preview_workflow(body: PreviewRequest, tenant: TenantDep, gw: GatewayD
     raise ApiProblem(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         f"workflow preview unavailable: the executor answered {answer.status_code}",
+    )
+
+
+@router.api_route(
+    "/preview", methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
+)
+async def refuse_other_methods(request: Request) -> Response:
+    """`preview` is no workflow id: its other methods are 405 here, rather than reaching
+    /v1/workflows/{workflow_id} (whose GET and PUT would answer for a workflow `preview`)."""
+    allowed = "POST"
+    return problem_response(
+        405,
+        f"{request.method} is not allowed here; allowed: {allowed}",
+        headers={"Allow": allowed},
     )
