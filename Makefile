@@ -8,7 +8,7 @@ LOCAL := deploy/local
 
 .PHONY: help bootstrap up down status logs infra-up infra-down services-up services-down demo \
         test check lint format typecheck imports schemas schemas-check asyncapi asyncapi-check \
-        catalogue catalogue-check \
+        catalogue catalogue-check alerts-check dashboards dashboards-check \
         unit helm-check e2e fuzz bench-engine bench bench-fairness bench-timers bench-watchdog rewrap
 
 help:
@@ -17,7 +17,7 @@ help:
 bootstrap: ## install uv, Python deps (uv.lock), and check Java/Maven/Go
 	@$(LOCAL)/bootstrap.sh
 
-up: bootstrap ## start Kafka, FerretDB and the five services; create a demo tenant and workflow
+up: bootstrap ## start Kafka, FerretDB, Prometheus and the five services; create a demo tenant and workflow
 	@$(LOCAL)/infra.sh start
 	@$(LOCAL)/services.sh start
 	@$(PY) $(LOCAL)/demo.py
@@ -36,7 +36,7 @@ logs: ## tail every log (SERVICE=executor for one)
 test: bootstrap ## lint, type check, unit and end-to-end tests on real Kafka and FerretDB
 	@$(LOCAL)/run-tests.sh
 
-check: lint typecheck imports schemas-check asyncapi-check catalogue-check ## static checks only
+check: lint typecheck imports schemas-check asyncapi-check catalogue-check dashboards-check alerts-check ## static checks only
 
 lint:
 	$(BIN)/ruff check .
@@ -73,6 +73,16 @@ catalogue: ## regenerate docs/node-catalogue.md from the node modules
 catalogue-check:
 	$(BIN)/connectflo catalogue | diff -u docs/node-catalogue.md - \
 	  || (echo "docs/node-catalogue.md is stale: run make catalogue" && exit 1)
+
+alerts-check: ## validate deploy/prometheus/alerts.yml and run its unit tests (alerts_test.yml)
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
+
+dashboards: ## regenerate the Grafana dashboards in deploy/grafana from deploy/grafana/build.py
+	$(PY) deploy/grafana/build.py
+
+dashboards-check:
+	$(PY) deploy/grafana/build.py --check
 
 unit: ## unit and in-memory broker tests (no infrastructure)
 	$(BIN)/pytest libs services deploy/local/sandbox -q

@@ -1,6 +1,7 @@
 """End-to-end fixtures: the real Kafka and MongoDB-wire server (started by our own scripts, or the
 ones KAFKA_BOOTSTRAP_SERVERS / MONGO_URI name), and the five services as real OS processes, with
 the provider sandbox (deploy/local/sandbox: Twilio & co., `SANDBOX_URL`) as one more process.
+The fixture `prometheus` has the machine's Prometheus (infra.sh) scrape them every second.
 
 The services under test (deploy/services.tsv) get their own ports (the table's + 10,000:
 18080-18084, the sandbox 18090), consumer groups (the table's + `-e2e`) and database (a fresh
@@ -17,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import fcntl
+import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -41,6 +44,7 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/")
 ADMIN_TOKEN = "e2e-admin-token"
 LOCK_FILE = "/tmp/connectflo-e2e.lock"
+PROMETHEUS_URL = f"http://127.0.0.1:{os.environ.get('PROMETHEUS_PORT', '9090')}"
 
 E2E_PORT_OFFSET = 10_000
 E2E_GROUP_SUFFIX = "-e2e"
@@ -370,6 +374,49 @@ def stack(infrastructure: None, trace_receiver: TraceReceiver) -> Iterator[Stack
     finally:
         stack.stop_all()
         MongoClient(MONGO).drop_database(database)
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """The machine's Prometheus, scraping this session's services (label stack="e2e")."""
+
+    url: str
+    targets: list[Path]
+
+
+def _prometheus_targets_dir(http: httpx.Client) -> Path:
+    """Where the running Prometheus reads its service targets from (file_sd, infra.sh): read from
+    its config, since it may be another checkout's (a worktree's), not this one's .run/."""
+    config = http.get("/api/v1/status/config").raise_for_status().json()["data"]["yaml"]
+    found = re.search(r"(\S+)/executor\.\*\.json", config)
+    assert found, f"the Prometheus at {http.base_url} has no file_sd targets for the executor"
+    return Path(found.group(1))
+
+
+@pytest.fixture(scope="session")
+def prometheus(stack: Stack) -> Iterator[Prometheus]:
+    """Prometheus scraping the e2e services every second for the rest of the session (a target
+    file per service next to the `make up` ones; removed at the end, when it stops scraping)."""
+    with httpx.Client(base_url=PROMETHEUS_URL, timeout=10) as http:
+        ready = http.get("/-/ready")
+        assert ready.status_code == 200, f"{PROMETHEUS_URL} is not ready: {ready.text}"
+        directory = _prometheus_targets_dir(http)
+    written = []
+    for name, service in SERVICES.items():
+        path = directory / f"{name}.e2e.json"
+        target = {
+            "targets": [f"127.0.0.1:{service.port}"],
+            "labels": {"stack": "e2e", "__scrape_interval__": "1s", "__scrape_timeout__": "1s"},
+        }
+        draft = path.with_suffix(".tmp")  # not matched by the *.json glob until complete
+        draft.write_text(json.dumps([target]))
+        draft.rename(path)
+        written.append(path)
+    try:
+        yield Prometheus(PROMETHEUS_URL, written)
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

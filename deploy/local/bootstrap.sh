@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What a fresh Debian 12 machine needs before anything else in this repo:
-#   uv 0.13.8 (pip), Java 17+, Maven, Go, Chromium (apt, only when missing), the AsyncAPI 3.0.0
-#   JSON Schema (npm, into .cache), then the workspace venv (`uv sync --all-packages --frozen`,
-#   cache in .cache/uv). Helm is built only for its checks (deploy/helm/ensure-helm.sh:
-#   `make helm-check`, `make test`).
+#   uv 0.13.8 (pip), Java 17+, Maven, Go, Chromium and Prometheus (apt, only when missing), the
+#   AsyncAPI 3.0.0 JSON Schema (npm, into .cache), then the workspace venv (`uv sync
+#   --all-packages --frozen`, cache in .cache/uv). Helm is built only for its checks
+#   (deploy/helm/ensure-helm.sh: `make helm-check`, `make test`).
 # Idempotent and quiet when everything is already there.
 #
 # Usage: deploy/local/bootstrap.sh [--infra]
@@ -110,6 +110,17 @@ if [[ ! -f "$asyncapi_dir/3.0.0.json" ]]; then
   mv "$packed/package/LICENSE" "$asyncapi_dir/LICENSE"
   mv "$packed/package/schemas/3.0.0.json" "$asyncapi_dir/3.0.0.json" # last: its presence means done
   rm -rf "$packed"
+fi
+
+# --- Prometheus and promtool: the metrics of `make up` and `make test`, the alert rules' tests ----
+# Debian's package (2.42), its .debs kept in .cache/apt like Chromium's. Started by infra.sh, never
+# as the package's own service: its recommends (node exporter, ...) are not needed.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  mkdir -p "$REPO/.cache/apt/partial"
+  if id _apt >/dev/null 2>&1; then $SUDO chown _apt "$REPO/.cache/apt/partial"; fi
+  apt_install -o "Dir::Cache::Archives=$REPO/.cache/apt" --no-install-recommends prometheus
+  # Under systemd the package starts its own server on *:9090, where infra.sh starts ours.
+  if [[ -d /run/systemd/system ]]; then $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
 
 # --- the workspace venv --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 STATE = HERE.parents[1] / ".run" / "demo.json"
 GATEWAY = f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8080')}"
+PROMETHEUS = f"http://127.0.0.1:{os.environ.get('PROMETHEUS_PORT', '9090')}"
 ADMIN_TOKEN = os.environ.get("GATEWAY_ADMIN_TOKEN", "dev-admin-token")
 
 
@@ -97,6 +98,9 @@ and one execution with its node timeline:
     if widget_key:
         print(f"""Or chat with it in a browser (the chat widget, its replies streamed back):
   {GATEWAY}/widget/demo?key={widget_key}
+""")
+    print(f"""Metrics: Prometheus at {PROMETHEUS} (targets: {PROMETHEUS}/targets, alerts:
+  {PROMETHEUS}/alerts); Grafana dashboards to import: deploy/grafana/*.json
 """)
 
 

@@ -4,12 +4,15 @@
 #   mongo  FerretDB 1.24 (MongoDB wire protocol), built from Go modules, storing in a PostgreSQL
 #          cluster of its own (the machine's PostgreSQL server) or in SQLite files (FERRETDB_BACKEND)
 #   stripe stripe-mock (Stripe's official API mock), built from its Go module, on 127.0.0.1:12111
+#   prometheus  Prometheus (Debian's package, bootstrap.sh), on 127.0.0.1:9090: a scrape job per
+#          service (deploy/services.tsv), the alert rules of deploy/prometheus/alerts.yml
 #
-# Usage: deploy/local/infra.sh start|stop|restart|status|check|fetch|logs [-f] [kafka|mongo|stripe]
+# Usage: deploy/local/infra.sh start|stop|restart|status|check|fetch|logs [-f] [kafka|mongo|stripe|prometheus]
 #   start    fetch/build if needed, start (no-op when running), then the readiness checks
 #   stop     SIGTERM, up to 20s, then SIGKILL; fine when already stopped
 #   status   one line per component: running/stopped/external, pid, address (exit 3 if one is stopped)
-#   check    only the readiness checks (topics + Kafka round trip, Mongo round trip)
+#   check    only the readiness checks (topics + Kafka round trip, Mongo round trip, Prometheus
+#            ready with its rules)
 #   fetch    only resolve the Kafka jars and build FerretDB into .cache (nothing is started)
 #   logs     tail the log(s); -f follows
 #
@@ -17,6 +20,7 @@
 #   KAFKA_BOOTSTRAP_SERVERS  use this Kafka instead of starting one (checks still run against it)
 #   MONGO_URI                use this MongoDB instead of starting FerretDB (checks still run)
 #   STRIPE_MOCK_URL          use this stripe-mock instead of starting one; STRIPE_MOCK_PORT (12111)
+#   PROMETHEUS_PORT (9090)   Prometheus' listen port; PROMETHEUS_BIN (the prometheus on PATH)
 #   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), MONGO_PORT (27017)   local listen ports
 #   KAFKA_HEAP (512m)        broker heap (-Xms = -Xmx)
 #   FERRETDB_LOG_LEVEL (warn) debug|info|warn|error
@@ -28,7 +32,8 @@
 #   INFRA_SKIP_CHECKS=1      start without the readiness checks (topics are then NOT created)
 #
 # Caches (reused between runs, git-ignored): .cache/m2, .cache/kafka-libs, .cache/go-mod,
-# .cache/go-build, .cache/bin. Runtime state: .run/kafka, .run/mongo, .run/postgres.
+# .cache/go-build, .cache/bin. Runtime state: .run/kafka, .run/mongo, .run/postgres, .run/stripe,
+# .run/prometheus (config, targets, data).
 set -euo pipefail
 # The parts, each sourced below: infra/processes.sh (pid files, ports, detached servers),
 # infra/kafka.sh, infra/ferretdb.sh and infra/postgres.sh (FerretDB's storage).
@@ -60,6 +65,8 @@ source "$HERE/infra/postgres.sh"
 source "$HERE/infra/ferretdb.sh"
 # shellcheck source=infra/stripe-mock.sh
 source "$HERE/infra/stripe-mock.sh"
+# shellcheck source=infra/prometheus.sh
+source "$HERE/infra/prometheus.sh"
 
 # ---------------------------------------------------------------------------------------------
 # commands
@@ -67,18 +74,18 @@ source "$HERE/infra/stripe-mock.sh"
 status_one() {
   local name="$1" pidfile="$2" marker="$3" addr="$4" ext="$5" pid
   if [[ -n "$ext" ]]; then
-    printf '%-6s external  %s\n' "$name" "$ext"
+    printf '%-10s external  %s\n' "$name" "$ext"
     return 0
   fi
   if pid="$(pid_of "$pidfile" "$marker")"; then
     if port_open "${addr##*:}"; then
-      printf '%-6s running   pid %-8s %s\n' "$name" "$pid" "$addr"
+      printf '%-10s running   pid %-8s %s\n' "$name" "$pid" "$addr"
     else
-      printf '%-6s starting  pid %-8s %s (not accepting connections yet)\n' "$name" "$pid" "$addr"
+      printf '%-10s starting  pid %-8s %s (not accepting connections yet)\n' "$name" "$pid" "$addr"
     fi
     return 0
   fi
-  printf '%-6s stopped   %s\n' "$name" "$addr"
+  printf '%-10s stopped   %s\n' "$name" "$addr"
   return 3
 }
 
@@ -94,6 +101,7 @@ adopt_running_port() { # PIDFILE MARKER PORTFILE VAR
 adopt_running_port "$KAFKA_PID" kafka.Kafka "$KAFKA_PORTFILE" KAFKA_PORT
 adopt_running_port "$MONGO_PID" connectflo-ferretdb "$MONGO_PORTFILE" MONGO_PORT
 adopt_running_port "$STRIPE_PID" stripe-mock "$STRIPE_PORTFILE" STRIPE_MOCK_PORT
+adopt_running_port "$PROMETHEUS_PID" "$PROMETHEUS_MARKER" "$PROMETHEUS_PORTFILE" PROMETHEUS_PORT
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -109,8 +117,8 @@ if [[ "${1:-}" == "-f" || "${1:-}" == "--follow" ]]; then
 fi
 what="${1:-all}"
 case "$what" in
-  all) comps=(kafka mongo stripe) ;;
-  kafka | mongo | stripe) comps=("$what") ;;
+  all) comps=(kafka mongo stripe prometheus) ;;
+  kafka | mongo | stripe | prometheus) comps=("$what") ;;
   *) usage ;;
 esac
 
@@ -137,6 +145,7 @@ case "$cmd" in
         kafka) check_java && ensure_kafka_libs ;;
         mongo) ensure_ferretdb_bin ;;
         stripe) ensure_stripe_mock_bin ;;
+        prometheus) ;; # a Debian package: bootstrap.sh installs it
       esac
     done
     ;;
@@ -150,6 +159,7 @@ case "$cmd" in
         kafka) stop_pid kafka "$KAFKA_PID" kafka.Kafka ;;
         mongo) stop_pid mongo "$MONGO_PID" connectflo-ferretdb && stop_postgres ;;
         stripe) stop_pid stripe "$STRIPE_PID" stripe-mock ;;
+        prometheus) stop_pid prometheus "$PROMETHEUS_PID" "$PROMETHEUS_MARKER" ;;
       esac
     done
     ;;
@@ -167,6 +177,8 @@ case "$cmd" in
           "${MONGO_URI:+MONGO_URI is set}" || rc=3 ;;
         stripe) status_one stripe "$STRIPE_PID" stripe-mock "127.0.0.1:$STRIPE_MOCK_PORT" \
           "${STRIPE_MOCK_URL:-}" || rc=3 ;;
+        prometheus) status_one prometheus "$PROMETHEUS_PID" "$PROMETHEUS_MARKER" \
+          "127.0.0.1:$PROMETHEUS_PORT" "" || rc=3 ;;
       esac
     done
     exit "$rc"
@@ -178,6 +190,7 @@ case "$cmd" in
         kafka) files+=("$KAFKA_LOG") ;;
         mongo) files+=("$MONGO_LOG") ;;
         stripe) files+=("$STRIPE_LOG") ;;
+        prometheus) files+=("$PROMETHEUS_LOG") ;;
       esac
     done
     existing=()

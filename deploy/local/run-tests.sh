@@ -42,6 +42,8 @@ stage "imports (no service imports another)" "$BIN/lint-imports"
 stage "schemas are current" "$BIN/python" -m contracts.schemas docs/schemas --check
 stage "AsyncAPI document is current" "$BIN/python" -m contracts.asyncapi docs/asyncapi.json --check
 stage "node catalogue is current" make -s catalogue-check
+stage "dashboards are current" make -s dashboards-check
+stage "alert rules (promtool check rules, test rules)" make -s alerts-check
 stage "unit tests" pytest_stage libs services deploy/local/sandbox -q -p no:cacheprovider
 wait "$helm_build"; cat "$REPO/.cache/ensure-helm.log"
 stage "helm chart" bash -c "'$REPO/deploy/helm/ensure-helm.sh' && '$REPO/deploy/helm/check.sh'"
@@ -50,7 +52,7 @@ stage "helm chart" bash -c "'$REPO/deploy/helm/ensure-helm.sh' && '$REPO/deploy/
 exec 8>/tmp/connectflo-e2e.lock
 flock -w 3600 8 || { echo "another end-to-end run holds /tmp/connectflo-e2e.lock"; exit 1; }
 export CONNECTFLO_E2E_LOCKED=1
-for component in kafka mongo stripe; do
+for component in kafka mongo stripe prometheus; do
   if ! "$INFRA" status "$component" >/dev/null 2>&1; then started+=("$component"); fi
 done
 stage "infrastructure up" "$INFRA" start
