@@ -2,9 +2,9 @@
 the running Prometheus (deploy/local/infra.sh), which scrapes this session's services every
 second: after a load that makes the panels show something (chat replies after an integration
 call and a wait, a failing integration call that fails its execution, SMS replies sent and one
-refused, a poison message dead-lettered), every panel's query names only series the services
-export and answers with at least one series; every alert rule reads series a service declares
-and evaluates without error."""
+refused, the tenant's webhook endpoint told of them, a poison message dead-lettered), every
+panel's query names only series the services export and answers with at least one series;
+every alert rule reads series a service declares and evaluates without error."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from contracts import topics
 from prometheus_client import REGISTRY
 from test_sms_outbound import CUSTOMER, UNSUBSCRIBED, Twilio, sms_reply_workflow
 from test_sms_outbound import twilio as twilio  # the fixture
+from test_tenant_webhooks import Receiver
+from test_tenant_webhooks import receiver as receiver  # the fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +39,6 @@ VARIABLES = {"$__rate_interval": "30s", "$job": ".+"}
 MAY_BE_EMPTY = {
     ("connectflo-overview", "Watchdog: stuck executions and findings", "B"): (
         "a finding needs an execution stuck for a lease (test_watchdog.py kills the executor)"
-    ),
-    ("connectflo-conversations", "Webhook events and attempts", "A"): (
-        "needs a tenant's webhook endpoint subscribed (test_tenant_webhooks.py)"
-    ),
-    ("connectflo-conversations", "Webhook events and attempts", "B"): (
-        "needs a tenant's webhook endpoint subscribed (test_tenant_webhooks.py)"
     ),
     ("connectflo-conversations", "Agent assignments", "A"): (
         "needs agents, queues and a routing policy (test_agents.py)"
@@ -148,8 +144,14 @@ async def other_tenant(http: httpx.AsyncClient) -> Tenant:
     return Tenant(made.json()["tenant_id"], made.json()["api_key"])
 
 
-async def load(api: TenantApi, twilio: Twilio) -> None:
+async def load(api: TenantApi, twilio: Twilio, receiver: Receiver) -> None:
     """What the panels show: see the module's docstring."""
+    subscribed = await api.http.post(
+        "/v1/webhooks",
+        json={"url": receiver.url, "event_types": ["message.received", "message.sent"]},
+        headers=api.tenant.headers,
+    )
+    assert subscribed.status_code == 201, subscribed.text
     await connect(api.http, api.tenant.headers, "shopify", mode="echo")
     await api.activate(ECHO_THEN_WAIT)
     triggers = [
@@ -184,9 +186,13 @@ async def load(api: TenantApi, twilio: Twilio) -> None:
 
 
 async def test_every_panel_answers_after_a_load(
-    api: TenantApi, twilio: Twilio, prometheus: Prometheus, http: httpx.AsyncClient
+    api: TenantApi,
+    twilio: Twilio,
+    receiver: Receiver,
+    prometheus: Prometheus,
+    http: httpx.AsyncClient,
 ) -> None:
-    await load(api, twilio)
+    await load(api, twilio, receiver)
     e2e = 'stack="e2e"'
     await until_scraped(
         http,
@@ -198,6 +204,8 @@ async def test_every_panel_answers_after_a_load(
             f'connectflo_deliveries_total{{{e2e}, channel="sms", outcome="failed"}}',
             f"connectflo_delivery_reports_total{{{e2e}}}",
             f'connectflo_dead_letters_total{{{e2e}, consumer="integrations"}}',
+            f"connectflo_webhook_events_total{{{e2e}}}",
+            f'connectflo_webhook_attempts_total{{{e2e}, outcome="delivered"}}',
         ],
     )
     await asyncio.sleep(2)  # a second sample of each, for rate()

@@ -50,8 +50,12 @@ class Dashboard:
     variables: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
+def series(metric: str, selector: str = "") -> str:
+    return f"{metric}{{{selector}}}" if selector else metric
+
+
 def rate(metric: str, by: str, selector: str = "") -> str:
-    return f"sum by ({by}) (rate({metric}{{{selector}}}[{RATE}]))"
+    return f"sum by ({by}) (rate({series(metric, selector)}[{RATE}]))"
 
 
 def quantiles(histogram: str, by: str = "", selector: str = "") -> tuple[Query, ...]:
@@ -61,7 +65,7 @@ def quantiles(histogram: str, by: str = "", selector: str = "") -> tuple[Query, 
     return tuple(
         Query(
             f"histogram_quantile({q}, sum by ({labels}) "
-            f"(rate({histogram}_bucket{{{selector}}}[{RATE}])))",
+            f"(rate({series(histogram + '_bucket', selector)}[{RATE}])))",
             f"p{round(q * 100)}{suffix}",
         )
         for q in (0.5, 0.95, 0.99)
