@@ -2,9 +2,10 @@
 the running Prometheus (deploy/local/infra.sh), which scrapes this session's services every
 second: after a load that makes the panels show something (chat replies after an integration
 call and a wait, a failing integration call that fails its execution, SMS replies sent and one
-refused, the tenant's webhook endpoint told of them, a poison message dead-lettered), every
-panel's query names only series the services export and answers with at least one series;
-every alert rule reads series a service declares and evaluates without error."""
+refused, the tenant's webhook endpoint told of them, an SLA breached, a poison message
+dead-lettered), every panel's query names only series the services export and answers with at
+least one series; every alert rule reads series a service declares and evaluates without
+error."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from conftest import ADMIN_TOKEN, REPO, SANDBOX_URL, Prometheus, Tenant, TenantA
 from connections import connect
 from contracts import topics
 from prometheus_client import REGISTRY
+from test_sla import ALL_DAY, policy
 from test_sms_outbound import CUSTOMER, UNSUBSCRIBED, Twilio, sms_reply_workflow
 from test_sms_outbound import twilio as twilio  # the fixture
 from test_tenant_webhooks import Receiver
@@ -42,9 +44,6 @@ MAY_BE_EMPTY = {
     ),
     ("connectflo-conversations", "Agent assignments", "A"): (
         "needs agents, queues and a routing policy (test_agents.py)"
-    ),
-    ("connectflo-conversations", "SLA crossings", "A"): (
-        "needs an SLA policy and a conversation crossing its target (test_sla.py)"
     ),
 }
 # Where the services declare their series (importing one registers them with prometheus_client).
@@ -163,6 +162,14 @@ async def load(api: TenantApi, twilio: Twilio, receiver: Receiver) -> None:
     shop = {"shop": "broken.myshopify.com", "base_url": f"{SANDBOX_URL}/no-such-shop"}
     await connect(api.http, broken.tenant.headers, "shopify", mode="http", config=shop)
     await broken.activate(ECHO_THEN_WAIT)
+    # ... and its customer gets no reply: the first response's SLA is breached a second later
+    await policy(
+        broken,
+        name="Chat first response",
+        channels=["chat"],
+        targets=[{"metric": "first_response", "seconds": 1}],
+        business_hours={"timezone": "UTC", "weekly": ALL_DAY},
+    )
     failing = await broken.message("and mine?", conversation_id="dash-broken", orderId="9")
     for trigger_id in triggers:
         assert (await api.finished_execution(trigger_id))["status"] == "completed"
@@ -205,6 +212,7 @@ async def test_every_panel_answers_after_a_load(
             f"connectflo_delivery_reports_total{{{e2e}}}",
             f'connectflo_dead_letters_total{{{e2e}, consumer="integrations"}}',
             f"connectflo_webhook_events_total{{{e2e}}}",
+            f'connectflo_scheduler_sla_crossings_total{{{e2e}, kind="breached"}}',
             f'connectflo_webhook_attempts_total{{{e2e}, outcome="delivered"}}',
         ],
     )
