@@ -59,7 +59,7 @@ class Store:
             dict(d) for d in self.clocks.values() if d["partition"] == partition and d["active"]
         ]
 
-    async def seen(self, ref: str, **fields: Any) -> None:
+    async def seen(self, ref: str, **fields: Any) -> dict[str, Any]:
         doc = self.clocks.setdefault(ref, {"_id": ref, "announced": []})
         doc.update(
             tenant_id=fields["tenant_id"],
@@ -69,6 +69,7 @@ class Store:
             next_check_at=fields["check_at"],
             seen_inbound_at=fields["at"],
         )
+        return dict(doc)
 
     async def checked(self, ref: str, **fields: Any) -> None:
         self.clocks[ref].update(
@@ -215,3 +216,19 @@ async def test_a_partition_given_up_is_forgotten_and_other_tenants_cost_nothing(
     await keeper.partitions_assigned({2})
     await at(keeper, clock, NOW + timedelta(hours=3))
     assert sent.events == []
+
+
+async def test_a_new_message_after_everything_was_announced_announces_only_its_own_turn():
+    keeper, store, sent, clock = await started()
+    store.customer_wrote(NOW)
+    await keeper.on_trigger(*message(NOW))
+    for seconds in (2, 300, 600, 1800, 3600):
+        await at(keeper, clock, NOW + timedelta(seconds=seconds))
+    assert len(sent.crossings()) == 4 and store.clocks[REF]["active"] is False
+    # the conversation is no longer kept; the customer writes again, an hour later
+    later = NOW + timedelta(hours=2)
+    store.messages_.append({"direction": "outbound", "created_at": later - timedelta(minutes=1)})
+    store.customer_wrote(later)
+    await keeper.on_trigger(*message(later))
+    await at(keeper, clock, later + timedelta(seconds=2))
+    assert len(sent.crossings()) == 4  # the old cycles' crossings are not announced again

@@ -70,7 +70,7 @@ class SlaStore(Protocol):
         partition: int,
         at: datetime,
         check_at: datetime,
-    ) -> None: ...
+    ) -> Document: ...
     async def checked(
         self, ref: str, *, announced: list[str], next_check_at: datetime | None, now: datetime
     ) -> None: ...
@@ -124,7 +124,7 @@ class SlaKeeper:
             return  # (a message posted to the API is logged from its payload: it counts)
         ref = f"{trigger.tenant_id}:{trigger.conversation_id}"
         check_at = max(trigger.received_at, self._clock()) + self._settle
-        await self._store.seen(
+        stored = await self._store.seen(
             ref,
             tenant_id=trigger.tenant_id,
             conversation_id=trigger.conversation_id,
@@ -134,14 +134,16 @@ class SlaKeeper:
         )
         async with self._turn:
             if record.partition in self._owned:
+                # kept already, or as stored: what was announced before is not announced again
                 doc = self._kept.setdefault(
                     ref,
                     {
+                        **stored,
                         "_id": ref,
                         "tenant_id": trigger.tenant_id,
                         "conversation_id": trigger.conversation_id,
                         "partition": record.partition,
-                        "announced": [],
+                        "announced": list(stored.get("announced") or []),
                     },
                 )
                 doc["seen_inbound_at"] = max(

@@ -15,6 +15,7 @@ from typing import Any
 
 from contracts.sla import SLA_CLOCKS, SLA_POLICIES, SlaPolicySpec
 from pydantic import ValidationError
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from scheduler.adapters.store import _ensure_index
@@ -75,9 +76,10 @@ class SlaRepository:
         partition: int,
         at: datetime,
         check_at: datetime,
-    ) -> None:
-        """A customer's message: the conversation is kept (again), looked at by `check_at`."""
-        await self._clocks.update_one(
+    ) -> Document:
+        """A customer's message: the conversation is kept (again), looked at by `check_at`;
+        its document as it now is (with the crossings announced before)."""
+        doc = await self._clocks.find_one_and_update(
             {"_id": ref},
             {
                 "$set": {
@@ -90,7 +92,9 @@ class SlaRepository:
                 "$max": {"seen_inbound_at": at},
             },
             upsert=True,
+            return_document=ReturnDocument.AFTER,
         )
+        return dict(doc or {"_id": ref, "announced": []})
 
     async def checked(
         self, ref: str, *, announced: list[str], next_check_at: datetime | None, now: datetime
