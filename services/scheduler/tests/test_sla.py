@@ -41,9 +41,12 @@ class Store:
         self.conversations: dict[str, dict[str, Any]] = {}
         self.messages_: list[dict[str, Any]] = []
         self.clocks: dict[str, dict[str, Any]] = {}
+        self.tenants = {"ten_1"}
+        self.tenant_reads = 0
 
     async def tenants_with_policies(self) -> set[str]:
-        return {"ten_1"}
+        self.tenant_reads += 1
+        return set(self.tenants)
 
     async def policies(self, tenant_id: str) -> list[tuple[str, SlaPolicySpec, datetime | None]]:
         return self.policies_ if tenant_id == "ten_1" else []
@@ -232,3 +235,14 @@ async def test_a_new_message_after_everything_was_announced_announces_only_its_o
     await keeper.on_trigger(*message(later))
     await at(keeper, clock, later + timedelta(seconds=2))
     assert len(sent.crossings()) == 4  # the old cycles' crossings are not announced again
+
+
+async def test_a_policy_made_just_before_a_message_counts_it():
+    keeper, store, _, _ = await started()
+    store.tenants = set()
+    _, record = message(NOW)
+    assert await keeper.select([record]) == []
+    store.tenants = {"ten_1"}  # the tenant's first policy, made a moment later
+    assert await keeper.select([record]) == [record]  # read again: a tenant not known to have one
+    reads = store.tenant_reads
+    assert await keeper.select([record]) == [record] and store.tenant_reads == reads  # cached

@@ -110,8 +110,11 @@ class SlaKeeper:
     # -- the consumer ---------------------------------------------------------------------
 
     async def select(self, records: list[Consumed]) -> list[Consumed]:
-        """The records of tenants with an active policy; the others cost no decoding."""
-        tenants = await self._tenants_with_policies()
+        """The records of tenants with an active policy; the others cost no decoding. A batch
+        naming a tenant not known to have one reads the set again (one small query per batch;
+        the consumer fetches in large batches): a policy made just before a message counts."""
+        named = {r.headers.get("tenant_id", "") for r in records}
+        tenants = await self._tenants_with_policies(fresh=not named <= self._tenants[1])
         return [r for r in records if r.headers.get("tenant_id", "") in tenants]
 
     async def on_trigger(self, envelope: Envelope[Event], record: Consumed) -> None:
@@ -322,9 +325,9 @@ class SlaKeeper:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), delay)
 
-    async def _tenants_with_policies(self) -> set[str]:
+    async def _tenants_with_policies(self, *, fresh: bool = False) -> set[str]:
         read_at, tenants = self._tenants
-        if time.monotonic() - read_at > self._policies_ttl:
+        if fresh or time.monotonic() - read_at > self._policies_ttl:
             tenants = await self._store.tenants_with_policies()
             self._tenants = (time.monotonic(), tenants)
         return tenants
